@@ -1,0 +1,54 @@
+//! The messages between the actors, kept together so that the pipeline reads in one place:
+//! `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` → `Route53Writer`.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use actix::Message;
+
+use crate::container::{ContainerEvent, ContainerInfo};
+
+/// One Docker event about a container (watcher → classifier).
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Event(pub ContainerEvent);
+
+/// Every container running now, from a listing (watcher → classifier): at start, after every reconnect and
+/// every `docker.resync_interval`. The classifier replaces what it knew with this.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub struct Snapshot(pub Vec<ContainerInfo>);
+
+/// The names (first DNS labels, sanitised) this instance should publish now (classifier → writer). Sent
+/// only once the classifier has had a first snapshot, so that an empty set really means "nothing runs".
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct DesiredNames(pub BTreeSet<String>);
+
+/// The instance's private IPv4 (metadata cache → writer), sent when first known and whenever it changes.
+#[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct HostIp(pub Ipv4Addr);
+
+/// What the writer did, for `--once` and shutdown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Changes Route53 accepted (or, with `--dry-run`, that would have been sent).
+    pub applied: usize,
+    /// Changes Route53 refused as invalid (logged and counted).
+    pub rejected: usize,
+}
+
+/// Resolves once the writer knows the IP and the desired names, has read the zone, and has applied
+/// everything pending (for `--once`).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "WriteReport")]
+pub struct Settle;
+
+/// Flush what is pending now and, with `deregister`, withdraw every record of this instance; resolves when
+/// done (main bounds it with `shutdown.timeout`).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "WriteReport")]
+pub struct Shutdown {
+    pub deregister: bool,
+}

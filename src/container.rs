@@ -1,0 +1,44 @@
+//! What the daemon knows of a container and of Docker's events, independent of bollard's types.
+
+use std::collections::BTreeMap;
+
+/// A container's health, from its Docker healthcheck.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Health {
+    /// The container has no healthcheck.
+    NoCheck,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// What the daemon keeps of a container, taken from `docker inspect` when it starts (or is first listed),
+/// so that a container that is already gone when its `die` arrives can still be withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The full container id.
+    pub id: String,
+    /// The container's name, without Docker's leading `/`.
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// `HostConfig.NetworkMode`: `bridge`, `host`, `default`, `none`, `container:<id>` or a user network's name.
+    pub network_mode: String,
+    pub health: Health,
+    /// `Config.StopSignal` as set on the container (`SIGTERM`, `SIGQUIT`, `15`), `None` when unset (SIGTERM).
+    pub stop_signal: Option<String>,
+}
+
+/// A Docker event about a container, reduced to what the daemon acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerEvent {
+    /// `start`, with the container inspected right after.
+    Started(ContainerInfo),
+    /// `kill`, with the signal as Docker reports it (a number, such as `15`).
+    Kill { id: String, signal: String },
+    /// `die`.
+    Die { id: String },
+    /// `health_status: healthy` / `health_status: unhealthy`.
+    Health { id: String, health: Health },
+    /// `destroy`: the container is gone for good.
+    Destroy { id: String },
+}

@@ -1,0 +1,1 @@
+//! [`Route53Api`](super::Route53Api) over `aws-sdk-route53`.
