@@ -9,10 +9,15 @@
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes.
+//! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
+//!   Route53's limits.
+//! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
 #![forbid(unsafe_code)]
 
 pub mod actors;
 pub mod cli;
 pub mod config;
 pub mod container;
+pub mod plan;
 pub mod route53;
+pub mod timing;

@@ -1,0 +1,605 @@
+//! Pure: what this instance's record sets should be, the changes from what Route53 holds to that, and how
+//! those changes are packed into ChangeResourceRecordSets requests. No I/O; the writer calls these.
+//!
+//! # Reconciliation cases
+//!
+//! `current` is this instance's record sets as last read from Route53 (or as last accepted by it); the
+//! spec here is owner `10.0.0.1`, IP `10.0.0.1`, TTL 10 (weight 50 when weighted).
+//!
+//! ```text
+//! | case                          | desired | current (ours)                  | changes                                   |
+//! |-------------------------------|---------|---------------------------------|-------------------------------------------|
+//! | first run                     | web     | —                               | CREATE web 10.0.0.1                       |
+//! | second run                    | web     | web 10.0.0.1 ttl 10             | —                                         |
+//! | idempotency (diff applied)    | a, b    | what the first diff created     | —                                         |
+//! | container gone                | —       | web 10.0.0.1                    | DELETE web as read                        |
+//! | one of several gone           | a, c    | a, b, c                         | DELETE b                                  |
+//! | IP change                     | web     | web 10.0.0.9                    | DELETE web 10.0.0.9, CREATE web 10.0.0.1  |
+//! | weighted TTL drift, kept      | web     | web ttl 60 (group rewritten)    | DELETE web ttl 60, CREATE web ttl 10      |
+//! | weighted TTL drift, withdrawn | —       | web ttl 60 (group rewritten)    | DELETE web ttl 60 (not 10)                |
+//! | other owner's record set      | web     | — (theirs is not ours)          | CREATE web; theirs untouched              |
+//! ```
+//!
+//! A DELETE always carries the record set exactly as it was last read: Route53 refuses a DELETE whose TTL or
+//! values differ from what it holds, and it rewrites the TTL of every weighted record set of a name to the
+//! one written last, so the configured TTL is not necessarily what is there. A record set that differs from
+//! the desired one in any way (IP, TTL, weight, owner) is replaced by a DELETE and a CREATE in one batch,
+//! which Route53 applies atomically. For weighted routing this means every instance of a fleet should be
+//! configured with the same TTL; instances that disagree rewrite the group's TTL at each verification.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use crate::route53::{Change, ChangeAction, RecordSet, Routing};
+
+/// The record type this daemon writes.
+pub const RECORD_TYPE: &str = "A";
+
+/// Everything that decides what this instance's record set for a name looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordSpec {
+    /// The zone's domain, lower-case, with the trailing dot: `service.discovery.`
+    pub zone_name: String,
+    /// The `SetIdentifier` of this instance's record sets (`host.owner_id`, default the host IP).
+    pub owner_id: String,
+    /// The address published.
+    pub ip: Ipv4Addr,
+    /// `multivalue` or `weighted`; `simple` is not handled by this plan (it claims no record set).
+    pub routing: Routing,
+    /// TTL in seconds.
+    pub ttl: i64,
+    /// `Weight` of weighted record sets.
+    pub weight: i64,
+}
+
+/// Route53's limits on one ChangeResourceRecordSets request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// `ResourceRecord` elements per request (an UPSERT counts twice).
+    pub max_records: usize,
+    /// Characters in all `Value` elements of a request (an UPSERT counts twice).
+    pub max_value_chars: usize,
+}
+
+impl BatchLimits {
+    /// The limits Route53 documents: 1000 records and 32,000 characters of values per request.
+    pub const ROUTE53: BatchLimits = BatchLimits {
+        max_records: 1000,
+        max_value_chars: 32_000,
+    };
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits::ROUTE53
+    }
+}
+
+/// The fully qualified, lower-case name of `name` (one label) in `zone`: `fqdn("Web", "service.discovery")`
+/// is `web.service.discovery.`.
+pub fn fqdn(name: &str, zone: &str) -> String {
+    let zone = zone.trim_end_matches('.');
+    format!("{}.{}.", name.trim_end_matches('.'), zone).to_ascii_lowercase()
+}
+
+/// The record set this instance should hold for `name` (one label under the spec's zone).
+pub fn desired_record(spec: &RecordSpec, name: &str) -> RecordSet {
+    let routed = spec.routing != Routing::Simple;
+    RecordSet {
+        name: fqdn(name, &spec.zone_name),
+        rtype: RECORD_TYPE.to_string(),
+        set_identifier: routed.then(|| spec.owner_id.clone()),
+        weight: (spec.routing == Routing::Weighted).then_some(spec.weight),
+        multivalue_answer: (spec.routing == Routing::Multivalue).then_some(true),
+        ttl: spec.ttl,
+        values: vec![spec.ip.to_string()],
+    }
+}
+
+/// Whether `rs` belongs to this instance (PRODUCT.md, "Ownership"): an A record set whose `SetIdentifier`
+/// is the owner id and whose routing is the configured one. Nothing else is ever changed.
+pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
+    if rs.rtype != RECORD_TYPE || rs.set_identifier.as_deref() != Some(spec.owner_id.as_str()) {
+        return false;
+    }
+    match spec.routing {
+        Routing::Multivalue => rs.multivalue_answer == Some(true) && rs.weight.is_none(),
+        Routing::Weighted => rs.weight.is_some() && rs.multivalue_answer != Some(true),
+        Routing::Simple => false,
+    }
+}
+
+/// This instance's record sets among `record_sets` (a listing of the zone), keyed by their fully
+/// qualified name. There is at most one per name: a SetIdentifier is unique within a name and type.
+pub fn ours<'a>(
+    spec: &RecordSpec,
+    record_sets: impl IntoIterator<Item = &'a RecordSet>,
+) -> BTreeMap<String, RecordSet> {
+    record_sets
+        .into_iter()
+        .filter(|rs| is_ours(spec, rs))
+        .map(|rs| (rs.name.clone(), rs.clone()))
+        .collect()
+}
+
+/// The changes that turn `current_ours` (this instance's record sets keyed by fully qualified name, as last
+/// read) into one record set per desired name (first labels). Sorted by name; for one name the DELETE comes
+/// before the CREATE, so that one batch replaces the record set atomically. See the module's table.
+pub fn diff(
+    desired_names: &BTreeSet<String>,
+    current_ours: &BTreeMap<String, RecordSet>,
+    spec: &RecordSpec,
+) -> Vec<Change> {
+    let desired: BTreeMap<String, RecordSet> = desired_names
+        .iter()
+        .map(|name| desired_record(spec, name))
+        .map(|rs| (rs.name.clone(), rs))
+        .collect();
+    let names: BTreeSet<&String> = desired.keys().chain(current_ours.keys()).collect();
+    let mut changes = Vec::new();
+    for name in names {
+        match (current_ours.get(name), desired.get(name)) {
+            (Some(current), Some(wanted)) if current == wanted => {}
+            (current, wanted) => {
+                if let Some(current) = current {
+                    changes.push(Change {
+                        action: ChangeAction::Delete,
+                        record_set: current.clone(),
+                    });
+                }
+                if let Some(wanted) = wanted {
+                    changes.push(Change {
+                        action: ChangeAction::Create,
+                        record_set: wanted.clone(),
+                    });
+                }
+            }
+        }
+    }
+    changes
+}
+
+/// What one change costs against [`BatchLimits`]: (records, characters of values). Route53 counts an UPSERT
+/// twice, as a DELETE and a CREATE.
+pub fn cost(change: &Change) -> (usize, usize) {
+    let times = if change.action == ChangeAction::Upsert {
+        2
+    } else {
+        1
+    };
+    let records = change.record_set.values.len();
+    let chars: usize = change
+        .record_set
+        .values
+        .iter()
+        .map(|v| v.chars().count())
+        .sum();
+    (records * times, chars * times)
+}
+
+/// Packs `changes` into requests within `limits`. The changes of one record set (name and type), such as a
+/// DELETE and the CREATE that replaces it, always travel together and keep their order; groups are sorted
+/// by name and type, so the same changes always give the same batches. A group that alone exceeds the
+/// limits gets a batch of its own (Route53 will refuse it, and the writer isolates it).
+pub fn batches(changes: &[Change], limits: BatchLimits) -> Vec<Vec<Change>> {
+    let mut out: Vec<Vec<Change>> = Vec::new();
+    let mut batch: Vec<Change> = Vec::new();
+    let (mut records, mut chars) = (0, 0);
+    for group in groups(changes) {
+        let (group_records, group_chars) = group
+            .iter()
+            .map(cost)
+            .fold((0, 0), |(r, c), (gr, gc)| (r + gr, c + gc));
+        let fits = records + group_records <= limits.max_records
+            && chars + group_chars <= limits.max_value_chars;
+        if !fits && !batch.is_empty() {
+            out.push(std::mem::take(&mut batch));
+            (records, chars) = (0, 0);
+        }
+        batch.extend(group);
+        records += group_records;
+        chars += group_chars;
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+/// Splits `changes` into groups that must stay together (the changes of one record set, in order), sorted
+/// as [`batches`] sorts them. The writer halves a rejected batch along these groups to isolate the bad one.
+pub fn groups(changes: &[Change]) -> Vec<Vec<Change>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<Change>> = BTreeMap::new();
+    for change in changes {
+        let key = (
+            change.record_set.name.as_str(),
+            change.record_set.rtype.as_str(),
+        );
+        groups.entry(key).or_default().push(change.clone());
+    }
+    groups.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(routing: Routing) -> RecordSpec {
+        RecordSpec {
+            zone_name: "service.discovery.".into(),
+            owner_id: "10.0.0.1".into(),
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            routing,
+            ttl: 10,
+            weight: 50,
+        }
+    }
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
+        let mut rs = rs;
+        f(&mut rs);
+        rs
+    }
+
+    fn create(rs: RecordSet) -> Change {
+        Change {
+            action: ChangeAction::Create,
+            record_set: rs,
+        }
+    }
+
+    fn delete(rs: RecordSet) -> Change {
+        Change {
+            action: ChangeAction::Delete,
+            record_set: rs,
+        }
+    }
+
+    fn map(list: Vec<RecordSet>) -> BTreeMap<String, RecordSet> {
+        list.into_iter().map(|rs| (rs.name.clone(), rs)).collect()
+    }
+
+    #[test]
+    fn fqdn_is_lower_case_and_absolute() {
+        assert_eq!(fqdn("web", "service.discovery."), "web.service.discovery.");
+        assert_eq!(fqdn("Web", "Service.Discovery"), "web.service.discovery.");
+    }
+
+    #[test]
+    fn desired_record_per_routing() {
+        let multi = desired_record(&spec(Routing::Multivalue), "web");
+        assert_eq!(
+            multi,
+            RecordSet {
+                name: "web.service.discovery.".into(),
+                rtype: "A".into(),
+                set_identifier: Some("10.0.0.1".into()),
+                weight: None,
+                multivalue_answer: Some(true),
+                ttl: 10,
+                values: vec!["10.0.0.1".into()],
+            }
+        );
+        let weighted = desired_record(&spec(Routing::Weighted), "web");
+        assert_eq!(weighted.weight, Some(50));
+        assert_eq!(weighted.multivalue_answer, None);
+        assert_eq!(weighted.set_identifier.as_deref(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn ownership_table() {
+        let multi = spec(Routing::Multivalue);
+        let weighted = spec(Routing::Weighted);
+        let mine = desired_record(&multi, "web");
+        let mine_weighted = desired_record(&weighted, "web");
+        // (record set, ours under multivalue, ours under weighted)
+        let cases = [
+            (mine.clone(), true, false),
+            (mine_weighted.clone(), false, true),
+            (
+                with(mine.clone(), |r| r.set_identifier = Some("10.0.0.2".into())),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.set_identifier = None),
+                false,
+                false,
+            ),
+            (with(mine.clone(), |r| r.rtype = "TXT".into()), false, false),
+            (
+                with(mine.clone(), |r| r.multivalue_answer = None),
+                false,
+                false,
+            ),
+            (with(mine_weighted.clone(), |r| r.ttl = 300), false, true),
+            (
+                with(mine.clone(), |r| r.values = vec!["10.9.9.9".into()]),
+                true,
+                false,
+            ),
+        ];
+        for (i, (rs, multi_ours, weighted_ours)) in cases.iter().enumerate() {
+            assert_eq!(
+                is_ours(&multi, rs),
+                *multi_ours,
+                "case {i} under multivalue: {rs:?}"
+            );
+            assert_eq!(
+                is_ours(&weighted, rs),
+                *weighted_ours,
+                "case {i} under weighted: {rs:?}"
+            );
+        }
+        assert!(!is_ours(
+            &spec(Routing::Simple),
+            &with(mine, |r| r.set_identifier = None)
+        ));
+    }
+
+    /// The module's table, row by row.
+    #[test]
+    fn reconciliation_table() {
+        let multi = spec(Routing::Multivalue);
+        let weighted = spec(Routing::Weighted);
+        let web = desired_record(&multi, "web");
+        let web_old_ip = with(web.clone(), |r| r.values = vec!["10.0.0.9".into()]);
+        let web_w = desired_record(&weighted, "web");
+        let web_w_drift = with(web_w.clone(), |r| r.ttl = 60);
+        let (a, b, c) = (
+            desired_record(&multi, "a"),
+            desired_record(&multi, "b"),
+            desired_record(&multi, "c"),
+        );
+        let theirs = with(web.clone(), |r| {
+            r.set_identifier = Some("10.0.0.2".into());
+            r.values = vec!["10.0.0.2".into()];
+        });
+
+        struct Case {
+            name: &'static str,
+            spec: RecordSpec,
+            desired: BTreeSet<String>,
+            zone: Vec<RecordSet>,
+            want: Vec<Change>,
+        }
+        let cases = vec![
+            Case {
+                name: "first run",
+                spec: multi.clone(),
+                desired: names(&["web"]),
+                zone: vec![],
+                want: vec![create(web.clone())],
+            },
+            Case {
+                name: "second run",
+                spec: multi.clone(),
+                desired: names(&["web"]),
+                zone: vec![web.clone()],
+                want: vec![],
+            },
+            Case {
+                name: "container gone",
+                spec: multi.clone(),
+                desired: names(&[]),
+                zone: vec![web.clone()],
+                want: vec![delete(web.clone())],
+            },
+            Case {
+                name: "one of several gone",
+                spec: multi.clone(),
+                desired: names(&["a", "c"]),
+                zone: vec![a.clone(), b.clone(), c.clone()],
+                want: vec![delete(b.clone())],
+            },
+            Case {
+                name: "IP change",
+                spec: multi.clone(),
+                desired: names(&["web"]),
+                zone: vec![web_old_ip.clone()],
+                want: vec![delete(web_old_ip.clone()), create(web.clone())],
+            },
+            Case {
+                name: "weighted TTL drift, kept",
+                spec: weighted.clone(),
+                desired: names(&["web"]),
+                zone: vec![web_w_drift.clone()],
+                want: vec![delete(web_w_drift.clone()), create(web_w.clone())],
+            },
+            Case {
+                name: "weighted TTL drift, withdrawn",
+                spec: weighted.clone(),
+                desired: names(&[]),
+                zone: vec![web_w_drift.clone()],
+                want: vec![delete(web_w_drift.clone())],
+            },
+            Case {
+                name: "other owner's record set",
+                spec: multi.clone(),
+                desired: names(&["web"]),
+                zone: vec![theirs.clone()],
+                want: vec![create(web.clone())],
+            },
+            Case {
+                name: "other owner's record set, nothing desired",
+                spec: multi.clone(),
+                desired: names(&[]),
+                zone: vec![theirs.clone()],
+                want: vec![],
+            },
+            Case {
+                name: "multivalue instance ignores its weighted record set",
+                spec: multi.clone(),
+                desired: names(&[]),
+                zone: vec![web_w.clone()],
+                want: vec![],
+            },
+        ];
+        for case in cases {
+            let current = ours(&case.spec, &case.zone);
+            assert_eq!(
+                diff(&case.desired, &current, &case.spec),
+                case.want,
+                "case: {}",
+                case.name
+            );
+        }
+    }
+
+    /// Applying a diff and diffing again gives nothing: the writer's level-triggered loop settles.
+    #[test]
+    fn idempotency() {
+        let spec = spec(Routing::Weighted);
+        let desired = names(&["a", "b", "web"]);
+        let mut current = map(vec![
+            with(desired_record(&spec, "b"), |r| r.ttl = 60),
+            desired_record(&spec, "gone"),
+        ]);
+        for change in diff(&desired, &current, &spec) {
+            match change.action {
+                ChangeAction::Delete => assert_eq!(
+                    current.remove(&change.record_set.name),
+                    Some(change.record_set)
+                ),
+                _ => assert!(current
+                    .insert(change.record_set.name.clone(), change.record_set)
+                    .is_none()),
+            }
+        }
+        assert_eq!(diff(&desired, &current, &spec), vec![]);
+        assert_eq!(current.len(), 3);
+    }
+
+    #[test]
+    fn diff_is_sorted_by_name_with_delete_before_create() {
+        let spec = spec(Routing::Multivalue);
+        let old = |n: &str| with(desired_record(&spec, n), |r| r.ttl = 1);
+        let current = map(vec![old("b"), old("a")]);
+        let changes = diff(&names(&["b", "c", "a"]), &current, &spec);
+        let order: Vec<(ChangeAction, &str)> = changes
+            .iter()
+            .map(|c| (c.action, c.record_set.name.split('.').next().unwrap()))
+            .collect();
+        use ChangeAction::*;
+        assert_eq!(
+            order,
+            vec![
+                (Delete, "a"),
+                (Create, "a"),
+                (Delete, "b"),
+                (Create, "b"),
+                (Create, "c")
+            ]
+        );
+    }
+
+    fn numbered(spec: &RecordSpec, n: usize) -> Vec<Change> {
+        (0..n)
+            .map(|i| create(desired_record(spec, &format!("svc{i:05}"))))
+            .collect()
+    }
+
+    #[test]
+    fn batches_stay_within_the_record_limit() {
+        let spec = spec(Routing::Multivalue);
+        let changes = numbered(&spec, 2500);
+        let out = batches(&changes, BatchLimits::ROUTE53);
+        assert_eq!(
+            out.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
+        assert_eq!(out.concat(), changes, "nothing lost, nothing reordered");
+    }
+
+    #[test]
+    fn batches_stay_within_the_character_limit() {
+        let spec = spec(Routing::Multivalue);
+        let limits = BatchLimits {
+            max_records: 1000,
+            max_value_chars: 25,
+        };
+        // Each value `10.0.0.1` is 8 characters: three fit in 25, a fourth does not.
+        let out = batches(&numbered(&spec, 7), limits);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+    }
+
+    #[test]
+    fn upsert_counts_twice() {
+        let spec = spec(Routing::Multivalue);
+        let up = |n: &str| Change {
+            action: ChangeAction::Upsert,
+            record_set: desired_record(&spec, n),
+        };
+        assert_eq!(cost(&up("a")), (2, 16));
+        let limits = BatchLimits {
+            max_records: 3,
+            max_value_chars: 1000,
+        };
+        let out = batches(&[up("a"), up("b")], limits);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn a_replacement_pair_is_never_split() {
+        let spec = spec(Routing::Multivalue);
+        let old = |n: &str| {
+            with(desired_record(&spec, n), |r| {
+                r.values = vec!["10.0.0.9".into()]
+            })
+        };
+        let current = map(vec![old("a"), old("b"), old("c")]);
+        let changes = diff(&names(&["a", "b", "c"]), &current, &spec);
+        assert_eq!(changes.len(), 6);
+        let limits = BatchLimits {
+            max_records: 3,
+            max_value_chars: 1000,
+        };
+        let out = batches(&changes, limits);
+        assert_eq!(out.len(), 3, "one pair per batch: {out:?}");
+        for batch in &out {
+            assert_eq!(batch[0].action, ChangeAction::Delete);
+            assert_eq!(batch[1].action, ChangeAction::Create);
+            assert_eq!(batch[0].record_set.name, batch[1].record_set.name);
+        }
+    }
+
+    #[test]
+    fn batches_are_deterministic_whatever_the_input_order() {
+        let spec = spec(Routing::Multivalue);
+        let changes = numbered(&spec, 30);
+        let mut shuffled = changes.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 17);
+        let limits = BatchLimits {
+            max_records: 7,
+            max_value_chars: 1000,
+        };
+        assert_eq!(batches(&shuffled, limits), batches(&changes, limits));
+        assert_eq!(groups(&shuffled).concat(), changes);
+    }
+
+    #[test]
+    fn an_oversized_group_gets_a_batch_of_its_own() {
+        let spec = spec(Routing::Multivalue);
+        let big = with(desired_record(&spec, "big"), |r| {
+            r.values = vec!["10.0.0.1".into(); 5]
+        });
+        let limits = BatchLimits {
+            max_records: 3,
+            max_value_chars: 1000,
+        };
+        let out = batches(
+            &[
+                create(desired_record(&spec, "a")),
+                create(big),
+                create(desired_record(&spec, "c")),
+            ],
+            limits,
+        );
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
+}
