@@ -5,6 +5,8 @@
 //!
 //! The pipeline is docker → classify → plan → route53, with metadata and config beside it.
 //!
+//! - [`classify`]: pure: a container's labels and network mode → a service name, a skip or a refusal; the
+//!   naming table.
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
@@ -15,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod container;
