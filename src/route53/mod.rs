@@ -5,6 +5,8 @@
 //! tests against the emulator over HTTP) and the in-process emulator in the `route53-emulator` crate (the
 //! writer's tests).
 
+pub mod limited;
+pub mod read;
 pub mod sdk;
 
 use async_trait::async_trait;

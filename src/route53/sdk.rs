@@ -1,1 +1,717 @@
 //! [`Route53Api`](super::Route53Api) over `aws-sdk-route53`.
+//!
+//! The SDK's own retries are turned off ([`SdkRoute53::from_env`]): the writer owns every retry, so that each
+//! request passes its rate limiter and is counted. Every SDK error is mapped to a [`Route53Error`] in one
+//! place, [`classify`], from what came back: the HTTP status, the error code, the message and the raw body.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::types as sdk;
+use aws_sdk_route53::Client;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{
+    Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
+    Route53Api, Route53Error,
+};
+
+/// The longest a TCP (and TLS) connection to Route53 may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Route53 is a global service signed in us-east-1; the region only matters when none is configured.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// [`Route53Api`] over an `aws-sdk-route53` client.
+#[derive(Clone, Debug)]
+pub struct SdkRoute53 {
+    client: Client,
+}
+
+impl SdkRoute53 {
+    /// Wraps a client configured by the caller (it should have retries disabled, as
+    /// [`SdkRoute53::from_env`] does).
+    pub fn new(client: Client) -> Self {
+        SdkRoute53 { client }
+    }
+
+    /// A client from the standard AWS chain (region, credentials, `AWS_ENDPOINT_URL`), with the SDK's retries
+    /// disabled so that every request passes the writer's rate limiter, a connect timeout, and
+    /// `operation_timeout` on each call (a stalled Route53 becomes a retriable transport error).
+    pub async fn from_env(operation_timeout: Duration) -> Self {
+        let region =
+            RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT.min(operation_timeout))
+            .operation_timeout(operation_timeout)
+            .build();
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        SdkRoute53::new(Client::new(&config))
+    }
+}
+
+#[async_trait]
+impl Route53Api for SdkRoute53 {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+        let out = self
+            .client
+            .get_hosted_zone()
+            .id(zone_id)
+            .send()
+            .await
+            .map_err(|e| classify(Operation::GetHostedZone, failure(e)))?;
+        let zone = out
+            .hosted_zone()
+            .ok_or_else(|| malformed("GetHostedZone answer without a HostedZone"))?;
+        Ok(HostedZone {
+            id: strip_prefix(zone.id()),
+            name: decode_name(zone.name()),
+            private: zone.config().is_some_and(|c| c.private_zone()),
+        })
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone_id: &str,
+        start: Option<&RecordPosition>,
+        max_items: Option<i32>,
+    ) -> Result<RecordPage, Route53Error> {
+        let out = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .set_start_record_name(start.map(|p| p.name.clone()))
+            .set_start_record_type(
+                start
+                    .and_then(|p| p.rtype.as_deref())
+                    .map(sdk::RrType::from),
+            )
+            .set_start_record_identifier(start.and_then(|p| p.identifier.clone()))
+            .set_max_items(max_items)
+            .send()
+            .await
+            .map_err(|e| classify(Operation::ListResourceRecordSets, failure(e)))?;
+        let record_sets = out.resource_record_sets().iter().map(from_sdk).collect();
+        let next = match (out.is_truncated(), out.next_record_name()) {
+            (true, Some(name)) => Some(RecordPosition {
+                name: decode_name(name),
+                rtype: out.next_record_type().map(|t| t.as_str().to_string()),
+                identifier: out.next_record_identifier().map(str::to_string),
+            }),
+            _ => None,
+        };
+        Ok(RecordPage { record_sets, next })
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error> {
+        let changes = changes.iter().map(to_sdk).collect::<Result<Vec<_>, _>>()?;
+        let batch = sdk::ChangeBatch::builder()
+            .set_changes(Some(changes))
+            .build()
+            .map_err(|e| malformed(&format!("change batch: {e}")))?;
+        let out = self
+            .client
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| classify(Operation::ChangeResourceRecordSets, failure(e)))?;
+        let info = out
+            .change_info()
+            .ok_or_else(|| malformed("ChangeResourceRecordSets answer without ChangeInfo"))?;
+        Ok(ChangeInfo {
+            id: strip_prefix(info.id()),
+            status: info.status().as_str().to_string(),
+        })
+    }
+}
+
+/// The Route53 operation that failed; a 400 means different things to different operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operation {
+    GetHostedZone,
+    ListResourceRecordSets,
+    ChangeResourceRecordSets,
+}
+
+/// What came back from a failed call, reduced to what [`classify`] needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// No answer at all (connection refused or reset, timeout): the description.
+    pub transport: Option<String>,
+    /// The request could not even be built (a bug here, not Route53's answer).
+    pub construction: Option<String>,
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    /// The raw body of the answer, when it was read.
+    pub body: Option<String>,
+}
+
+/// Reduces an SDK error to a [`Failure`].
+fn failure<E>(err: SdkError<E, HttpResponse>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ConstructionFailure(_) => Failure {
+            construction: Some(detail),
+            ..Failure::default()
+        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Failure {
+            transport: Some(detail),
+            ..Failure::default()
+        },
+        SdkError::ResponseError(ctx) => {
+            // An answer that could not be read or parsed: a reset mid-body, or a body that is not XML.
+            let status = ctx.raw().status().as_u16();
+            Failure {
+                transport: (status < 400).then(|| detail.clone()),
+                status: Some(status),
+                message: Some(detail),
+                body: body_text(ctx.raw()),
+                ..Failure::default()
+            }
+        }
+        SdkError::ServiceError(ctx) => Failure {
+            status: Some(ctx.raw().status().as_u16()),
+            code: err.code().map(str::to_string),
+            message: err.message().map(str::to_string),
+            body: body_text(ctx.raw()),
+            ..Failure::default()
+        },
+        _ => Failure {
+            transport: Some(detail),
+            ..Failure::default()
+        },
+    }
+}
+
+fn body_text(raw: &HttpResponse) -> Option<String> {
+    raw.body()
+        .bytes()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+];
+
+const ACCESS_DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "InvalidAccessKeyId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "NotAuthorized",
+    "AuthFailure",
+];
+
+/// The one place that decides what a failed Route53 call means (the writer then asks
+/// [`Route53Error::is_retriable`]). In order:
+///
+/// | what came back                                              | error                       |
+/// |-------------------------------------------------------------|-----------------------------|
+/// | no answer: refused, reset, timeout                          | `Transport`                 |
+/// | code `Throttling` (any status), or HTTP 429                 | `Throttling`                |
+/// | code `PriorRequestNotComplete`                              | `PriorRequestNotComplete`   |
+/// | code `NoSuchHostedZone`                                     | `NoSuchHostedZone`          |
+/// | `AccessDenied`, `InvalidClientTokenId`, ..., or HTTP 403    | `AccessDenied`              |
+/// | HTTP 5xx                                                    | `Server`                    |
+/// | ChangeResourceRecordSets: `InvalidChangeBatch` or any 400   | `InvalidChangeBatch`        |
+/// | anything else                                               | `Other`                     |
+///
+/// The "any 400" row covers `InvalidInput` and the legacy `<InvalidChangeBatch><Messages>` shape, which the
+/// SDK cannot parse (it finds no code): either way the batch was refused as a whole. The messages come from
+/// every `<Message>` of the body; Route53 puts several into one as `[first, second]`.
+pub(crate) fn classify(op: Operation, f: Failure) -> Route53Error {
+    if let Some(detail) = f.construction {
+        return Route53Error::Other {
+            code: "ConstructionFailure".into(),
+            message: detail,
+        };
+    }
+    if let Some(detail) = f.transport {
+        return Route53Error::Transport(detail);
+    }
+    let code = f.code.as_deref().unwrap_or_default();
+    let status = f.status.unwrap_or_default();
+    let message = f.message.clone().unwrap_or_default();
+    if THROTTLING_CODES.contains(&code) || status == 429 {
+        return Route53Error::Throttling(message);
+    }
+    if code == "PriorRequestNotComplete" {
+        return Route53Error::PriorRequestNotComplete(message);
+    }
+    if code == "NoSuchHostedZone" {
+        return Route53Error::NoSuchHostedZone(message);
+    }
+    if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
+        return Route53Error::AccessDenied(if code.is_empty() {
+            message
+        } else {
+            format!("{code}: {message}")
+        });
+    }
+    if status >= 500 {
+        return Route53Error::Server {
+            status,
+            message: if message.is_empty() {
+                code.to_string()
+            } else {
+                message
+            },
+        };
+    }
+    if op == Operation::ChangeResourceRecordSets && (code == "InvalidChangeBatch" || status == 400)
+    {
+        return Route53Error::InvalidChangeBatch(change_batch_messages(&f));
+    }
+    let code = if code.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        code.to_string()
+    };
+    Route53Error::Other { code, message }
+}
+
+/// The messages of a refused batch: each `<Message>` of the body (both shapes), each split when it is a
+/// bracketed list; else the parsed message; else a placeholder naming the status.
+fn change_batch_messages(f: &Failure) -> Vec<String> {
+    let from_body: Vec<String> = f
+        .body
+        .as_deref()
+        .map(xml_elements_named_message)
+        .unwrap_or_default();
+    let raw = if from_body.is_empty() {
+        f.message.iter().cloned().collect()
+    } else {
+        from_body
+    };
+    let messages: Vec<String> = raw.iter().flat_map(|m| split_message_list(m)).collect();
+    if messages.is_empty() {
+        vec![format!(
+            "change batch refused (HTTP {})",
+            f.status.unwrap_or_default()
+        )]
+    } else {
+        messages
+    }
+}
+
+/// The text of every `<Message>` element in `body`, unescaped.
+fn xml_elements_named_message(body: &str) -> Vec<String> {
+    const OPEN: &str = "<Message>";
+    const CLOSE: &str = "</Message>";
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find(CLOSE) else { break };
+        out.push(unescape_xml(&after[..end]));
+        rest = &after[end + CLOSE.len()..];
+    }
+    out
+}
+
+fn unescape_xml(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Splits Route53's `[first, second]` into its messages. The messages themselves contain brackets and
+/// commas (`[name='a.zone.', type='A']`), so only a `, ` outside any inner bracket separates two.
+pub(crate) fn split_message_list(message: &str) -> Vec<String> {
+    let trimmed = message.trim();
+    let Some(inner) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return if trimmed.is_empty() {
+            vec![]
+        } else {
+            vec![trimmed.to_string()]
+        };
+    };
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut current = String::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 && chars.peek() == Some(&' ') => {
+                chars.next();
+                out.push(std::mem::take(&mut current).trim().to_string());
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    out.push(current.trim().to_string());
+    out.retain(|m| !m.is_empty());
+    out
+}
+
+fn malformed(what: &str) -> Route53Error {
+    Route53Error::Other {
+        code: "MalformedResponse".into(),
+        message: what.to_string(),
+    }
+}
+
+/// `/hostedzone/Z123` → `Z123`, `/change/C1` → `C1`.
+pub(crate) fn strip_prefix(id: &str) -> String {
+    ["/hostedzone/", "hostedzone/", "/change/", "change/"]
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .unwrap_or(id)
+        .to_string()
+}
+
+/// A name as Route53 returns it → as the daemon compares names: octal escapes decoded (`\052` is `*`,
+/// `\100` is `@`), lower-cased, with the trailing dot.
+pub(crate) fn decode_name(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match escape.and_then(|d| {
+            u8::try_from(d.iter().fold(0u32, |n, b| n * 8 + u32::from(b - b'0'))).ok()
+        }) {
+            Some(byte) => {
+                out.push(byte);
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    let mut name = String::from_utf8_lossy(&out).to_lowercase();
+    if !name.ends_with('.') {
+        name.push('.');
+    }
+    name
+}
+
+fn from_sdk(rs: &sdk::ResourceRecordSet) -> RecordSet {
+    RecordSet {
+        name: decode_name(rs.name()),
+        rtype: rs.r#type().as_str().to_string(),
+        set_identifier: rs.set_identifier().map(str::to_string),
+        weight: rs.weight(),
+        multivalue_answer: rs.multi_value_answer(),
+        ttl: rs.ttl().unwrap_or(0),
+        values: rs
+            .resource_records()
+            .iter()
+            .map(|r| r.value().to_string())
+            .collect(),
+    }
+}
+
+fn to_sdk(change: &Change) -> Result<sdk::Change, Route53Error> {
+    let rs = &change.record_set;
+    let records = rs
+        .values
+        .iter()
+        .map(|v| sdk::ResourceRecord::builder().value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| malformed(&format!("record value: {e}")))?;
+    let record_set = sdk::ResourceRecordSet::builder()
+        .name(&rs.name)
+        .r#type(sdk::RrType::from(rs.rtype.as_str()))
+        .set_set_identifier(rs.set_identifier.clone())
+        .set_weight(rs.weight)
+        .set_multi_value_answer(rs.multivalue_answer)
+        .ttl(rs.ttl)
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(|e| malformed(&format!("record set: {e}")))?;
+    let action = match change.action {
+        ChangeAction::Create => sdk::ChangeAction::Create,
+        ChangeAction::Delete => sdk::ChangeAction::Delete,
+        ChangeAction::Upsert => sdk::ChangeAction::Upsert,
+    };
+    sdk::Change::builder()
+        .action(action)
+        .resource_record_set(record_set)
+        .build()
+        .map_err(|e| malformed(&format!("change: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, code: &str, message: &str) -> Failure {
+        Failure {
+            status: Some(status),
+            code: (!code.is_empty()).then(|| code.to_string()),
+            message: (!message.is_empty()).then(|| message.to_string()),
+            ..Failure::default()
+        }
+    }
+
+    #[test]
+    fn classification_table() {
+        use Operation::*;
+        let change = ChangeResourceRecordSets;
+        let cases: Vec<(Operation, Failure, Route53Error)> = vec![
+            (
+                change,
+                Failure {
+                    transport: Some("connection reset".into()),
+                    ..Failure::default()
+                },
+                Route53Error::Transport("connection reset".into()),
+            ),
+            (
+                change,
+                answer(400, "Throttling", "Rate exceeded"),
+                Route53Error::Throttling("Rate exceeded".into()),
+            ),
+            (
+                GetHostedZone,
+                answer(429, "", "slow down"),
+                Route53Error::Throttling("slow down".into()),
+            ),
+            (
+                change,
+                answer(400, "PriorRequestNotComplete", "wait"),
+                Route53Error::PriorRequestNotComplete("wait".into()),
+            ),
+            (
+                GetHostedZone,
+                answer(404, "NoSuchHostedZone", "No hosted zone found with ID: Z1"),
+                Route53Error::NoSuchHostedZone("No hosted zone found with ID: Z1".into()),
+            ),
+            (
+                change,
+                answer(403, "AccessDenied", "no"),
+                Route53Error::AccessDenied("AccessDenied: no".into()),
+            ),
+            (
+                GetHostedZone,
+                answer(403, "InvalidClientTokenId", "bad key"),
+                Route53Error::AccessDenied("InvalidClientTokenId: bad key".into()),
+            ),
+            (
+                ListResourceRecordSets,
+                answer(400, "UnrecognizedClientException", "who"),
+                Route53Error::AccessDenied("UnrecognizedClientException: who".into()),
+            ),
+            (
+                GetHostedZone,
+                answer(403, "", "forbidden"),
+                Route53Error::AccessDenied("forbidden".into()),
+            ),
+            (
+                change,
+                answer(503, "ServiceUnavailable", "busy"),
+                Route53Error::Server {
+                    status: 503,
+                    message: "busy".into(),
+                },
+            ),
+            (
+                change,
+                answer(500, "", ""),
+                Route53Error::Server {
+                    status: 500,
+                    message: String::new(),
+                },
+            ),
+            (
+                change,
+                answer(400, "InvalidChangeBatch", "[first, second]"),
+                Route53Error::InvalidChangeBatch(vec!["first".into(), "second".into()]),
+            ),
+            (
+                change,
+                answer(400, "InvalidInput", "bad name"),
+                Route53Error::InvalidChangeBatch(vec!["bad name".into()]),
+            ),
+            (
+                change,
+                answer(400, "", ""),
+                Route53Error::InvalidChangeBatch(vec!["change batch refused (HTTP 400)".into()]),
+            ),
+            (
+                ListResourceRecordSets,
+                answer(400, "InvalidInput", "bad start"),
+                Route53Error::Other {
+                    code: "InvalidInput".into(),
+                    message: "bad start".into(),
+                },
+            ),
+            (
+                GetHostedZone,
+                answer(400, "", "?"),
+                Route53Error::Other {
+                    code: "HTTP 400".into(),
+                    message: "?".into(),
+                },
+            ),
+            (
+                change,
+                Failure {
+                    construction: Some("no region".into()),
+                    ..Failure::default()
+                },
+                Route53Error::Other {
+                    code: "ConstructionFailure".into(),
+                    message: "no region".into(),
+                },
+            ),
+        ];
+        for (i, (op, failure, want)) in cases.into_iter().enumerate() {
+            assert_eq!(classify(op, failure), want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn retriable_and_fatal_classes() {
+        let retriable = |f| classify(Operation::ChangeResourceRecordSets, f).is_retriable();
+        assert!(retriable(answer(400, "Throttling", "")));
+        assert!(retriable(answer(400, "PriorRequestNotComplete", "")));
+        assert!(retriable(answer(502, "", "")));
+        assert!(retriable(Failure {
+            transport: Some("timeout".into()),
+            ..Failure::default()
+        }));
+        assert!(!retriable(answer(400, "InvalidChangeBatch", "")));
+        assert!(!retriable(answer(403, "AccessDenied", "")));
+        assert!(!retriable(answer(404, "NoSuchHostedZone", "")));
+    }
+
+    #[test]
+    fn invalid_change_batch_in_the_error_response_shape() {
+        let body = "<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
+            <Error><Type>Sender</Type><Code>InvalidChangeBatch</Code>\
+            <Message>[Tried to create resource record set [name='web.zone.', type='A', set-identifier='h1'] \
+            but it already exists, Invalid Resource Record: &apos;FATAL problem: ARRDATAIllegalIPv4Address \
+            encountered at 10.0.0&apos;]</Message></Error><RequestId>r1</RequestId></ErrorResponse>";
+        let f = Failure {
+            body: Some(body.into()),
+            ..answer(400, "InvalidChangeBatch", "ignored")
+        };
+        assert_eq!(
+            classify(Operation::ChangeResourceRecordSets, f),
+            Route53Error::InvalidChangeBatch(vec![
+                "Tried to create resource record set [name='web.zone.', type='A', set-identifier='h1'] but it \
+                 already exists"
+                    .into(),
+                "Invalid Resource Record: 'FATAL problem: ARRDATAIllegalIPv4Address encountered at 10.0.0'".into(),
+            ])
+        );
+    }
+
+    #[test]
+    fn invalid_change_batch_in_the_legacy_shape() {
+        // The SDK finds no <Error><Code> in this shape: no code, only the status and the body.
+        let body = "<?xml version=\"1.0\"?>\n<InvalidChangeBatch xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\">\
+            <Messages><Message>Tried to delete resource record set [name='a.zone.', type='A'] but it was not found</Message>\
+            <Message>RRSet with DNS name b.zone. is not permitted in zone zone.</Message></Messages>\
+            <RequestId>r2</RequestId></InvalidChangeBatch>";
+        let f = Failure {
+            body: Some(body.into()),
+            ..answer(400, "", "")
+        };
+        assert_eq!(
+            classify(Operation::ChangeResourceRecordSets, f),
+            Route53Error::InvalidChangeBatch(vec![
+                "Tried to delete resource record set [name='a.zone.', type='A'] but it was not found".into(),
+                "RRSet with DNS name b.zone. is not permitted in zone zone.".into(),
+            ])
+        );
+    }
+
+    #[test]
+    fn message_lists() {
+        assert_eq!(split_message_list("[a, b]"), vec!["a", "b"]);
+        assert_eq!(
+            split_message_list("plain, with comma"),
+            vec!["plain, with comma"]
+        );
+        assert_eq!(
+            split_message_list("[x [n='a', t='A'] y, z]"),
+            vec!["x [n='a', t='A'] y", "z"]
+        );
+        assert_eq!(split_message_list("[]"), Vec::<String>::new());
+        assert_eq!(split_message_list(""), Vec::<String>::new());
+    }
+
+    #[test]
+    fn ids_and_names() {
+        assert_eq!(strip_prefix("/hostedzone/Z0123"), "Z0123");
+        assert_eq!(strip_prefix("/change/C9"), "C9");
+        assert_eq!(strip_prefix("Z0123"), "Z0123");
+        assert_eq!(
+            decode_name("Web.Service.Discovery."),
+            "web.service.discovery."
+        );
+        assert_eq!(
+            decode_name("\\052.service.discovery."),
+            "*.service.discovery."
+        );
+        assert_eq!(decode_name("a\\100b.zone"), "a@b.zone.");
+        assert_eq!(
+            decode_name("a\\9b.zone."),
+            "a\\9b.zone.",
+            "not an octal escape: kept"
+        );
+    }
+
+    #[test]
+    fn record_sets_round_trip_through_the_sdk_types() {
+        let rs = RecordSet {
+            name: "web.service.discovery.".into(),
+            rtype: "A".into(),
+            set_identifier: Some("10.0.0.1".into()),
+            weight: Some(50),
+            multivalue_answer: None,
+            ttl: 5,
+            values: vec!["10.0.0.1".into()],
+        };
+        let change = Change {
+            action: ChangeAction::Delete,
+            record_set: rs.clone(),
+        };
+        let sdk_change = to_sdk(&change).unwrap();
+        assert_eq!(sdk_change.action(), &sdk::ChangeAction::Delete);
+        assert_eq!(from_sdk(sdk_change.resource_record_set().unwrap()), rs);
+    }
+}

@@ -1,0 +1,318 @@
+//! Reading Route53 through any [`Route53Api`]: the whole zone (paginated, guarded against a page token that
+//! does not advance), only some names (verification), and the zone itself at start-up.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use tracing::{error, warn};
+
+use super::{HostedZone, RecordPosition, RecordSet, Route53Api, Route53Error};
+use crate::timing::{Backoff, RetryPolicy};
+
+/// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
+/// sets of one name and type, so one page holds every A record set of a name.
+pub const PAGE_PER_NAME: i32 = 100;
+
+/// Every record set of the zone, following `NextRecordName`/`Type`/`Identifier` until the last page.
+///
+/// A server that answers "truncated" with a position it already gave (moto never returns
+/// `NextRecordIdentifier`, so its next page starts over at the same name and type) would make a naive loop
+/// run forever: the read stops there with a warning and returns what it has, without duplicates. What it
+/// missed heals itself: a CREATE of a record set that exists is refused, and the writer re-reads that name.
+pub async fn read_all(api: &dyn Route53Api, zone_id: &str) -> Result<Vec<RecordSet>, Route53Error> {
+    let mut out = Vec::new();
+    let mut seen: HashSet<(String, String, Option<String>)> = HashSet::new();
+    let mut positions: HashSet<RecordPosition> = HashSet::new();
+    let mut start: Option<RecordPosition> = None;
+    loop {
+        let page = api.list_record_sets(zone_id, start.as_ref(), None).await?;
+        for rs in page.record_sets {
+            if seen.insert((rs.name.clone(), rs.rtype.clone(), rs.set_identifier.clone())) {
+                out.push(rs);
+            }
+        }
+        match page.next {
+            None => return Ok(out),
+            Some(next) if !positions.insert(next.clone()) => {
+                warn!(zone_id, next = ?next, read = out.len(), "record set listing does not advance; stopped there");
+                return Ok(out);
+            }
+            Some(next) => start = Some(next),
+        }
+    }
+}
+
+/// The A record sets under each of `fqdns` (fully qualified names), every owner's, read by
+/// `StartRecordName` rather than by listing the zone: one request per name in practice. A name with no A
+/// record set maps to an empty list.
+pub async fn read_names(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    fqdns: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<RecordSet>>, Route53Error> {
+    let mut out = BTreeMap::new();
+    for name in fqdns {
+        let mut found: Vec<RecordSet> = Vec::new();
+        let mut positions: HashSet<RecordPosition> = HashSet::new();
+        let mut start = RecordPosition {
+            name: name.clone(),
+            rtype: Some("A".into()),
+            identifier: None,
+        };
+        loop {
+            let page = api
+                .list_record_sets(zone_id, Some(&start), Some(PAGE_PER_NAME))
+                .await?;
+            let mut past = false;
+            for rs in page.record_sets {
+                if rs.name == *name && rs.rtype == "A" {
+                    if !found.iter().any(|f| f.set_identifier == rs.set_identifier) {
+                        found.push(rs);
+                    }
+                } else {
+                    past = true;
+                }
+            }
+            match page.next {
+                Some(next) if !past && next.name == *name && next.rtype.as_deref() == Some("A") => {
+                    if !positions.insert(next.clone()) {
+                        warn!(
+                            zone_id,
+                            name, "record set listing does not advance; stopped there"
+                        );
+                        break;
+                    }
+                    start = next;
+                }
+                _ => break,
+            }
+        }
+        out.insert(name.clone(), found);
+    }
+    Ok(out)
+}
+
+/// The hosted zone `zone_id`, asked with GetHostedZone until Route53 answers: retriable failures
+/// (throttling, 5xx, unreachable) are retried with backoff for as long as it takes; a fatal one
+/// (`NoSuchHostedZone`, `AccessDenied`, anything else) is returned, for `main` to exit 1 naming the zone.
+pub async fn resolve_zone(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    policy: RetryPolicy,
+) -> Result<HostedZone, Route53Error> {
+    let mut backoff = Backoff::new(policy, rand::random());
+    loop {
+        match api.get_hosted_zone(zone_id).await {
+            Ok(zone) => return Ok(zone),
+            Err(e) if e.is_retriable() => {
+                let delay = backoff.next_delay();
+                warn!(zone_id, error = %e, attempt = backoff.attempts(), retry_in = ?delay, "hosted zone not read yet");
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => {
+                error!(zone_id, error = %e, "hosted zone cannot be used");
+                return Err(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::route53::{Change, ChangeInfo, RecordPage};
+
+    /// A zone listed in pages of `page` record sets, sorted by (name, type, identifier); `stuck` answers
+    /// like moto: the next position never carries the identifier.
+    struct Paged {
+        records: Vec<RecordSet>,
+        page: usize,
+        stuck: bool,
+        calls: Mutex<Vec<Option<RecordPosition>>>,
+        zone_answers: Mutex<Vec<Result<HostedZone, Route53Error>>>,
+    }
+
+    fn rs(name: &str, id: Option<&str>) -> RecordSet {
+        RecordSet {
+            name: format!("{name}.zone."),
+            rtype: "A".into(),
+            set_identifier: id.map(str::to_string),
+            weight: None,
+            multivalue_answer: id.map(|_| true),
+            ttl: 10,
+            values: vec!["10.0.0.1".into()],
+        }
+    }
+
+    fn key(r: &RecordSet) -> (String, String, String) {
+        (
+            r.name.clone(),
+            r.rtype.clone(),
+            r.set_identifier.clone().unwrap_or_default(),
+        )
+    }
+
+    impl Paged {
+        fn new(mut records: Vec<RecordSet>, page: usize, stuck: bool) -> Self {
+            records.sort_by_key(key);
+            Paged {
+                records,
+                page,
+                stuck,
+                calls: Mutex::default(),
+                zone_answers: Mutex::default(),
+            }
+        }
+    }
+
+    #[async_trait]
+    impl Route53Api for Paged {
+        async fn get_hosted_zone(&self, _zone_id: &str) -> Result<HostedZone, Route53Error> {
+            self.zone_answers.lock().unwrap().remove(0)
+        }
+
+        async fn list_record_sets(
+            &self,
+            _zone_id: &str,
+            start: Option<&RecordPosition>,
+            max_items: Option<i32>,
+        ) -> Result<RecordPage, Route53Error> {
+            self.calls.lock().unwrap().push(start.cloned());
+            let from = match start {
+                None => 0,
+                Some(p) => {
+                    let k = (
+                        p.name.clone(),
+                        p.rtype.clone().unwrap_or_default(),
+                        p.identifier.clone().unwrap_or_default(),
+                    );
+                    self.records
+                        .iter()
+                        .position(|r| key(r) >= k)
+                        .unwrap_or(self.records.len())
+                }
+            };
+            let n = max_items.map_or(self.page, |m| m as usize).min(self.page);
+            let record_sets: Vec<RecordSet> =
+                self.records.iter().skip(from).take(n).cloned().collect();
+            let next = self.records.get(from + n).map(|r| RecordPosition {
+                name: r.name.clone(),
+                rtype: Some(r.rtype.clone()),
+                identifier: if self.stuck {
+                    None
+                } else {
+                    r.set_identifier.clone()
+                },
+            });
+            Ok(RecordPage { record_sets, next })
+        }
+
+        async fn change_record_sets(
+            &self,
+            _: &str,
+            _: &[Change],
+        ) -> Result<ChangeInfo, Route53Error> {
+            unreachable!("reads only")
+        }
+    }
+
+    fn many(n: usize) -> Vec<RecordSet> {
+        (0..n)
+            .map(|i| rs(&format!("n{:03}", i / 3), Some(&format!("h{}", i % 3))))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn read_all_follows_every_page() {
+        let api = Paged::new(many(250), 100, false);
+        let all = read_all(&api, "Z").await.unwrap();
+        assert_eq!(all.len(), 250);
+        assert_eq!(api.calls.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn read_all_stops_when_the_page_token_does_not_advance() {
+        // Ten record sets under one name, pages of 4, and a next position without identifier: every page
+        // after the first starts over at the name's first record set.
+        let records: Vec<RecordSet> = (0..10).map(|i| rs("web", Some(&format!("h{i}")))).collect();
+        let api = Paged::new(records, 4, true);
+        let all = read_all(&api, "Z").await.unwrap();
+        assert!(api.calls.lock().unwrap().len() <= 3, "it did not loop");
+        assert_eq!(all.len(), 4, "no duplicates: {all:?}");
+    }
+
+    #[tokio::test]
+    async fn read_names_reads_only_the_names_asked() {
+        let mut records = many(30);
+        records.push(rs("n004", None));
+        let api = Paged::new(records, 300, false);
+        let names: BTreeSet<String> = ["n004.zone.", "n009.zone.", "absent.zone."]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = read_names(&api, "Z", &names).await.unwrap();
+        assert_eq!(api.calls.lock().unwrap().len(), 3, "one request per name");
+        assert_eq!(
+            got["n004.zone."].len(),
+            4,
+            "three owners and one plain record set"
+        );
+        assert_eq!(got["n009.zone."].len(), 3);
+        assert_eq!(got["absent.zone."], vec![]);
+        let first = api.calls.lock().unwrap()[0].clone().unwrap();
+        assert_eq!(
+            (first.name.as_str(), first.rtype.as_deref()),
+            ("absent.zone.", Some("A"))
+        );
+    }
+
+    #[tokio::test]
+    async fn read_names_follows_a_name_over_pages() {
+        let records: Vec<RecordSet> = (0..10)
+            .map(|i| rs("web", Some(&format!("h{i}"))))
+            .chain([rs("x", None)])
+            .collect();
+        let api = Paged::new(records, 4, false);
+        let names: BTreeSet<String> = ["web.zone.".to_string()].into();
+        let got = read_names(&api, "Z", &names).await.unwrap();
+        assert_eq!(got["web.zone."].len(), 10);
+        assert_eq!(api.calls.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn resolve_zone_retries_retriable_errors_and_returns_fatal_ones() {
+        let zone = HostedZone {
+            id: "Z".into(),
+            name: "zone.".into(),
+            private: true,
+        };
+        let api = Paged::new(vec![], 1, false);
+        *api.zone_answers.lock().unwrap() = vec![
+            Err(Route53Error::Throttling("slow".into())),
+            Err(Route53Error::Transport("refused".into())),
+            Err(Route53Error::Server {
+                status: 503,
+                message: String::new(),
+            }),
+            Ok(zone.clone()),
+        ];
+        let fast = RetryPolicy {
+            min_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(2),
+        };
+        assert_eq!(resolve_zone(&api, "Z", fast).await, Ok(zone));
+
+        *api.zone_answers.lock().unwrap() = vec![
+            Err(Route53Error::Throttling("slow".into())),
+            Err(Route53Error::NoSuchHostedZone("Z".into())),
+        ];
+        assert_eq!(
+            resolve_zone(&api, "Z", fast).await,
+            Err(Route53Error::NoSuchHostedZone("Z".into()))
+        );
+        assert!(api.zone_answers.lock().unwrap().is_empty());
+    }
+}
