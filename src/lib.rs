@@ -10,6 +10,8 @@
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
+//! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
+//!   publish (counting, health, stopping, tombstones).
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes.
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
 //!   Route53's limits.
@@ -21,6 +23,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod container;
+pub mod desired;
 pub mod plan;
 pub mod route53;
 pub mod timing;

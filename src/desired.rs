@@ -1,0 +1,663 @@
+//! Pure: what this instance should publish, from the containers that run here now.
+//!
+//! [`DesiredState`] follows Docker's events and listings (snapshots) and answers [`DesiredState::names`]: a
+//! name is desired while at least one container classified as that service is running, is not stopping, and —
+//! with `selection.respect_health`, when it has a healthcheck — is healthy.
+//!
+//! A container is *stopping* from its first sign of stopping until it is gone: a `kill` carrying its own stop
+//! signal (or SIGKILL), or a `die`. Docker still lists a container as running while it drains through its stop
+//! timeout, so stopping is sticky: a later snapshot does not undo it.
+//!
+//! Events and listings race: the watcher subscribes to events, then lists, so an event may be delivered before
+//! a listing taken earlier than it. The state resolves each case so that the listing never undoes a newer
+//! event:
+//!
+//! | the state knows the id as                  | a snapshot that lists it | a snapshot that does not list it |
+//! |--------------------------------------------|--------------------------|----------------------------------|
+//! | unknown                                    | added (kills seen before it apply) | —                      |
+//! | tombstoned (seen dying or destroyed)       | not added: listed before its die | tombstone dropped        |
+//! | tracked, started since the last snapshot   | refreshed                | kept once: started after the listing was taken |
+//! | tracked                                    | refreshed; stopping stays | removed: it vanished (a missed `die`) |
+//!
+//! A `Started` event always wins: it clears a tombstone (`docker restart` keeps the id) and is desired again.
+//! A container is withdrawn with only what was kept from when it started: a `--rm` container that is gone
+//! before its `die` is handled needs no inspect.
+//!
+//! Skips and refusals come back as [`Notice`]s, once per container id, for the caller to log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::classify::{classify, Classification, NameRefusal, SkipReason};
+use crate::config::SelectionSettings;
+use crate::container::{ContainerEvent, ContainerInfo, Health};
+
+/// SIGKILL: always a sign of stopping, whatever the container's stop signal.
+const SIGKILL: u32 = 9;
+/// SIGTERM: the stop signal of a container that sets none.
+const SIGTERM: u32 = 15;
+
+/// Something about a container to log once: it asked to be published but cannot be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// The container's id.
+    pub id: String,
+    /// The container's name, for the log line.
+    pub container: String,
+    pub kind: NoticeKind,
+}
+
+/// Why a container that asked to be published is not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    Skipped(SkipReason),
+    Refused(NameRefusal),
+}
+
+/// A container the state knows to be running (or draining).
+#[derive(Clone, Debug)]
+struct Tracked {
+    info: ContainerInfo,
+    class: Classification,
+    /// A kill with its stop signal (or SIGKILL) was seen; it stays until the container is gone.
+    stopping: bool,
+    /// Added by a `Started` event since the last snapshot, which may have been listed before that start.
+    fresh: bool,
+}
+
+/// The running containers of this instance and what they make desired.
+#[derive(Clone, Debug)]
+pub struct DesiredState {
+    sel: SelectionSettings,
+    containers: BTreeMap<String, Tracked>,
+    /// Ids seen dying or destroyed, kept until a snapshot no longer lists them.
+    tombstones: BTreeSet<String>,
+    /// Kill signals seen for ids not known yet (a kill delivered before the first listing that shows the
+    /// container), applied when a snapshot adds them.
+    early_kills: BTreeMap<String, Vec<String>>,
+    /// Ids whose skip or refusal has been reported.
+    reported: BTreeSet<String>,
+}
+
+impl DesiredState {
+    /// An empty state; `sel` decides which containers are services.
+    pub fn new(sel: SelectionSettings) -> Self {
+        DesiredState {
+            sel,
+            containers: BTreeMap::new(),
+            tombstones: BTreeSet::new(),
+            early_kills: BTreeMap::new(),
+            reported: BTreeSet::new(),
+        }
+    }
+
+    /// Applies one Docker event; returns what to log (at most one notice, for a newly started container).
+    pub fn apply(&mut self, event: ContainerEvent) -> Vec<Notice> {
+        match event {
+            ContainerEvent::Started(info) => {
+                let id = info.id.clone();
+                self.tombstones.remove(&id);
+                self.early_kills.remove(&id);
+                self.track(info, true);
+                self.notice(&id).into_iter().collect()
+            }
+            ContainerEvent::Kill { id, signal } => {
+                match self.containers.get_mut(&id) {
+                    Some(tracked)
+                        if is_stop_signal(&signal, tracked.info.stop_signal.as_deref()) =>
+                    {
+                        tracked.stopping = true;
+                    }
+                    Some(_) => {}
+                    None if !self.tombstones.contains(&id) => {
+                        self.early_kills.entry(id).or_default().push(signal);
+                    }
+                    None => {}
+                }
+                Vec::new()
+            }
+            ContainerEvent::Die { id } | ContainerEvent::Destroy { id } => {
+                self.containers.remove(&id);
+                self.early_kills.remove(&id);
+                self.tombstones.insert(id);
+                Vec::new()
+            }
+            ContainerEvent::Health { id, health } => {
+                if let Some(tracked) = self.containers.get_mut(&id) {
+                    tracked.info.health = health;
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// Replaces what is known with a listing of the running containers (see the module's table); returns what
+    /// to log for containers seen for the first time.
+    pub fn snapshot(&mut self, listed: Vec<ContainerInfo>) -> Vec<Notice> {
+        let listed_ids: BTreeSet<String> = listed.iter().map(|c| c.id.clone()).collect();
+        self.tombstones.retain(|id| listed_ids.contains(id));
+        self.containers.retain(|id, tracked| {
+            let keep = listed_ids.contains(id) || tracked.fresh;
+            tracked.fresh = false;
+            keep
+        });
+
+        let mut notices = Vec::new();
+        for info in listed {
+            let id = info.id.clone();
+            if self.tombstones.contains(&id) {
+                continue;
+            }
+            match self.containers.get_mut(&id) {
+                Some(tracked) => {
+                    // Fresh data (health, labels), but a stopping container stays stopping.
+                    tracked.class = classify(&self.sel, &info);
+                    tracked.info = info;
+                }
+                None => {
+                    let kills = self.early_kills.remove(&id).unwrap_or_default();
+                    let tracked = self.track(info, false);
+                    let stop_signal = tracked.info.stop_signal.as_deref();
+                    tracked.stopping = kills
+                        .iter()
+                        .any(|signal| is_stop_signal(signal, stop_signal));
+                }
+            }
+            notices.extend(self.notice(&id));
+        }
+        self.early_kills.clear();
+        let containers = &self.containers;
+        let tombstones = &self.tombstones;
+        self.reported
+            .retain(|id| containers.contains_key(id) || tombstones.contains(id));
+        notices
+    }
+
+    /// The names this instance should publish now.
+    pub fn names(&self) -> BTreeSet<String> {
+        self.containers
+            .values()
+            .filter(|t| !t.stopping && self.health_allows(t.info.health))
+            .filter_map(|t| match &t.class {
+                Classification::Service(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn health_allows(&self, health: Health) -> bool {
+        !self.sel.respect_health || matches!(health, Health::NoCheck | Health::Healthy)
+    }
+
+    fn track(&mut self, info: ContainerInfo, fresh: bool) -> &mut Tracked {
+        let class = classify(&self.sel, &info);
+        let id = info.id.clone();
+        self.containers.insert(
+            id.clone(),
+            Tracked {
+                info,
+                class,
+                stopping: false,
+                fresh,
+            },
+        );
+        self.containers.get_mut(&id).expect("just inserted")
+    }
+
+    /// The notice for `id`, the first time it is skipped or refused.
+    fn notice(&mut self, id: &str) -> Option<Notice> {
+        let tracked = self.containers.get(id)?;
+        let kind = match &tracked.class {
+            Classification::Skipped(reason) => NoticeKind::Skipped(reason.clone()),
+            Classification::Refused(refusal) => NoticeKind::Refused(refusal.clone()),
+            Classification::Service(_) | Classification::NotService => return None,
+        };
+        if !self.reported.insert(id.to_owned()) {
+            return None;
+        }
+        Some(Notice {
+            id: id.to_owned(),
+            container: tracked.info.name.clone(),
+            kind,
+        })
+    }
+}
+
+/// Whether a kill with `signal` (as Docker reports it: a number such as `15`) means a container whose
+/// configured stop signal is `stop_signal` is stopping: its own stop signal (SIGTERM when unset or unknown),
+/// or SIGKILL. Any other signal (SIGHUP to reload, SIGUSR1 to rotate logs) is not a stop.
+pub fn is_stop_signal(signal: &str, stop_signal: Option<&str>) -> bool {
+    let Some(signal) = signal_number(signal) else {
+        return false;
+    };
+    let stop = stop_signal.and_then(signal_number).unwrap_or(SIGTERM);
+    signal == SIGKILL || signal == stop
+}
+
+/// Linux signal numbers by name, as Docker accepts them in `StopSignal`.
+const SIGNALS: &[(&str, u32)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("IOT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("POLL", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+const SIGRTMIN: u32 = 34;
+const SIGRTMAX: u32 = 64;
+
+/// A signal's number from `15`, `TERM`, `SIGTERM`, `sigterm`, `SIGRTMIN+3` or `RTMAX-1`.
+fn signal_number(signal: &str) -> Option<u32> {
+    let signal = signal.trim();
+    if let Ok(n) = signal.parse::<u32>() {
+        return Some(n);
+    }
+    let upper = signal.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some((_, n)) = SIGNALS.iter().find(|(s, _)| *s == name) {
+        return Some(*n);
+    }
+    let realtime = |rest: &str, base: u32, sign: char| -> Option<u32> {
+        if rest.is_empty() {
+            return Some(base);
+        }
+        let offset: u32 = rest.strip_prefix(sign)?.parse().ok()?;
+        let n = if sign == '+' {
+            base.checked_add(offset)?
+        } else {
+            base.checked_sub(offset)?
+        };
+        (SIGRTMIN..=SIGRTMAX).contains(&n).then_some(n)
+    };
+    if let Some(rest) = name.strip_prefix("RTMIN") {
+        return realtime(rest, SIGRTMIN, '+');
+    }
+    if let Some(rest) = name.strip_prefix("RTMAX") {
+        return realtime(rest, SIGRTMAX, '-');
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
+    const NAME: &str = "com.amazonaws.ecs.container-name";
+
+    /// A container of the ECS service `name` (family `<name>-service`).
+    fn svc(id: &str, name: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: format!("ecs-{name}-{id}"),
+            labels: [
+                (FAMILY.to_string(), format!("{name}-service")),
+                (NAME.to_string(), name.to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            network_mode: "bridge".into(),
+            health: Health::NoCheck,
+            stop_signal: None,
+        }
+    }
+
+    fn with_health(mut c: ContainerInfo, health: Health) -> ContainerInfo {
+        c.health = health;
+        c
+    }
+
+    fn with_stop_signal(mut c: ContainerInfo, signal: &str) -> ContainerInfo {
+        c.stop_signal = Some(signal.into());
+        c
+    }
+
+    fn with_network(mut c: ContainerInfo, mode: &str) -> ContainerInfo {
+        c.network_mode = mode.into();
+        c
+    }
+
+    fn plain(id: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            labels: BTreeMap::new(),
+            network_mode: "bridge".into(),
+            health: Health::NoCheck,
+            stop_signal: None,
+        }
+    }
+
+    enum Step {
+        Snap(Vec<ContainerInfo>),
+        Ev(ContainerEvent),
+    }
+
+    fn snap(cs: &[ContainerInfo]) -> Step {
+        Step::Snap(cs.to_vec())
+    }
+    fn started(c: &ContainerInfo) -> Step {
+        Step::Ev(ContainerEvent::Started(c.clone()))
+    }
+    fn kill(id: &str, signal: &str) -> Step {
+        Step::Ev(ContainerEvent::Kill {
+            id: id.into(),
+            signal: signal.into(),
+        })
+    }
+    fn die(id: &str) -> Step {
+        Step::Ev(ContainerEvent::Die { id: id.into() })
+    }
+    fn destroy(id: &str) -> Step {
+        Step::Ev(ContainerEvent::Destroy { id: id.into() })
+    }
+    fn health(id: &str, health: Health) -> Step {
+        Step::Ev(ContainerEvent::Health {
+            id: id.into(),
+            health,
+        })
+    }
+
+    fn run_step(state: &mut DesiredState, step: Step) -> Vec<Notice> {
+        match step {
+            Step::Snap(cs) => state.snapshot(cs),
+            Step::Ev(ev) => state.apply(ev),
+        }
+    }
+
+    /// A named scenario: steps, each with the names desired after it.
+    struct Scenario {
+        name: &'static str,
+        respect_health: bool,
+        steps: Vec<(Step, &'static [&'static str])>,
+    }
+
+    fn scenario(name: &'static str, steps: Vec<(Step, &'static [&'static str])>) -> Scenario {
+        Scenario {
+            name,
+            respect_health: true,
+            steps,
+        }
+    }
+
+    #[test]
+    fn scenarios() {
+        let web_a = svc("a", "web");
+        let web_b = svc("b", "web");
+        let api_c = svc("c", "api");
+        let quits = with_stop_signal(svc("q", "web"), "SIGQUIT");
+        let checked = with_health(svc("h", "web"), Health::Starting);
+        let scenarios = vec![
+            scenario(
+                "two containers of one service: stopping one keeps the name, stopping both withdraws it",
+                vec![
+                    (snap(&[web_a.clone(), web_b.clone()]), &["web"]),
+                    (kill("a", "15"), &["web"]),
+                    (die("a"), &["web"]),
+                    (kill("b", "15"), &[]),
+                    (die("b"), &[]),
+                ],
+            ),
+            scenario(
+                "several services: withdrawing one keeps the others",
+                vec![(snap(&[web_a.clone(), api_c.clone()]), &["api", "web"]), (die("c"), &["web"])],
+            ),
+            scenario(
+                "healthcheck: published only while healthy",
+                vec![
+                    (snap(&[checked.clone()]), &[]),
+                    (health("h", Health::Healthy), &["web"]),
+                    (health("h", Health::Unhealthy), &[]),
+                    (health("h", Health::Healthy), &["web"]),
+                ],
+            ),
+            scenario(
+                "a snapshot refreshes health",
+                vec![
+                    (snap(&[checked.clone()]), &[]),
+                    (snap(&[with_health(checked.clone(), Health::Healthy)]), &["web"]),
+                ],
+            ),
+            Scenario {
+                name: "respect_health = false publishes whatever the health",
+                respect_health: false,
+                steps: vec![
+                    (snap(&[checked.clone()]), &["web"]),
+                    (health("h", Health::Unhealthy), &["web"]),
+                    (kill("h", "15"), &[]),
+                ],
+            },
+            scenario(
+                "a kill with another signal is not a stop",
+                vec![
+                    (snap(&[web_a.clone()]), &["web"]),
+                    (kill("a", "1"), &["web"]),
+                    (kill("a", "10"), &["web"]),
+                    (kill("a", "nonsense"), &["web"]),
+                    (kill("a", "15"), &[]),
+                ],
+            ),
+            scenario(
+                "a custom stop signal: SIGTERM is not a stop, SIGQUIT is",
+                vec![(snap(&[quits.clone()]), &["web"]), (kill("q", "15"), &["web"]), (kill("q", "3"), &[])],
+            ),
+            scenario("SIGKILL is always a stop", vec![(snap(&[quits.clone()]), &["web"]), (kill("q", "9"), &[])]),
+            scenario("die", vec![(snap(&[web_a.clone()]), &["web"]), (die("a"), &[])]),
+            scenario("destroy without a die", vec![(snap(&[web_a.clone()]), &["web"]), (destroy("a"), &[])]),
+            scenario(
+                "a stopping container still listed as running stays withdrawn",
+                vec![
+                    (snap(&[web_a.clone()]), &["web"]),
+                    (kill("a", "15"), &[]),
+                    (snap(&[web_a.clone()]), &[]),
+                    (health("a", Health::Healthy), &[]),
+                    (die("a"), &[]),
+                ],
+            ),
+            scenario(
+                "a snapshot listed before the die does not resurrect it",
+                vec![(snap(&[web_a.clone()]), &["web"]), (die("a"), &[]), (snap(&[web_a.clone()]), &[])],
+            ),
+            scenario(
+                "a tombstone is dropped once a snapshot no longer lists the id",
+                vec![
+                    (snap(&[web_a.clone()]), &["web"]),
+                    (die("a"), &[]),
+                    (snap(&[]), &[]),
+                    // Only a real start lists the id again; the tombstone no longer hides it.
+                    (snap(&[web_a.clone()]), &["web"]),
+                ],
+            ),
+            scenario(
+                "restart after die: the same id is desired again",
+                vec![
+                    (snap(&[web_a.clone()]), &["web"]),
+                    (kill("a", "15"), &[]),
+                    (die("a"), &[]),
+                    (started(&web_a), &["web"]),
+                    (snap(&[web_a.clone()]), &["web"]),
+                ],
+            ),
+            scenario(
+                "a container started after the snapshot is added",
+                vec![(snap(&[]), &[]), (started(&web_b), &["web"])],
+            ),
+            scenario(
+                "a start delivered before an older snapshot survives it once",
+                vec![(started(&web_b), &["web"]), (snap(&[]), &["web"]), (snap(&[]), &[])],
+            ),
+            scenario(
+                "a snapshot removes vanished containers",
+                vec![(snap(&[web_a.clone(), api_c.clone()]), &["api", "web"]), (snap(&[web_a.clone()]), &["web"])],
+            ),
+            scenario(
+                "--rm: die and destroy with nothing but the id still withdraw",
+                vec![(started(&web_a), &["web"]), (kill("a", "15"), &[]), (die("a"), &[]), (destroy("a"), &[])],
+            ),
+            scenario(
+                "a stop kill delivered before the first listing that shows the container",
+                vec![(kill("a", "15"), &[]), (snap(&[web_a.clone()]), &[]), (die("a"), &[])],
+            ),
+            scenario(
+                "another kill delivered before the first listing is not a stop",
+                vec![(kill("a", "1"), &[]), (snap(&[web_a.clone()]), &["web"])],
+            ),
+            scenario(
+                "events of unknown containers change nothing",
+                vec![(health("z", Health::Healthy), &[]), (die("z"), &[]), (snap(&[]), &[])],
+            ),
+            scenario(
+                "only services are desired",
+                vec![(
+                    snap(&[plain("p"), with_network(svc("n", "db"), "none"), svc("r", "a_b"), svc("x", "x.y")]),
+                    &["a-b"],
+                )],
+            ),
+        ];
+
+        for s in scenarios {
+            let sel = SelectionSettings {
+                respect_health: s.respect_health,
+                ..SelectionSettings::default()
+            };
+            let mut state = DesiredState::new(sel);
+            for (i, (step, expected)) in s.steps.into_iter().enumerate() {
+                run_step(&mut state, step);
+                let expected: BTreeSet<String> = expected.iter().map(|n| n.to_string()).collect();
+                assert_eq!(state.names(), expected, "{}: after step {}", s.name, i + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn skips_and_refusals_are_reported_once_per_container() {
+        let refused = svc("r", "api.v2");
+        let skipped = with_network(svc("s", "db"), "container:abc");
+        let mut state = DesiredState::new(SelectionSettings::default());
+
+        let notices = state.snapshot(vec![
+            refused.clone(),
+            skipped.clone(),
+            svc("ok", "web"),
+            plain("p"),
+        ]);
+        assert_eq!(
+            notices,
+            vec![
+                Notice {
+                    id: "r".into(),
+                    container: "ecs-api.v2-r".into(),
+                    kind: NoticeKind::Refused(NameRefusal::Dot("api.v2".into())),
+                },
+                Notice {
+                    id: "s".into(),
+                    container: "ecs-db-s".into(),
+                    kind: NoticeKind::Skipped(SkipReason::NetworkContainer("container:abc".into())),
+                },
+            ]
+        );
+        // Listed again, restarted, or started again: not reported again while the id is known.
+        assert_eq!(
+            state.snapshot(vec![refused.clone(), skipped.clone()]),
+            vec![]
+        );
+        assert_eq!(
+            state.apply(ContainerEvent::Started(refused.clone())),
+            vec![]
+        );
+        assert_eq!(state.apply(ContainerEvent::Die { id: "r".into() }), vec![]);
+        assert_eq!(
+            state.apply(ContainerEvent::Started(refused.clone())),
+            vec![]
+        );
+        // Once the id is forgotten (died, then no longer listed), a new start of it is reported anew.
+        state.apply(ContainerEvent::Die { id: "r".into() });
+        state.snapshot(vec![]);
+        let notices = state.apply(ContainerEvent::Started(refused));
+        assert_eq!(notices.len(), 1);
+        assert_eq!(notices[0].id, "r");
+    }
+
+    #[test]
+    fn stop_signals() {
+        let cases: &[(&str, Option<&str>, bool)] = &[
+            ("15", None, true),
+            ("9", None, true),
+            ("1", None, false),
+            ("2", None, false),
+            ("3", None, false),
+            ("15", Some("SIGTERM"), true),
+            ("15", Some("TERM"), true),
+            ("15", Some("15"), true),
+            ("15", Some("sigterm"), true),
+            ("15", Some(""), true),
+            ("15", Some("SIGBOGUS"), true),
+            ("15", Some("SIGQUIT"), false),
+            ("3", Some("SIGQUIT"), true),
+            ("3", Some("QUIT"), true),
+            ("3", Some("3"), true),
+            ("9", Some("SIGQUIT"), true),
+            ("2", Some("SIGINT"), true),
+            ("28", Some("SIGWINCH"), true),
+            ("37", Some("SIGRTMIN+3"), true),
+            ("34", Some("RTMIN"), true),
+            ("63", Some("SIGRTMAX-1"), true),
+            ("SIGTERM", None, true),
+            ("KILL", Some("SIGQUIT"), true),
+            ("", None, false),
+            ("TERM?", None, false),
+        ];
+        for (signal, stop, expected) in cases {
+            assert_eq!(
+                is_stop_signal(signal, *stop),
+                *expected,
+                "kill {signal:?} with StopSignal {stop:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn signal_names() {
+        let cases: &[(&str, Option<u32>)] = &[
+            ("SIGHUP", Some(1)),
+            ("usr1", Some(10)),
+            (" 15 ", Some(15)),
+            ("SIGIOT", Some(6)),
+            ("SIGRTMIN+30", Some(64)),
+            ("SIGRTMIN+31", None),
+            ("SIGRTMAX-30", Some(34)),
+            ("SIGRTMAX-31", None),
+            ("SIGRTMIN-1", None),
+            ("SIG", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(signal_number(name), *expected, "{name:?}");
+        }
+    }
+}
