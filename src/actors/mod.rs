@@ -1,4 +1,5 @@
 //! The actors: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host IP.
 //! They hold state and move messages; the decisions are the pure modules' functions.
 
+pub mod classifier;
 pub mod messages;

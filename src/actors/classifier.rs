@@ -1,0 +1,299 @@
+//! `Classifier`: turns the watcher's events and snapshots into the set of names this instance should publish,
+//! and hands it to the writer whenever it changes.
+//!
+//! The decisions are [`DesiredState`]'s; this actor holds it, logs its skips and refusals (once per
+//! container, fields first), counts refusals, and sends [`DesiredNames`]. Nothing is sent before the first
+//! [`Snapshot`]: until the running containers have been listed, an empty set would not mean "nothing runs",
+//! and the writer would withdraw live records.
+
+use std::collections::BTreeSet;
+
+use actix::{Actor, Context, Handler, Recipient};
+use tracing::{debug, info, warn};
+
+use crate::actors::messages::{DesiredNames, Event, Snapshot};
+use crate::config::SelectionSettings;
+use crate::desired::{DesiredState, Notice, NoticeKind};
+
+/// Holds this instance's desired state and sends its names downstream.
+pub struct Classifier {
+    state: DesiredState,
+    downstream: Recipient<DesiredNames>,
+    /// The set last sent; `None` until the first snapshot.
+    sent: Option<BTreeSet<String>>,
+    /// Names refused so far (one per container), for the metrics.
+    refusals: u64,
+}
+
+impl Classifier {
+    /// A classifier applying `sel`, sending to `downstream` (the writer).
+    pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>) -> Self {
+        Classifier {
+            state: DesiredState::new(sel),
+            downstream,
+            sent: None,
+            refusals: 0,
+        }
+    }
+
+    /// How many containers' names have been refused.
+    pub fn refusals(&self) -> u64 {
+        self.refusals
+    }
+
+    fn log(&mut self, notices: Vec<Notice>) {
+        for n in notices {
+            match n.kind {
+                NoticeKind::Refused(reason) => {
+                    self.refusals += 1;
+                    warn!(container = %n.container, id = %short(&n.id), reason = %reason, "name refused");
+                }
+                NoticeKind::Skipped(reason) => {
+                    info!(container = %n.container, id = %short(&n.id), reason = %reason, "container skipped");
+                }
+            }
+        }
+    }
+
+    /// Sends the names when they differ from the last set sent; before the first snapshot only a snapshot
+    /// may send.
+    fn publish(&mut self, after_snapshot: bool) {
+        if self.sent.is_none() && !after_snapshot {
+            return;
+        }
+        let names = self.state.names();
+        if self.sent.as_ref() == Some(&names) {
+            return;
+        }
+        debug!(names = ?names, "desired names changed");
+        self.downstream.do_send(DesiredNames(names.clone()));
+        self.sent = Some(names);
+    }
+}
+
+/// The first 12 characters of a container id, as `docker ps` shows it.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+impl Actor for Classifier {
+    type Context = Context<Self>;
+}
+
+impl Handler<Event> for Classifier {
+    type Result = ();
+
+    fn handle(&mut self, msg: Event, _: &mut Context<Self>) {
+        let notices = self.state.apply(msg.0);
+        self.log(notices);
+        self.publish(false);
+    }
+}
+
+impl Handler<Snapshot> for Classifier {
+    type Result = ();
+
+    fn handle(&mut self, msg: Snapshot, _: &mut Context<Self>) {
+        let notices = self.state.snapshot(msg.0);
+        self.log(notices);
+        self.publish(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use actix::{Addr, Message};
+
+    use super::*;
+    use crate::container::{ContainerEvent, ContainerInfo, Health};
+
+    /// Keeps every `DesiredNames` it receives.
+    #[derive(Default)]
+    struct Recorder(Vec<BTreeSet<String>>);
+
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<DesiredNames> for Recorder {
+        type Result = ();
+        fn handle(&mut self, msg: DesiredNames, _: &mut Context<Self>) {
+            self.0.push(msg.0);
+        }
+    }
+
+    /// Hands over what was recorded since the last `Take`. A `send` to the recorder is queued behind every
+    /// `DesiredNames` the classifier sent while handling a message that has already been answered, so no
+    /// waiting is needed.
+    #[derive(Message)]
+    #[rtype(result = "Vec<BTreeSet<String>>")]
+    struct Take;
+
+    impl Handler<Take> for Recorder {
+        type Result = Vec<BTreeSet<String>>;
+        fn handle(&mut self, _: Take, _: &mut Context<Self>) -> Self::Result {
+            std::mem::take(&mut self.0)
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "u64")]
+    struct Refusals;
+
+    impl Handler<Refusals> for Classifier {
+        type Result = u64;
+        fn handle(&mut self, _: Refusals, _: &mut Context<Self>) -> u64 {
+            self.refusals()
+        }
+    }
+
+    fn svc(id: &str, name: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: format!("ecs-{id}"),
+            labels: BTreeMap::from([
+                (
+                    "com.amazonaws.ecs.task-definition-family".to_string(),
+                    format!("{name}-service"),
+                ),
+                (
+                    "com.amazonaws.ecs.container-name".to_string(),
+                    name.to_string(),
+                ),
+            ]),
+            network_mode: "bridge".into(),
+            health: Health::NoCheck,
+            stop_signal: None,
+        }
+    }
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    fn start() -> (Addr<Classifier>, Addr<Recorder>) {
+        let recorder = Recorder::default().start();
+        let classifier =
+            Classifier::new(SelectionSettings::default(), recorder.clone().recipient()).start();
+        (classifier, recorder)
+    }
+
+    #[actix_rt::test]
+    async fn nothing_is_sent_before_the_first_snapshot() {
+        let (classifier, recorder) = start();
+        classifier
+            .send(Event(ContainerEvent::Started(svc("a", "web"))))
+            .await
+            .unwrap();
+        classifier
+            .send(Event(ContainerEvent::Die { id: "a".into() }))
+            .await
+            .unwrap();
+        classifier
+            .send(Event(ContainerEvent::Started(svc("b", "api"))))
+            .await
+            .unwrap();
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            Vec::<BTreeSet<String>>::new()
+        );
+
+        // The first snapshot sends, even a set that has not changed, and keeps what started before it.
+        classifier.send(Snapshot(vec![])).await.unwrap();
+        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["api"])]);
+    }
+
+    #[actix_rt::test]
+    async fn an_empty_first_snapshot_is_sent() {
+        let (classifier, recorder) = start();
+        classifier.send(Snapshot(vec![])).await.unwrap();
+        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&[])]);
+    }
+
+    #[actix_rt::test]
+    async fn sends_the_set_whenever_it_changes_and_only_then() {
+        let (classifier, recorder) = start();
+        classifier
+            .send(Snapshot(vec![svc("a", "web"), svc("b", "web")]))
+            .await
+            .unwrap();
+        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+
+        let steps: Vec<(ContainerEvent, Vec<BTreeSet<String>>)> = vec![
+            (
+                ContainerEvent::Started(svc("c", "api")),
+                vec![set(&["api", "web"])],
+            ),
+            // One of two web containers stops: the set does not change, nothing is sent.
+            (
+                ContainerEvent::Kill {
+                    id: "a".into(),
+                    signal: "15".into(),
+                },
+                vec![],
+            ),
+            (ContainerEvent::Die { id: "a".into() }, vec![]),
+            (
+                ContainerEvent::Kill {
+                    id: "b".into(),
+                    signal: "1".into(),
+                },
+                vec![],
+            ),
+            (
+                ContainerEvent::Kill {
+                    id: "b".into(),
+                    signal: "9".into(),
+                },
+                vec![set(&["api"])],
+            ),
+            (ContainerEvent::Die { id: "c".into() }, vec![set(&[])]),
+            (ContainerEvent::Destroy { id: "c".into() }, vec![]),
+        ];
+        for (event, expected) in steps {
+            let label = format!("{event:?}");
+            classifier.send(Event(event)).await.unwrap();
+            assert_eq!(
+                recorder.send(Take).await.unwrap(),
+                expected,
+                "after {label}"
+            );
+        }
+
+        // A snapshot listed before those dies does not bring them back.
+        classifier
+            .send(Snapshot(vec![
+                svc("a", "web"),
+                svc("b", "web"),
+                svc("c", "api"),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            Vec::<BTreeSet<String>>::new()
+        );
+    }
+
+    #[actix_rt::test]
+    async fn refusals_are_counted_once_per_container() {
+        let (classifier, recorder) = start();
+        let refused = svc("r", "api.v2");
+        classifier
+            .send(Snapshot(vec![refused.clone(), svc("w", "web")]))
+            .await
+            .unwrap();
+        classifier
+            .send(Snapshot(vec![refused.clone(), svc("w", "web")]))
+            .await
+            .unwrap();
+        classifier
+            .send(Event(ContainerEvent::Started(svc("s", "*"))))
+            .await
+            .unwrap();
+        assert_eq!(classifier.send(Refusals).await.unwrap(), 2);
+        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+    }
+}
