@@ -1,2 +1,25 @@
-//! A Route53 emulator: Route53's rules in memory, and a REST XML server over them.
+//! A Route53 emulator that keeps Route53's rules, for route53-registrator's tests, benchmarks and quick start.
+//!
+//! # Layout
+//!
+//! - [`rules`]: pure. One zone's record sets, a change batch validated and applied under Route53's rules
+//!   (atomic, in order), and ListResourceRecordSets' order and paging.
+//! - [`faults`]: pure. Throttle, `PriorRequestNotComplete` window, queued failures, `PENDING`/`INSYNC`; every
+//!   decision takes `now`.
+//! - [`Emulator`] (`emulator.rs`): the account behind one lock — zones, changes, faults, the request log — and the
+//!   in-process [`Route53Api`](route53_registrator::route53::Route53Api).
+//! - `server.rs` and `xml.rs`: the REST XML API (2013-04-01) over actix-web, [`spawn_server`].
+//!
+//! Tests drive it in-process through the daemon's trait, or start the server and point the AWS SDK at
+//! [`ServerHandle::endpoint`]; either way every request lands in [`Emulator::requests`].
 #![forbid(unsafe_code)]
+
+mod emulator;
+pub mod faults;
+pub mod rules;
+mod server;
+mod xml;
+
+pub use emulator::{bare_zone_id, ApiError, Emulator, LoggedRequest, Operation};
+pub use faults::Fault;
+pub use server::{spawn_server, ServerHandle};
