@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The test command: everything the suite needs, set up on a fresh Debian machine (as root), then the suite.
+#
+#   scripts/test.sh               set up, then check formatting and lints and run every test
+#   scripts/test.sh --setup-only  set up only (engine, image, virtualenv)
+#
+# Steps, each skipped when already done:
+#   1. a Docker engine that answers: Debian's `docker.io` is installed if missing, and `dockerd` is started
+#      in the background (vfs storage, no iptables, no default bridge: it runs inside sandboxes) when none runs;
+#   2. the test image `route53-registrator-test:latest`, `FROM scratch` with Debian's `busybox-static`
+#      (scripts/test-image/Dockerfile), rebuilt only when its inputs changed;
+#   3. `.venv` with moto (the independent Route53 cross-check), pinned;
+#   4. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
+#      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time).
+#
+# Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+
+TEST_IMAGE="route53-registrator-test:latest"
+MOTO_VERSION="5.2.5"
+STATE_DIR="$ROOT/.test-env"          # git-ignored: dockerd's log, the image's build context
+DOCKERD_LOG="$STATE_DIR/dockerd.log"
+DOCKER_WAIT_SECONDS=90
+# Applets the test image exposes by name (besides /bin/sh, which is a full copy).
+APPLETS=(sleep true false echo cat kill ls ps)
+
+step() { printf '\n==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+die() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found: install $* by hand (this script expects Debian)"
+    [ "$(id -u)" -eq 0 ] || die "installing $* needs root (run as root, or install it yourself)"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        note "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        APT_UPDATED=1
+    fi
+    note "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+deb_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+DOCKERD_PID=""
+start_dockerd() {
+    # setsid: the engine outlives this script (and later runs reuse it).
+    setsid nohup dockerd "$@" >"$DOCKERD_LOG" 2>&1 </dev/null &
+    DOCKERD_PID=$!
+}
+
+ensure_docker() {
+    step "Docker engine"
+    if docker info >/dev/null 2>&1; then
+        note "answers: server $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+        return
+    fi
+    if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
+        apt_install docker.io
+        # The package may start an engine itself where an init system runs.
+        if docker info >/dev/null 2>&1; then
+            note "answers after install"
+            return
+        fi
+    fi
+    mkdir -p "$STATE_DIR"
+    note "no engine answers: starting dockerd in the background (log: $DOCKERD_LOG)"
+    local flags=(--storage-driver=vfs --iptables=false --bridge=none)
+    start_dockerd "${flags[@]}"
+    local deadline=$((SECONDS + DOCKER_WAIT_SECONDS))
+    until docker info >/dev/null 2>&1; do
+        if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+            # dockerd refuses a flag that /etc/docker/daemon.json also sets; that file then configures it.
+            if [ "${#flags[@]}" -gt 0 ] && grep -q "specified both as a flag and in the configuration file" "$DOCKERD_LOG"; then
+                note "/etc/docker/daemon.json configures the engine: starting dockerd without flags"
+                flags=()
+                start_dockerd
+            else
+                tail -n 40 "$DOCKERD_LOG" >&2 || true
+                die "dockerd exited (its log's tail is above)"
+            fi
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tail -n 40 "$DOCKERD_LOG" >&2 || true
+            die "dockerd did not answer within ${DOCKER_WAIT_SECONDS}s (its log's tail is above)"
+        fi
+        sleep 1
+    done
+    note "answers: server $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+}
+
+ensure_test_image() {
+    step "Test image $TEST_IMAGE"
+    if ! deb_installed busybox-static; then
+        apt_install busybox-static
+    fi
+    local busybox=/bin/busybox
+    [ -x "$busybox" ] || die "$busybox missing although busybox-static is installed"
+
+    # The image is current when it carries the hash of everything it is built from.
+    local hash
+    hash="$({ cat scripts/test-image/Dockerfile; sha256sum "$busybox" | cut -d' ' -f1; echo "${APPLETS[*]}"; } \
+        | sha256sum | cut -d' ' -f1)"
+    local have
+    have="$(docker image inspect --format '{{ index .Config.Labels "route53-registrator.test-image.hash" }}' \
+        "$TEST_IMAGE" 2>/dev/null || true)"
+    if [ "$have" = "$hash" ]; then
+        note "current (inputs hash ${hash:0:12})"
+        return
+    fi
+
+    local ctx="$STATE_DIR/test-image"
+    rm -rf "$ctx"
+    mkdir -p "$ctx/applets"
+    cp scripts/test-image/Dockerfile "$ctx/Dockerfile"
+    cp "$busybox" "$ctx/busybox"
+    local applet
+    for applet in "${APPLETS[@]}"; do
+        ln -s busybox "$ctx/applets/$applet"
+    done
+    note "building (inputs hash ${hash:0:12})"
+    if ! docker build --label "route53-registrator.test-image.hash=$hash" -t "$TEST_IMAGE" "$ctx" \
+        >"$STATE_DIR/test-image-build.log" 2>&1; then
+        cat "$STATE_DIR/test-image-build.log" >&2
+        die "docker build of $TEST_IMAGE failed (its output is above)"
+    fi
+    # A container from it must run a command and its shell: that is all the tests rely on.
+    local out
+    out="$(docker run --rm --network none "$TEST_IMAGE" sh -c 'sleep 0; echo ok')" \
+        || die "a container from $TEST_IMAGE does not run"
+    [ "$out" = "ok" ] || die "a container from $TEST_IMAGE printed '$out' instead of 'ok'"
+    note "built and checked"
+}
+
+ensure_moto() {
+    step "Python virtualenv .venv with moto[server]==$MOTO_VERSION (the Route53 cross-check)"
+    if [ -x .venv/bin/moto_server ] \
+        && [ "$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" \
+            = "$MOTO_VERSION" ]; then
+        note "already there"
+        return
+    fi
+    if ! command -v python3 >/dev/null; then
+        apt_install python3 python3-venv
+    elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        apt_install python3-venv
+    fi
+    rm -rf .venv
+    python3 -m venv .venv
+    note "pip install 'moto[server]==$MOTO_VERSION' (about a minute)"
+    .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    [ -x .venv/bin/moto_server ] || die ".venv/bin/moto_server missing after installing moto"
+    note "installed"
+}
+
+ensure_rust_tools() {
+    step "Rust tools"
+    command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup) first"
+    cargo fmt --version >/dev/null 2>&1 || die "rustfmt missing: rustup component add rustfmt"
+    cargo clippy --version >/dev/null 2>&1 || die "clippy missing: rustup component add clippy"
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        note "cargo install --locked cargo-nextest (a few minutes)"
+        cargo install --locked cargo-nextest
+    fi
+    note "$(cargo --version); $(cargo nextest --version | head -n 1)"
+}
+
+SETUP_ONLY=0
+case "${1:-}" in
+    "") ;;
+    --setup-only) SETUP_ONLY=1 ;;
+    *) die "unknown argument '$1' (expected nothing or --setup-only)" ;;
+esac
+
+ensure_docker
+ensure_test_image
+ensure_moto
+ensure_rust_tools
+if [ "$SETUP_ONLY" -eq 1 ]; then
+    step "Set-up done"
+    exit 0
+fi
+
+# Safety net: nothing in the suite may reach the real instance metadata service or real AWS credentials.
+# Tests that want metadata point AWS_EC2_METADATA_SERVICE_ENDPOINT at their own loopback server.
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_EC2_METADATA_SERVICE_ENDPOINT
+# The daemon reads R53R_* variables as configuration; none may leak in from the caller.
+while IFS='=' read -r name _; do
+    case "$name" in R53R_*|ROUTE53_REGISTRATOR_CONFIG) unset "$name" ;; esac
+done < <(env)
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo nextest run --workspace --no-fail-fast"
+cargo nextest run --workspace --no-fail-fast
