@@ -412,6 +412,16 @@ impl Settings {
         for key in LIST_KEYS {
             environment = environment.with_list_parse_key(key);
         }
+        // An empty list variable is an empty list (the crate would read it as one empty string).
+        for key in LIST_KEYS {
+            let name = env_var_name(key);
+            if vars.get(&name).is_some_and(|v| v.is_empty()) {
+                vars.remove(&name);
+                builder = builder
+                    .set_override(*key, Vec::<String>::new())
+                    .map_err(|e| invalid(key, "\"\"", e.to_string()))?;
+            }
+        }
         builder = builder.add_source(environment.source(Some(vars)));
 
         let origin_of_file = file.as_ref().map(|p| p.display().to_string());
@@ -804,6 +814,12 @@ mod tests {
         assert_eq!(s.route53.zone_id, "12345");
         assert_eq!(s.host.owner_id, "true");
         assert_eq!(s.log.level, "debug");
+    }
+
+    #[test]
+    fn an_empty_list_variable_is_an_empty_list() {
+        let s = load(ZONE, &[("R53R_SELECTION__FAMILY_SUFFIXES", "")]).unwrap();
+        assert_eq!(s.selection.family_suffixes, Vec::<String>::new());
     }
 
     #[test]
