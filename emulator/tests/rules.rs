@@ -141,7 +141,10 @@ async fn delete_must_name_the_current_record_set_exactly() {
         ["Tried to delete resource record set [name='web.service.discovery.', type='A', set-identifier='h2'] \
           but it was not found"]
     );
-    assert_eq!(a_records(emulator.record_sets(&zone)), std::slice::from_ref(&current));
+    assert_eq!(
+        a_records(emulator.record_sets(&zone)),
+        std::slice::from_ref(&current)
+    );
 
     emulator
         .change_record_sets(&zone, &[delete(current)])
@@ -248,7 +251,10 @@ async fn a_batch_applies_in_order_so_delete_then_create_of_one_record_set_works(
         .change_record_sets(&zone, &[delete(old.clone()), create(new.clone())])
         .await
         .unwrap();
-    assert_eq!(a_records(emulator.record_sets(&zone)), std::slice::from_ref(&new));
+    assert_eq!(
+        a_records(emulator.record_sets(&zone)),
+        std::slice::from_ref(&new)
+    );
 
     // A stale DELETE (another instance changed the record set since) fails as a whole.
     let newer = simple("web", &["10.0.0.3"]);
