@@ -12,7 +12,8 @@
 //! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
 //! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
 //!   publish (counting, health, stopping, tombstones).
-//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes.
+//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
+//!   zone reads (paginated, by name) and the rate limiter every request passes.
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
 //!   Route53's limits.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.

@@ -1,0 +1,732 @@
+//! `Route53Writer`: publishes this instance's record sets for the desired names, and withdraws the rest.
+//!
+//! Level-triggered: it keeps the desired names (from the classifier), the host IP (from the metadata cache)
+//! and `current`, this instance's record sets as Route53 last showed or accepted them. Whenever it is due
+//! (the debounce says so, a retry's time has come, or verification found drift) it recomputes
+//! [`plan::diff`] from these, so a change that was superseded before it was sent is never sent, and a
+//! failed batch is simply recomputed at the retry.
+//!
+//! The life of the writer:
+//!
+//! 1. Nothing is read or written before both the IP and the first desired names are known.
+//! 2. It reads the whole zone once ([`read_all`]), keeps this instance's record sets as `current` (so a
+//!    record of a container that stopped while the daemon was down is withdrawn now) and counts the owners.
+//! 3. It sends the diff at once, then every later diff through the debounce, in batches within Route53's
+//!    limits, each request through the rate limiter ([`RateLimited`]).
+//! 4. Retriable failures are retried with backoff, forever. A batch refused as invalid is halved until the
+//!    bad record set's changes are alone; the rest is applied. The refused name is re-read: if Route53
+//!    holds something else than we thought (another instance rewrote a weighted group's TTL), the new diff
+//!    is tried; if the same change would be sent again, it is logged, counted and not retried until the
+//!    next verification.
+//! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
+//!    publishes ([`read_names`]) and repairs drift. Otherwise, while nothing changes, it calls nothing.
+//!
+//! Supervised: a fatal answer to a change (access denied, zone gone) stops the actor; its supervisor
+//! restarts it, `restarting()` forgets `current`, and the restarted actor reads the zone again. The backoff
+//! survives the restart, so a persistent failure is not retried in a tight loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+use tracing::{debug, error, info, warn};
+
+use crate::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
+use crate::config::Settings;
+use crate::plan::{self, BatchLimits, RecordSpec};
+use crate::route53::limited::RateLimited;
+use crate::route53::read::{read_all, read_names};
+use crate::route53::{
+    Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
+};
+use crate::timing::{verification_interval, Backoff, Debounce, RetryPolicy};
+
+/// What the writer needs to know from the configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WriterSettings {
+    /// `multivalue` or `weighted` (`simple` is refused by [`WriterSettings::check`]).
+    pub routing: Routing,
+    /// TTL of the record sets written, in seconds.
+    pub ttl: i64,
+    /// `Weight` of weighted record sets.
+    pub weight: i64,
+    /// The `SetIdentifier` of this instance's record sets; `None`: the host IP.
+    pub owner_id: Option<String>,
+    /// How long to wait after the last change before sending.
+    pub debounce: Duration,
+    /// The longest a change is held back while changes keep arriving.
+    pub max_delay: Duration,
+    /// Route53 requests per second, at most (reads, changes and retries alike).
+    pub max_requests_per_second: u32,
+    /// The shortest interval between two verifications.
+    pub verify_interval: Duration,
+    /// Log the changes instead of sending them.
+    pub dry_run: bool,
+    /// Backoff between retries of a failed request.
+    pub retry: RetryPolicy,
+    /// Route53's limits on one ChangeResourceRecordSets.
+    pub limits: BatchLimits,
+}
+
+impl From<&Settings> for WriterSettings {
+    /// The `[route53]` and `[host]` settings; `dry_run` is off (it comes from the command line).
+    fn from(settings: &Settings) -> Self {
+        let r53 = &settings.route53;
+        let owner = settings.host.owner_id.trim();
+        WriterSettings {
+            routing: r53.routing,
+            ttl: r53.ttl,
+            weight: r53.weight,
+            owner_id: (!owner.is_empty()).then(|| owner.to_string()),
+            debounce: r53.debounce,
+            max_delay: r53.max_delay,
+            max_requests_per_second: r53.max_requests_per_second,
+            verify_interval: r53.verify_interval,
+            dry_run: false,
+            retry: RetryPolicy::default(),
+            limits: BatchLimits::ROUTE53,
+        }
+    }
+}
+
+impl WriterSettings {
+    /// The same, with `--dry-run` set as given.
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Whether this writer can work with these settings: `routing = "simple"` is not implemented yet.
+    pub fn check(&self) -> Result<(), String> {
+        match self.routing {
+            Routing::Simple => Err(
+                "route53.routing: \"simple\" is not supported yet; use multivalue or weighted"
+                    .into(),
+            ),
+            Routing::Multivalue | Routing::Weighted => Ok(()),
+        }
+    }
+}
+
+/// A change Route53 refused on its own (its record set's changes isolated from the rest of the batch).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The changes of one record set, as sent.
+    pub changes: Vec<Change>,
+    /// Route53's messages.
+    pub messages: Vec<String>,
+}
+
+/// What one flush achieved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushOutcome {
+    /// Changes Route53 accepted, in order.
+    pub accepted: Vec<Change>,
+    /// Record sets whose changes were refused.
+    pub rejected: Vec<Rejection>,
+    /// The A record sets under each refused name, read again after the refusal.
+    pub reread: BTreeMap<String, Vec<RecordSet>>,
+    /// The failure that ended the flush early (the rest was not sent).
+    pub error: Option<Route53Error>,
+    /// Requests sent.
+    pub requests: usize,
+}
+
+/// Sends `batches` in order. A batch refused as invalid is halved along record-set boundaries
+/// ([`plan::groups`]) until each refused record set is alone, so every good change is applied; the refused
+/// names are then read again. Any other failure ends the flush: what was not sent is recomputed at the retry.
+pub async fn send_batches(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    batches: Vec<Vec<Change>>,
+) -> FlushOutcome {
+    let mut out = FlushOutcome::default();
+    let mut work: std::collections::VecDeque<Vec<Change>> = batches.into();
+    while let Some(batch) = work.pop_front() {
+        out.requests += 1;
+        match api.change_record_sets(zone_id, &batch).await {
+            Ok(info) => {
+                debug!(
+                    zone_id,
+                    change_id = info.id,
+                    changes = batch.len(),
+                    "batch accepted"
+                );
+                out.accepted.extend(batch);
+            }
+            Err(Route53Error::InvalidChangeBatch(messages)) => {
+                let groups = plan::groups(&batch);
+                if groups.len() > 1 {
+                    debug!(
+                        zone_id,
+                        changes = batch.len(),
+                        "batch refused; halving it to isolate the bad change"
+                    );
+                    let (first, second) = groups.split_at(groups.len() / 2);
+                    work.push_front(second.concat());
+                    work.push_front(first.concat());
+                } else {
+                    out.rejected.push(Rejection {
+                        changes: batch,
+                        messages,
+                    });
+                }
+            }
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        }
+    }
+    let names: BTreeSet<String> = out
+        .rejected
+        .iter()
+        .filter_map(|r| r.changes.first())
+        .map(|c| c.record_set.name.clone())
+        .collect();
+    if !names.is_empty() {
+        out.requests += names.len();
+        match read_names(api, zone_id, &names).await {
+            Ok(reread) => out.reread = reread,
+            Err(e) => out.error = Some(e),
+        }
+    }
+    out
+}
+
+/// The writer actor. See the module documentation.
+pub struct Route53Writer {
+    api: Arc<dyn Route53Api>,
+    zone: HostedZone,
+    settings: WriterSettings,
+    ip: Option<Ipv4Addr>,
+    desired: Option<BTreeSet<String>>,
+    /// This instance's record sets, keyed by fully qualified name, as Route53 last showed or accepted them.
+    current: BTreeMap<String, RecordSet>,
+    loaded: bool,
+    /// Owners (SetIdentifiers of A record sets) seen in the zone: the fleet's size, for verification.
+    owners: BTreeSet<String>,
+    debounce: Debounce,
+    backoff: Backoff,
+    /// No request before this (after a failure).
+    retry_at: Option<Instant>,
+    /// A Route53 call sequence (read, flush or verification) is in flight; its completion polls again.
+    busy: bool,
+    /// Send without waiting for the debounce: after the first read, on shutdown, after a refusal whose
+    /// record set had changed under us.
+    urgent: bool,
+    verify_due: bool,
+    timer: Option<SpawnHandle>,
+    verify_timer: Option<SpawnHandle>,
+    /// Changes refused for good, by name: not sent again until the diff for that name changes or a
+    /// verification re-reads it.
+    rejected: BTreeMap<String, Vec<Change>>,
+    shutting_down: bool,
+    report: WriteReport,
+    waiters: Vec<oneshot::Sender<WriteReport>>,
+}
+
+impl Route53Writer {
+    /// A writer for `zone` (resolved by `main` before the actors start), sending through `api` limited to
+    /// `settings.max_requests_per_second`.
+    pub fn new(api: Arc<dyn Route53Api>, zone: HostedZone, settings: WriterSettings) -> Self {
+        let api: Arc<dyn Route53Api> =
+            Arc::new(RateLimited::new(api, settings.max_requests_per_second));
+        Route53Writer {
+            api,
+            zone,
+            debounce: Debounce::new(settings.debounce, settings.max_delay),
+            backoff: Backoff::new(settings.retry, rand::random()),
+            settings,
+            ip: None,
+            desired: None,
+            current: BTreeMap::new(),
+            loaded: false,
+            owners: BTreeSet::new(),
+            retry_at: None,
+            busy: false,
+            urgent: false,
+            verify_due: false,
+            timer: None,
+            verify_timer: None,
+            rejected: BTreeMap::new(),
+            shutting_down: false,
+            report: WriteReport::default(),
+            waiters: Vec::new(),
+        }
+    }
+
+    /// Starts the writer under an actix `Supervisor`.
+    pub fn start_supervised(self) -> Addr<Self> {
+        Supervisor::start(move |_| self)
+    }
+
+    /// What this instance's record sets look like now; `None` until the IP is known.
+    fn spec(&self) -> Option<RecordSpec> {
+        let ip = self.ip?;
+        Some(RecordSpec {
+            zone_name: self.zone.name.clone(),
+            owner_id: self
+                .settings
+                .owner_id
+                .clone()
+                .unwrap_or_else(|| ip.to_string()),
+            ip,
+            routing: self.settings.routing,
+            ttl: self.settings.ttl,
+            weight: self.settings.weight,
+        })
+    }
+
+    /// The diff from `current` to the desired names, less the changes already refused for good. A refused
+    /// entry whose name now needs other changes is forgotten, so the new ones are tried.
+    fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
+        let desired = self.desired.clone().unwrap_or_default();
+        let changes = plan::diff(&desired, &self.current, spec);
+        let mut by_name: BTreeMap<String, Vec<Change>> = BTreeMap::new();
+        for change in changes {
+            by_name
+                .entry(change.record_set.name.clone())
+                .or_default()
+                .push(change);
+        }
+        self.rejected
+            .retain(|name, refused| by_name.get(name) == Some(refused));
+        by_name
+            .into_iter()
+            .filter(|(name, _)| !self.rejected.contains_key(name))
+            .flat_map(|(_, c)| c)
+            .collect()
+    }
+
+    /// The writer's one scheduler: called after every change of state, it decides what to do now or arms
+    /// the one timer for when something becomes due.
+    fn poll(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        if let Some(handle) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let (Some(spec), Some(_)) = (self.spec(), self.desired.as_ref()) else {
+            return;
+        };
+        if self.settings.routing == Routing::Simple {
+            return;
+        }
+        let now = Instant::now();
+        if let Some(at) = self.retry_at {
+            if at > now {
+                self.arm(ctx, at - now);
+                return;
+            }
+            self.retry_at = None;
+        }
+        if !self.loaded {
+            self.start_load(ctx, spec);
+            return;
+        }
+        let changes = self.pending_changes(&spec);
+        if changes.is_empty() {
+            self.debounce.flushed();
+            self.urgent = false;
+            if self.verify_due && !self.shutting_down {
+                self.start_verify(ctx, spec);
+            } else {
+                self.resolve_waiters();
+            }
+            return;
+        }
+        if !self.urgent && !self.shutting_down {
+            if !self.debounce.is_pending() {
+                self.debounce.changed(now);
+            }
+            if !self.debounce.is_due(now) {
+                let deadline = self.debounce.deadline().unwrap_or(now);
+                self.arm(ctx, deadline.saturating_duration_since(now));
+                return;
+            }
+        }
+        self.debounce.flushed();
+        self.urgent = false;
+        if self.settings.dry_run {
+            self.pretend(changes, &spec);
+            self.poll(ctx);
+        } else {
+            self.start_flush(ctx, changes);
+        }
+    }
+
+    fn arm(&mut self, ctx: &mut Context<Self>, delay: Duration) {
+        self.timer = Some(ctx.run_later(delay, |act, ctx| {
+            act.timer = None;
+            act.poll(ctx);
+        }));
+    }
+
+    fn resolve_waiters(&mut self) {
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.send(self.report.clone());
+        }
+    }
+
+    /// Reads the whole zone: the first time, and after a restart.
+    fn start_load(&mut self, ctx: &mut Context<Self>, spec: RecordSpec) {
+        self.busy = true;
+        let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
+        let read = async move { read_all(api.as_ref(), &zone_id).await };
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            act.busy = false;
+            match result {
+                Ok(record_sets) => {
+                    act.backoff.reset();
+                    act.current = plan::ours(&spec, &record_sets);
+                    act.owners = owners(&record_sets);
+                    act.loaded = true;
+                    act.urgent = true;
+                    info!(
+                        zone = act.zone.name,
+                        record_sets = record_sets.len(),
+                        ours = act.current.len(),
+                        owners = act.owners.len(),
+                        "zone read"
+                    );
+                    act.arm_verification(ctx);
+                }
+                Err(e) => act.failed("read the zone", &e),
+            }
+            act.poll(ctx);
+        }));
+    }
+
+    fn start_flush(&mut self, ctx: &mut Context<Self>, changes: Vec<Change>) {
+        self.busy = true;
+        let batches = plan::batches(&changes, self.settings.limits);
+        debug!(changes = changes.len(), batches = batches.len(), "flushing");
+        let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
+        let send = async move { send_batches(api.as_ref(), &zone_id, batches).await };
+        ctx.spawn(send.into_actor(self).map(|outcome, act, ctx| {
+            act.busy = false;
+            if act.flushed(outcome) {
+                act.poll(ctx);
+            } else {
+                // Our picture of the zone may be wrong: restart, and read it again.
+                ctx.stop();
+            }
+        }));
+    }
+
+    /// Takes in what a flush achieved; `false` when the writer should restart.
+    fn flushed(&mut self, outcome: FlushOutcome) -> bool {
+        for change in &outcome.accepted {
+            self.applied(change);
+        }
+        let Some(spec) = self.spec() else { return true };
+        for (name, record_sets) in &outcome.reread {
+            self.owners.extend(owners(record_sets));
+            match plan::ours(&spec, record_sets).remove(name) {
+                Some(rs) => self.current.insert(name.clone(), rs),
+                None => self.current.remove(name),
+            };
+        }
+        for rejection in outcome.rejected {
+            let Some(name) = rejection.changes.first().map(|c| c.record_set.name.clone()) else {
+                continue;
+            };
+            if !outcome.reread.contains_key(&name) {
+                // Not read again (the flush ended on another failure): the retry sends it once more.
+                continue;
+            }
+            let now: Vec<Change> = self
+                .pending_changes(&spec)
+                .into_iter()
+                .filter(|c| c.record_set.name == name)
+                .collect();
+            if now == rejection.changes {
+                for change in &rejection.changes {
+                    error!(
+                        action = ?change.action,
+                        name = change.record_set.name,
+                        values = ?change.record_set.values,
+                        messages = ?rejection.messages,
+                        "change rejected by Route53"
+                    );
+                }
+                self.report.rejected += rejection.changes.len();
+                self.rejected.insert(name, rejection.changes);
+            } else {
+                warn!(name, messages = ?rejection.messages, "record set changed under us; retrying with what Route53 holds");
+                self.urgent = true;
+            }
+        }
+        match outcome.error {
+            None => {
+                self.backoff.reset();
+                true
+            }
+            Some(e) => {
+                self.failed("send changes", &e);
+                // The retry goes out when its time comes, without waiting for the debounce again.
+                self.urgent = true;
+                e.is_retriable()
+            }
+        }
+    }
+
+    /// Records a failure and when to try again.
+    fn failed(&mut self, what: &str, e: &Route53Error) {
+        let delay = self.backoff.next_delay();
+        self.retry_at = Some(Instant::now() + delay);
+        let attempt = self.backoff.attempts();
+        if e.is_retriable() {
+            warn!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying");
+        } else {
+            error!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying");
+        }
+    }
+
+    /// Updates `current` with a change Route53 accepted (or, in a dry run, would have been sent).
+    fn applied(&mut self, change: &Change) {
+        let rs = &change.record_set;
+        let ip = rs.values.join(",");
+        match change.action {
+            ChangeAction::Delete => {
+                self.current.remove(&rs.name);
+                info!(name = rs.name, ip, "withdrawn");
+            }
+            ChangeAction::Create | ChangeAction::Upsert => {
+                self.current.insert(rs.name.clone(), rs.clone());
+                info!(name = rs.name, ip, "published");
+            }
+        }
+        self.report.applied += 1;
+    }
+
+    /// `--dry-run`: logs what would be sent and treats it as applied.
+    fn pretend(&mut self, changes: Vec<Change>, spec: &RecordSpec) {
+        for change in &changes {
+            info!(
+                action = ?change.action,
+                name = change.record_set.name,
+                values = ?change.record_set.values,
+                ttl = change.record_set.ttl,
+                set_identifier = spec.owner_id,
+                "dry run: would send"
+            );
+            self.applied(change);
+        }
+    }
+
+    fn arm_verification(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.verify_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if self.settings.dry_run {
+            // A dry run's `current` is what would have been; reading Route53 would only undo it.
+            return;
+        }
+        let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
+        let interval = verification_interval(
+            self.settings.verify_interval,
+            self.owners.len(),
+            calls,
+            rand::random::<f64>(),
+        );
+        debug!(interval = ?interval, owners = self.owners.len(), calls, "next verification");
+        self.verify_timer = Some(ctx.run_later(interval, |act, ctx| {
+            act.verify_timer = None;
+            act.verify_due = true;
+            act.poll(ctx);
+        }));
+    }
+
+    /// Re-reads the names this instance publishes (and those refused) and repairs what differs.
+    fn start_verify(&mut self, ctx: &mut Context<Self>, spec: RecordSpec) {
+        self.verify_due = false;
+        let desired = self.desired.clone().unwrap_or_default();
+        let names: BTreeSet<String> = desired
+            .iter()
+            .map(|n| plan::fqdn(n, &self.zone.name))
+            .chain(self.rejected.keys().cloned())
+            .collect();
+        self.rejected.clear();
+        if names.is_empty() {
+            self.arm_verification(ctx);
+            self.resolve_waiters();
+            return;
+        }
+        self.busy = true;
+        let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
+        let read = async move { read_names(api.as_ref(), &zone_id, &names).await };
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            act.busy = false;
+            match result {
+                Ok(read) => {
+                    for (name, record_sets) in &read {
+                        act.owners.extend(owners(record_sets));
+                        let found = plan::ours(&spec, record_sets).remove(name);
+                        if found.as_ref() != act.current.get(name) {
+                            warn!(name, found = ?found, expected = ?act.current.get(name), "drift found; repairing");
+                            act.urgent = true;
+                        }
+                        match found {
+                            Some(rs) => act.current.insert(name.clone(), rs),
+                            None => act.current.remove(name),
+                        };
+                    }
+                    act.arm_verification(ctx);
+                }
+                Err(e) => {
+                    warn!(error = %e, "verification failed; trying again later");
+                    let delay = act.backoff.next_delay();
+                    act.verify_timer = Some(ctx.run_later(delay, |act, ctx| {
+                        act.verify_timer = None;
+                        act.verify_due = true;
+                        act.poll(ctx);
+                    }));
+                }
+            }
+            act.poll(ctx);
+        }));
+    }
+}
+
+/// The distinct SetIdentifiers of the A record sets among `record_sets`.
+fn owners(record_sets: &[RecordSet]) -> BTreeSet<String> {
+    record_sets
+        .iter()
+        .filter(|rs| rs.rtype == plan::RECORD_TYPE)
+        .filter_map(|rs| rs.set_identifier.clone())
+        .collect()
+}
+
+impl Actor for Route53Writer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Err(e) = self.settings.check() {
+            error!(
+                error = e,
+                "the writer cannot work with these settings; nothing will be written"
+            );
+        }
+        self.poll(ctx);
+    }
+}
+
+impl Supervised for Route53Writer {
+    /// Forgets what it knew of the zone, so that the restarted writer reads it again and reconciles. The
+    /// desired names, the IP, the backoff (and when to retry), the report and the waiters are kept.
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        warn!(
+            zone = self.zone.id,
+            "writer restarting; it will read the zone again"
+        );
+        self.current.clear();
+        self.loaded = false;
+        self.busy = false;
+        self.timer = None;
+        self.verify_timer = None;
+        self.verify_due = false;
+        self.rejected.clear();
+        self.debounce.flushed();
+    }
+}
+
+impl Handler<HostIp> for Route53Writer {
+    type Result = ();
+
+    fn handle(&mut self, HostIp(ip): HostIp, ctx: &mut Context<Self>) {
+        if self.shutting_down || self.ip == Some(ip) {
+            return;
+        }
+        info!(ip = %ip, previous = ?self.ip, "host IP");
+        self.ip = Some(ip);
+        self.debounce.changed(Instant::now());
+        self.poll(ctx);
+    }
+}
+
+impl Handler<DesiredNames> for Route53Writer {
+    type Result = ();
+
+    fn handle(&mut self, DesiredNames(names): DesiredNames, ctx: &mut Context<Self>) {
+        if self.shutting_down || self.desired.as_ref() == Some(&names) {
+            return;
+        }
+        debug!(names = names.len(), "desired names");
+        self.desired = Some(names);
+        self.debounce.changed(Instant::now());
+        self.poll(ctx);
+    }
+}
+
+impl Handler<Settle> for Route53Writer {
+    type Result = ResponseFuture<WriteReport>;
+
+    fn handle(&mut self, _: Settle, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        self.poll(ctx);
+        Box::pin(async move { rx.await.unwrap_or_default() })
+    }
+}
+
+impl Handler<Shutdown> for Route53Writer {
+    type Result = ResponseFuture<WriteReport>;
+
+    fn handle(
+        &mut self,
+        Shutdown { deregister }: Shutdown,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        self.shutting_down = true;
+        if deregister {
+            info!(
+                ours = self.current.len(),
+                "withdrawing every record set of this instance"
+            );
+            self.desired = Some(BTreeSet::new());
+        }
+        if self.spec().is_none() || self.desired.is_none() {
+            // Without the IP or the desired names nothing was ever written, and nothing can be.
+            let report = self.report.clone();
+            return Box::pin(async move { report });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        self.poll(ctx);
+        Box::pin(async move { rx.await.unwrap_or_default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_the_configuration() {
+        let mut settings = Settings::default();
+        settings.route53.routing = Routing::Weighted;
+        settings.route53.ttl = 5;
+        settings.host.owner_id = " i-0123 ".into();
+        let w = WriterSettings::from(&settings).with_dry_run(true);
+        assert_eq!((w.routing, w.ttl, w.weight), (Routing::Weighted, 5, 50));
+        assert_eq!(w.owner_id.as_deref(), Some("i-0123"));
+        assert!(w.dry_run);
+        assert!(w.check().is_ok());
+        assert_eq!(
+            WriterSettings::from(&Settings::default()).owner_id,
+            None,
+            "empty: the host IP"
+        );
+        settings.route53.routing = Routing::Simple;
+        assert!(WriterSettings::from(&settings)
+            .check()
+            .unwrap_err()
+            .contains("simple"));
+    }
+}

@@ -1,0 +1,864 @@
+//! The writer against the Route53 emulator: in-process behind the `Route53Api` trait, and over HTTP through
+//! the AWS SDK where the wire format matters (the two shapes of `InvalidChangeBatch`, a stalled answer).
+//! Every test checks the zone's record sets and the emulator's request log: what was really sent.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use async_trait::async_trait;
+use aws_sdk_route53::config::retry::RetryConfig;
+use aws_sdk_route53::config::timeout::TimeoutConfig;
+use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
+use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
+use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
+use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::plan::BatchLimits;
+use route53_registrator::route53::sdk::SdkRoute53;
+use route53_registrator::route53::{
+    Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
+    Route53Api, Route53Error, Routing,
+};
+use route53_registrator::timing::RetryPolicy;
+
+const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn settings(routing: Routing) -> WriterSettings {
+    WriterSettings {
+        routing,
+        ttl: 10,
+        weight: 50,
+        owner_id: None,
+        debounce: ms(20),
+        max_delay: ms(200),
+        max_requests_per_second: 1000,
+        verify_interval: Duration::from_secs(3600),
+        dry_run: false,
+        retry: RetryPolicy {
+            min_delay: ms(5),
+            max_delay: ms(50),
+        },
+        limits: BatchLimits::ROUTE53,
+    }
+}
+
+fn names(list: &[&str]) -> DesiredNames {
+    DesiredNames(list.iter().map(|s| s.to_string()).collect())
+}
+
+/// One zone in a fresh emulator, and a writer on it.
+struct Setup {
+    emu: Emulator,
+    zone: HostedZone,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let emu = Emulator::new();
+        let zone = emu.create_zone("service.discovery", true);
+        Setup { emu, zone }
+    }
+
+    fn writer(&self, settings: WriterSettings) -> Addr<Route53Writer> {
+        self.writer_over(Arc::new(self.emu.clone()), settings)
+    }
+
+    fn writer_over(
+        &self,
+        api: Arc<dyn Route53Api>,
+        settings: WriterSettings,
+    ) -> Addr<Route53Writer> {
+        Route53Writer::new(api, self.zone.clone(), settings).start_supervised()
+    }
+
+    fn fqdn(&self, name: &str) -> String {
+        format!("{name}.{}", self.zone.name)
+    }
+
+    fn records(&self) -> Vec<RecordSet> {
+        self.emu
+            .record_sets(&self.zone.id)
+            .into_iter()
+            .filter(|rs| rs.rtype == "A")
+            .collect()
+    }
+
+    /// The A record sets of `owner`, as (first label, values, ttl).
+    fn owned(&self, owner: &str) -> Vec<(String, Vec<String>, i64)> {
+        self.records()
+            .into_iter()
+            .filter(|rs| rs.set_identifier.as_deref() == Some(owner))
+            .map(|rs| {
+                (
+                    rs.name.split('.').next().unwrap().to_string(),
+                    rs.values,
+                    rs.ttl,
+                )
+            })
+            .collect()
+    }
+
+    fn owned_names(&self, owner: &str) -> Vec<String> {
+        self.owned(owner)
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect()
+    }
+
+    fn change_requests(&self) -> Vec<LoggedRequest> {
+        self.emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
+            .collect()
+    }
+
+    /// Puts a record set in the zone by hand (another instance, an operator), unlogged.
+    fn put(&self, rs: RecordSet) {
+        self.emu
+            .apply_directly(
+                &self.zone.id,
+                &[Change {
+                    action: ChangeAction::Create,
+                    record_set: rs,
+                }],
+            )
+            .unwrap();
+    }
+
+    fn multivalue(&self, name: &str, owner: &str, ip: &str) -> RecordSet {
+        RecordSet {
+            name: self.fqdn(name),
+            rtype: "A".into(),
+            set_identifier: Some(owner.into()),
+            weight: None,
+            multivalue_answer: Some(true),
+            ttl: 10,
+            values: vec![ip.into()],
+        }
+    }
+
+    fn weighted(&self, name: &str, owner: &str, ip: &str, ttl: i64) -> RecordSet {
+        RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ttl,
+            ..self.multivalue(name, owner, ip)
+        }
+    }
+
+    fn plain(&self, name: &str, ip: &str) -> RecordSet {
+        RecordSet {
+            set_identifier: None,
+            multivalue_answer: None,
+            ..self.multivalue(name, "", ip)
+        }
+    }
+}
+
+async fn settle(writer: &Addr<Route53Writer>) -> WriteReport {
+    tokio::time::timeout(DEADLINE, writer.send(Settle))
+        .await
+        .expect("the writer settles in time")
+        .expect("mailbox")
+}
+
+async fn shutdown(writer: &Addr<Route53Writer>, deregister: bool) -> WriteReport {
+    tokio::time::timeout(DEADLINE, writer.send(Shutdown { deregister }))
+        .await
+        .expect("the writer shuts down in time")
+        .expect("mailbox")
+}
+
+/// Polls `condition` until it holds, failing the test after [`DEADLINE`].
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        actix_rt::time::sleep(ms(5)).await;
+    }
+}
+
+/// Lets time pass in which nothing may happen (the only way to observe an absence).
+async fn quiet_period() {
+    actix_rt::time::sleep(ms(300)).await;
+}
+
+fn sdk_client(endpoint: &str, operation_timeout: Duration) -> SdkRoute53 {
+    let config = aws_sdk_route53::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "writer-tests",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(operation_timeout)
+                .build(),
+        )
+        .build();
+    SdkRoute53::new(aws_sdk_route53::Client::from_conf(config))
+}
+
+#[actix_rt::test]
+async fn publishes_and_withdraws() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    let report = settle(&writer).await;
+    assert_eq!(
+        report,
+        WriteReport {
+            applied: 1,
+            rejected: 0
+        }
+    );
+    let web = s
+        .records()
+        .into_iter()
+        .find(|rs| rs.name == s.fqdn("web"))
+        .expect("web published");
+    assert_eq!(web, s.multivalue("web", "10.0.0.1", "10.0.0.1"));
+
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
+}
+
+#[actix_rt::test]
+async fn nothing_is_read_or_written_before_the_ip_and_the_names_are_known() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(names(&["web"]));
+    quiet_period().await;
+    assert_eq!(s.emu.requests(), vec![], "no IP yet");
+    writer.do_send(HostIp(IP));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
+}
+
+#[actix_rt::test]
+async fn withdrawing_one_name_leaves_the_others() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["api", "db", "web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "db", "web"]);
+    s.emu.clear_requests();
+
+    writer.do_send(names(&["api", "web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
+    let sent = s.change_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].changes.len(), 1);
+    assert_eq!(sent[0].changes[0].action, ChangeAction::Delete);
+    assert_eq!(sent[0].changes[0].record_set.name, s.fqdn("db"));
+}
+
+#[actix_rt::test]
+async fn another_owners_record_set_under_the_same_name_survives() {
+    let s = Setup::new();
+    let theirs = s.multivalue("web", "10.0.0.2", "10.0.0.2");
+    s.put(theirs.clone());
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(s.records().len(), 2, "both owners under web");
+
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+    assert_eq!(s.records(), vec![theirs]);
+    for request in s.change_requests() {
+        for change in request.changes {
+            assert_eq!(
+                change.record_set.set_identifier.as_deref(),
+                Some("10.0.0.1"),
+                "only ours touched"
+            );
+        }
+    }
+}
+
+#[actix_rt::test]
+async fn an_ip_change_replaces_the_record_set_in_one_batch() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        owner_id: Some("i-0abc".into()),
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    s.emu.clear_requests();
+
+    writer.do_send(HostIp(Ipv4Addr::new(10, 0, 0, 7)));
+    settle(&writer).await;
+    assert_eq!(
+        s.owned("i-0abc"),
+        vec![("web".to_string(), vec!["10.0.0.7".to_string()], 10)]
+    );
+    let sent = s.change_requests();
+    assert_eq!(sent.len(), 1, "one atomic batch");
+    let actions: Vec<ChangeAction> = sent[0].changes.iter().map(|c| c.action).collect();
+    assert_eq!(actions, vec![ChangeAction::Delete, ChangeAction::Create]);
+}
+
+/// Route53 gives every weighted record set of a name the TTL written last. When another instance rewrote
+/// it, our DELETE with the TTL we wrote is refused; the writer re-reads the name and deletes what is there.
+#[actix_rt::test]
+async fn weighted_ttl_drift_does_not_block_a_withdrawal() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        ttl: 5,
+        ..settings(Routing::Weighted)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(
+        s.owned("10.0.0.1"),
+        vec![("web".to_string(), vec!["10.0.0.1".to_string()], 5)]
+    );
+
+    let theirs = s.weighted("web", "10.0.0.2", "10.0.0.2", 60);
+    s.put(theirs.clone());
+    assert_eq!(
+        s.owned("10.0.0.1")[0].2,
+        60,
+        "the emulator rewrote the group's TTL"
+    );
+
+    writer.do_send(names(&[]));
+    let report = settle(&writer).await;
+    assert_eq!(s.records(), vec![theirs]);
+    assert_eq!(report.rejected, 0, "a stale read is not a rejected change");
+    let deletes: Vec<(i64, u16)> = s
+        .change_requests()
+        .iter()
+        .filter(|r| r.changes.iter().any(|c| c.action == ChangeAction::Delete))
+        .map(|r| (r.changes[0].record_set.ttl, r.status))
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![(5, 400), (60, 200)],
+        "refused as configured, accepted as read"
+    );
+}
+
+#[actix_rt::test]
+async fn a_burst_of_changes_goes_out_as_one_request() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+    s.emu.clear_requests();
+
+    let mut desired = BTreeSet::new();
+    for i in 0..20 {
+        desired.insert(format!("svc{i}"));
+        writer.do_send(DesiredNames(desired.clone()));
+    }
+    // A name that comes and goes within the window is never sent.
+    let mut with_flicker = desired.clone();
+    with_flicker.insert("flicker".into());
+    writer.do_send(DesiredNames(with_flicker));
+    writer.do_send(DesiredNames(desired.clone()));
+    let report = settle(&writer).await;
+    assert_eq!(report.applied, 20);
+    let sent = s.change_requests();
+    assert_eq!(sent.len(), 1, "coalesced: {sent:?}");
+    assert_eq!(sent[0].changes.len(), 20);
+    assert!(sent[0]
+        .changes
+        .iter()
+        .all(|c| c.action == ChangeAction::Create));
+    assert_eq!(s.owned_names("10.0.0.1").len(), 20);
+}
+
+#[actix_rt::test]
+async fn no_calls_while_nothing_changes() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    s.emu.clear_requests();
+
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    quiet_period().await;
+    settle(&writer).await;
+    assert_eq!(s.emu.requests(), vec![]);
+}
+
+#[actix_rt::test]
+async fn a_record_set_of_ours_left_from_before_is_withdrawn_at_start() {
+    let s = Setup::new();
+    s.put(s.multivalue("old", "10.0.0.1", "10.0.0.1"));
+    s.put(s.multivalue("web", "10.0.0.1", "10.0.0.1"));
+    s.put(s.multivalue("old", "10.0.0.2", "10.0.0.2"));
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
+    assert_eq!(s.owned_names("10.0.0.2"), vec!["old"]);
+    let sent = s.change_requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].changes,
+        vec![Change {
+            action: ChangeAction::Delete,
+            record_set: s.multivalue("old", "10.0.0.1", "10.0.0.1")
+        }]
+    );
+}
+
+#[actix_rt::test]
+async fn faults_are_retried_until_every_change_is_applied() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+
+    let faults = [
+        Fault::Status(503),
+        Fault::Status(500),
+        Fault::Reset,
+        Fault::Stall(ms(50)),
+    ];
+    let mut desired = Vec::new();
+    for (i, fault) in faults.iter().enumerate() {
+        s.emu.fail_next(2, *fault);
+        desired.push(format!("f{i}"));
+        writer.do_send(DesiredNames(desired.iter().cloned().collect()));
+        settle(&writer).await;
+        assert_eq!(s.owned_names("10.0.0.1"), desired, "after {fault:?}");
+    }
+    let failed = s
+        .change_requests()
+        .iter()
+        .filter(|r| r.status != 200)
+        .count();
+    assert_eq!(failed, 6, "two each of 503, 500 and reset");
+}
+
+#[actix_rt::test]
+async fn throttling_is_retried_and_nothing_is_lost() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+
+    s.emu.set_throttle(Some(4.0));
+    let mut desired = BTreeSet::new();
+    for i in 0..12 {
+        desired.insert(format!("t{i:02}"));
+        writer.do_send(DesiredNames(desired.clone()));
+        settle(&writer).await;
+    }
+    assert_eq!(s.owned_names("10.0.0.1").len(), 12);
+    let throttled = s
+        .change_requests()
+        .iter()
+        .filter(|r| r.status == 400)
+        .count();
+    assert!(
+        throttled > 0,
+        "the throttle was hit: {:?}",
+        s.change_requests()
+    );
+}
+
+#[actix_rt::test]
+async fn prior_request_not_complete_is_retried() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["a"]));
+    settle(&writer).await;
+
+    s.emu.set_prior_request_window(ms(150));
+    writer.do_send(names(&["a", "b"]));
+    settle(&writer).await;
+    writer.do_send(names(&["a", "b", "c"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
+    let refused = s
+        .change_requests()
+        .iter()
+        .filter(|r| r.status == 400)
+        .count();
+    assert!(
+        refused > 0,
+        "a change arrived inside the window: {:?}",
+        s.change_requests()
+    );
+}
+
+/// A plain A record set under `bad` makes our multivalue CREATE there invalid (one routing policy per name
+/// and type). The batch is split, the good names are published, the bad one is logged and counted, the
+/// plain record set is untouched, and the refused change is not sent again and again.
+async fn check_isolation(s: &Setup, writer: Addr<Route53Writer>) {
+    let plain = s.plain("bad", "192.0.2.1");
+    s.put(plain.clone());
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["alpha", "bad", "beta", "gamma", "omega"]));
+    let report = settle(&writer).await;
+    assert_eq!(
+        report,
+        WriteReport {
+            applied: 4,
+            rejected: 1
+        }
+    );
+    assert_eq!(
+        s.owned_names("10.0.0.1"),
+        vec!["alpha", "beta", "gamma", "omega"]
+    );
+    assert!(s.records().contains(&plain));
+    let refused: Vec<LoggedRequest> = s
+        .change_requests()
+        .into_iter()
+        .filter(|r| r.status == 400)
+        .collect();
+    let refused_alone = refused.iter().filter(|r| r.changes.len() == 1).count();
+    assert_eq!(refused_alone, 1, "isolated once: {refused:?}");
+
+    s.emu.clear_requests();
+    writer.do_send(names(&["alpha", "bad", "beta", "gamma", "omega", "zeta"]));
+    settle(&writer).await;
+    quiet_period().await;
+    let sent = s.change_requests();
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the new name, not the refused one again: {sent:?}"
+    );
+    assert_eq!(sent[0].changes[0].record_set.name, s.fqdn("zeta"));
+}
+
+#[actix_rt::test]
+async fn an_invalid_change_is_isolated_in_process() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    check_isolation(&s, writer).await;
+}
+
+#[actix_rt::test]
+async fn an_invalid_change_is_isolated_over_http_in_the_error_response_shape() {
+    let s = Setup::new();
+    let server = spawn_server(s.emu.clone(), 0).unwrap();
+    let writer = s.writer_over(
+        Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
+        settings(Routing::Multivalue),
+    );
+    check_isolation(&s, writer).await;
+}
+
+#[actix_rt::test]
+async fn an_invalid_change_is_isolated_over_http_in_the_legacy_shape() {
+    let s = Setup::new();
+    s.emu.set_legacy_invalid_change_batch(true);
+    let server = spawn_server(s.emu.clone(), 0).unwrap();
+    let writer = s.writer_over(
+        Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
+        settings(Routing::Multivalue),
+    );
+    check_isolation(&s, writer).await;
+}
+
+/// A request the client gave up on (timeout) may still be applied, as with the real service. Here the first
+/// two attempts stall past the client's timeout; the first is applied when its stall ends, so the third
+/// attempt's CREATE is refused as existing. The writer re-reads the name, finds its record set, and settles
+/// with nothing counted as rejected and nothing sent again.
+#[actix_rt::test]
+async fn a_timed_out_request_that_was_applied_anyway_is_reconciled() {
+    let s = Setup::new();
+    let server = spawn_server(s.emu.clone(), 0).unwrap();
+    let writer = s.writer_over(
+        Arc::new(sdk_client(&server.endpoint(), ms(300))),
+        settings(Routing::Multivalue),
+    );
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+
+    s.emu.fail_next(2, Fault::Stall(ms(600)));
+    writer.do_send(names(&["web"]));
+    let report = settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
+    assert_eq!(
+        report,
+        WriteReport {
+            applied: 0,
+            rejected: 0
+        },
+        "Route53 never confirmed the CREATE to us"
+    );
+    let refused = |s: &Setup| {
+        s.change_requests()
+            .iter()
+            .filter(|r| r.status == 400)
+            .count()
+    };
+    eventually("both late CREATEs were refused as existing", || {
+        refused(&s) == 2
+    })
+    .await;
+    let changes = s.change_requests().len();
+    quiet_period().await;
+    assert_eq!(s.change_requests().len(), changes, "nothing sent again");
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
+}
+
+#[actix_rt::test]
+async fn more_than_a_thousand_names_go_out_in_batches_within_limits() {
+    let s = Setup::new();
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    let desired: BTreeSet<String> = (0..2100).map(|i| format!("svc{i:04}")).collect();
+    writer.do_send(DesiredNames(desired));
+    let report = settle(&writer).await;
+    assert_eq!(
+        report,
+        WriteReport {
+            applied: 2100,
+            rejected: 0
+        }
+    );
+    assert_eq!(s.owned_names("10.0.0.1").len(), 2100);
+    let sizes: Vec<usize> = s
+        .change_requests()
+        .iter()
+        .map(|r| r.changes.len())
+        .collect();
+    assert_eq!(sizes, vec![1000, 1000, 100]);
+    for request in s.change_requests() {
+        let chars: usize = request
+            .changes
+            .iter()
+            .flat_map(|c| &c.record_set.values)
+            .map(String::len)
+            .sum();
+        assert!(chars <= 32_000);
+        assert_eq!(request.status, 200);
+    }
+}
+
+#[actix_rt::test]
+async fn requests_are_spaced_by_the_rate_limit() {
+    let s = Setup::new();
+    let limits = BatchLimits {
+        max_records: 1,
+        max_value_chars: 32_000,
+    };
+    let writer = s.writer(WriterSettings {
+        max_requests_per_second: 10,
+        limits,
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["a", "b", "c", "d"]));
+    settle(&writer).await;
+    let requests = s.emu.requests();
+    assert_eq!(requests.len(), 5, "one read, four single-record batches");
+    for pair in requests.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= ms(90),
+            "{gap:?} between two requests at 10 per second"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_dry_run_sends_no_change() {
+    let s = Setup::new();
+    s.put(s.multivalue("old", "10.0.0.1", "10.0.0.1"));
+    let writer = s.writer(WriterSettings {
+        dry_run: true,
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    let report = settle(&writer).await;
+    assert_eq!(report.applied, 2, "CREATE web and DELETE old, logged");
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+    assert_eq!(s.change_requests(), vec![]);
+    assert_eq!(
+        s.owned_names("10.0.0.1"),
+        vec!["old"],
+        "the zone is untouched"
+    );
+}
+
+#[actix_rt::test]
+async fn shutdown_with_deregister_withdraws_everything_ours_and_nothing_else() {
+    let s = Setup::new();
+    let theirs = s.multivalue("web", "10.0.0.2", "10.0.0.2");
+    let plain = s.plain("static", "192.0.2.1");
+    let our_weighted = s.weighted("legacy", "10.0.0.1", "10.0.0.1", 5);
+    s.put(theirs.clone());
+    s.put(plain.clone());
+    s.put(our_weighted.clone());
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["api", "web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "legacy", "web"]);
+
+    let report = shutdown(&writer, true).await;
+    assert_eq!(report.applied, 4);
+    let mut left = s.records();
+    left.sort();
+    let mut want = vec![theirs, plain, our_weighted];
+    want.sort();
+    assert_eq!(
+        left, want,
+        "only this instance's multivalue record sets are withdrawn"
+    );
+
+    // Events after the shutdown are not taken.
+    writer.do_send(names(&["api"]));
+    quiet_period().await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["legacy"]);
+}
+
+#[actix_rt::test]
+async fn shutdown_flushes_what_is_pending_at_once() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        debounce: Duration::from_secs(30),
+        max_delay: Duration::from_secs(60),
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    writer.do_send(names(&["web", "api"]));
+    let started = Instant::now();
+    shutdown(&writer, false).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not held back by the 30 s debounce"
+    );
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
+}
+
+#[actix_rt::test]
+async fn verification_repairs_drift() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        verify_interval: ms(200),
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    let ours = s.multivalue("web", "10.0.0.1", "10.0.0.1");
+    s.emu
+        .apply_directly(
+            &s.zone.id,
+            &[Change {
+                action: ChangeAction::Delete,
+                record_set: ours,
+            }],
+        )
+        .unwrap();
+    s.emu.clear_requests();
+    eventually("the deleted record set is back", || {
+        s.owned_names("10.0.0.1") == vec!["web"]
+    })
+    .await;
+    let lists = s
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Operation::ListResourceRecordSets)
+        .count();
+    assert!(lists >= 1);
+}
+
+/// Fails the first `n` ChangeResourceRecordSets with `AccessDenied`, then passes everything to the emulator.
+struct DenyFirstChanges {
+    inner: Emulator,
+    remaining: AtomicUsize,
+}
+
+#[async_trait]
+impl Route53Api for DenyFirstChanges {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+        self.inner.get_hosted_zone(zone_id).await
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone_id: &str,
+        start: Option<&RecordPosition>,
+        max_items: Option<i32>,
+    ) -> Result<RecordPage, Route53Error> {
+        self.inner.list_record_sets(zone_id, start, max_items).await
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error> {
+        if self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Route53Error::AccessDenied("AccessDenied: not now".into()));
+        }
+        self.inner.change_record_sets(zone_id, changes).await
+    }
+}
+
+/// A fatal answer stops the writer; its supervisor restarts it, and the restarted writer reads the zone
+/// again (finding what changed meanwhile) before it reconciles.
+#[actix_rt::test]
+async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
+    let s = Setup::new();
+    let api = Arc::new(DenyFirstChanges {
+        inner: s.emu.clone(),
+        remaining: AtomicUsize::new(1),
+    });
+    let writer = s.writer_over(api, settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
+    let reads = s
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Operation::ListResourceRecordSets)
+        .count();
+    assert_eq!(reads, 2, "read at start and again after the restart");
+}
