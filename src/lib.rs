@@ -12,6 +12,8 @@
 //! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
 //! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
 //!   publish (counting, health, stopping, tombstones).
+//! - [`docker`]: the narrow [`docker::DockerApi`] trait over the engine (list, inspect, events) and its bollard
+//!   implementation, which negotiates the API version.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
 //!   zone reads (paginated, by name) and the rate limiter every request passes.
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod container;
 pub mod desired;
+pub mod docker;
 pub mod plan;
 pub mod route53;
 pub mod timing;

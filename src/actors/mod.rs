@@ -2,5 +2,6 @@
 //! They hold state and move messages; the decisions are the pure modules' functions.
 
 pub mod classifier;
+pub mod docker_watcher;
 pub mod messages;
 pub mod writer;

@@ -1,0 +1,620 @@
+//! `DockerWatcher`: follows the Docker engine and tells the classifier what runs.
+//!
+//! On every (re)start it connects, **subscribes to the event stream first, then lists** the running
+//! containers, and sends the listing as a [`Snapshot`] followed by every event, in the engine's order, as
+//! [`Event`]s. It lists again every `docker.resync_interval`.
+//!
+//! Events that arrive while a listing is in flight are held back and forwarded right after its snapshot.
+//! The classifier replaces what it knew with a snapshot, so an event forwarded before a snapshot that was
+//! taken earlier would be undone by it (a container started during the listing would vanish until the next
+//! resync); an event forwarded after it is applied on top, which is always right. The subscription asks the
+//! engine for the events since a second before it was made, so nothing between subscribing and listing is
+//! lost either.
+//!
+//! Failure handling follows actix's supervision: when the engine cannot be reached, the stream ends or
+//! fails, or a listing fails, the watcher logs it and stops; its [`Supervisor`](actix::Supervisor) starts it
+//! again (as long as someone holds its `Addr`), after an exponential backoff with jitter whose attempt count
+//! survives restarts and is reset once a connection has produced a snapshot. The restarted watcher subscribes
+//! and lists again: that is the reconciliation after a reconnect. A panic inside the Docker client is caught
+//! and handled as a failure, so it restarts the watcher instead of silently killing it.
+//!
+//! [`DockerStatus`] is shared with whoever reports health (`/healthz`): connected since when, or
+//! disconnected since when.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use actix::prelude::*;
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
+use tracing::{debug, info, warn};
+
+use crate::actors::messages::{Event, Snapshot};
+use crate::container::{ContainerEvent, ContainerInfo};
+use crate::docker::{BollardDocker, DockerApi, DockerError};
+use crate::timing::{Backoff, RetryPolicy};
+
+/// How far back the event subscription reaches, to cover the moment between subscribing and listing (the
+/// engine replays the events it still holds).
+const SUBSCRIBE_OVERLAP: Duration = Duration::from_secs(1);
+
+/// The reconnection backoff: 500 ms, doubling up to 30 s (plus jitter). A restarted engine is found again
+/// within a second; a long outage costs one connection attempt per 30–60 s.
+pub const RECONNECT_POLICY: RetryPolicy = RetryPolicy {
+    min_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(30),
+};
+
+/// Opens a connection to the engine (the real one: [`DockerWatcher::for_host`]; tests hand in fakes).
+pub type Connect =
+    Box<dyn Fn() -> LocalBoxFuture<'static, Result<Arc<dyn DockerApi>, DockerError>>>;
+
+/// Whether the watcher is connected to the engine, and since when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// Connected: the event stream is open and a listing has been sent.
+    Connected { since: Instant },
+    /// Not connected (yet, or any more), since this moment.
+    Disconnected { since: Instant },
+}
+
+/// The watcher's connection state, shared (as an `Arc`) with the health endpoint.
+#[derive(Debug)]
+pub struct DockerStatus {
+    connection: Mutex<Connection>,
+}
+
+impl DockerStatus {
+    /// Not connected yet, counting from `now`.
+    pub fn new(now: Instant) -> Self {
+        DockerStatus {
+            connection: Mutex::new(Connection::Disconnected { since: now }),
+        }
+    }
+
+    /// The current state.
+    pub fn connection(&self) -> Connection {
+        *self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How long the watcher has been without a connection at `now`; `None` while connected.
+    pub fn down_for(&self, now: Instant) -> Option<Duration> {
+        match self.connection() {
+            Connection::Connected { .. } => None,
+            Connection::Disconnected { since } => Some(now.saturating_duration_since(since)),
+        }
+    }
+
+    /// Records a connection at `now` (keeps the earlier moment when already connected).
+    pub fn connected(&self, now: Instant) {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Connection::Disconnected { .. } = *connection {
+            *connection = Connection::Connected { since: now };
+        }
+    }
+
+    /// Records a disconnection at `now` (keeps the earlier moment when already disconnected: the outage
+    /// started then).
+    pub fn disconnected(&self, now: Instant) {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Connection::Connected { .. } = *connection {
+            *connection = Connection::Disconnected { since: now };
+        }
+    }
+}
+
+/// Follows the Docker engine: snapshots of the running containers and their events, to the classifier.
+/// Start it with [`actix::Supervisor::start`] and keep its `Addr`.
+pub struct DockerWatcher {
+    connect: Connect,
+    resync_interval: Duration,
+    events: Recipient<Event>,
+    snapshots: Recipient<Snapshot>,
+    status: Arc<DockerStatus>,
+    backoff: Backoff,
+    /// Whether the next start is a restart after a failure (and so waits for the backoff).
+    failed: bool,
+    /// The engine, once connected in this incarnation.
+    docker: Option<Arc<dyn DockerApi>>,
+    /// `Some` while a listing is in flight: the events that arrived meanwhile, in order.
+    held: Option<Vec<ContainerEvent>>,
+}
+
+impl DockerWatcher {
+    /// A watcher that connects with `connect` and lists every `resync_interval`.
+    pub fn new(
+        connect: Connect,
+        resync_interval: Duration,
+        events: Recipient<Event>,
+        snapshots: Recipient<Snapshot>,
+        status: Arc<DockerStatus>,
+    ) -> Self {
+        DockerWatcher {
+            connect,
+            resync_interval,
+            events,
+            snapshots,
+            status,
+            backoff: Backoff::new(RECONNECT_POLICY, rand::random()),
+            failed: false,
+            docker: None,
+            held: None,
+        }
+    }
+
+    /// A watcher of the engine at `host` (already resolved, see [`crate::docker::resolve_host`]).
+    pub fn for_host(
+        host: String,
+        resync_interval: Duration,
+        events: Recipient<Event>,
+        snapshots: Recipient<Snapshot>,
+        status: Arc<DockerStatus>,
+    ) -> Self {
+        let connect: Connect = Box::new(move || {
+            let host = host.clone();
+            async move {
+                let docker = BollardDocker::connect(&host).await?;
+                info!(host, api_version = %docker.api_version(), "connected to Docker");
+                Ok(Arc::new(docker) as Arc<dyn DockerApi>)
+            }
+            .boxed_local()
+        });
+        DockerWatcher::new(connect, resync_interval, events, snapshots, status)
+    }
+
+    /// Replaces the reconnection backoff (tests use short delays).
+    pub fn with_reconnect_policy(mut self, policy: RetryPolicy) -> Self {
+        self.backoff = Backoff::new(policy, rand::random());
+        self
+    }
+
+    /// Something went wrong with the engine: give up this incarnation; the supervisor starts the next one.
+    fn fail(&mut self, ctx: &mut Context<Self>, error: &dyn std::fmt::Display) {
+        warn!(%error, attempt = self.backoff.attempts() + 1, "lost Docker; reconnecting");
+        self.status.disconnected(Instant::now());
+        self.failed = true;
+        ctx.stop();
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let connecting = AssertUnwindSafe((self.connect)()).catch_unwind();
+        ctx.spawn(connecting.into_actor(self).map(|result, watcher, ctx| {
+            match flatten_panic(result) {
+                Ok(docker) => watcher.subscribe_and_list(docker, ctx),
+                Err(error) => watcher.fail(ctx, &error),
+            }
+        }));
+    }
+
+    fn subscribe_and_list(&mut self, docker: Arc<dyn DockerApi>, ctx: &mut Context<Self>) {
+        let since = SystemTime::now()
+            .checked_sub(SUBSCRIBE_OVERLAP)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        // The stream is polled (and so subscribed) as soon as this handler returns, before the listing's
+        // request; `since` covers any race between the two requests.
+        ctx.add_stream(docker.events(since));
+        self.docker = Some(docker);
+        self.list(ctx);
+        ctx.run_interval(self.resync_interval, |watcher, ctx| watcher.list(ctx));
+    }
+
+    fn list(&mut self, ctx: &mut Context<Self>) {
+        if self.held.is_some() {
+            debug!("a listing is still in flight; skipping this resync");
+            return;
+        }
+        let Some(docker) = self.docker.clone() else {
+            return;
+        };
+        self.held = Some(Vec::new());
+        let listing = AssertUnwindSafe(async move { docker.list_running().await }).catch_unwind();
+        ctx.spawn(listing.into_actor(self).map(|result, watcher, ctx| {
+            match flatten_panic(result) {
+                Ok(containers) => watcher.listed(containers),
+                Err(error) => watcher.fail(ctx, &error),
+            }
+        }));
+    }
+
+    fn listed(&mut self, containers: Vec<ContainerInfo>) {
+        debug!(containers = containers.len(), "listed running containers");
+        self.snapshots.do_send(Snapshot(containers));
+        for event in self.held.take().unwrap_or_default() {
+            self.events.do_send(Event(event));
+        }
+        if self.backoff.attempts() > 0 {
+            info!("Docker reconnected and reconciled");
+        }
+        self.backoff.reset();
+        self.status.connected(Instant::now());
+    }
+}
+
+/// A panic caught in a Docker future, as an error.
+fn flatten_panic<T>(
+    result: Result<Result<T, DockerError>, Box<dyn std::any::Any + Send>>,
+) -> Result<T, DockerError> {
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|message| message.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".to_string());
+        Err(DockerError::Panic(message))
+    })
+}
+
+impl Actor for DockerWatcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if !self.failed {
+            self.connect(ctx);
+            return;
+        }
+        let delay = self.backoff.next_delay();
+        debug!(
+            delay_ms = delay.as_millis() as u64,
+            attempt = self.backoff.attempts(),
+            "reconnecting to Docker"
+        );
+        ctx.run_later(delay, |watcher, ctx| watcher.connect(ctx));
+    }
+}
+
+impl Supervised for DockerWatcher {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        // The context has dropped the stream, the timers and the futures of the last incarnation.
+        self.docker = None;
+        self.held = None;
+    }
+}
+
+impl StreamHandler<Result<ContainerEvent, DockerError>> for DockerWatcher {
+    fn handle(&mut self, item: Result<ContainerEvent, DockerError>, ctx: &mut Context<Self>) {
+        match item {
+            Ok(event) => match self.held.as_mut() {
+                Some(held) => held.push(event),
+                None => self.events.do_send(Event(event)),
+            },
+            Err(error) => self.fail(ctx, &error),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.fail(ctx, &"the event stream ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures_util::stream::{self, BoxStream, StreamExt};
+    use tokio::sync::{mpsc, Semaphore};
+
+    use super::*;
+    use crate::container::Health;
+
+    fn container(id: &str) -> ContainerInfo {
+        ContainerInfo {
+            id: id.into(),
+            name: id.into(),
+            labels: BTreeMap::new(),
+            network_mode: "bridge".into(),
+            health: Health::NoCheck,
+            stop_signal: None,
+        }
+    }
+
+    /// A Docker whose listings wait for a permit the test hands out, and whose event streams the test feeds.
+    struct FakeDocker {
+        containers: Mutex<Vec<ContainerInfo>>,
+        list_permits: Semaphore,
+        streams: Mutex<Vec<mpsc::UnboundedSender<Result<ContainerEvent, DockerError>>>>,
+        lists: AtomicUsize,
+    }
+
+    impl FakeDocker {
+        fn new() -> Self {
+            FakeDocker {
+                containers: Mutex::new(Vec::new()),
+                list_permits: Semaphore::new(0),
+                streams: Mutex::new(Vec::new()),
+                lists: AtomicUsize::new(0),
+            }
+        }
+
+        fn send(&self, event: ContainerEvent) {
+            let streams = self.streams.lock().unwrap();
+            streams
+                .last()
+                .expect("subscribed")
+                .send(Ok(event))
+                .expect("stream open");
+        }
+
+        fn end_stream(&self) {
+            self.streams.lock().unwrap().clear();
+        }
+
+        fn subscriptions(&self) -> usize {
+            self.streams.lock().unwrap().len()
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl DockerApi for FakeDocker {
+        async fn list_running(&self) -> Result<Vec<ContainerInfo>, DockerError> {
+            self.list_permits.acquire().await.expect("open").forget();
+            self.lists.fetch_add(1, Ordering::SeqCst);
+            Ok(self.containers.lock().unwrap().clone())
+        }
+
+        async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+            Ok(self
+                .containers
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|c| c.id == id)
+                .cloned())
+        }
+
+        fn events(
+            &self,
+            _since: SystemTime,
+        ) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            self.streams.lock().unwrap().push(sender);
+            stream::unfold(receiver, |mut receiver| async move {
+                receiver.recv().await.map(|item| (item, receiver))
+            })
+            .boxed()
+        }
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Seen {
+        Snapshot(Vec<String>),
+        Event(ContainerEvent),
+    }
+
+    /// Records what the watcher sends, in order.
+    struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Event> for Recorder {
+        type Result = ();
+        fn handle(&mut self, Event(event): Event, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(Seen::Event(event));
+        }
+    }
+
+    impl Handler<Snapshot> for Recorder {
+        type Result = ();
+        fn handle(&mut self, Snapshot(containers): Snapshot, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(Seen::Snapshot(
+                containers.into_iter().map(|c| c.id).collect(),
+            ));
+        }
+    }
+
+    async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    struct Harness {
+        docker: Arc<FakeDocker>,
+        seen: Arc<Mutex<Vec<Seen>>>,
+        status: Arc<DockerStatus>,
+        connects: Arc<AtomicUsize>,
+        _watcher: Addr<DockerWatcher>,
+    }
+
+    /// A supervised watcher over `docker`; its first `failures` connection attempts fail.
+    fn start(docker: Arc<FakeDocker>, failures: usize, resync: Duration) -> Harness {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder(Arc::clone(&seen)).start();
+        let status = Arc::new(DockerStatus::new(Instant::now()));
+        let connects = Arc::new(AtomicUsize::new(0));
+        let (fake, counter) = (Arc::clone(&docker), Arc::clone(&connects));
+        let connect: Connect = Box::new(move || {
+            let attempt = counter.fetch_add(1, Ordering::SeqCst);
+            let fake = Arc::clone(&fake);
+            async move {
+                if attempt < failures {
+                    Err(DockerError::Malformed("engine down".into()))
+                } else {
+                    Ok(fake as Arc<dyn DockerApi>)
+                }
+            }
+            .boxed_local()
+        });
+        let status_for_watcher = Arc::clone(&status);
+        let watcher = Supervisor::start(move |_| {
+            DockerWatcher::new(
+                connect,
+                resync,
+                recorder.clone().recipient(),
+                recorder.recipient(),
+                status_for_watcher,
+            )
+            .with_reconnect_policy(RetryPolicy {
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(20),
+            })
+        });
+        Harness {
+            docker,
+            seen,
+            status,
+            connects,
+            _watcher: watcher,
+        }
+    }
+
+    impl Harness {
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[actix_rt::test]
+    async fn events_during_a_listing_follow_its_snapshot_in_order() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.containers.lock().unwrap().push(container("a"));
+        let h = start(Arc::clone(&docker), 0, HOUR);
+
+        wait_until("subscribed", || h.docker.subscriptions() == 1).await;
+        // The listing is blocked: these events must wait for its snapshot.
+        docker.send(ContainerEvent::Started(container("b")));
+        docker.send(ContainerEvent::Kill {
+            id: "a".into(),
+            signal: "15".into(),
+        });
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            h.seen(),
+            vec![],
+            "nothing is forwarded before the first snapshot"
+        );
+        assert!(
+            h.status.down_for(Instant::now()).is_some(),
+            "not connected before the first snapshot"
+        );
+
+        docker.list_permits.add_permits(1);
+        wait_until("the held events are forwarded", || h.seen().len() == 3).await;
+        assert_eq!(
+            h.seen(),
+            vec![
+                Seen::Snapshot(vec!["a".into()]),
+                Seen::Event(ContainerEvent::Started(container("b"))),
+                Seen::Event(ContainerEvent::Kill {
+                    id: "a".into(),
+                    signal: "15".into()
+                }),
+            ]
+        );
+        assert!(matches!(
+            h.status.connection(),
+            Connection::Connected { .. }
+        ));
+
+        // Once listed, events go straight through.
+        docker.send(ContainerEvent::Die { id: "a".into() });
+        wait_until("the die event is forwarded", || h.seen().len() == 4).await;
+        assert_eq!(
+            h.seen()[3],
+            Seen::Event(ContainerEvent::Die { id: "a".into() })
+        );
+    }
+
+    #[actix_rt::test]
+    async fn a_stream_that_ends_is_resubscribed_and_listed_again() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.containers.lock().unwrap().push(container("a"));
+        docker.list_permits.add_permits(10);
+        let h = start(Arc::clone(&docker), 0, HOUR);
+        wait_until("the first snapshot", || h.seen().len() == 1).await;
+
+        // The engine restarts: the stream ends, and what runs changed meanwhile.
+        *docker.containers.lock().unwrap() = vec![container("c")];
+        docker.end_stream();
+        wait_until("a second snapshot", || h.seen().len() == 2).await;
+        assert_eq!(
+            h.seen()[1],
+            Seen::Snapshot(vec!["c".into()]),
+            "the reconnect reconciles"
+        );
+        assert_eq!(h.connects.load(Ordering::SeqCst), 2);
+        wait_until("connected again", || {
+            h.status.down_for(Instant::now()).is_none()
+        })
+        .await;
+
+        // The new stream is live.
+        docker.send(ContainerEvent::Destroy { id: "c".into() });
+        wait_until("an event on the new stream", || h.seen().len() == 3).await;
+    }
+
+    #[actix_rt::test]
+    async fn an_unreachable_engine_is_retried_until_it_answers() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.list_permits.add_permits(10);
+        let h = start(Arc::clone(&docker), 3, HOUR);
+        wait_until("a snapshot after the failures", || h.seen().len() == 1).await;
+        assert_eq!(
+            h.connects.load(Ordering::SeqCst),
+            4,
+            "three failed attempts, then one that worked"
+        );
+        assert_eq!(h.seen(), vec![Seen::Snapshot(vec![])]);
+    }
+
+    #[actix_rt::test]
+    async fn resyncs_list_again_on_the_interval() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.list_permits.add_permits(100);
+        let h = start(Arc::clone(&docker), 0, Duration::from_millis(20));
+        wait_until("three snapshots", || {
+            h.seen()
+                .iter()
+                .filter(|s| matches!(s, Seen::Snapshot(_)))
+                .count()
+                >= 3
+        })
+        .await;
+        assert_eq!(
+            h.docker.subscriptions(),
+            1,
+            "a resync lists without resubscribing"
+        );
+    }
+
+    #[test]
+    fn status_keeps_the_start_of_an_outage() {
+        let t0 = Instant::now();
+        let status = DockerStatus::new(t0);
+        assert_eq!(
+            status.down_for(t0 + Duration::from_secs(3)),
+            Some(Duration::from_secs(3))
+        );
+        status.connected(t0 + Duration::from_secs(5));
+        status.connected(t0 + Duration::from_secs(6));
+        assert_eq!(
+            status.connection(),
+            Connection::Connected {
+                since: t0 + Duration::from_secs(5)
+            }
+        );
+        assert_eq!(status.down_for(t0 + Duration::from_secs(7)), None);
+        status.disconnected(t0 + Duration::from_secs(10));
+        status.disconnected(t0 + Duration::from_secs(20));
+        assert_eq!(
+            status.down_for(t0 + Duration::from_secs(30)),
+            Some(Duration::from_secs(20))
+        );
+    }
+}

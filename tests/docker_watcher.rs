@@ -1,0 +1,381 @@
+//! The Docker side against the real engine: `BollardDocker` (version negotiation, inspection) and the
+//! `DockerWatcher` actor (snapshots and events, as the classifier will see them).
+//!
+//! Containers here carry a task family no daemon publishes, so that end-to-end tests running meanwhile on
+//! the same engine ignore them; every check filters the watcher's output down to this test's containers.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use route53_registrator::actors::docker_watcher::{Connection, DockerStatus, DockerWatcher};
+use route53_registrator::actors::messages::{Event, Snapshot};
+use route53_registrator::container::{ContainerEvent, ContainerInfo, Health};
+use route53_registrator::docker::{resolve_host, BollardDocker, DockerApi};
+
+use support::docker::{
+    docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,
+    NOT_A_SERVICE_FAMILY,
+};
+use support::{unique, wait_until_async};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn host() -> String {
+    resolve_host("", std::env::var("DOCKER_HOST").ok().as_deref())
+}
+
+/// What the watcher sent, in order.
+#[derive(Clone, Debug)]
+enum Seen {
+    Snapshot(Vec<ContainerInfo>),
+    Event(ContainerEvent),
+}
+
+struct Recorder(Arc<Mutex<Vec<Seen>>>);
+
+impl Actor for Recorder {
+    type Context = Context<Self>;
+}
+
+impl Handler<Event> for Recorder {
+    type Result = ();
+    fn handle(&mut self, Event(event): Event, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(Seen::Event(event));
+    }
+}
+
+impl Handler<Snapshot> for Recorder {
+    type Result = ();
+    fn handle(&mut self, Snapshot(containers): Snapshot, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(Seen::Snapshot(containers));
+    }
+}
+
+/// A supervised watcher of the real engine, and what it sends.
+struct Watched {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    status: Arc<DockerStatus>,
+    _watcher: Addr<DockerWatcher>,
+}
+
+impl Watched {
+    fn start(resync_interval: Duration) -> Watched {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorder = Recorder(Arc::clone(&seen)).start();
+        let status = Arc::new(DockerStatus::new(Instant::now()));
+        let for_watcher = Arc::clone(&status);
+        let watcher = Supervisor::start(move |_| {
+            DockerWatcher::for_host(
+                host(),
+                resync_interval,
+                recorder.clone().recipient(),
+                recorder.recipient(),
+                for_watcher,
+            )
+        });
+        Watched {
+            seen,
+            status,
+            _watcher: watcher,
+        }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn snapshots(&self) -> Vec<Vec<ContainerInfo>> {
+        self.seen()
+            .into_iter()
+            .filter_map(|seen| match seen {
+                Seen::Snapshot(containers) => Some(containers),
+                Seen::Event(_) => None,
+            })
+            .collect()
+    }
+
+    /// The events about container `id`, in order.
+    fn events_of(&self, id: &str) -> Vec<ContainerEvent> {
+        self.seen()
+            .into_iter()
+            .filter_map(|seen| match seen {
+                Seen::Event(event) if event_id(&event) == id => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn first_snapshot(&self) {
+        wait_until_async(TIMEOUT, "the watcher's first snapshot", || {
+            !self.snapshots().is_empty()
+        })
+        .await;
+    }
+
+    async fn wait_for_event(
+        &self,
+        id: &str,
+        what: &str,
+        matches: impl Fn(&ContainerEvent) -> bool,
+    ) -> ContainerEvent {
+        wait_until_async(TIMEOUT, what, || self.events_of(id).iter().any(&matches)).await;
+        self.events_of(id)
+            .into_iter()
+            .find(|event| matches(event))
+            .expect("just seen")
+    }
+}
+
+fn event_id(event: &ContainerEvent) -> &str {
+    match event {
+        ContainerEvent::Started(info) => &info.id,
+        ContainerEvent::Kill { id, .. }
+        | ContainerEvent::Die { id }
+        | ContainerEvent::Health { id, .. }
+        | ContainerEvent::Destroy { id } => id,
+    }
+}
+
+#[actix_rt::test]
+async fn the_client_negotiates_the_engines_api_version() {
+    let engine_version = docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    let client = BollardDocker::connect(&host())
+        .await
+        .expect("connect to Docker");
+    assert_eq!(
+        client.api_version(),
+        engine_version,
+        "bollard must speak the engine's version, not its default"
+    );
+    let missing = client
+        .inspect("no-such-container-route53-registrator")
+        .await
+        .expect("a 404 is not an error");
+    assert_eq!(missing, None);
+}
+
+#[actix_rt::test]
+async fn a_started_container_is_reported_with_labels_network_health_and_stop_signal() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-start");
+    let watched = Watched::start(Duration::from_secs(3600));
+    watched.first_snapshot().await;
+    assert!(matches!(
+        watched.status.connection(),
+        Connection::Connected { .. }
+    ));
+
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .label("extra", "value")
+        .stop_signal("SIGQUIT")
+        .health_cmd("test ! -e /sick", "1s")
+        .run();
+
+    let started = watched
+        .wait_for_event(container.id(), "the Started event", |event| {
+            matches!(event, ContainerEvent::Started(_))
+        })
+        .await;
+    let ContainerEvent::Started(info) = started else {
+        unreachable!()
+    };
+    assert_eq!(info.id, container.id());
+    assert_eq!(info.name, name, "the name without Docker's leading '/'");
+    assert_eq!(
+        info.labels.get(FAMILY_LABEL).map(String::as_str),
+        Some(NOT_A_SERVICE_FAMILY)
+    );
+    assert_eq!(info.labels.get(NAME_LABEL), Some(&name));
+    assert_eq!(info.labels.get("extra").map(String::as_str), Some("value"));
+    assert_eq!(info.network_mode, network.name());
+    assert_eq!(info.stop_signal.as_deref(), Some("SIGQUIT"));
+    assert_eq!(info.health, Health::Starting, "a healthcheck's first state");
+
+    watched
+        .wait_for_event(container.id(), "healthy", |event| {
+            matches!(
+                event,
+                ContainerEvent::Health {
+                    health: Health::Healthy,
+                    ..
+                }
+            )
+        })
+        .await;
+    docker(&["exec", container.id(), "sh", "-c", "echo > /sick"]);
+    watched
+        .wait_for_event(container.id(), "unhealthy", |event| {
+            matches!(
+                event,
+                ContainerEvent::Health {
+                    health: Health::Unhealthy,
+                    ..
+                }
+            )
+        })
+        .await;
+}
+
+#[actix_rt::test]
+async fn the_snapshot_lists_a_container_already_running_and_resyncs_list_again() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-list");
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .run();
+
+    let watched = Watched::start(Duration::from_millis(500));
+    watched.first_snapshot().await;
+    let listed = watched.snapshots()[0]
+        .iter()
+        .find(|info| info.id == container.id())
+        .cloned();
+    let listed = listed.expect("the running container is in the first snapshot");
+    assert_eq!(listed.name, name);
+    assert_eq!(listed.network_mode, network.name());
+    assert_eq!(listed.health, Health::NoCheck);
+    assert_eq!(listed.stop_signal, None);
+    assert_eq!(listed.labels.get(NAME_LABEL), Some(&name));
+
+    // A resync lists again; once the container is gone, it is no longer in the snapshots.
+    container.remove_now();
+    wait_until_async(
+        TIMEOUT,
+        "a resync's snapshot without the removed container",
+        || {
+            watched.snapshots().len() >= 2
+                && !watched
+                    .snapshots()
+                    .last()
+                    .unwrap()
+                    .iter()
+                    .any(|info| info.id == container.id())
+        },
+    )
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_kill_reports_the_signal_number_then_the_container_dies() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-kill");
+    let watched = Watched::start(Duration::from_secs(3600));
+    watched.first_snapshot().await;
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .run();
+    watched
+        .wait_for_event(container.id(), "started", |event| {
+            matches!(event, ContainerEvent::Started(_))
+        })
+        .await;
+
+    container.kill("TERM");
+    watched
+        .wait_for_event(container.id(), "die", |event| {
+            matches!(event, ContainerEvent::Die { .. })
+        })
+        .await;
+    let events = watched.events_of(container.id());
+    let kill = events
+        .iter()
+        .position(|event| matches!(event, ContainerEvent::Kill { .. }))
+        .expect("a kill event");
+    let die = events
+        .iter()
+        .position(|event| matches!(event, ContainerEvent::Die { .. }))
+        .unwrap();
+    assert_eq!(
+        events[kill],
+        ContainerEvent::Kill {
+            id: container.id().to_string(),
+            signal: "15".into()
+        }
+    );
+    assert!(kill < die, "kill comes before die: {events:?}");
+}
+
+#[actix_rt::test]
+async fn a_container_removed_with_rm_f_still_yields_die_and_destroy() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-rm");
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .run();
+    let watched = Watched::start(Duration::from_secs(3600));
+    watched.first_snapshot().await;
+
+    container.remove_now();
+    watched
+        .wait_for_event(container.id(), "destroy", |event| {
+            matches!(event, ContainerEvent::Destroy { .. })
+        })
+        .await;
+    // The subscription reaches a second back, so the container's `start` may be replayed first.
+    let events: Vec<ContainerEvent> = watched
+        .events_of(container.id())
+        .into_iter()
+        .filter(|event| !matches!(event, ContainerEvent::Started(_)))
+        .collect();
+    let expected = [
+        ContainerEvent::Kill {
+            id: container.id().to_string(),
+            signal: "9".into(),
+        },
+        ContainerEvent::Die {
+            id: container.id().to_string(),
+        },
+        ContainerEvent::Destroy {
+            id: container.id().to_string(),
+        },
+    ];
+    assert_eq!(
+        events, expected,
+        "rm -f kills with SIGKILL, then the container dies and is destroyed"
+    );
+}
+
+#[actix_rt::test]
+async fn a_container_that_exits_at_once_with_rm_still_yields_die_and_destroy() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-rm-exit");
+    let watched = Watched::start(Duration::from_secs(3600));
+    watched.first_snapshot().await;
+
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .auto_remove()
+        .shell("exit 3")
+        .run();
+    watched
+        .wait_for_event(container.id(), "destroy", |event| {
+            matches!(event, ContainerEvent::Destroy { .. })
+        })
+        .await;
+    let events = watched.events_of(container.id());
+    let die = events
+        .iter()
+        .position(|event| matches!(event, ContainerEvent::Die { .. }))
+        .expect("a die event");
+    assert_eq!(
+        die + 1,
+        events.len() - 1,
+        "destroy comes right after die: {events:?}"
+    );
+    // Its start is reported only if the container could still be inspected then.
+    assert!(events.len() <= 3, "{events:?}");
+}

@@ -1,0 +1,76 @@
+//! Shared support for the integration and end-to-end tests: `mod support;` at the top of each `tests/*.rs`.
+//!
+//! - [`docker`]: containers and networks on the real engine, through the `docker` CLI, removed on drop
+//!   (even when the test fails); the test image built by `scripts/test.sh`.
+//! - [`imds`]: an IMDSv2 server on loopback that counts the requests it gets.
+//! - [`daemon`]: the built `route53-registrator` binary, run with a config, its output kept in a file whose
+//!   tail is printed when the test fails, stopped with SIGTERM on drop.
+//! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
+//! - [`unique`]: names no other test (or earlier run) uses: zones, services, containers, networks.
+//!
+//! Every test shares the one Docker engine, and a running daemon sees every container on it: give each test
+//! its own zone and service names ([`unique`]). Tests outside `e2e_*` binaries (which run in parallel with
+//! the daemons) must not label containers as services a daemon would publish: see
+//! [`docker::NOT_A_SERVICE_FAMILY`].
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+pub mod daemon;
+pub mod docker;
+pub mod imds;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Polls `condition` every 50 ms until it holds; panics naming `what` once `timeout` has passed.
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// [`wait_until`] for async tests (an actix or tokio runtime keeps running while it waits).
+pub async fn wait_until_async(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `prefix-xxxxxxxx`: a lower-case DNS label unique to this test (process id, clock and a counter), so that
+/// tests running at once, and leftovers of an earlier run, never share a name.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mixed = (u64::from(std::process::id()) << 32)
+        ^ nanos.rotate_left(17)
+        ^ u64::from(COUNTER.fetch_add(1, Ordering::Relaxed)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // A 64-bit finaliser (splitmix64) spreads the bits, so that nearby inputs give unrelated names.
+    let mut z = mixed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    format!("{prefix}-{:08x}", z as u32)
+}
+
+/// A zone domain unique to this test, such as `t-1a2b3c4d.test` (no trailing dot).
+pub fn unique_zone() -> String {
+    format!("{}.test", unique("t"))
+}
