@@ -14,6 +14,8 @@
 //!   publish (counting, health, stopping, tombstones).
 //! - [`docker`]: the narrow [`docker::DockerApi`] trait over the engine (list, inspect, events) and its bollard
 //!   implementation, which negotiates the API version.
+//! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
+//!   through aws-config's client: local-ipv4, instance-id).
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
 //!   zone reads (paginated, by name) and the rate limiter every request passes.
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
@@ -28,6 +30,7 @@ pub mod config;
 pub mod container;
 pub mod desired;
 pub mod docker;
+pub mod metadata;
 pub mod plan;
 pub mod route53;
 pub mod timing;

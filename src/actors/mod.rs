@@ -4,4 +4,5 @@
 pub mod classifier;
 pub mod docker_watcher;
 pub mod messages;
+pub mod metadata_cache;
 pub mod writer;

@@ -1,0 +1,315 @@
+//! `MetadataCache`: knows the host IP and tells the writer ([`HostIp`]) when it is first known and whenever it
+//! changes.
+//!
+//! | `host.ip`   | what happens                                                                             |
+//! |-------------|------------------------------------------------------------------------------------------|
+//! | set         | that IP is sent at start; no metadata client is even built, so no request is ever made    |
+//! | empty       | `local-ipv4` is read from the instance metadata service, retried with backoff until it    |
+//! |             | answers, sent, then read again every few minutes and sent again only when it changed     |
+//!
+//! The writer writes nothing before it has the IP, so a metadata service that is down at start-up delays
+//! publication, and nothing else. Reads run as futures on the actor's context, each bounded by a timeout:
+//! a slow or hanging service never blocks this actor's mailbox or any other actor, and a failure (even a
+//! panic in the client) only schedules the next attempt. A refresh that fails keeps the IP already known.
+
+use std::net::Ipv4Addr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures_util::FutureExt;
+use tracing::{debug, info, warn};
+
+use crate::actors::messages::HostIp;
+use crate::config::HostSettings;
+use crate::metadata::{MetadataApi, MetadataError};
+use crate::timing::{Backoff, RetryPolicy};
+
+/// How often a known IP is read again (an instance's private IP does not change while it runs; this only
+/// repairs a wrong first answer).
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Retries of a failed read: 500 ms, doubling up to 30 s (plus jitter).
+pub const RETRY_POLICY: RetryPolicy = RetryPolicy {
+    min_delay: Duration::from_millis(500),
+    max_delay: Duration::from_secs(30),
+};
+
+/// The longest one read may take, whatever the client's own timeouts say.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Where the host IP comes from.
+pub enum HostIpSource {
+    /// `host.ip`.
+    Fixed(Ipv4Addr),
+    /// The instance metadata service.
+    Metadata(Arc<dyn MetadataApi>),
+}
+
+/// Knows the host IP; sends [`HostIp`] to the writer.
+pub struct MetadataCache {
+    source: HostIpSource,
+    recipient: Recipient<HostIp>,
+    refresh_interval: Duration,
+    fetch_timeout: Duration,
+    backoff: Backoff,
+    current: Option<Ipv4Addr>,
+}
+
+impl MetadataCache {
+    /// A cache of `source` that tells `recipient`.
+    pub fn new(source: HostIpSource, recipient: Recipient<HostIp>) -> Self {
+        MetadataCache {
+            source,
+            recipient,
+            refresh_interval: REFRESH_INTERVAL,
+            fetch_timeout: FETCH_TIMEOUT,
+            backoff: Backoff::new(RETRY_POLICY, rand::random()),
+            current: None,
+        }
+    }
+
+    /// From the `[host]` settings: `host.ip` when set (and `metadata` is never called), else the metadata
+    /// service that `metadata` builds (in production `ImdsMetadata::from_env`).
+    pub fn from_settings(
+        host: &HostSettings,
+        recipient: Recipient<HostIp>,
+        metadata: impl FnOnce() -> Result<Arc<dyn MetadataApi>, MetadataError>,
+    ) -> Result<Self, MetadataError> {
+        let ip = host.ip.trim();
+        let source = if ip.is_empty() {
+            HostIpSource::Metadata(metadata()?)
+        } else {
+            HostIpSource::Fixed(ip.parse().map_err(|_| MetadataError::HostIp {
+                value: host.ip.clone(),
+            })?)
+        };
+        Ok(MetadataCache::new(source, recipient))
+    }
+
+    /// Replaces the refresh interval (tests use short ones).
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
+        self
+    }
+
+    /// Replaces the retry backoff and the timeout of each read (tests use short ones).
+    pub fn with_retries(mut self, policy: RetryPolicy, fetch_timeout: Duration) -> Self {
+        self.backoff = Backoff::new(policy, rand::random());
+        self.fetch_timeout = fetch_timeout;
+        self
+    }
+
+    fn fetch(&mut self, ctx: &mut Context<Self>) {
+        let HostIpSource::Metadata(api) = &self.source else {
+            return;
+        };
+        let api = Arc::clone(api);
+        let timeout = self.fetch_timeout;
+        let read =
+            AssertUnwindSafe(async move { tokio::time::timeout(timeout, api.local_ipv4()).await })
+                .catch_unwind();
+        ctx.spawn(read.into_actor(self).map(move |result, cache, ctx| {
+            let result = match result {
+                Ok(Ok(read)) => read.map_err(|error| error.to_string()),
+                Ok(Err(_elapsed)) => Err(format!("no answer within {timeout:?}")),
+                Err(_panic) => Err("the metadata client panicked".to_string()),
+            };
+            cache.fetched(result, ctx);
+        }));
+    }
+
+    fn fetched(&mut self, result: Result<Ipv4Addr, String>, ctx: &mut Context<Self>) {
+        match result {
+            Ok(ip) => {
+                match self.current {
+                    Some(old) if old == ip => debug!(%ip, "host IP unchanged"),
+                    Some(old) => {
+                        info!(%old, new = %ip, "host IP changed");
+                        self.recipient.do_send(HostIp(ip));
+                    }
+                    None => {
+                        info!(%ip, "host IP from the instance metadata service");
+                        self.recipient.do_send(HostIp(ip));
+                    }
+                }
+                self.current = Some(ip);
+                self.backoff.reset();
+                ctx.run_later(self.refresh_interval, |cache, ctx| cache.fetch(ctx));
+            }
+            Err(error) => {
+                let delay = self.backoff.next_delay();
+                let retry_in_ms = delay.as_millis() as u64;
+                match self.current {
+                    None => warn!(
+                        %error,
+                        retry_in_ms,
+                        attempt = self.backoff.attempts(),
+                        "cannot read the host IP from the instance metadata service; nothing is published until it is known"
+                    ),
+                    Some(ip) => {
+                        warn!(%error, %ip, retry_in_ms, "cannot refresh the host IP; keeping the one known")
+                    }
+                }
+                ctx.run_later(delay, |cache, ctx| cache.fetch(ctx));
+            }
+        }
+    }
+}
+
+impl Actor for MetadataCache {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        match self.source {
+            HostIpSource::Fixed(ip) => {
+                info!(%ip, "host IP from host.ip; the instance metadata service is not asked");
+                self.current = Some(ip);
+                self.recipient.do_send(HostIp(ip));
+            }
+            HostIpSource::Metadata(_) => self.fetch(ctx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Answers from a script: one entry per read (`None`: hang forever), then the last entry again.
+    struct ScriptedMetadata {
+        script: Vec<Option<Result<Ipv4Addr, ()>>>,
+        reads: AtomicUsize,
+    }
+
+    impl ScriptedMetadata {
+        fn new(script: Vec<Option<Result<Ipv4Addr, ()>>>) -> Arc<Self> {
+            Arc::new(ScriptedMetadata {
+                script,
+                reads: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl MetadataApi for ScriptedMetadata {
+        async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError> {
+            let read = self.reads.fetch_add(1, Ordering::SeqCst);
+            match self.script[read.min(self.script.len() - 1)] {
+                None => std::future::pending().await,
+                Some(Ok(ip)) => Ok(ip),
+                Some(Err(())) => Err(MetadataError::Disabled),
+            }
+        }
+
+        async fn instance_id(&self) -> Result<String, MetadataError> {
+            Ok("i-0123".into())
+        }
+    }
+
+    struct Recorder(Arc<Mutex<Vec<Ipv4Addr>>>);
+
+    impl Actor for Recorder {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<HostIp> for Recorder {
+        type Result = ();
+        fn handle(&mut self, HostIp(ip): HostIp, _: &mut Context<Self>) {
+            self.0.lock().unwrap().push(ip);
+        }
+    }
+
+    fn recorder() -> (Recipient<HostIp>, Arc<Mutex<Vec<Ipv4Addr>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        (Recorder(Arc::clone(&seen)).start().recipient(), seen)
+    }
+
+    async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    const FAST: RetryPolicy = RetryPolicy {
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    };
+    const A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn cache(api: Arc<ScriptedMetadata>, recipient: Recipient<HostIp>) -> MetadataCache {
+        MetadataCache::new(HostIpSource::Metadata(api), recipient)
+            .with_retries(FAST, Duration::from_millis(50))
+            .with_refresh_interval(Duration::from_millis(10))
+    }
+
+    #[actix_rt::test]
+    async fn host_ip_is_sent_at_start_and_metadata_is_never_built() {
+        let (recipient, seen) = recorder();
+        let host = HostSettings {
+            ip: "10.9.8.7".into(),
+            owner_id: String::new(),
+        };
+        let cache = MetadataCache::from_settings(&host, recipient, || {
+            panic!("no metadata client with host.ip")
+        });
+        cache.unwrap().start();
+        wait_until("the IP is sent", || seen.lock().unwrap().len() == 1).await;
+        assert_eq!(seen.lock().unwrap()[0], Ipv4Addr::new(10, 9, 8, 7));
+    }
+
+    #[actix_rt::test]
+    async fn an_invalid_host_ip_is_refused() {
+        let host = HostSettings {
+            ip: "10.9.8".into(),
+            owner_id: String::new(),
+        };
+        let (recipient, _) = recorder();
+        let error = MetadataCache::from_settings(&host, recipient, || panic!("not asked"))
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("10.9.8"), "{error}");
+    }
+
+    #[actix_rt::test]
+    async fn failures_and_hangs_are_retried_until_an_answer() {
+        let api = ScriptedMetadata::new(vec![Some(Err(())), None, Some(Err(())), Some(Ok(A))]);
+        let (recipient, seen) = recorder();
+        cache(Arc::clone(&api), recipient).start();
+        wait_until("the IP arrives", || !seen.lock().unwrap().is_empty()).await;
+        assert_eq!(seen.lock().unwrap()[0], A);
+        assert!(
+            api.reads.load(Ordering::SeqCst) >= 4,
+            "a failure, a hang (timed out), a failure, then the IP"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn refreshes_send_the_ip_again_only_when_it_changed() {
+        let api = ScriptedMetadata::new(vec![
+            Some(Ok(A)),
+            Some(Ok(A)),
+            Some(Err(())),
+            Some(Ok(A)),
+            Some(Ok(B)),
+        ]);
+        let (recipient, seen) = recorder();
+        cache(Arc::clone(&api), recipient).start();
+        wait_until("the changed IP arrives", || seen.lock().unwrap().len() == 2).await;
+        // Later refreshes keep answering B: nothing more is sent.
+        let reads = api.reads.load(Ordering::SeqCst);
+        wait_until("a few more refreshes", || {
+            api.reads.load(Ordering::SeqCst) >= reads + 3
+        })
+        .await;
+        assert_eq!(*seen.lock().unwrap(), vec![A, B]);
+    }
+}

@@ -1,0 +1,259 @@
+//! The narrow trait over the EC2 instance metadata service ([`MetadataApi`]) and its implementation over
+//! aws-config's IMDSv2 client ([`ImdsMetadata`]).
+//!
+//! IMDSv2 only: every read carries a session token obtained with a `PUT`, which also works where the
+//! instance requires tokens (with bridge networking, the instance's hop limit must be at least 2). Each
+//! attempt is bounded by short connect and read timeouts and the client retries a few times itself, so a
+//! slow or absent service costs seconds, never a hang; the caller ([`crate::actors::metadata_cache`]) retries
+//! with backoff beyond that.
+//!
+//! Where the service is: `AWS_EC2_METADATA_SERVICE_ENDPOINT` when set (the tests' loopback server), else
+//! aws-config's own resolution (the `~/.aws/config` profile, then `http://169.254.169.254`).
+//! `AWS_EC2_METADATA_DISABLED=true` turns the client off: every read fails without a request, as the AWS
+//! SDKs' own metadata providers do.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::imds::client::error::ImdsError;
+use aws_config::imds::client::Client;
+
+/// The path of the instance's private IPv4.
+pub const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
+/// The path of the instance id.
+pub const INSTANCE_ID_PATH: &str = "/latest/meta-data/instance-id";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Attempts the client makes per read (token and value), before the caller's own backoff.
+const ATTEMPTS: u32 = 3;
+/// The longest one read may take, all attempts together.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a metadata read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// `AWS_EC2_METADATA_DISABLED` is set.
+    #[error(
+        "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED=true); set host.ip"
+    )]
+    Disabled,
+    /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` is not a URI.
+    #[error("AWS_EC2_METADATA_SERVICE_ENDPOINT={endpoint:?} is not a valid URI: {reason}")]
+    InvalidEndpoint { endpoint: String, reason: String },
+    /// The service did not answer, refused, or answered an error.
+    #[error("instance metadata {path}: {source}")]
+    Request {
+        path: &'static str,
+        source: Box<ImdsError>,
+    },
+    /// `host.ip` is set to something that is not an IPv4 address.
+    #[error("host.ip = {value:?} is not an IPv4 address")]
+    HostIp { value: String },
+    /// The service answered something that is not what was asked for.
+    #[error("instance metadata {path} answered {value:?}, which is not {expected}")]
+    Invalid {
+        path: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// The subset of the instance metadata service the daemon uses. Add methods as required.
+#[async_trait]
+pub trait MetadataApi: Send + Sync {
+    /// The instance's private IPv4 address (`local-ipv4`).
+    async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError>;
+    /// The instance id (`instance-id`, such as `i-0123456789abcdef0`).
+    async fn instance_id(&self) -> Result<String, MetadataError>;
+}
+
+/// Where the metadata client points, from the environment: `Ok(None)` for aws-config's own resolution,
+/// `Ok(Some(uri))` for an explicit endpoint, `Err(Disabled)` when turned off.
+///
+/// | `AWS_EC2_METADATA_DISABLED` | `AWS_EC2_METADATA_SERVICE_ENDPOINT` | result                 |
+/// |-----------------------------|-------------------------------------|------------------------|
+/// | `true` (any case)           | anything                            | `Err(Disabled)`        |
+/// | unset, `false`, other       | `http://127.0.0.1:8111`             | `Ok(Some(that))`       |
+/// | unset, `false`, other       | unset or empty                      | `Ok(None)`             |
+pub fn endpoint_from_env(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<String>, MetadataError> {
+    if env("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    {
+        return Err(MetadataError::Disabled);
+    }
+    Ok(env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .map(|value| value.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+/// [`MetadataApi`] over aws-config's IMDSv2 client.
+#[derive(Clone, Debug)]
+pub struct ImdsMetadata {
+    /// `None` when disabled.
+    client: Option<Client>,
+}
+
+impl ImdsMetadata {
+    /// A client configured from the process environment (see [`endpoint_from_env`]). Building it sends
+    /// nothing; a disabled one never will.
+    pub fn from_env() -> Result<ImdsMetadata, MetadataError> {
+        ImdsMetadata::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// A client configured from `env` (the process environment in production, a table in tests).
+    pub fn from_lookup(
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ImdsMetadata, MetadataError> {
+        match endpoint_from_env(env) {
+            Err(MetadataError::Disabled) => Ok(ImdsMetadata { client: None }),
+            Err(other) => Err(other),
+            Ok(endpoint) => ImdsMetadata::with_endpoint(endpoint.as_deref()),
+        }
+    }
+
+    /// A client for `endpoint`, or for aws-config's own resolution when `None`.
+    pub fn with_endpoint(endpoint: Option<&str>) -> Result<ImdsMetadata, MetadataError> {
+        let mut builder = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .max_attempts(ATTEMPTS);
+        if let Some(endpoint) = endpoint {
+            builder =
+                builder
+                    .endpoint(endpoint)
+                    .map_err(|error| MetadataError::InvalidEndpoint {
+                        endpoint: endpoint.to_string(),
+                        reason: error.to_string(),
+                    })?;
+        }
+        Ok(ImdsMetadata {
+            client: Some(builder.build()),
+        })
+    }
+
+    async fn get(&self, path: &'static str) -> Result<String, MetadataError> {
+        let client = self.client.as_ref().ok_or(MetadataError::Disabled)?;
+        let value = client
+            .get(path)
+            .await
+            .map_err(|source| MetadataError::Request {
+                path,
+                source: Box::new(source),
+            })?;
+        Ok(value.as_ref().trim().to_string())
+    }
+}
+
+/// The `local-ipv4` answer as an address.
+pub fn parse_local_ipv4(value: &str) -> Result<Ipv4Addr, MetadataError> {
+    value.trim().parse().map_err(|_| MetadataError::Invalid {
+        path: LOCAL_IPV4_PATH,
+        value: value.to_string(),
+        expected: "an IPv4 address",
+    })
+}
+
+#[async_trait]
+impl MetadataApi for ImdsMetadata {
+    async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError> {
+        parse_local_ipv4(&self.get(LOCAL_IPV4_PATH).await?)
+    }
+
+    async fn instance_id(&self) -> Result<String, MetadataError> {
+        let id = self.get(INSTANCE_ID_PATH).await?;
+        if id.is_empty() {
+            return Err(MetadataError::Invalid {
+                path: INSTANCE_ID_PATH,
+                value: id,
+                expected: "an instance id",
+            });
+        }
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_endpoint_comes_from_the_environment() {
+        let endpoint = "http://127.0.0.1:8111";
+        assert_eq!(
+            endpoint_from_env(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint)]))
+                .unwrap()
+                .as_deref(),
+            Some(endpoint)
+        );
+        assert_eq!(endpoint_from_env(env(&[])).unwrap(), None);
+        assert_eq!(
+            endpoint_from_env(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", " ")])).unwrap(),
+            None
+        );
+        let disabled = [
+            ("AWS_EC2_METADATA_DISABLED", "TRUE"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint),
+        ];
+        assert!(matches!(
+            endpoint_from_env(env(&disabled)),
+            Err(MetadataError::Disabled)
+        ));
+        let enabled = [
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint),
+        ];
+        assert_eq!(
+            endpoint_from_env(env(&enabled)).unwrap().as_deref(),
+            Some(endpoint)
+        );
+    }
+
+    #[test]
+    fn an_invalid_endpoint_is_refused_with_its_value() {
+        let error =
+            ImdsMetadata::from_lookup(env(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", "not a uri")]))
+                .unwrap_err();
+        assert!(error.to_string().contains("not a uri"), "{error}");
+    }
+
+    #[actix_rt::test]
+    async fn a_disabled_client_fails_without_a_request() {
+        let metadata =
+            ImdsMetadata::from_lookup(env(&[("AWS_EC2_METADATA_DISABLED", "true")])).unwrap();
+        assert!(matches!(
+            metadata.local_ipv4().await,
+            Err(MetadataError::Disabled)
+        ));
+        assert!(matches!(
+            metadata.instance_id().await,
+            Err(MetadataError::Disabled)
+        ));
+    }
+
+    #[test]
+    fn local_ipv4_must_be_an_ipv4_address() {
+        assert_eq!(
+            parse_local_ipv4("10.0.1.17\n").unwrap(),
+            Ipv4Addr::new(10, 0, 1, 17)
+        );
+        for bad in ["", "fe80::1", "10.0.1", "<html>"] {
+            assert!(
+                matches!(parse_local_ipv4(bad), Err(MetadataError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+}
