@@ -1,5 +1,242 @@
+//! The binary: parse the command line, load the settings, wire the actors, wait for a signal. Thin on purpose:
+//! everything it calls lives in the library.
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("route53-registrator {}", env!("CARGO_PKG_VERSION"));
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::{Actor, Supervisor};
+use clap::Parser;
+use route53_registrator::actors::classifier::Classifier;
+use route53_registrator::actors::docker_watcher::{DockerStatus, DockerWatcher};
+use route53_registrator::actors::messages::{Settle, Shutdown};
+use route53_registrator::actors::metadata_cache::MetadataCache;
+use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
+use route53_registrator::config::{LogFormat, Settings};
+use route53_registrator::docker::resolve_host;
+use route53_registrator::metadata::{ImdsMetadata, MetadataApi};
+use route53_registrator::route53::read::resolve_zone;
+use route53_registrator::route53::sdk::SdkRoute53;
+use route53_registrator::route53::Route53Api;
+use route53_registrator::timing::RetryPolicy;
+use tracing::{error, info, warn};
+
+/// Exit code of a bad command line or configuration.
+const EXIT_USAGE: u8 = 2;
+/// Exit code of anything else fatal.
+const EXIT_FATAL: u8 = 1;
+
+fn main() -> ExitCode {
+    match Cli::parse().into_command() {
+        Command::Run(args) => run(args),
+        Command::CheckConfig(ConfigArg { config }) => match Settings::load(config.as_deref()) {
+            Ok(settings) => {
+                print!("{}", settings.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(e),
+        },
+        Command::Healthcheck(ConfigArg { config }) => match Settings::load(config.as_deref()) {
+            Ok(settings) => healthcheck(&settings.http.listen),
+            Err(e) => config_error(e),
+        },
+    }
+}
+
+fn config_error(e: route53_registrator::config::ConfigError) -> ExitCode {
+    eprintln!("route53-registrator: invalid configuration: {e}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let settings = match Settings::load(args.config.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => return config_error(e),
+    };
+    let writer_settings = WriterSettings::from(&settings).with_dry_run(args.dry_run);
+    if let Err(e) = writer_settings.check() {
+        eprintln!("route53-registrator: invalid configuration: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    init_logging(&settings);
+    let system = actix_rt::System::new();
+    ExitCode::from(system.block_on(daemon(settings, writer_settings, args.once)))
+}
+
+/// The longest one Route53 request may take before it counts as failed (and is retried).
+const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Wires the actors (`DockerWatcher` → `Classifier` → `Route53Writer`, `MetadataCache` → `Route53Writer`),
+/// runs until a signal (or, with `--once`, one reconciliation), and returns the exit code.
+async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool) -> u8 {
+    let zone_id = settings.route53.zone_id.clone();
+    let api: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
+    // The zone's domain first: nothing can be named without it. A zone that does not exist or cannot be
+    // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
+    let zone = tokio::select! {
+        zone = resolve_zone(api.as_ref(), &zone_id, RetryPolicy::default()) => zone,
+        () = signalled() => return 0,
+    };
+    let zone = match zone {
+        Ok(zone) => zone,
+        Err(e) => {
+            eprintln!("route53-registrator: hosted zone {zone_id} cannot be used: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    info!(zone_id, zone = zone.name, "hosted zone found");
+
+    let writer = Route53Writer::new(api, zone, writer_settings).start_supervised();
+    let metadata = MetadataCache::from_settings(&settings.host, writer.clone().recipient(), || {
+        ImdsMetadata::from_env().map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
+    });
+    let _metadata = match metadata {
+        Ok(cache) => cache.start(),
+        Err(e) => {
+            eprintln!("route53-registrator: instance metadata: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    let classifier =
+        Classifier::new(settings.selection.clone(), writer.clone().recipient()).start();
+    let status = Arc::new(DockerStatus::new(Instant::now()));
+    let host = resolve_host(
+        &settings.docker.host,
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+    );
+    let resync = settings.docker.resync_interval;
+    let _watcher = Supervisor::start(move |_| {
+        DockerWatcher::for_host(
+            host,
+            resync,
+            classifier.clone().recipient(),
+            classifier.recipient(),
+            status,
+        )
+    });
+
+    if once {
+        return match writer.send(Settle).await {
+            Ok(report) if report.rejected == 0 => {
+                info!(applied = report.applied, "reconciled once");
+                0
+            }
+            Ok(report) => {
+                error!(
+                    applied = report.applied,
+                    rejected = report.rejected,
+                    "changes were rejected"
+                );
+                EXIT_FATAL
+            }
+            Err(e) => {
+                error!(error = %e, "the writer stopped before reconciling");
+                EXIT_FATAL
+            }
+        };
+    }
+
+    signalled().await;
+    let deregister = settings.shutdown.deregister;
+    info!(deregister, "stopping: flushing pending changes");
+    match tokio::time::timeout(
+        settings.shutdown.timeout,
+        writer.send(Shutdown { deregister }),
+    )
+    .await
+    {
+        Ok(Ok(report)) => info!(
+            applied = report.applied,
+            rejected = report.rejected,
+            "stopped"
+        ),
+        Ok(Err(e)) => warn!(error = %e, "the writer was gone at shutdown"),
+        Err(_) => {
+            warn!(timeout = ?settings.shutdown.timeout, "shutdown timed out; some changes were not sent")
+        }
+    }
+    0
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn signalled() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the daemon could not stop cleanly; it is better not to run at all.
+        error!("cannot install signal handlers");
+        std::process::exit(EXIT_FATAL.into());
+    };
+    tokio::select! {
+        _ = term.recv() => info!(signal = "SIGTERM", "signal received"),
+        _ = int.recv() => info!(signal = "SIGINT", "signal received"),
+    }
+}
+
+/// Logs to stderr as text or JSON; `RUST_LOG`, when set, wins over `log.level`.
+fn init_logging(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// `healthcheck`: GET /healthz on `http.listen` (an unspecified address is asked on loopback); exit 0 on 200.
+fn healthcheck(listen: &str) -> ExitCode {
+    let Ok(mut addr) = listen.parse::<SocketAddr>() else {
+        eprintln!("route53-registrator: http.listen is empty: the health endpoint is disabled");
+        return ExitCode::from(EXIT_FATAL);
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            [127, 0, 0, 1].into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    match get_healthz(addr) {
+        Ok((200, _)) => ExitCode::SUCCESS,
+        Ok((status, body)) => {
+            eprintln!("route53-registrator: /healthz on {addr} answered {status}: {body}");
+            ExitCode::from(EXIT_FATAL)
+        }
+        Err(e) => {
+            eprintln!("route53-registrator: /healthz on {addr}: {e}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}
+
+/// One HTTP/1.0 GET of /healthz: the status code and the body.
+fn get_healthz(addr: SocketAddr) -> std::io::Result<(u16, String)> {
+    let timeout = Duration::from_secs(5);
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(format!("GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {answer:.80}")))?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.trim().to_string())
+        .unwrap_or_default();
+    Ok((status, body))
 }

@@ -1,0 +1,583 @@
+//! End to end: the real `route53-registrator` binary, the real Docker engine, the project's Route53 emulator
+//! over HTTP (through the SDK, `AWS_ENDPOINT_URL`) and an IMDSv2 test server. Each test has its own zone and
+//! service names; the daemons of different tests never run at once (see `.config/nextest.toml`).
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use route53_emulator::{spawn_server, Emulator, Operation, ServerHandle};
+use route53_registrator::route53::{Change, ChangeAction, RecordSet};
+use support::daemon::Daemon;
+use support::docker::{
+    require_test_image, ContainerSpec, Network, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM,
+};
+use support::imds::ImdsServer;
+use support::{unique, unique_zone, wait_until};
+
+/// Long enough for Docker, the daemon's debounce and one resync on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// One test's world: an emulator with one private zone, served over HTTP, and a Docker network.
+struct World {
+    emulator: Emulator,
+    server: ServerHandle,
+    zone_id: String,
+    zone: String,
+    network: Network,
+}
+
+impl World {
+    fn new() -> World {
+        require_test_image();
+        let emulator = Emulator::new();
+        let zone = unique_zone();
+        let hosted = emulator.create_zone(&zone, true);
+        let server = spawn_server(emulator.clone(), 0).expect("emulator server");
+        World {
+            emulator,
+            server,
+            zone_id: hosted.id,
+            zone,
+            network: Network::create(&unique("net")),
+        }
+    }
+
+    /// A daemon config for this zone with short timings, publishing `ip` (so no metadata request).
+    fn config(&self, ip: &str) -> String {
+        self.config_without_ip() + &format!("[host]\nip = \"{ip}\"\n")
+    }
+
+    /// The same, with the IP left to the metadata service.
+    fn config_without_ip(&self) -> String {
+        format!(
+            "[route53]\nzone_id = \"{}\"\ndebounce = \"50ms\"\nmax_delay = \"300ms\"\n\
+             max_requests_per_second = 50\n[docker]\nresync_interval = \"1s\"\n[http]\nlisten = \"\"\n",
+            self.zone_id
+        )
+    }
+
+    fn daemon(&self, ip: &str) -> Daemon {
+        Daemon::builder(&self.server.endpoint())
+            .config(&self.config(ip))
+            .label(ip)
+            .spawn()
+    }
+
+    fn fqdn(&self, name: &str) -> String {
+        format!("{name}.{}.", self.zone)
+    }
+
+    /// The A record sets under `name`.
+    fn a_records(&self, name: &str) -> Vec<RecordSet> {
+        let fqdn = self.fqdn(name);
+        self.emulator
+            .record_sets(&self.zone_id)
+            .into_iter()
+            .filter(|rs| rs.name == fqdn && rs.rtype == "A")
+            .collect()
+    }
+
+    /// Every IP published under `name`, across all owners.
+    fn ips(&self, name: &str) -> BTreeSet<String> {
+        self.a_records(name)
+            .into_iter()
+            .flat_map(|rs| rs.values)
+            .collect()
+    }
+
+    fn wait_published(&self, name: &str, ip: &str) {
+        wait_until(DEADLINE, &format!("{name} publishes {ip}"), || {
+            self.ips(name).contains(ip)
+        });
+    }
+
+    fn wait_withdrawn(&self, name: &str, ip: &str) {
+        wait_until(
+            DEADLINE,
+            &format!("{name} no longer publishes {ip}"),
+            || !self.ips(name).contains(ip),
+        );
+    }
+
+    /// A service container (ECS labels, family ending in `-service`) on this world's network.
+    fn service(&self, name: &str) -> ContainerSpec {
+        ContainerSpec::new(&unique(name))
+            .network(&self.network)
+            .ecs(&format!("{name}-service"), name)
+            .shell(SLEEP_UNTIL_TERM)
+    }
+
+    /// Asserts that whether `name` is published does not change from `published` for `period`, however
+    /// often the daemon resyncs meanwhile.
+    fn assert_stays(&self, name: &str, published: bool, period: Duration) {
+        let until = Instant::now() + period;
+        while Instant::now() < until {
+            assert_eq!(
+                !self.ips(name).is_empty(),
+                published,
+                "{name}: {:?}",
+                self.a_records(name)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn change_requests(&self) -> usize {
+        self.emulator
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
+            .count()
+    }
+}
+
+/// A multivalue record set of `owner` publishing `ip` under `fqdn`, as another instance would write it.
+fn multivalue(fqdn: &str, owner: &str, ip: &str) -> RecordSet {
+    RecordSet {
+        name: fqdn.to_string(),
+        rtype: "A".into(),
+        set_identifier: Some(owner.into()),
+        weight: None,
+        multivalue_answer: Some(true),
+        ttl: 10,
+        values: vec![ip.into()],
+    }
+}
+
+fn create(rs: RecordSet) -> Change {
+    Change {
+        action: ChangeAction::Create,
+        record_set: rs,
+    }
+}
+
+#[test]
+fn a_service_is_published_with_the_ip_from_imds_and_withdrawn_when_it_stops() {
+    let world = World::new();
+    let imds = ImdsServer::start("10.20.30.40", "i-0123456789abcdef0");
+    let _daemon = Daemon::builder(&world.server.endpoint())
+        .config(&world.config_without_ip())
+        .imds(&imds.endpoint())
+        .spawn();
+
+    let web = world.service("web").run();
+    world.wait_published("web", "10.20.30.40");
+    let records = world.a_records("web");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(
+        records[0].set_identifier.as_deref(),
+        Some("10.20.30.40"),
+        "owner id defaults to the IP"
+    );
+    assert_eq!(records[0].multivalue_answer, Some(true));
+    assert_eq!(records[0].ttl, 10);
+
+    web.stop(5);
+    world.wait_withdrawn("web", "10.20.30.40");
+    assert!(world.a_records("web").is_empty());
+}
+
+#[test]
+fn only_selected_containers_are_published() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.1");
+    let net = world.network.name().to_string();
+
+    // Started first, so that by the time the control is published the daemon has seen all of them.
+    let _other_family = ContainerSpec::new(&unique("c"))
+        .network(&world.network)
+        .ecs(NOT_A_SERVICE_FAMILY, "nofam")
+        .shell(SLEEP_UNTIL_TERM)
+        .run();
+    let _ignored = world
+        .service("ignored")
+        .label("route53-registrator.ignore", "true")
+        .run();
+    let _internal = world
+        .service("pause")
+        .label("com.amazonaws.ecs.container-name", "~internal~ecs~pause")
+        .run();
+    let target = world.service("target").run();
+    let _shares_netns = ContainerSpec::new(&unique("c"))
+        .network_mode(&format!("container:{}", target.id()))
+        .ecs("awsvpc-service", "awsvpc")
+        .shell(SLEEP_UNTIL_TERM)
+        .run();
+    let _opt_in = ContainerSpec::new(&unique("c"))
+        .network(&world.network)
+        .label("route53-registrator.name", "Opt_In")
+        .shell(SLEEP_UNTIL_TERM)
+        .run();
+    let _renamed = world
+        .service("ecsname")
+        .label("route53-registrator.name", "renamed")
+        .run();
+    let _dotted = world
+        .service("dotted")
+        .label("route53-registrator.name", "a.b")
+        .run();
+    let _control = world.service("control").run();
+
+    world.wait_published("control", "10.0.0.1");
+    world.wait_published("target", "10.0.0.1");
+    world.wait_published("opt-in", "10.0.0.1");
+    world.wait_published("renamed", "10.0.0.1");
+    let names: BTreeSet<String> = world
+        .emulator
+        .record_sets(&world.zone_id)
+        .into_iter()
+        .filter(|rs| rs.rtype == "A")
+        .map(|rs| rs.name)
+        .collect();
+    let expected: BTreeSet<String> = ["control", "target", "opt-in", "renamed"]
+        .iter()
+        .map(|n| world.fqdn(n))
+        .collect();
+    assert_eq!(
+        names, expected,
+        "only the selected containers are published (network {net})"
+    );
+}
+
+#[test]
+fn a_name_stays_while_one_container_of_the_service_runs() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.2");
+    let first = world.service("api").run();
+    let second = ContainerSpec::new(&unique("api2"))
+        .network(&world.network)
+        .ecs("api-service", "api")
+        .shell(SLEEP_UNTIL_TERM)
+        .run();
+    world.wait_published("api", "10.0.0.2");
+
+    first.stop(5);
+    // The second container still runs: after a full resync the name must still be there.
+    world.assert_stays("api", true, Duration::from_secs(3));
+    assert_eq!(world.ips("api"), BTreeSet::from(["10.0.0.2".to_string()]));
+
+    second.stop(5);
+    world.wait_withdrawn("api", "10.0.0.2");
+}
+
+#[test]
+fn withdrawing_one_service_leaves_the_others_untouched() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.3");
+    let a = world.service("alpha").run();
+    let _b = world.service("beta").run();
+    let _c = world.service("gamma").run();
+    for name in ["alpha", "beta", "gamma"] {
+        world.wait_published(name, "10.0.0.3");
+    }
+    a.stop(5);
+    world.wait_withdrawn("alpha", "10.0.0.3");
+    assert_eq!(world.ips("beta"), BTreeSet::from(["10.0.0.3".to_string()]));
+    assert_eq!(world.ips("gamma"), BTreeSet::from(["10.0.0.3".to_string()]));
+}
+
+#[test]
+fn start_up_publishes_running_containers_and_removes_stale_records() {
+    let world = World::new();
+    let _running = world.service("early").run();
+    // A record of this instance whose container stopped while the daemon was down, and another owner's.
+    world
+        .emulator
+        .apply_directly(
+            &world.zone_id,
+            &[
+                create(multivalue(&world.fqdn("stale"), "10.0.0.4", "10.0.0.4")),
+                create(multivalue(&world.fqdn("stale"), "10.9.9.9", "10.9.9.9")),
+            ],
+        )
+        .expect("seed records");
+
+    let _daemon = world.daemon("10.0.0.4");
+    world.wait_published("early", "10.0.0.4");
+    world.wait_withdrawn("stale", "10.0.0.4");
+    assert_eq!(
+        world.ips("stale"),
+        BTreeSet::from(["10.9.9.9".to_string()]),
+        "the other owner's record stays"
+    );
+}
+
+#[test]
+fn containers_removed_at_once_are_withdrawn() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.5");
+    let rm = world.service("rmflag").auto_remove().run();
+    let forced = world.service("forced").run();
+    world.wait_published("rmflag", "10.0.0.5");
+    world.wait_published("forced", "10.0.0.5");
+
+    rm.kill("KILL");
+    forced.remove_now();
+    world.wait_withdrawn("rmflag", "10.0.0.5");
+    world.wait_withdrawn("forced", "10.0.0.5");
+    assert!(
+        !rm.exists() && !forced.exists(),
+        "both containers are gone and could not be inspected"
+    );
+}
+
+#[test]
+fn a_container_with_a_healthcheck_is_published_only_while_healthy() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.6");
+    let checked = world
+        .service("checked")
+        .health_cmd("test -f /healthy", "1s")
+        .run();
+    wait_until(DEADLINE, "the healthcheck fails", || {
+        checked.health().as_deref() == Some("unhealthy")
+    });
+    let _control = world.service("hcontrol").run();
+    world.wait_published("hcontrol", "10.0.0.6");
+    assert!(world.ips("checked").is_empty(), "published while unhealthy");
+
+    support::docker::docker(&["exec", checked.id(), "sh", "-c", "touch /healthy"]);
+    world.wait_published("checked", "10.0.0.6");
+
+    support::docker::docker(&["exec", checked.id(), "sh", "-c", "rm /healthy"]);
+    world.wait_withdrawn("checked", "10.0.0.6");
+}
+
+#[test]
+fn a_draining_container_is_withdrawn_at_its_stop_signal_and_not_republished() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.7");
+    let stubborn = world.service("drain").shell(IGNORE_TERM).run();
+    world.wait_published("drain", "10.0.0.7");
+
+    let mut stopping = stubborn.stop_in_background(30);
+    world.wait_withdrawn("drain", "10.0.0.7");
+    assert!(
+        stubborn.is_running(),
+        "withdrawn at the kill event, while the container still drains"
+    );
+    // Several resyncs (every second) list it as running; none may publish it again.
+    world.assert_stays("drain", false, Duration::from_secs(4));
+    assert!(
+        stubborn.is_running(),
+        "the container drained through the whole check"
+    );
+    stubborn.kill("KILL");
+    let _ = stopping.wait();
+}
+
+#[test]
+fn two_daemons_on_one_engine_publish_both_ips_under_one_name() {
+    let world = World::new();
+    let _one = world.daemon("10.0.1.1");
+    let _two = world.daemon("10.0.1.2");
+    let shared = world.service("shared").run();
+    wait_until(DEADLINE, "both IPs are published", || {
+        world.ips("shared") == BTreeSet::from(["10.0.1.1".to_string(), "10.0.1.2".to_string()])
+    });
+    assert_eq!(
+        world.a_records("shared").len(),
+        2,
+        "one record set per instance"
+    );
+
+    shared.stop(5);
+    wait_until(DEADLINE, "both IPs are withdrawn", || {
+        world.ips("shared").is_empty()
+    });
+}
+
+#[test]
+fn another_owners_record_set_survives_everything() {
+    let world = World::new();
+    let fqdn = world.fqdn("keep");
+    let theirs = multivalue(&fqdn, "i-other", "10.8.8.8");
+    world
+        .emulator
+        .apply_directly(&world.zone_id, &[create(theirs.clone())])
+        .expect("seed");
+
+    let daemon = world.daemon("10.0.0.8");
+    let keep = world.service("keep").run();
+    world.wait_published("keep", "10.0.0.8");
+    keep.stop(5);
+    world.wait_withdrawn("keep", "10.0.0.8");
+    drop(daemon);
+    assert_eq!(world.a_records("keep"), vec![theirs]);
+}
+
+#[test]
+fn weighted_routing_writes_the_old_tools_record_sets() {
+    let world = World::new();
+    let config = world.config("10.0.0.9").replace(
+        "[route53]\n",
+        "[route53]\nrouting = \"weighted\"\nttl = 5\n",
+    );
+    let _daemon = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .spawn();
+    let _w = world.service("weighted").run();
+    world.wait_published("weighted", "10.0.0.9");
+    let records = world.a_records("weighted");
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (
+            records[0].weight,
+            records[0].ttl,
+            records[0].multivalue_answer
+        ),
+        (Some(50), 5, None)
+    );
+    assert_eq!(records[0].set_identifier.as_deref(), Some("10.0.0.9"));
+}
+
+#[test]
+fn once_reconciles_and_exits() {
+    let world = World::new();
+    let _running = world.service("oncesvc").run();
+    world
+        .emulator
+        .apply_directly(
+            &world.zone_id,
+            &[create(multivalue(
+                &world.fqdn("gone"),
+                "10.0.0.10",
+                "10.0.0.10",
+            ))],
+        )
+        .expect("seed");
+    let (status, output) = Daemon::builder(&world.server.endpoint())
+        .config(&world.config("10.0.0.10"))
+        .arg("--once")
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert_eq!(
+        world.ips("oncesvc"),
+        BTreeSet::from(["10.0.0.10".to_string()])
+    );
+    assert!(
+        world.ips("gone").is_empty(),
+        "the stale record was withdrawn before exiting"
+    );
+}
+
+#[test]
+fn once_exits_1_when_a_change_is_rejected() {
+    let world = World::new();
+    // A plain record set under the name: Route53 refuses a multivalue record set beside it.
+    let plain = RecordSet {
+        set_identifier: None,
+        multivalue_answer: None,
+        ..multivalue(&world.fqdn("clash"), "x", "10.7.7.7")
+    };
+    world
+        .emulator
+        .apply_directly(&world.zone_id, &[create(plain.clone())])
+        .expect("seed");
+    let _clash = world.service("clash").run();
+    let _fine = world.service("fine").run();
+    let (status, output) = Daemon::builder(&world.server.endpoint())
+        .config(&world.config("10.0.0.11"))
+        .arg("--once")
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert_eq!(
+        world.ips("fine"),
+        BTreeSet::from(["10.0.0.11".to_string()]),
+        "the good change was applied"
+    );
+    assert_eq!(
+        world.a_records("clash"),
+        vec![plain],
+        "the plain record set is untouched"
+    );
+}
+
+#[test]
+fn dry_run_sends_nothing() {
+    let world = World::new();
+    let _running = world.service("drysvc").run();
+    let mut daemon = Daemon::builder(&world.server.endpoint())
+        .config(&world.config("10.0.0.12"))
+        .arg("--dry-run")
+        .spawn();
+    daemon.wait_for_output(DEADLINE, "dry run: would send");
+    assert!(
+        daemon.output().contains("drysvc"),
+        "the change it would send names the service"
+    );
+    assert_eq!(world.change_requests(), 0, "dry run sent a change");
+    assert!(world.ips("drysvc").is_empty());
+}
+
+#[test]
+fn an_invalid_config_exits_2_naming_the_key() {
+    let world = World::new();
+    let config = world
+        .config("10.0.0.13")
+        .replace("[route53]\n", "[route53]\nttl = -5\n");
+    let (status, output) = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(
+        output.contains("route53.ttl") && output.contains("-5"),
+        "{output}"
+    );
+
+    let (status, output) = Daemon::builder(&world.server.endpoint())
+        .config(&(world.config("10.0.0.13") + "[bogus]\nkey = 1\n"))
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(2), "{output}");
+    assert!(output.contains("bogus"), "{output}");
+}
+
+#[test]
+fn a_zone_that_does_not_exist_exits_1_naming_it() {
+    let world = World::new();
+    let config = world
+        .config("10.0.0.14")
+        .replace(&world.zone_id, "ZNOSUCHZONE");
+    let (status, output) = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("ZNOSUCHZONE"), "{output}");
+}
+
+#[test]
+fn sigterm_with_deregister_withdraws_every_record_and_exits_0() {
+    let world = World::new();
+    let config = world.config("10.0.0.15") + "[shutdown]\nderegister = true\n";
+    let mut daemon = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .spawn();
+    let _a = world.service("keepa").run();
+    let _b = world.service("keepb").run();
+    world.wait_published("keepa", "10.0.0.15");
+    world.wait_published("keepb", "10.0.0.15");
+    let status = daemon.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        world.ips("keepa").is_empty() && world.ips("keepb").is_empty(),
+        "{:?}",
+        world.emulator.record_sets(&world.zone_id)
+    );
+}
+
+#[test]
+fn sigterm_without_deregister_keeps_the_records() {
+    let world = World::new();
+    let mut daemon = world.daemon("10.0.0.16");
+    let _a = world.service("stays").run();
+    world.wait_published("stays", "10.0.0.16");
+    let status = daemon.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        world.ips("stays"),
+        BTreeSet::from(["10.0.0.16".to_string()]),
+        "a restart must not withdraw live services"
+    );
+}
