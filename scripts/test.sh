@@ -103,15 +103,17 @@ ensure_test_image() {
     local busybox=/bin/busybox
     [ -x "$busybox" ] || die "$busybox missing although busybox-static is installed"
 
-    # The image is current when it carries the hash of everything it is built from.
+    # The image is current when it is also tagged with the hash of everything it is built from. (A tag,
+    # not a label: an image's labels become every container's labels.)
     local hash
     hash="$({ cat scripts/test-image/Dockerfile; sha256sum "$busybox" | cut -d' ' -f1; echo "${APPLETS[*]}"; } \
         | sha256sum | cut -d' ' -f1)"
-    local have
-    have="$(docker image inspect --format '{{ index .Config.Labels "route53-registrator.test-image.hash" }}' \
-        "$TEST_IMAGE" 2>/dev/null || true)"
-    if [ "$have" = "$hash" ]; then
-        note "current (inputs hash ${hash:0:12})"
+    local inputs_tag="${TEST_IMAGE%:*}:inputs-${hash:0:16}"
+    local latest_id inputs_id
+    latest_id="$(docker image inspect --format '{{.Id}}' "$TEST_IMAGE" 2>/dev/null || true)"
+    inputs_id="$(docker image inspect --format '{{.Id}}' "$inputs_tag" 2>/dev/null || true)"
+    if [ -n "$latest_id" ] && [ "$latest_id" = "$inputs_id" ]; then
+        note "current ($inputs_tag)"
         return
     fi
 
@@ -124,8 +126,8 @@ ensure_test_image() {
     for applet in "${APPLETS[@]}"; do
         ln -s busybox "$ctx/applets/$applet"
     done
-    note "building (inputs hash ${hash:0:12})"
-    if ! docker build --label "route53-registrator.test-image.hash=$hash" -t "$TEST_IMAGE" "$ctx" \
+    note "building $inputs_tag"
+    if ! docker build -t "$TEST_IMAGE" -t "$inputs_tag" "$ctx" \
         >"$STATE_DIR/test-image-build.log" 2>&1; then
         cat "$STATE_DIR/test-image-build.log" >&2
         die "docker build of $TEST_IMAGE failed (its output is above)"
