@@ -431,7 +431,7 @@ mod tests {
             scenario(
                 "healthcheck: published only while healthy",
                 vec![
-                    (snap(&[checked.clone()]), &[]),
+                    (snap(std::slice::from_ref(&checked)), &[]),
                     (health("h", Health::Healthy), &["web"]),
                     (health("h", Health::Unhealthy), &[]),
                     (health("h", Health::Healthy), &["web"]),
@@ -440,7 +440,7 @@ mod tests {
             scenario(
                 "a snapshot refreshes health",
                 vec![
-                    (snap(&[checked.clone()]), &[]),
+                    (snap(std::slice::from_ref(&checked)), &[]),
                     (snap(&[with_health(checked.clone(), Health::Healthy)]), &["web"]),
                 ],
             ),
@@ -448,7 +448,7 @@ mod tests {
                 name: "respect_health = false publishes whatever the health",
                 respect_health: false,
                 steps: vec![
-                    (snap(&[checked.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&checked)), &["web"]),
                     (health("h", Health::Unhealthy), &["web"]),
                     (kill("h", "15"), &[]),
                 ],
@@ -456,7 +456,7 @@ mod tests {
             scenario(
                 "a kill with another signal is not a stop",
                 vec![
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                     (kill("a", "1"), &["web"]),
                     (kill("a", "10"), &["web"]),
                     (kill("a", "nonsense"), &["web"]),
@@ -465,43 +465,43 @@ mod tests {
             ),
             scenario(
                 "a custom stop signal: SIGTERM is not a stop, SIGQUIT is",
-                vec![(snap(&[quits.clone()]), &["web"]), (kill("q", "15"), &["web"]), (kill("q", "3"), &[])],
+                vec![(snap(std::slice::from_ref(&quits)), &["web"]), (kill("q", "15"), &["web"]), (kill("q", "3"), &[])],
             ),
-            scenario("SIGKILL is always a stop", vec![(snap(&[quits.clone()]), &["web"]), (kill("q", "9"), &[])]),
-            scenario("die", vec![(snap(&[web_a.clone()]), &["web"]), (die("a"), &[])]),
-            scenario("destroy without a die", vec![(snap(&[web_a.clone()]), &["web"]), (destroy("a"), &[])]),
+            scenario("SIGKILL is always a stop", vec![(snap(std::slice::from_ref(&quits)), &["web"]), (kill("q", "9"), &[])]),
+            scenario("die", vec![(snap(std::slice::from_ref(&web_a)), &["web"]), (die("a"), &[])]),
+            scenario("destroy without a die", vec![(snap(std::slice::from_ref(&web_a)), &["web"]), (destroy("a"), &[])]),
             scenario(
                 "a stopping container still listed as running stays withdrawn",
                 vec![
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                     (kill("a", "15"), &[]),
-                    (snap(&[web_a.clone()]), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
                     (health("a", Health::Healthy), &[]),
                     (die("a"), &[]),
                 ],
             ),
             scenario(
                 "a snapshot listed before the die does not resurrect it",
-                vec![(snap(&[web_a.clone()]), &["web"]), (die("a"), &[]), (snap(&[web_a.clone()]), &[])],
+                vec![(snap(std::slice::from_ref(&web_a)), &["web"]), (die("a"), &[]), (snap(std::slice::from_ref(&web_a)), &[])],
             ),
             scenario(
                 "a tombstone is dropped once a snapshot no longer lists the id",
                 vec![
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                     (die("a"), &[]),
                     (snap(&[]), &[]),
                     // Only a real start lists the id again; the tombstone no longer hides it.
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                 ],
             ),
             scenario(
                 "restart after die: the same id is desired again",
                 vec![
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                     (kill("a", "15"), &[]),
                     (die("a"), &[]),
                     (started(&web_a), &["web"]),
-                    (snap(&[web_a.clone()]), &["web"]),
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
                 ],
             ),
             scenario(
@@ -514,7 +514,7 @@ mod tests {
             ),
             scenario(
                 "a snapshot removes vanished containers",
-                vec![(snap(&[web_a.clone(), api_c.clone()]), &["api", "web"]), (snap(&[web_a.clone()]), &["web"])],
+                vec![(snap(&[web_a.clone(), api_c.clone()]), &["api", "web"]), (snap(std::slice::from_ref(&web_a)), &["web"])],
             ),
             scenario(
                 "--rm: die and destroy with nothing but the id still withdraw",
@@ -522,11 +522,11 @@ mod tests {
             ),
             scenario(
                 "a stop kill delivered before the first listing that shows the container",
-                vec![(kill("a", "15"), &[]), (snap(&[web_a.clone()]), &[]), (die("a"), &[])],
+                vec![(kill("a", "15"), &[]), (snap(std::slice::from_ref(&web_a)), &[]), (die("a"), &[])],
             ),
             scenario(
                 "another kill delivered before the first listing is not a stop",
-                vec![(kill("a", "1"), &[]), (snap(&[web_a.clone()]), &["web"])],
+                vec![(kill("a", "1"), &[]), (snap(std::slice::from_ref(&web_a)), &["web"])],
             ),
             scenario(
                 "events of unknown containers change nothing",
