@@ -153,5 +153,9 @@ pub trait Route53Api: Send + Sync + 'static {
     ) -> Result<RecordPage, Route53Error>;
 
     /// ChangeResourceRecordSets: applies `changes` atomically, in order, or none of them.
-    async fn change_record_sets(&self, zone_id: &str, changes: &[Change]) -> Result<ChangeInfo, Route53Error>;
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error>;
 }
