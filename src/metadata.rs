@@ -9,8 +9,9 @@
 //!
 //! Where the service is: `AWS_EC2_METADATA_SERVICE_ENDPOINT` when set (the tests' loopback server), else
 //! aws-config's own resolution (the `~/.aws/config` profile, then `http://169.254.169.254`).
-//! `AWS_EC2_METADATA_DISABLED=true` turns the client off: every read fails without a request, as the AWS
-//! SDKs' own metadata providers do.
+//! `AWS_EC2_METADATA_DISABLED=true` turns the client off, as it does the AWS SDKs' own metadata providers:
+//! building one fails at once ([`MetadataError::Disabled`]), since without `host.ip` the daemon could never
+//! learn its IP, and saying so at start-up beats retrying forever.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -93,13 +94,12 @@ pub fn endpoint_from_env(
 /// [`MetadataApi`] over aws-config's IMDSv2 client.
 #[derive(Clone, Debug)]
 pub struct ImdsMetadata {
-    /// `None` when disabled.
-    client: Option<Client>,
+    client: Client,
 }
 
 impl ImdsMetadata {
-    /// A client configured from the process environment (see [`endpoint_from_env`]). Building it sends
-    /// nothing; a disabled one never will.
+    /// A client configured from the process environment (see [`endpoint_from_env`]); `Err(Disabled)` when
+    /// `AWS_EC2_METADATA_DISABLED=true`. Building it sends nothing.
     pub fn from_env() -> Result<ImdsMetadata, MetadataError> {
         ImdsMetadata::from_lookup(|key| std::env::var(key).ok())
     }
@@ -108,11 +108,7 @@ impl ImdsMetadata {
     pub fn from_lookup(
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ImdsMetadata, MetadataError> {
-        match endpoint_from_env(env) {
-            Err(MetadataError::Disabled) => Ok(ImdsMetadata { client: None }),
-            Err(other) => Err(other),
-            Ok(endpoint) => ImdsMetadata::with_endpoint(endpoint.as_deref()),
-        }
+        ImdsMetadata::with_endpoint(endpoint_from_env(env)?.as_deref())
     }
 
     /// A client for `endpoint`, or for aws-config's own resolution when `None`.
@@ -132,13 +128,13 @@ impl ImdsMetadata {
                     })?;
         }
         Ok(ImdsMetadata {
-            client: Some(builder.build()),
+            client: builder.build(),
         })
     }
 
     async fn get(&self, path: &'static str) -> Result<String, MetadataError> {
-        let client = self.client.as_ref().ok_or(MetadataError::Disabled)?;
-        let value = client
+        let value = self
+            .client
             .get(path)
             .await
             .map_err(|source| MetadataError::Request {
@@ -229,18 +225,15 @@ mod tests {
         assert!(error.to_string().contains("not a uri"), "{error}");
     }
 
-    #[actix_rt::test]
-    async fn a_disabled_client_fails_without_a_request() {
-        let metadata =
-            ImdsMetadata::from_lookup(env(&[("AWS_EC2_METADATA_DISABLED", "true")])).unwrap();
-        assert!(matches!(
-            metadata.local_ipv4().await,
-            Err(MetadataError::Disabled)
-        ));
-        assert!(matches!(
-            metadata.instance_id().await,
-            Err(MetadataError::Disabled)
-        ));
+    #[test]
+    fn a_disabled_service_gives_no_client() {
+        let disabled = ImdsMetadata::from_lookup(env(&[("AWS_EC2_METADATA_DISABLED", "true")]));
+        let error = disabled.unwrap_err();
+        assert!(matches!(error, MetadataError::Disabled));
+        assert!(
+            error.to_string().contains("host.ip"),
+            "the message says what to do: {error}"
+        );
     }
 
     #[test]
