@@ -3,24 +3,31 @@
 //!
 //! # Layout
 //!
-//! The pipeline is docker → classify → plan → route53, with metadata and config beside it.
+//! The pipeline is docker → classify → plan → route53, with metadata and config beside it. Each stage is a
+//! narrow trait over its external system (I/O) or a pure module (decisions); the actors in [`actors`] hold
+//! the state and move messages between them.
 //!
+//! - [`docker`]: the narrow [`docker::DockerApi`] trait over the engine (list, inspect, events) and its
+//!   bollard implementation, which negotiates the API version.
+//! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
 //! - [`classify`]: pure: a container's labels and network mode → a service name, a skip or a refusal; the
 //!   naming table.
-//! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
-//! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
-//! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
 //! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
 //!   publish (counting, health, stopping, tombstones).
-//! - [`docker`]: the narrow [`docker::DockerApi`] trait over the engine (list, inspect, events) and its bollard
-//!   implementation, which negotiates the API version.
-//! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
-//!   through aws-config's client: local-ipv4, instance-id).
-//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
-//!   zone reads (paginated, by name) and the rate limiter every request passes.
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
 //!   Route53's limits.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
+//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
+//!   zone reads (paginated, by name) and the rate limiter every request passes.
+//! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
+//!   through aws-config's client: local-ipv4, instance-id).
+//! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
+//!   IP; the messages between them in [`actors::messages`].
+//! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
+//! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
+//!
+//! `src/main.rs` wires the actors together. The Route53 emulator the tests run against is a separate crate
+//! (`emulator/`), not part of the daemon's binary.
 #![forbid(unsafe_code)]
 
 pub mod actors;
