@@ -112,7 +112,7 @@ pub fn spawn_server(emulator: Emulator, port: u16) -> io::Result<ServerHandle> {
                 })
                 .workers(1)
                 .disable_signals()
-                .shutdown_timeout(1)
+                .shutdown_timeout(0)
                 .listen(listener);
                 let server = match server {
                     Ok(server) => server.run(),
