@@ -17,7 +17,7 @@ NETWORK=r53r-quickstart
 STATE_DIR="$(pwd)/.test-env"
 
 # A Docker engine that answers and the tiny test image (the same set-up the tests use).
-scripts/test.sh --setup-only
+scripts/test.sh --docker-only
 
 printf '\n==> Building the daemon and the emulator\n'
 cargo build --quiet -p route53-registrator -p route53-emulator

@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh               set up, then check formatting and lints and run every test
 #   scripts/test.sh --setup-only  set up only (engine, image, virtualenv)
+#   scripts/test.sh --docker-only set up the engine and the image only (what the quick start needs)
 #
 # Steps, each skipped when already done:
 #   1. a Docker engine that answers: Debian's `docker.io` is installed if missing, and `dockerd` is started
@@ -177,7 +178,8 @@ SETUP_ONLY=0
 case "${1:-}" in
     "") ;;
     --setup-only) SETUP_ONLY=1 ;;
-    *) die "unknown argument '$1' (expected nothing or --setup-only)" ;;
+    --docker-only) ensure_docker; ensure_test_image; exit 0 ;;
+    *) die "unknown argument '$1' (expected nothing, --setup-only or --docker-only)" ;;
 esac
 
 ensure_docker
