@@ -52,7 +52,7 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
 pub struct ConfigArg {
     /// TOML configuration file (default: the file named by ROUTE53_REGISTRATOR_CONFIG, else none). Any key can
-    /// be overridden by an R53R_<SECTION>__<KEY> environment variable.
+    /// be overridden by an `R53R_<SECTION>__<KEY>` environment variable.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

@@ -1,8 +1,8 @@
-//! [`Route53Api`](super::Route53Api) over `aws-sdk-route53`.
+//! [`Route53Api`] over `aws-sdk-route53`.
 //!
 //! The SDK's own retries are turned off ([`SdkRoute53::from_env`]): the writer owns every retry, so that each
 //! request passes its rate limiter and is counted. Every SDK error is mapped to a [`Route53Error`] in one
-//! place, [`classify`], from what came back: the HTTP status, the error code, the message and the raw body.
+//! place, `classify`, from what came back: the HTTP status, the error code, the message and the raw body.
 
 use std::time::Duration;
 
