@@ -909,3 +909,156 @@ async fn the_sdk_client_from_the_environment_resolves_the_zone() {
         "one, one, and two failures then one: no SDK retries of its own"
     );
 }
+
+/// Which call of the API panics, once.
+#[derive(Clone, Copy, Debug)]
+enum PanicAt {
+    /// The `n`th ListResourceRecordSets (from 1).
+    List(usize),
+    /// The `n`th ChangeResourceRecordSets (from 1).
+    Change(usize),
+}
+
+/// Passes every call to the emulator, except one that panics (as a client with a bug would) instead of
+/// answering; the panicking call reaches Route53 not at all.
+struct PanicOnce {
+    inner: Emulator,
+    at: PanicAt,
+    lists: AtomicUsize,
+    changes: AtomicUsize,
+}
+
+impl PanicOnce {
+    fn new(inner: Emulator, at: PanicAt) -> Arc<Self> {
+        Arc::new(PanicOnce {
+            inner,
+            at,
+            lists: AtomicUsize::new(0),
+            changes: AtomicUsize::new(0),
+        })
+    }
+}
+
+#[async_trait]
+impl Route53Api for PanicOnce {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+        self.inner.get_hosted_zone(zone_id).await
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone_id: &str,
+        start: Option<&RecordPosition>,
+        max_items: Option<i32>,
+    ) -> Result<RecordPage, Route53Error> {
+        let n = self.lists.fetch_add(1, Ordering::SeqCst) + 1;
+        if matches!(self.at, PanicAt::List(at) if at == n) {
+            panic!("test: ListResourceRecordSets number {n} panics");
+        }
+        self.inner.list_record_sets(zone_id, start, max_items).await
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error> {
+        let n = self.changes.fetch_add(1, Ordering::SeqCst) + 1;
+        if matches!(self.at, PanicAt::Change(at) if at == n) {
+            panic!("test: ChangeResourceRecordSets number {n} panics");
+        }
+        self.inner.change_record_sets(zone_id, changes).await
+    }
+}
+
+/// A panic inside a Route53 call would kill the writer's task (and its supervisor with it) and leave a
+/// daemon that never writes again. Each one must instead restart the writer, which reads the zone again and
+/// publishes what is desired — and still answers its mailbox.
+#[actix_rt::test]
+async fn a_panic_in_the_zone_read_or_a_change_restarts_the_writer() {
+    for at in [PanicAt::List(1), PanicAt::Change(1)] {
+        let s = Setup::new();
+        let api = PanicOnce::new(s.emu.clone(), at);
+        let writer = s.writer_over(api.clone(), settings(Routing::Multivalue));
+        writer.do_send(HostIp(IP));
+        writer.do_send(names(&["web", "api"]));
+        eventually(&format!("published after a panic at {at:?}"), || {
+            s.owned_names("10.0.0.1") == vec!["api", "web"]
+        })
+        .await;
+        let report = settle(&writer).await;
+        assert_eq!(report.rejected, 0, "{at:?}");
+        assert!(
+            api.lists.load(Ordering::SeqCst) >= 2,
+            "{at:?}: the restarted writer read the zone again"
+        );
+
+        // The restarted writer is the one that keeps working.
+        writer.do_send(names(&["web"]));
+        eventually(&format!("withdrawn after a panic at {at:?}"), || {
+            s.owned_names("10.0.0.1") == vec!["web"]
+        })
+        .await;
+    }
+}
+
+/// A panic while verifying restarts the writer too; the restarted writer's zone read finds the drift that
+/// verification was looking for, and repairs it.
+#[actix_rt::test]
+async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
+    let s = Setup::new();
+    // The first list reads the zone; the second is the first verification.
+    let api = PanicOnce::new(s.emu.clone(), PanicAt::List(2));
+    let writer = s.writer_over(
+        api.clone(),
+        WriterSettings {
+            verify_interval: ms(200),
+            ..settings(Routing::Multivalue)
+        },
+    );
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(api.lists.load(Ordering::SeqCst), 1);
+    s.emu
+        .apply_directly(
+            &s.zone.id,
+            &[Change {
+                action: ChangeAction::Delete,
+                record_set: s.multivalue("web", "10.0.0.1", "10.0.0.1"),
+            }],
+        )
+        .unwrap();
+    eventually("the deleted record set is back", || {
+        s.owned_names("10.0.0.1") == vec!["web"]
+    })
+    .await;
+    assert!(
+        api.lists.load(Ordering::SeqCst) >= 3,
+        "verified, panicked, read again"
+    );
+    settle(&writer).await;
+}
+
+/// Every restart waits out the backoff, and a zone read that works does not reset it: a change that keeps
+/// failing fatally is retried less and less often, not in a loop of read, change, restart.
+#[actix_rt::test]
+async fn a_change_that_always_fails_backs_off_across_restarts() {
+    let s = Setup::new();
+    let api = Arc::new(DenyFirstChanges {
+        inner: s.emu.clone(),
+        remaining: AtomicUsize::new(usize::MAX),
+    });
+    let writer = s.writer_over(api.clone(), settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    // Delays of 5, 10, 20, 40 ms, then 50 ms (each up to twice that with jitter): about 20 attempts in a
+    // second at most. Reset by each read, the backoff would stay at 5–10 ms: a hundred or more.
+    actix_rt::time::sleep(Duration::from_secs(1)).await;
+    let changes = usize::MAX - api.remaining.load(Ordering::SeqCst);
+    assert!(
+        (2..=40).contains(&changes),
+        "{changes} attempts in a second"
+    );
+    assert!(s.owned_names("10.0.0.1").is_empty());
+}

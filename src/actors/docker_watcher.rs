@@ -15,13 +15,13 @@
 //! fails, or a listing fails, the watcher logs it and stops; its [`Supervisor`](actix::Supervisor) starts it
 //! again (as long as someone holds its `Addr`), after an exponential backoff with jitter whose attempt count
 //! survives restarts and is reset once a connection has produced a snapshot. The restarted watcher subscribes
-//! and lists again: that is the reconciliation after a reconnect. A panic inside the Docker client is caught
-//! and handled as a failure, so it restarts the watcher instead of silently killing it.
+//! and lists again: that is the reconciliation after a reconnect. A panic in the Docker client (connecting,
+//! listing, or inside the event stream) or in the watcher's own handling of it stops the watcher the same
+//! way ([`crate::actors::CatchPanic`]), instead of silently killing it and its supervisor.
 //!
 //! [`DockerStatus`] is shared with whoever reports health (`/healthz`): connected since when, or
 //! disconnected since when.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,6 +31,7 @@ use futures_util::FutureExt;
 use tracing::{debug, info, warn};
 
 use crate::actors::messages::{Event, Snapshot};
+use crate::actors::CatchPanic;
 use crate::container::{ContainerEvent, ContainerInfo};
 use crate::docker::{BollardDocker, DockerApi, DockerError};
 use crate::timing::{Backoff, RetryPolicy};
@@ -122,8 +123,8 @@ pub struct DockerWatcher {
     snapshots: Recipient<Snapshot>,
     status: Arc<DockerStatus>,
     backoff: Backoff,
-    /// Whether the next start is a restart after a failure (and so waits for the backoff).
-    failed: bool,
+    /// Whether this start is a restart (and so waits for the backoff): every restart follows a failure.
+    restarted: bool,
     /// The engine, once connected in this incarnation.
     docker: Option<Arc<dyn DockerApi>>,
     /// `Some` while a listing is in flight: the events that arrived meanwhile, in order.
@@ -146,7 +147,7 @@ impl DockerWatcher {
             snapshots,
             status,
             backoff: Backoff::new(RECONNECT_POLICY, rand::random()),
-            failed: false,
+            restarted: false,
             docker: None,
             held: None,
         }
@@ -180,20 +181,23 @@ impl DockerWatcher {
 
     /// Something went wrong with the engine: give up this incarnation; the supervisor starts the next one.
     fn fail(&mut self, ctx: &mut Context<Self>, error: &dyn std::fmt::Display) {
+        if ctx.state().stopping() {
+            // Already failed: the stream's end after its error, say.
+            return;
+        }
         warn!(%error, attempt = self.backoff.attempts() + 1, "lost Docker; reconnecting");
-        self.status.disconnected(Instant::now());
-        self.failed = true;
         ctx.stop();
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        let connecting = AssertUnwindSafe((self.connect)()).catch_unwind();
-        ctx.spawn(connecting.into_actor(self).map(|result, watcher, ctx| {
-            match flatten_panic(result) {
-                Ok(docker) => watcher.subscribe_and_list(docker, ctx),
-                Err(error) => watcher.fail(ctx, &error),
-            }
-        }));
+        let connecting =
+            (self.connect)()
+                .into_actor(self)
+                .map(|result, watcher, ctx| match result {
+                    Ok(docker) => watcher.subscribe_and_list(docker, ctx),
+                    Err(error) => watcher.fail(ctx, &error),
+                });
+        ctx.spawn(connecting.catch_panic("connect to Docker"));
     }
 
     fn subscribe_and_list(&mut self, docker: Arc<dyn DockerApi>, ctx: &mut Context<Self>) {
@@ -201,8 +205,15 @@ impl DockerWatcher {
             .checked_sub(SUBSCRIBE_OVERLAP)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         // The stream is polled (and so subscribed) as soon as this handler returns, before the listing's
-        // request; `since` covers any race between the two requests.
-        ctx.add_stream(docker.events(since));
+        // request; `since` covers any race between the two requests. (Not `add_stream`: a panic inside the
+        // stream must be caught like any other.)
+        let events = docker
+            .events(since)
+            .into_actor(self)
+            .map(|item, watcher, ctx| watcher.event(item, ctx))
+            .finish()
+            .map(|(), watcher, ctx| watcher.fail(ctx, &"the event stream ended"));
+        ctx.spawn(events.catch_panic("follow Docker's events"));
         self.docker = Some(docker);
         self.list(ctx);
         ctx.run_interval(self.resync_interval, |watcher, ctx| watcher.list(ctx));
@@ -217,13 +228,28 @@ impl DockerWatcher {
             return;
         };
         self.held = Some(Vec::new());
-        let listing = AssertUnwindSafe(async move { docker.list_running().await }).catch_unwind();
-        ctx.spawn(listing.into_actor(self).map(|result, watcher, ctx| {
-            match flatten_panic(result) {
+        let listing = async move { docker.list_running().await }
+            .into_actor(self)
+            .map(|result, watcher, ctx| match result {
                 Ok(containers) => watcher.listed(containers),
                 Err(error) => watcher.fail(ctx, &error),
-            }
-        }));
+            });
+        ctx.spawn(listing.catch_panic("list Docker's containers"));
+    }
+
+    /// One item of the event stream: an event is held while a listing is in flight, else forwarded.
+    fn event(&mut self, item: Result<ContainerEvent, DockerError>, ctx: &mut Context<Self>) {
+        if ctx.state().stopping() {
+            // This incarnation has failed; the next one lists what the engine holds anyway.
+            return;
+        }
+        match item {
+            Ok(event) => match self.held.as_mut() {
+                Some(held) => held.push(event),
+                None => self.events.do_send(Event(event)),
+            },
+            Err(error) => self.fail(ctx, &error),
+        }
     }
 
     fn listed(&mut self, containers: Vec<ContainerInfo>) {
@@ -240,25 +266,11 @@ impl DockerWatcher {
     }
 }
 
-/// A panic caught in a Docker future, as an error.
-fn flatten_panic<T>(
-    result: Result<Result<T, DockerError>, Box<dyn std::any::Any + Send>>,
-) -> Result<T, DockerError> {
-    result.unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|message| message.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(no message)".to_string());
-        Err(DockerError::Panic(message))
-    })
-}
-
 impl Actor for DockerWatcher {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if !self.failed {
+        if !self.restarted {
             self.connect(ctx);
             return;
         }
@@ -273,26 +285,14 @@ impl Actor for DockerWatcher {
 }
 
 impl Supervised for DockerWatcher {
+    /// Every stop is a failure (an error, the stream's end, or a panic): the next incarnation waits for the
+    /// backoff, and the engine counts as disconnected until it has listed again.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The context has dropped the stream, the timers and the futures of the last incarnation.
+        self.status.disconnected(Instant::now());
+        self.restarted = true;
         self.docker = None;
         self.held = None;
-    }
-}
-
-impl StreamHandler<Result<ContainerEvent, DockerError>> for DockerWatcher {
-    fn handle(&mut self, item: Result<ContainerEvent, DockerError>, ctx: &mut Context<Self>) {
-        match item {
-            Ok(event) => match self.held.as_mut() {
-                Some(held) => held.push(event),
-                None => self.events.do_send(Event(event)),
-            },
-            Err(error) => self.fail(ctx, &error),
-        }
-    }
-
-    fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.fail(ctx, &"the event stream ended");
     }
 }
 
@@ -319,11 +319,15 @@ mod tests {
     }
 
     /// A Docker whose listings wait for a permit the test hands out, and whose event streams the test feeds.
+    /// Its first `panicking_lists` listings and the first `panicking_streams` event streams (when polled)
+    /// panic, as a client with a bug would.
     struct FakeDocker {
         containers: Mutex<Vec<ContainerInfo>>,
         list_permits: Semaphore,
         streams: Mutex<Vec<mpsc::UnboundedSender<Result<ContainerEvent, DockerError>>>>,
         lists: AtomicUsize,
+        panicking_lists: AtomicUsize,
+        panicking_streams: AtomicUsize,
     }
 
     impl FakeDocker {
@@ -333,7 +337,16 @@ mod tests {
                 list_permits: Semaphore::new(0),
                 streams: Mutex::new(Vec::new()),
                 lists: AtomicUsize::new(0),
+                panicking_lists: AtomicUsize::new(0),
+                panicking_streams: AtomicUsize::new(0),
             }
+        }
+
+        /// Takes one from `counter` if it is not zero: whether this call should panic.
+        fn take(counter: &AtomicUsize) -> bool {
+            counter
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
         }
 
         fn send(&self, event: ContainerEvent) {
@@ -359,6 +372,9 @@ mod tests {
         async fn list_running(&self) -> Result<Vec<ContainerInfo>, DockerError> {
             self.list_permits.acquire().await.expect("open").forget();
             self.lists.fetch_add(1, Ordering::SeqCst);
+            if FakeDocker::take(&self.panicking_lists) {
+                panic!("test: the listing panics");
+            }
             Ok(self.containers.lock().unwrap().clone())
         }
 
@@ -378,7 +394,11 @@ mod tests {
         ) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.streams.lock().unwrap().push(sender);
-            stream::unfold(receiver, |mut receiver| async move {
+            let panics = FakeDocker::take(&self.panicking_streams);
+            stream::unfold(receiver, move |mut receiver| async move {
+                if panics {
+                    panic!("test: the event stream panics");
+                }
                 receiver.recv().await.map(|item| (item, receiver))
             })
             .boxed()
@@ -571,6 +591,43 @@ mod tests {
             "three failed attempts, then one that worked"
         );
         assert_eq!(h.seen(), vec![Seen::Snapshot(vec![])]);
+    }
+
+    /// A panic in the Docker client would kill the watcher's task (and its supervisor with it): the
+    /// classifier would never hear of a container again. It must restart the watcher instead, which
+    /// subscribes and lists again.
+    #[actix_rt::test]
+    async fn a_panicking_stream_or_listing_restarts_the_watcher() {
+        for panicking_stream in [true, false] {
+            let docker = Arc::new(FakeDocker::new());
+            docker.containers.lock().unwrap().push(container("a"));
+            docker.list_permits.add_permits(10);
+            if panicking_stream {
+                docker.panicking_streams.store(1, Ordering::SeqCst);
+            } else {
+                docker.panicking_lists.store(1, Ordering::SeqCst);
+            }
+            let h = start(Arc::clone(&docker), 0, HOUR);
+            wait_until("a snapshot after the panic", || {
+                h.seen().contains(&Seen::Snapshot(vec!["a".into()]))
+            })
+            .await;
+            assert_eq!(
+                h.connects.load(Ordering::SeqCst),
+                2,
+                "stream panics: {panicking_stream}; reconnected once"
+            );
+            assert_eq!(h.docker.subscriptions(), 2, "subscribed again");
+            wait_until("connected", || h.status.down_for(Instant::now()).is_none()).await;
+
+            // The new incarnation's stream is live.
+            docker.send(ContainerEvent::Die { id: "a".into() });
+            wait_until("an event on the new stream", || {
+                h.seen()
+                    .contains(&Seen::Event(ContainerEvent::Die { id: "a".into() }))
+            })
+            .await;
+        }
     }
 
     #[actix_rt::test]

@@ -21,9 +21,12 @@
 //! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
 //!    publishes ([`read_names`]) and repairs drift. Otherwise, while nothing changes, it calls nothing.
 //!
-//! Supervised: a fatal answer to a change (access denied, zone gone) stops the actor; its supervisor
-//! restarts it, `restarting()` forgets `current`, and the restarted actor reads the zone again. The backoff
-//! survives the restart, so a persistent failure is not retried in a tight loop.
+//! Supervised: a fatal answer to a change (access denied, zone gone) stops the actor, and so does a panic
+//! anywhere in its Route53 calls or its scheduling ([`crate::actors::CatchPanic`]: without it, actix would
+//! drop the writer and its supervisor together). The supervisor restarts it, `restarting()` forgets
+//! `current`, and the restarted actor waits out the backoff and reads the zone again. The backoff survives
+//! the restart and is reset only by a change Route53 accepted, so a persistent failure is not retried in a
+//! tight loop (a zone read that works is not enough: the failure may be in the change that follows).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -35,6 +38,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
 use crate::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
+use crate::actors::{stop_on_panic, CatchPanic};
 use crate::config::Settings;
 use crate::plan::{self, BatchLimits, RecordSpec};
 use crate::route53::limited::RateLimited;
@@ -303,8 +307,12 @@ impl Route53Writer {
     }
 
     /// The writer's one scheduler: called after every change of state, it decides what to do now or arms
-    /// the one timer for when something becomes due.
+    /// the one timer for when something becomes due. A panic in it (in the plan, say) restarts the writer.
     fn poll(&mut self, ctx: &mut Context<Self>) {
+        stop_on_panic(self, ctx, "decide what to send", Self::poll_now);
+    }
+
+    fn poll_now(&mut self, ctx: &mut Context<Self>) {
         if self.busy {
             return;
         }
@@ -378,11 +386,10 @@ impl Route53Writer {
         self.busy = true;
         let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
         let read = async move { read_all(api.as_ref(), &zone_id).await };
-        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+        let read = read.into_actor(self).map(move |result, act, ctx| {
             act.busy = false;
             match result {
                 Ok(record_sets) => {
-                    act.backoff.reset();
                     act.current = plan::ours(&spec, &record_sets);
                     act.owners = owners(&record_sets);
                     act.loaded = true;
@@ -399,7 +406,8 @@ impl Route53Writer {
                 Err(e) => act.failed("read the zone", &e),
             }
             act.poll(ctx);
-        }));
+        });
+        ctx.spawn(read.catch_panic("read the zone"));
     }
 
     fn start_flush(&mut self, ctx: &mut Context<Self>, changes: Vec<Change>) {
@@ -408,7 +416,7 @@ impl Route53Writer {
         debug!(changes = changes.len(), batches = batches.len(), "flushing");
         let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
         let send = async move { send_batches(api.as_ref(), &zone_id, batches).await };
-        ctx.spawn(send.into_actor(self).map(|outcome, act, ctx| {
+        let send = send.into_actor(self).map(|outcome, act, ctx| {
             act.busy = false;
             if act.flushed(outcome) {
                 act.poll(ctx);
@@ -416,7 +424,8 @@ impl Route53Writer {
                 // Our picture of the zone may be wrong: restart, and read it again.
                 ctx.stop();
             }
-        }));
+        });
+        ctx.spawn(send.catch_panic("send changes"));
     }
 
     /// Takes in what a flush achieved; `false` when the writer should restart.
@@ -561,7 +570,7 @@ impl Route53Writer {
         self.busy = true;
         let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
         let read = async move { read_names(api.as_ref(), &zone_id, &names).await };
-        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+        let verify = read.into_actor(self).map(move |result, act, ctx| {
             act.busy = false;
             match result {
                 Ok(read) => {
@@ -590,7 +599,8 @@ impl Route53Writer {
                 }
             }
             act.poll(ctx);
-        }));
+        });
+        ctx.spawn(verify.catch_panic("verify the zone"));
     }
 }
 
@@ -619,10 +629,16 @@ impl Actor for Route53Writer {
 
 impl Supervised for Route53Writer {
     /// Forgets what it knew of the zone, so that the restarted writer reads it again and reconciles. The
-    /// desired names, the IP, the backoff (and when to retry), the report and the waiters are kept.
+    /// desired names, the IP, the backoff (and when to retry), the report and the waiters are kept. Every
+    /// restart follows a failure, so it waits for the backoff: a failure that did not set a retry time (a
+    /// panic) gets one here.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        if self.retry_at.is_none() {
+            self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+        }
         warn!(
             zone = self.zone.id,
+            attempt = self.backoff.attempts(),
             "writer restarting; it will read the zone again"
         );
         self.current.clear();
