@@ -369,6 +369,32 @@ fn a_draining_container_is_withdrawn_at_its_stop_signal_and_not_republished() {
 }
 
 #[test]
+fn only_the_containers_own_stop_signal_withdraws_it() {
+    let world = World::new();
+    let _daemon = world.daemon("10.0.0.17");
+    let quits = world
+        .service("quits")
+        .stop_signal("SIGQUIT")
+        .shell("trap '' TERM QUIT; while true; do sleep 1; done")
+        .run();
+    world.wait_published("quits", "10.0.0.17");
+
+    // SIGTERM is not this container's stop signal: it is not stopping, and stays published.
+    quits.kill("TERM");
+    world.assert_stays("quits", true, Duration::from_secs(3));
+
+    // `docker stop` sends its SIGQUIT (reported as 3): withdrawn while it still drains.
+    let mut stopping = quits.stop_in_background(30);
+    world.wait_withdrawn("quits", "10.0.0.17");
+    assert!(
+        quits.is_running(),
+        "withdrawn at the kill event, while it drains"
+    );
+    quits.kill("KILL");
+    let _ = stopping.wait();
+}
+
+#[test]
 fn two_daemons_on_one_engine_publish_both_ips_under_one_name() {
     let world = World::new();
     let _one = world.daemon("10.0.1.1");
@@ -508,6 +534,8 @@ fn dry_run_sends_nothing() {
         daemon.output().contains("drysvc"),
         "the change it would send names the service"
     );
+    // Past the debounce and through the shutdown flush: still nothing may have been sent.
+    assert_eq!(daemon.terminate().code(), Some(0));
     assert_eq!(world.change_requests(), 0, "dry run sent a change");
     assert!(world.ips("drysvc").is_empty());
 }
@@ -551,6 +579,11 @@ fn a_zone_that_does_not_exist_exits_1_naming_it() {
 fn sigterm_with_deregister_withdraws_every_record_and_exits_0() {
     let world = World::new();
     let config = world.config("10.0.0.15") + "[shutdown]\nderegister = true\n";
+    let theirs = multivalue(&world.fqdn("keepa"), "10.9.9.9", "10.9.9.9");
+    world
+        .emulator
+        .apply_directly(&world.zone_id, &[create(theirs.clone())])
+        .expect("seed");
     let mut daemon = Daemon::builder(&world.server.endpoint())
         .config(&config)
         .spawn();
@@ -560,8 +593,13 @@ fn sigterm_with_deregister_withdraws_every_record_and_exits_0() {
     world.wait_published("keepb", "10.0.0.15");
     let status = daemon.terminate();
     assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        world.a_records("keepa"),
+        vec![theirs],
+        "only ours is withdrawn"
+    );
     assert!(
-        world.ips("keepa").is_empty() && world.ips("keepb").is_empty(),
+        world.ips("keepb").is_empty(),
         "{:?}",
         world.emulator.record_sets(&world.zone_id)
     );
