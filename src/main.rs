@@ -10,12 +10,13 @@ use std::time::Duration;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix::{Actor, Supervisor};
+use actix::Supervisor;
 use clap::Parser;
 use route53_registrator::actors::classifier::Classifier;
 use route53_registrator::actors::docker_watcher::{DockerStatus, DockerWatcher};
 use route53_registrator::actors::messages::{Settle, Shutdown};
 use route53_registrator::actors::metadata_cache::MetadataCache;
+use route53_registrator::actors::panic_message;
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
 use route53_registrator::config::{LogFormat, Settings};
@@ -65,6 +66,7 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     init_logging(&settings);
+    log_panics();
     let system = actix_rt::System::new();
     ExitCode::from(system.block_on(daemon(settings, writer_settings, args.once)))
 }
@@ -97,14 +99,14 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         ImdsMetadata::from_env().map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
     });
     let _metadata = match metadata {
-        Ok(cache) => cache.start(),
+        Ok(cache) => cache.start_supervised(),
         Err(e) => {
             eprintln!("route53-registrator: instance metadata: {e}");
             return EXIT_FATAL;
         }
     };
     let classifier =
-        Classifier::new(settings.selection.clone(), writer.clone().recipient()).start();
+        Classifier::new(settings.selection.clone(), writer.clone().recipient()).start_supervised();
     let status = Arc::new(DockerStatus::new(Instant::now()));
     let host = resolve_host(
         &settings.docker.host,
@@ -195,6 +197,26 @@ fn init_logging(settings: &Settings) {
     }
 }
 
+/// Logs every panic through tracing (message and location), so that it lands in the daemon's log, JSON
+/// included, before the default hook prints it to stderr. The actors turn a panic into a restart
+/// (`route53_registrator::actors::stop_on_panic`), and log that too; this line says where it happened.
+fn log_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        error!(
+            panic = %panic_message(info.payload()),
+            location,
+            thread = std::thread::current().name().unwrap_or("unnamed"),
+            "panicked"
+        );
+        default_hook(info);
+    }));
+}
+
 /// `healthcheck`: GET /healthz on `http.listen` (an unspecified address is asked on loopback); exit 0 on 200.
 fn healthcheck(listen: &str) -> ExitCode {
     let Ok(mut addr) = listen.parse::<SocketAddr>() else {
@@ -239,4 +261,44 @@ fn get_healthz(addr: SocketAddr) -> std::io::Result<(u16, String)> {
         .map(|(_, b)| b.trim().to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_is_logged_with_its_message_and_location() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        super::log_panics();
+        let result = tracing::subscriber::with_default(subscriber, || {
+            std::panic::catch_unwind(|| panic!("test: the hook sees {}", 42))
+        });
+        assert!(result.is_err());
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains(r#""panic":"test: the hook sees 42""#), "{log}");
+        assert!(log.contains(r#""location":"src/main.rs:"#), "{log}");
+        assert!(log.contains(r#""level":"ERROR""#), "{log}");
+    }
 }

@@ -5,18 +5,28 @@
 //! container, fields first), counts refusals, and sends [`DesiredNames`]. Nothing is sent before the first
 //! [`Snapshot`]: until the running containers have been listed, an empty set would not mean "nothing runs",
 //! and the writer would withdraw live records.
+//!
+//! A panic in the rules stops the classifier ([`crate::actors::stop_on_panic`]); started with
+//! [`Classifier::start_supervised`], it is restarted with an empty state and waits for a snapshot again,
+//! sending nothing before it. The watcher's next resync (`docker.resync_interval`) brings that snapshot;
+//! until then the writer keeps publishing the names it had, and the events that arrive meanwhile are
+//! applied to the new state as before a first snapshot (the snapshot's rules sort out which came first).
+//! Skips and refusals are then logged, and counted, once more.
 
 use std::collections::BTreeSet;
 
-use actix::{Actor, Context, Handler, Recipient};
+use actix::{Actor, Addr, Context, Handler, Recipient, Supervised, Supervisor};
 use tracing::{debug, info, warn};
 
 use crate::actors::messages::{DesiredNames, Event, Snapshot};
+use crate::actors::stop_on_panic;
 use crate::config::SelectionSettings;
 use crate::desired::{DesiredState, Notice, NoticeKind};
 
 /// Holds this instance's desired state and sends its names downstream.
 pub struct Classifier {
+    /// The rules, kept to start again from an empty state after a restart.
+    sel: SelectionSettings,
     state: DesiredState,
     downstream: Recipient<DesiredNames>,
     /// The set last sent; `None` until the first snapshot.
@@ -29,11 +39,17 @@ impl Classifier {
     /// A classifier applying `sel`, sending to `downstream` (the writer).
     pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>) -> Self {
         Classifier {
-            state: DesiredState::new(sel),
+            state: DesiredState::new(sel.clone()),
+            sel,
             downstream,
             sent: None,
             refusals: 0,
         }
+    }
+
+    /// Starts the classifier under an actix `Supervisor`, which restarts it after a panic.
+    pub fn start_supervised(self) -> Addr<Self> {
+        Supervisor::start(move |_| self)
     }
 
     /// How many containers' names have been refused.
@@ -80,23 +96,36 @@ impl Actor for Classifier {
     type Context = Context<Self>;
 }
 
+impl Supervised for Classifier {
+    /// The state may be half-updated by the panic: start again from nothing, as before a first snapshot.
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        warn!("classifier restarting; nothing is sent until the next listing of the containers");
+        self.state = DesiredState::new(self.sel.clone());
+        self.sent = None;
+    }
+}
+
 impl Handler<Event> for Classifier {
     type Result = ();
 
-    fn handle(&mut self, msg: Event, _: &mut Context<Self>) {
-        let notices = self.state.apply(msg.0);
-        self.log(notices);
-        self.publish(false);
+    fn handle(&mut self, msg: Event, ctx: &mut Context<Self>) {
+        stop_on_panic(self, ctx, "apply a Docker event", |classifier, _| {
+            let notices = classifier.state.apply(msg.0);
+            classifier.log(notices);
+            classifier.publish(false);
+        });
     }
 }
 
 impl Handler<Snapshot> for Classifier {
     type Result = ();
 
-    fn handle(&mut self, msg: Snapshot, _: &mut Context<Self>) {
-        let notices = self.state.snapshot(msg.0);
-        self.log(notices);
-        self.publish(true);
+    fn handle(&mut self, msg: Snapshot, ctx: &mut Context<Self>) {
+        stop_on_panic(self, ctx, "apply a listing", |classifier, _| {
+            let notices = classifier.state.snapshot(msg.0);
+            classifier.log(notices);
+            classifier.publish(true);
+        });
     }
 }
 
@@ -141,6 +170,18 @@ mod tests {
     #[derive(Message)]
     #[rtype(result = "u64")]
     struct Refusals;
+
+    /// Panics inside the classifier the way its real handlers guard against (a bug in the rules).
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Panic;
+
+    impl Handler<Panic> for Classifier {
+        type Result = ();
+        fn handle(&mut self, _: Panic, ctx: &mut Context<Self>) {
+            stop_on_panic(self, ctx, "test", |_, _| panic!("test: a bug in the rules"));
+        }
+    }
 
     impl Handler<Refusals> for Classifier {
         type Result = u64;
@@ -203,6 +244,39 @@ mod tests {
         // The first snapshot sends, even a set that has not changed, and keeps what started before it.
         classifier.send(Snapshot(vec![])).await.unwrap();
         assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["api"])]);
+    }
+
+    #[actix_rt::test]
+    async fn after_a_panic_it_restarts_and_sends_nothing_before_the_next_snapshot() {
+        let recorder = Recorder::default().start();
+        let classifier =
+            Classifier::new(SelectionSettings::default(), recorder.clone().recipient())
+                .start_supervised();
+        classifier
+            .send(Snapshot(vec![svc("a", "web")]))
+            .await
+            .unwrap();
+        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+
+        classifier.send(Panic).await.unwrap();
+        // The restarted classifier knows nothing: an event alone must not send (`{api}` would withdraw web).
+        classifier
+            .send(Event(ContainerEvent::Started(svc("b", "api"))))
+            .await
+            .expect("restarted, not gone");
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            Vec::<BTreeSet<String>>::new()
+        );
+        // The next listing rebuilds the state; what started since is kept.
+        classifier
+            .send(Snapshot(vec![svc("a", "web")]))
+            .await
+            .unwrap();
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            vec![set(&["api", "web"])]
+        );
     }
 
     #[actix_rt::test]

@@ -9,19 +9,20 @@
 //!
 //! The writer writes nothing before it has the IP, so a metadata service that is down at start-up delays
 //! publication, and nothing else. Reads run as futures on the actor's context, each bounded by a timeout:
-//! a slow or hanging service never blocks this actor's mailbox or any other actor, and a failure (even a
-//! panic in the client) only schedules the next attempt. A refresh that fails keeps the IP already known.
+//! a slow or hanging service never blocks this actor's mailbox or any other actor, and a failure only
+//! schedules the next attempt. A refresh that fails keeps the IP already known. A panic in the client stops
+//! the cache ([`crate::actors::CatchPanic`]); started with [`MetadataCache::start_supervised`], it is
+//! restarted and reads again after the same backoff, keeping the IP it knew.
 
 use std::net::Ipv4Addr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures_util::FutureExt;
 use tracing::{debug, info, warn};
 
 use crate::actors::messages::HostIp;
+use crate::actors::CatchPanic;
 use crate::config::HostSettings;
 use crate::metadata::{MetadataApi, MetadataError};
 use crate::timing::{Backoff, RetryPolicy};
@@ -55,6 +56,8 @@ pub struct MetadataCache {
     fetch_timeout: Duration,
     backoff: Backoff,
     current: Option<Ipv4Addr>,
+    /// Whether this start is a restart after a panic (and so waits for the backoff).
+    restarted: bool,
 }
 
 impl MetadataCache {
@@ -67,6 +70,7 @@ impl MetadataCache {
             fetch_timeout: FETCH_TIMEOUT,
             backoff: Backoff::new(RETRY_POLICY, rand::random()),
             current: None,
+            restarted: false,
         }
     }
 
@@ -88,6 +92,11 @@ impl MetadataCache {
         Ok(MetadataCache::new(source, recipient))
     }
 
+    /// Starts the cache under an actix `Supervisor`, which restarts it after a panic.
+    pub fn start_supervised(self) -> Addr<Self> {
+        Supervisor::start(move |_| self)
+    }
+
     /// Replaces the refresh interval (tests use short ones).
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
@@ -107,17 +116,16 @@ impl MetadataCache {
         };
         let api = Arc::clone(api);
         let timeout = self.fetch_timeout;
-        let read =
-            AssertUnwindSafe(async move { tokio::time::timeout(timeout, api.local_ipv4()).await })
-                .catch_unwind();
-        ctx.spawn(read.into_actor(self).map(move |result, cache, ctx| {
-            let result = match result {
-                Ok(Ok(read)) => read.map_err(|error| error.to_string()),
-                Ok(Err(_elapsed)) => Err(format!("no answer within {timeout:?}")),
-                Err(_panic) => Err("the metadata client panicked".to_string()),
-            };
-            cache.fetched(result, ctx);
-        }));
+        let read = async move { tokio::time::timeout(timeout, api.local_ipv4()).await }
+            .into_actor(self)
+            .map(move |result, cache, ctx| {
+                let result = match result {
+                    Ok(read) => read.map_err(|error| error.to_string()),
+                    Err(_elapsed) => Err(format!("no answer within {timeout:?}")),
+                };
+                cache.fetched(result, ctx);
+            });
+        ctx.spawn(read.catch_panic("read the host IP"));
     }
 
     fn fetched(&mut self, result: Result<Ipv4Addr, String>, ctx: &mut Context<Self>) {
@@ -168,8 +176,20 @@ impl Actor for MetadataCache {
                 self.current = Some(ip);
                 self.recipient.do_send(HostIp(ip));
             }
+            HostIpSource::Metadata(_) if self.restarted => {
+                let delay = self.backoff.next_delay();
+                ctx.run_later(delay, |cache, ctx| cache.fetch(ctx));
+            }
             HostIpSource::Metadata(_) => self.fetch(ctx),
         }
+    }
+}
+
+impl Supervised for MetadataCache {
+    /// Only a panic stops the cache: the next read waits for the backoff; the IP known is kept (and not
+    /// sent again unless it changes).
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarted = true;
     }
 }
 
@@ -181,10 +201,12 @@ mod tests {
 
     use super::*;
 
-    /// Answers from a script: one entry per read (`None`: hang forever), then the last entry again.
+    /// Answers from a script: one entry per read (`None`: hang forever), then the last entry again. The
+    /// first `panics` reads panic instead (and do not count as reads).
     struct ScriptedMetadata {
         script: Vec<Option<Result<Ipv4Addr, ()>>>,
         reads: AtomicUsize,
+        panics: AtomicUsize,
     }
 
     impl ScriptedMetadata {
@@ -192,6 +214,7 @@ mod tests {
             Arc::new(ScriptedMetadata {
                 script,
                 reads: AtomicUsize::new(0),
+                panics: AtomicUsize::new(0),
             })
         }
     }
@@ -199,6 +222,13 @@ mod tests {
     #[async_trait::async_trait]
     impl MetadataApi for ScriptedMetadata {
         async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError> {
+            if self
+                .panics
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                panic!("test: the metadata client panics");
+            }
             let read = self.reads.fetch_add(1, Ordering::SeqCst);
             match self.script[read.min(self.script.len() - 1)] {
                 None => std::future::pending().await,
@@ -290,6 +320,20 @@ mod tests {
             api.reads.load(Ordering::SeqCst) >= 4,
             "a failure, a hang (timed out), a failure, then the IP"
         );
+    }
+
+    #[actix_rt::test]
+    async fn a_panicking_client_restarts_the_cache_which_reads_again() {
+        let api = ScriptedMetadata::new(vec![Some(Ok(A)), Some(Ok(B))]);
+        api.panics.store(2, Ordering::SeqCst);
+        let (recipient, seen) = recorder();
+        let cache = cache(Arc::clone(&api), recipient)
+            .with_refresh_interval(Duration::from_secs(3600))
+            .start_supervised();
+        wait_until("the IP arrives", || !seen.lock().unwrap().is_empty()).await;
+        assert_eq!(*seen.lock().unwrap(), vec![A]);
+        assert_eq!(api.panics.load(Ordering::SeqCst), 0, "both panics happened");
+        assert!(cache.connected(), "restarted, not gone");
     }
 
     #[actix_rt::test]
