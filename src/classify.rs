@@ -213,6 +213,7 @@ mod tests {
             network_mode: network_mode.into(),
             health: Health::NoCheck,
             stop_signal: None,
+            started_at: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! What the daemon knows of a container and of Docker's events, independent of bollard's types.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 /// A container's health, from its Docker healthcheck.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +27,13 @@ pub struct ContainerInfo {
     pub health: Health,
     /// `Config.StopSignal` as set on the container (`SIGTERM`, `SIGQUIT`, `15`), `None` when unset (SIGTERM).
     pub stop_signal: Option<String>,
+    /// `State.StartedAt`: when this run of the container started; `None` when Docker reports none, or its zero
+    /// time (a container that never ran), or a value that is not RFC 3339.
+    ///
+    /// It tells one run of a container from the next: `docker start` of a stopped container, `docker
+    /// restart`, a restart policy and ECS's in-place restarts keep the id but set a new `StartedAt`. Only
+    /// compared for equality, never ordered, so that a host clock stepped back cannot make a new run look old.
+    pub started_at: Option<SystemTime>,
 }
 
 /// A Docker event about a container, reduced to what the daemon acts on.

@@ -6,7 +6,18 @@
 //!
 //! A container is *stopping* from its first sign of stopping until it is gone: a `kill` carrying its own stop
 //! signal (or SIGKILL), or a `die`. Docker still lists a container as running while it drains through its stop
-//! timeout, so stopping is sticky: a later snapshot does not undo it.
+//! timeout, so stopping is sticky: a later snapshot of the same run does not undo it.
+//!
+//! **Runs.** Docker keeps a container's id across `docker start`, `docker restart`, restart policies and ECS's
+//! in-place restarts; what changes is `State.StartedAt` ([`ContainerInfo::started_at`]). A die's tombstone
+//! and a kill's stopping mark belong to the run they were seen for: the run the state knew then. A listing of
+//! the id with another `StartedAt` is a later run whose `start` was missed (the watcher reconnected, or the
+//! inspection after `start` failed), and the mark does not apply to it. Runs are compared for equality only:
+//! Docker never gives one id the same `StartedAt` twice, and not relying on their order keeps a host clock
+//! stepped back from hiding a new run. When Docker reports no `StartedAt`, every listing counts as the same
+//! run (the conservative side: a draining container is not published again). A die of an id the state did
+//! not track records no run, so it hides no listing that has one: which run died is unknown, and hiding a
+//! live one for as long as it runs costs more than publishing a dead one until the next event or resync.
 //!
 //! Events and listings race: the watcher subscribes to events, then lists, so an event may be delivered before
 //! a listing taken earlier than it. The state resolves each case so that the listing never undoes a newer
@@ -15,17 +26,21 @@
 //! | the state knows the id as                  | a snapshot that lists it | a snapshot that does not list it |
 //! |--------------------------------------------|--------------------------|----------------------------------|
 //! | unknown                                    | added (kills seen before it apply) | —                      |
-//! | tombstoned (seen dying or destroyed)       | not added: listed before its die | tombstone dropped        |
+//! | tombstoned, listed with the run that died  | not added: listed before its die | tombstone dropped        |
+//! | tombstoned, listed with another run        | tombstone dropped, added: a new run | tombstone dropped     |
 //! | tracked, started since the last snapshot   | refreshed                | kept once: started after the listing was taken |
-//! | tracked                                    | refreshed; stopping stays | removed: it vanished (a missed `die`) |
+//! | tracked, listed with the same run          | refreshed; stopping stays | removed: it vanished (a missed `die`) |
+//! | tracked, listed with another run           | refreshed, not stopping: a new run | removed                |
 //!
-//! A `Started` event always wins: it clears a tombstone (`docker restart` keeps the id) and is desired again.
-//! A container is withdrawn with only what was kept from when it started: a `--rm` container that is gone
-//! before its `die` is handled needs no inspect.
+//! A `Started` event always wins: it clears a tombstone and a stopping mark, and is desired again (in the
+//! engine's order a `start` comes after every event of the runs before it). A container is withdrawn with only
+//! what was kept from when it started: a `--rm` container that is gone before its `die` is handled needs no
+//! inspect.
 //!
 //! Skips and refusals come back as [`Notice`]s, once per container id, for the caller to log.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
 use crate::classify::{classify, Classification, NameRefusal, SkipReason};
 use crate::config::SelectionSettings;
@@ -53,12 +68,16 @@ pub enum NoticeKind {
     Refused(NameRefusal),
 }
 
+/// One run of a container: its `StartedAt` (see the module's doc).
+type Run = Option<SystemTime>;
+
 /// A container the state knows to be running (or draining).
 #[derive(Clone, Debug)]
 struct Tracked {
     info: ContainerInfo,
     class: Classification,
-    /// A kill with its stop signal (or SIGKILL) was seen; it stays until the container is gone.
+    /// A kill with its stop signal (or SIGKILL) was seen for the run `info` describes; it stays until that run
+    /// is gone. (Whatever replaces `info` with another run clears it.)
     stopping: bool,
     /// Added by a `Started` event since the last snapshot, which may have been listed before that start.
     fresh: bool,
@@ -69,8 +88,9 @@ struct Tracked {
 pub struct DesiredState {
     sel: SelectionSettings,
     containers: BTreeMap<String, Tracked>,
-    /// Ids seen dying or destroyed, kept until a snapshot no longer lists them.
-    tombstones: BTreeSet<String>,
+    /// Ids seen dying or destroyed, with the run that died (`None` when not known, or not reported), kept
+    /// until a snapshot no longer lists that run.
+    tombstones: BTreeMap<String, Run>,
     /// Kill signals seen for ids not known yet (a kill delivered before the first listing that shows the
     /// container), applied when a snapshot adds them.
     early_kills: BTreeMap<String, Vec<String>>,
@@ -84,7 +104,7 @@ impl DesiredState {
         DesiredState {
             sel,
             containers: BTreeMap::new(),
-            tombstones: BTreeSet::new(),
+            tombstones: BTreeMap::new(),
             early_kills: BTreeMap::new(),
             reported: BTreeSet::new(),
         }
@@ -102,23 +122,35 @@ impl DesiredState {
             }
             ContainerEvent::Kill { id, signal } => {
                 match self.containers.get_mut(&id) {
+                    // The mark is the tracked run's: a listing of another run clears it.
                     Some(tracked)
                         if is_stop_signal(&signal, tracked.info.stop_signal.as_deref()) =>
                     {
                         tracked.stopping = true;
                     }
                     Some(_) => {}
-                    None if !self.tombstones.contains(&id) => {
+                    None if !self.tombstones.contains_key(&id) => {
                         self.early_kills.entry(id).or_default().push(signal);
                     }
+                    // Seen dying: a kill of the dead run is moot, and one of a later run whose start was
+                    // missed cannot be told from it. Kept, it could hold that later run (or the one after)
+                    // unpublished for as long as it runs; dropped, a draining container is at worst published
+                    // until its die.
                     None => {}
                 }
                 Vec::new()
             }
             ContainerEvent::Die { id } | ContainerEvent::Destroy { id } => {
-                self.containers.remove(&id);
                 self.early_kills.remove(&id);
-                self.tombstones.insert(id);
+                match self.containers.remove(&id) {
+                    Some(tracked) => {
+                        self.tombstones.insert(id, tracked.info.started_at);
+                    }
+                    // A destroy after the die keeps the run the die recorded.
+                    None => {
+                        self.tombstones.entry(id).or_insert(None);
+                    }
+                }
                 Vec::new()
             }
             ContainerEvent::Health { id, health } => {
@@ -133,10 +165,16 @@ impl DesiredState {
     /// Replaces what is known with a listing of the running containers (see the module's table); returns what
     /// to log for containers seen for the first time.
     pub fn snapshot(&mut self, listed: Vec<ContainerInfo>) -> Vec<Notice> {
-        let listed_ids: BTreeSet<String> = listed.iter().map(|c| c.id.clone()).collect();
-        self.tombstones.retain(|id| listed_ids.contains(id));
+        let listed_runs: BTreeMap<String, Run> = listed
+            .iter()
+            .map(|c| (c.id.clone(), c.started_at))
+            .collect();
+        // A tombstone hides only the run that died: a listing of another run is a restart whose start
+        // was missed.
+        self.tombstones
+            .retain(|id, died| listed_runs.get(id) == Some(died));
         self.containers.retain(|id, tracked| {
-            let keep = listed_ids.contains(id) || tracked.fresh;
+            let keep = listed_runs.contains_key(id) || tracked.fresh;
             tracked.fresh = false;
             keep
         });
@@ -144,12 +182,16 @@ impl DesiredState {
         let mut notices = Vec::new();
         for info in listed {
             let id = info.id.clone();
-            if self.tombstones.contains(&id) {
+            if self.tombstones.contains_key(&id) {
                 continue;
             }
             match self.containers.get_mut(&id) {
                 Some(tracked) => {
-                    // Fresh data (health, labels), but a stopping container stays stopping.
+                    // Fresh data (health, labels). The same run stays stopping; another run was started
+                    // since that stop (its start missed) and is not.
+                    if tracked.info.started_at != info.started_at {
+                        tracked.stopping = false;
+                    }
                     tracked.class = classify(&self.sel, &info);
                     tracked.info = info;
                 }
@@ -168,7 +210,7 @@ impl DesiredState {
         let containers = &self.containers;
         let tombstones = &self.tombstones;
         self.reported
-            .retain(|id| containers.contains_key(id) || tombstones.contains(id));
+            .retain(|id| containers.contains_key(id) || tombstones.contains_key(id));
         notices
     }
 
@@ -308,10 +350,17 @@ fn signal_number(signal: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
     const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
     const NAME: &str = "com.amazonaws.ecs.container-name";
 
-    /// A container of the ECS service `name` (family `<name>-service`).
+    /// The `StartedAt` of a container's first run in these tests.
+    fn first_run() -> Option<SystemTime> {
+        Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+    }
+
+    /// A container of the ECS service `name` (family `<name>-service`), in its first run.
     fn svc(id: &str, name: &str) -> ContainerInfo {
         ContainerInfo {
             id: id.into(),
@@ -325,7 +374,20 @@ mod tests {
             network_mode: "bridge".into(),
             health: Health::NoCheck,
             stop_signal: None,
+            started_at: first_run(),
         }
+    }
+
+    /// The same container started again (same id) `runs` times later: `docker start`, a restart policy.
+    fn rerun(mut c: ContainerInfo, runs: u64) -> ContainerInfo {
+        c.started_at = c.started_at.map(|t| t + Duration::from_secs(60 * runs));
+        c
+    }
+
+    /// The container as an engine that reports no `StartedAt` lists it.
+    fn without_start(mut c: ContainerInfo) -> ContainerInfo {
+        c.started_at = None;
+        c
     }
 
     fn with_health(mut c: ContainerInfo, health: Health) -> ContainerInfo {
@@ -351,6 +413,7 @@ mod tests {
             network_mode: "bridge".into(),
             health: Health::NoCheck,
             stop_signal: None,
+            started_at: first_run(),
         }
     }
 
@@ -500,9 +563,112 @@ mod tests {
                     (snap(std::slice::from_ref(&web_a)), &["web"]),
                     (kill("a", "15"), &[]),
                     (die("a"), &[]),
-                    (started(&web_a), &["web"]),
-                    (snap(std::slice::from_ref(&web_a)), &["web"]),
+                    (started(&rerun(web_a.clone(), 1)), &["web"]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
                 ],
+            ),
+            scenario(
+                "die, then snapshots listing the same run: it stays withdrawn (listed before the die)",
+                vec![
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
+                    (die("a"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (destroy("a"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    // Still the run that died, though other containers come and go.
+                    (snap(&[web_a.clone(), web_b.clone()]), &["web"]),
+                    (snap(&[web_a.clone(), api_c.clone()]), &["api"]),
+                ],
+            ),
+            scenario(
+                "die, then a snapshot listing a new run (its start missed): published again",
+                vec![
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
+                    (die("a"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                    // A destroy recorded after the die does not make the dead run's tombstone anonymous.
+                    (die("a"), &[]),
+                    (destroy("a"), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &[]),
+                    (snap(&[rerun(web_a.clone(), 2)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "die of a container started by an event, then a new run listed: published again",
+                vec![
+                    (snap(&[]), &[]),
+                    (started(&web_a), &["web"]),
+                    (die("a"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "a kill with the stop signal, then resyncs of the same run: it stays withdrawn while it drains",
+                vec![
+                    (snap(&[web_a.clone(), api_c.clone()]), &["api", "web"]),
+                    (kill("a", "15"), &["api"]),
+                    (snap(&[web_a.clone(), api_c.clone()]), &["api"]),
+                    (snap(&[with_health(web_a.clone(), Health::Healthy), api_c.clone()]), &["api"]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                ],
+            ),
+            scenario(
+                "a kill with the stop signal, then a new run listed (its die and start missed): published",
+                vec![
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
+                    (kill("a", "15"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                    // The new run's own stop is a stop again, and sticks to that run.
+                    (kill("a", "15"), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &[]),
+                    (snap(&[rerun(web_a.clone(), 2)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "a kill of a container started by an event, then a new run listed: published",
+                vec![
+                    (snap(&[]), &[]),
+                    (started(&quits), &["web"]),
+                    (kill("q", "3"), &[]),
+                    (snap(std::slice::from_ref(&quits)), &[]),
+                    (snap(&[rerun(quits.clone(), 1)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "a stop kill seen before the first listing belongs to the run listed then",
+                vec![
+                    (kill("a", "15"), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(std::slice::from_ref(&web_a)), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "an engine that reports no StartedAt: every listing is the run that died or is draining",
+                vec![
+                    (snap(&[without_start(web_a.clone()), without_start(web_b.clone())]), &["web"]),
+                    (die("a"), &["web"]),
+                    (kill("b", "15"), &[]),
+                    (snap(&[without_start(web_a.clone()), without_start(web_b.clone())]), &[]),
+                ],
+            ),
+            scenario(
+                "a kill after the die (the dead run, or a later one whose start was missed) marks no later run",
+                vec![
+                    (snap(std::slice::from_ref(&web_a)), &["web"]),
+                    (die("a"), &[]),
+                    (kill("a", "15"), &[]),
+                    (snap(&[rerun(web_a.clone(), 1)]), &["web"]),
+                ],
+            ),
+            scenario(
+                "a die of an id never tracked hides no listed run",
+                vec![(snap(&[]), &[]), (die("a"), &[]), (snap(std::slice::from_ref(&web_a)), &["web"])],
             ),
             scenario(
                 "a container started after the snapshot is added",

@@ -65,8 +65,9 @@ pub enum DockerError {
 /// The subset of the Docker API the daemon uses. Add methods as required.
 #[async_trait]
 pub trait DockerApi: Send + Sync {
-    /// Every running container, inspected. A container that disappears between the listing and its
-    /// inspection is left out.
+    /// Every running container, inspected. A container that disappears or stops between the listing and its
+    /// inspection is left out, and so is one that Docker lists while it waits for its restart policy (see
+    /// [`is_running`]).
     async fn list_running(&self) -> Result<Vec<ContainerInfo>, DockerError>;
 
     /// One container, or `None` when the engine no longer knows it (404).
@@ -191,8 +192,8 @@ pub fn parse_event(message: &EventMessage) -> Option<ParsedEvent> {
 /// What the daemon keeps of an inspected container; `None` when the answer has no id.
 ///
 /// Health comes from `State.Health.Status` (no `Health`: the container has no healthcheck), the network
-/// mode from `HostConfig.NetworkMode`, the stop signal from `Config.StopSignal`, and the name loses
-/// Docker's leading `/`.
+/// mode from `HostConfig.NetworkMode`, the stop signal from `Config.StopSignal`, the start of this run from
+/// `State.StartedAt` (see [`started_at`]), and the name loses Docker's leading `/`.
 pub fn container_info(inspected: ContainerInspectResponse) -> Option<ContainerInfo> {
     let id = inspected.id.filter(|id| !id.is_empty())?;
     let name = inspected
@@ -215,11 +216,9 @@ pub fn container_info(inspected: ContainerInspectResponse) -> Option<ContainerIn
         .host_config
         .and_then(|host| host.network_mode)
         .unwrap_or_default();
-    let health = match inspected
-        .state
-        .and_then(|state| state.health)
-        .and_then(|health| health.status)
-    {
+    let state = inspected.state.unwrap_or_default();
+    let started_at = state.started_at.as_deref().and_then(started_at);
+    let health = match state.health.and_then(|health| health.status) {
         None | Some(HealthStatusEnum::EMPTY) | Some(HealthStatusEnum::NONE) => Health::NoCheck,
         Some(HealthStatusEnum::STARTING) => Health::Starting,
         Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
@@ -232,7 +231,27 @@ pub fn container_info(inspected: ContainerInspectResponse) -> Option<ContainerIn
         network_mode,
         health,
         stop_signal,
+        started_at,
     })
+}
+
+/// `State.StartedAt` as Docker writes it (RFC 3339 in UTC with up to nine fractional digits, trailing zeros
+/// dropped: `2024-05-01T12:00:00.1234567Z`); `None` for Go's zero time `0001-01-01T00:00:00Z` (never
+/// started) and anything unparsable. Parsed rather than kept as text so that one instant is one value
+/// whatever its spelling.
+pub fn started_at(text: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(text.trim()).ok()
+}
+
+/// Whether an inspected container belongs in a listing of the running ones. Docker lists a container that
+/// waits to be restarted by its restart policy as running (`State.Restarting`, with `Running` still true and
+/// the `StartedAt` of the run that died): no process serves there, so it is left out, as is one that exited
+/// between the listing and its inspection. A paused container stays in: it is still there to come back.
+pub fn is_running(inspected: &ContainerInspectResponse) -> bool {
+    let Some(state) = inspected.state.as_ref() else {
+        return true;
+    };
+    state.running != Some(false) && state.restarting != Some(true)
 }
 
 /// Docker's `since` parameter for `time`: seconds since the epoch, with nanoseconds.
@@ -250,14 +269,16 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl BollardDocker {
-    async fn inspect_raw(docker: &Docker, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
+    /// The engine's inspection of `id`, or `None` when it no longer knows the container.
+    async fn inspect_raw(
+        docker: &Docker,
+        id: &str,
+    ) -> Result<Option<ContainerInspectResponse>, DockerError> {
         match docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
         {
-            Ok(inspected) => container_info(inspected)
-                .map(Some)
-                .ok_or_else(|| DockerError::Malformed(id.into())),
+            Ok(inspected) => Ok(Some(inspected)),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
             }) => Ok(None),
@@ -266,6 +287,24 @@ impl BollardDocker {
                 source,
             }),
         }
+    }
+
+    /// [`BollardDocker::inspect_raw`] made into a [`ContainerInfo`]; `running_only` leaves out a container
+    /// that does not run (see [`is_running`]).
+    async fn inspect_info(
+        docker: &Docker,
+        id: &str,
+        running_only: bool,
+    ) -> Result<Option<ContainerInfo>, DockerError> {
+        let Some(inspected) = BollardDocker::inspect_raw(docker, id).await? else {
+            return Ok(None);
+        };
+        if running_only && !is_running(&inspected) {
+            return Ok(None);
+        }
+        container_info(inspected)
+            .map(Some)
+            .ok_or_else(|| DockerError::Malformed(id.into()))
     }
 }
 
@@ -290,13 +329,13 @@ impl DockerApi for BollardDocker {
             .collect();
         let docker = &self.docker;
         let inspected: Vec<Result<Option<ContainerInfo>, DockerError>> = stream::iter(ids)
-            .map(|id| async move { BollardDocker::inspect_raw(docker, &id).await })
+            .map(|id| async move { BollardDocker::inspect_info(docker, &id, true).await })
             .buffer_unordered(INSPECT_CONCURRENCY)
             .collect()
             .await;
         let mut containers = Vec::with_capacity(inspected.len());
         for container in inspected {
-            // Gone between the listing and its inspection: it no longer runs.
+            // Gone (or stopped, or waiting to restart) between the listing and its inspection.
             if let Some(container) = container? {
                 containers.push(container);
             }
@@ -306,7 +345,7 @@ impl DockerApi for BollardDocker {
     }
 
     async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>, DockerError> {
-        BollardDocker::inspect_raw(&self.docker, id).await
+        BollardDocker::inspect_info(&self.docker, id, false).await
     }
 
     fn events(&self, since: SystemTime) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
@@ -350,12 +389,13 @@ impl DockerApi for BollardDocker {
                 match parsed {
                     Ok(ParsedEvent::Ready(event)) => Some(Ok(event)),
                     Ok(ParsedEvent::Start { id }) => {
-                        let inspected = AssertUnwindSafe(BollardDocker::inspect_raw(&docker, &id))
-                            .catch_unwind()
-                            .await
-                            .unwrap_or_else(|payload| {
-                                Err(DockerError::Panic(panic_message(payload)))
-                            });
+                        let inspected =
+                            AssertUnwindSafe(BollardDocker::inspect_info(&docker, &id, false))
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|payload| {
+                                    Err(DockerError::Panic(panic_message(payload)))
+                                });
                         match inspected {
                             Ok(Some(info)) => Some(Ok(ContainerEvent::Started(info))),
                             // Already gone: its `die` and `destroy` follow.
@@ -490,6 +530,7 @@ mod tests {
             }),
             state: Some(ContainerState {
                 running: Some(true),
+                started_at: Some("2024-05-01T12:00:00.1234567Z".into()),
                 health: health.map(|status| DockerHealth {
                     status: Some(status),
                     ..Default::default()
@@ -514,6 +555,69 @@ mod tests {
         assert_eq!(info.network_mode, "bridge");
         assert_eq!(info.health, Health::Healthy);
         assert_eq!(info.stop_signal.as_deref(), Some("SIGQUIT"));
+        assert_eq!(
+            info.started_at,
+            Some(UNIX_EPOCH + Duration::new(1_714_564_800, 123_456_700))
+        );
+    }
+
+    #[test]
+    fn started_at_is_docker_s_rfc_3339_or_nothing() {
+        let at = |secs, nanos| Some(UNIX_EPOCH + Duration::new(secs, nanos));
+        let cases: &[(&str, Option<SystemTime>)] = &[
+            (
+                "2024-05-01T12:00:00.123456789Z",
+                at(1_714_564_800, 123_456_789),
+            ),
+            // Go drops trailing zeros: these two are one instant, spelled differently.
+            ("2024-05-01T12:00:00.1Z", at(1_714_564_800, 100_000_000)),
+            (
+                "2024-05-01T12:00:00.100000000Z",
+                at(1_714_564_800, 100_000_000),
+            ),
+            ("2024-05-01T12:00:00Z", at(1_714_564_800, 0)),
+            ("2024-05-01T12:00:00+00:00", at(1_714_564_800, 0)),
+            // Go's zero time: a container that never started.
+            ("0001-01-01T00:00:00Z", None),
+            ("", None),
+            ("yesterday", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(started_at(text), *expected, "{text:?}");
+        }
+        let mut never = inspected(None);
+        never.state.as_mut().unwrap().started_at = Some("0001-01-01T00:00:00Z".into());
+        assert_eq!(container_info(never).unwrap().started_at, None);
+    }
+
+    #[test]
+    fn a_listing_leaves_out_containers_that_do_not_run() {
+        let with_state = |running: Option<bool>, restarting: Option<bool>, paused: Option<bool>| {
+            let mut c = inspected(None);
+            let state = c.state.as_mut().unwrap();
+            (state.running, state.restarting, state.paused) = (running, restarting, paused);
+            c
+        };
+        let cases = [
+            (with_state(Some(true), Some(false), Some(false)), true),
+            (with_state(Some(true), None, None), true),
+            // Paused: still there, and back with `docker unpause` without a start event.
+            (with_state(Some(true), Some(false), Some(true)), true),
+            // Waiting for its restart policy: Docker says running, with the dead run's StartedAt.
+            (with_state(Some(true), Some(true), Some(false)), false),
+            // Exited between the listing and the inspection.
+            (with_state(Some(false), Some(false), Some(false)), false),
+            (
+                ContainerInspectResponse {
+                    id: Some("abc".into()),
+                    ..Default::default()
+                },
+                true,
+            ),
+        ];
+        for (inspected, expected) in cases {
+            assert_eq!(is_running(&inspected), expected, "{:?}", inspected.state);
+        }
     }
 
     #[test]
@@ -551,6 +655,7 @@ mod tests {
                 network_mode: String::new(),
                 health: Health::NoCheck,
                 stop_signal: None,
+                started_at: None,
             }
         );
         let mut empty_signal = inspected(None);

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use route53_registrator::actors::docker_watcher::{Connection, DockerStatus, DockerWatcher};
 use route53_registrator::actors::messages::{Event, Snapshot};
+use route53_registrator::config::SelectionSettings;
 use route53_registrator::container::{ContainerEvent, ContainerInfo, Health};
-use route53_registrator::docker::{resolve_host, BollardDocker, DockerApi};
+use route53_registrator::desired::DesiredState;
+use route53_registrator::docker::{resolve_host, started_at, BollardDocker, DockerApi};
 
 use support::docker::{
     docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,
@@ -378,4 +380,140 @@ async fn a_container_that_exits_at_once_with_rm_still_yields_die_and_destroy() {
     );
     // Its start is reported only if the container could still be inspected then.
     assert!(events.len() <= 3, "{events:?}");
+}
+
+/// This test's container in a listing of the running ones, if there.
+async fn listed(client: &BollardDocker, id: &str) -> Option<ContainerInfo> {
+    client
+        .list_running()
+        .await
+        .expect("list the running containers")
+        .into_iter()
+        .find(|info| info.id == id)
+}
+
+/// Docker keeps a container's id when it is started again and gives the new run a new `StartedAt`: that is
+/// how the desired state keeps a listing of the run that died withdrawn, yet publishes the next run even
+/// when its `start` event was missed.
+#[actix_rt::test]
+async fn a_container_started_again_keeps_its_id_and_its_new_run_is_told_from_the_dead_one() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-rerun");
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .run();
+    let client = BollardDocker::connect(&host())
+        .await
+        .expect("connect to Docker");
+
+    let first = listed(&client, container.id())
+        .await
+        .expect("listed while it runs");
+    let first_run = first
+        .started_at
+        .expect("a running container has a StartedAt");
+    assert_eq!(
+        started_at(&container.inspect("{{.State.StartedAt}}").unwrap()),
+        Some(first_run),
+        "the run the docker CLI reports"
+    );
+    let inspected = client.inspect(container.id()).await.unwrap().unwrap();
+    assert_eq!(
+        inspected.started_at,
+        Some(first_run),
+        "inspect and list agree"
+    );
+
+    // Only this test's state takes the test family for a service (no daemon publishes it).
+    let mut state = DesiredState::new(SelectionSettings {
+        family_suffixes: vec![NOT_A_SERVICE_FAMILY.to_string()],
+        ..SelectionSettings::default()
+    });
+    state.snapshot(vec![first.clone()]);
+    let published = state.names();
+    assert_eq!(published.len(), 1, "{published:?}");
+
+    container.stop(10);
+    state.apply(ContainerEvent::Die {
+        id: container.id().to_string(),
+    });
+    assert_eq!(listed(&client, container.id()).await, None, "stopped");
+    state.snapshot(vec![first.clone()]);
+    assert!(
+        state.names().is_empty(),
+        "a listing of the run that died (taken before its die) keeps it withdrawn"
+    );
+
+    // `docker start` again; the state hears nothing of it but the next listing.
+    docker(&["start", container.id()]);
+    let second = listed(&client, container.id())
+        .await
+        .expect("listed once started again");
+    assert_eq!(second.id, first.id, "the same container");
+    assert!(
+        second.started_at.is_some() && second.started_at != first.started_at,
+        "a new run: {:?} after {:?}",
+        second.started_at,
+        first.started_at
+    );
+    state.snapshot(vec![second]);
+    assert_eq!(state.names(), published, "the new run is published again");
+}
+
+/// Docker lists a container that waits for its restart policy as running, with the `StartedAt` of the run
+/// that died; the listing leaves it out, since nothing runs there.
+#[actix_rt::test]
+async fn a_container_waiting_for_its_restart_policy_is_not_listed() {
+    require_test_image();
+    let network = Network::create(&unique("r53r-net"));
+    let name = unique("watch-restarting");
+    let container = ContainerSpec::new(&name)
+        .network(&network)
+        .ecs(NOT_A_SERVICE_FAMILY, &name)
+        .option("--restart")
+        .option("always")
+        .shell("exit 1")
+        .run();
+    let client = BollardDocker::connect(&host())
+        .await
+        .expect("connect to Docker");
+
+    // Docker doubles its delay after each quick exit (100 ms, 200 ms, ...): after a few restarts the
+    // container waits long enough to be listed meanwhile. A listing counts only if the container was
+    // waiting, in the same run, both before and after it.
+    let waiting = || {
+        container
+            .inspect("{{.State.Restarting}} {{.RestartCount}} {{.State.StartedAt}}")
+            .and_then(|state| {
+                let mut parts = state.split(' ');
+                let restarting = parts.next()? == "true";
+                let count: u32 = parts.next()?.parse().ok()?;
+                let run = parts.next()?.to_string();
+                (restarting && count >= 3).then_some(run)
+            })
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "never listed while waiting to restart"
+        );
+        let Some(before) = waiting() else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let seen = listed(&client, container.id()).await;
+        let in_docker_ps =
+            !docker(&["ps", "-q", "--filter", &format!("id={}", container.id())]).is_empty();
+        if waiting().as_ref() == Some(&before) {
+            assert!(
+                in_docker_ps,
+                "`docker ps` lists a container waiting to restart"
+            );
+            assert_eq!(seen, None, "listed while waiting to restart");
+            break;
+        }
+    }
 }
