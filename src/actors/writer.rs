@@ -21,6 +21,24 @@
 //! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
 //!    publishes ([`read_names`]) and repairs drift. Otherwise, while nothing changes, it calls nothing.
 //!
+//! What a failed change leaves behind ([`may_have_been_applied`]):
+//!
+//! | the answer                                   | applied?      | before the next diff                  |
+//! |----------------------------------------------|---------------|---------------------------------------|
+//! | `Throttling`, `PriorRequestNotComplete`      | no            | nothing: `current` is still right     |
+//! | timeout, reset, 5xx (`Transport`, `Server`)  | maybe         | re-read the batch's names             |
+//! | `InvalidChangeBatch`                         | no            | halve; re-read the refused name       |
+//! | access denied, no such zone, anything else   | no            | restart: read the whole zone again    |
+//!
+//! A request Route53 applies after the client gave up may still land after that re-read: such names are
+//! read once more by the next verification, whether or not they are still desired, so that a late CREATE
+//! is not left behind until a restart.
+//!
+//! Nothing long holds back a change: a verification reads [`VERIFY_NAMES_PER_STEP`] name(s) at a time and
+//! lets pending changes go out between steps, and on `Shutdown` the writer stops verifying, stops waiting
+//! for a retry's time (it tries at once, then backs off by at most [`SHUTDOWN_MAX_RETRY_DELAY`]), so that
+//! a withdrawal fits in `shutdown.timeout`.
+//!
 //! Supervised: a fatal answer to a change (access denied, zone gone) stops the actor, and so does a panic
 //! anywhere in its Route53 calls or its scheduling ([`crate::actors::CatchPanic`]: without it, actix would
 //! drop the writer and its supervisor together). The supervisor restarts it, `restarting()` forgets
@@ -47,6 +65,31 @@ use crate::route53::{
     Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
 };
 use crate::timing::{verification_interval, Backoff, Debounce, RetryPolicy};
+
+/// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
+/// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
+pub const VERIFY_NAMES_PER_STEP: usize = 1;
+
+/// While shutting down, the longest wait before the next try of a failed request: the backoff may have grown
+/// to its cap (20 s, and as much again of jitter), longer than `shutdown.timeout` itself.
+pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// Record sets per page of a whole-zone read (Route53's default `MaxItems`): what [`read_all`] costs.
+const ZONE_PAGE: usize = 300;
+
+/// Whether a ChangeResourceRecordSets that failed with `e` may nevertheless have been applied by Route53.
+///
+/// A request that timed out, whose connection was reset, or that got a 5xx may have reached Route53 and been
+/// applied (before or after the answer was lost). `Throttling` and `PriorRequestNotComplete` are refusals
+/// that applied nothing, and so is `InvalidChangeBatch`. The fatal errors applied nothing either (and
+/// restart the writer, which reads the whole zone again). Any other retriable error is treated as
+/// possibly applied: when in doubt, read.
+pub fn may_have_been_applied(e: &Route53Error) -> bool {
+    match e {
+        Route53Error::Throttling(_) | Route53Error::PriorRequestNotComplete(_) => false,
+        e => e.is_retriable(),
+    }
+}
 
 /// What the writer needs to know from the configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,13 +178,17 @@ pub struct FlushOutcome {
     pub reread: BTreeMap<String, Vec<RecordSet>>,
     /// The failure that ended the flush early (the rest was not sent).
     pub error: Option<Route53Error>,
+    /// The names of the batch that failed with `error` when that failure may have been applied anyway
+    /// ([`may_have_been_applied`]): what Route53 holds under them is unknown until they are read again.
+    pub uncertain: BTreeSet<String>,
     /// Requests sent.
     pub requests: usize,
 }
 
 /// Sends `batches` in order. A batch refused as invalid is halved along record-set boundaries
 /// ([`plan::groups`]) until each refused record set is alone, so every good change is applied; the refused
-/// names are then read again. Any other failure ends the flush: what was not sent is recomputed at the retry.
+/// names are then read again. Any other failure ends the flush: what was not sent is recomputed at the retry,
+/// and when the failed batch may have been applied its names are [`FlushOutcome::uncertain`].
 pub async fn send_batches(
     api: &dyn Route53Api,
     zone_id: &str,
@@ -180,6 +227,9 @@ pub async fn send_batches(
                 }
             }
             Err(e) => {
+                if may_have_been_applied(&e) {
+                    out.uncertain = batch.iter().map(|c| c.record_set.name.clone()).collect();
+                }
                 out.error = Some(e);
                 return out;
             }
@@ -223,6 +273,15 @@ pub struct Route53Writer {
     /// record set had changed under us.
     urgent: bool,
     verify_due: bool,
+    /// The names the verification in progress has still to read (empty: none in progress).
+    verifying: BTreeSet<String>,
+    /// Names whose last change failed in a way that may have been applied: read again before the next diff.
+    uncertain: BTreeSet<String>,
+    /// Names that were uncertain, read once more by the next verification even when no longer desired: a
+    /// request Route53 applies late may land after the first re-read.
+    recheck: BTreeSet<String>,
+    /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
+    zone_size: usize,
     timer: Option<SpawnHandle>,
     verify_timer: Option<SpawnHandle>,
     /// Changes refused for good, by name: not sent again until the diff for that name changes or a
@@ -254,6 +313,10 @@ impl Route53Writer {
             busy: false,
             urgent: false,
             verify_due: false,
+            verifying: BTreeSet::new(),
+            uncertain: BTreeSet::new(),
+            recheck: BTreeSet::new(),
+            zone_size: 0,
             timer: None,
             verify_timer: None,
             rejected: BTreeMap::new(),
@@ -337,12 +400,23 @@ impl Route53Writer {
             self.start_load(ctx, spec);
             return;
         }
+        if !self.uncertain.is_empty() {
+            self.start_reread(ctx, spec);
+            return;
+        }
         let changes = self.pending_changes(&spec);
         if changes.is_empty() {
             self.debounce.flushed();
             self.urgent = false;
-            if self.verify_due && !self.shutting_down {
-                self.start_verify(ctx, spec);
+            if self.shutting_down {
+                self.resolve_waiters();
+                return;
+            }
+            if self.verify_due {
+                self.begin_verification(ctx);
+            }
+            if !self.verifying.is_empty() {
+                self.verify_step(ctx);
             } else {
                 self.resolve_waiters();
             }
@@ -355,6 +429,10 @@ impl Route53Writer {
             if !self.debounce.is_due(now) {
                 let deadline = self.debounce.deadline().unwrap_or(now);
                 self.arm(ctx, deadline.saturating_duration_since(now));
+                // One step of a verification in progress fits in the wait; the flush follows it.
+                if !self.verifying.is_empty() {
+                    self.verify_step(ctx);
+                }
                 return;
             }
         }
@@ -392,6 +470,7 @@ impl Route53Writer {
                 Ok(record_sets) => {
                     act.current = plan::ours(&spec, &record_sets);
                     act.owners = owners(&record_sets);
+                    act.zone_size = record_sets.len();
                     act.loaded = true;
                     act.urgent = true;
                     info!(
@@ -432,6 +511,13 @@ impl Route53Writer {
     fn flushed(&mut self, outcome: FlushOutcome) -> bool {
         for change in &outcome.accepted {
             self.applied(change);
+        }
+        if !outcome.uncertain.is_empty() {
+            warn!(
+                names = ?outcome.uncertain,
+                "a change failed but may have been applied; reading its names again before the retry"
+            );
+            self.uncertain.extend(outcome.uncertain);
         }
         let Some(spec) = self.spec() else { return true };
         for (name, record_sets) in &outcome.reread {
@@ -487,13 +573,23 @@ impl Route53Writer {
 
     /// Records a failure and when to try again.
     fn failed(&mut self, what: &str, e: &Route53Error) {
-        let delay = self.backoff.next_delay();
+        let delay = self.next_delay();
         self.retry_at = Some(Instant::now() + delay);
         let attempt = self.backoff.attempts();
         if e.is_retriable() {
             warn!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying");
         } else {
             error!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying");
+        }
+    }
+
+    /// The wait before the next try after one more failure: the backoff's, capped while shutting down.
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.backoff.next_delay();
+        if self.shutting_down {
+            delay.min(SHUTDOWN_MAX_RETRY_DELAY)
+        } else {
+            delay
         }
     }
 
@@ -533,8 +629,9 @@ impl Route53Writer {
         if let Some(handle) = self.verify_timer.take() {
             ctx.cancel_future(handle);
         }
-        if self.settings.dry_run {
-            // A dry run's `current` is what would have been; reading Route53 would only undo it.
+        if self.settings.dry_run || self.shutting_down {
+            // A dry run's `current` is what would have been; reading Route53 would only undo it. A writer
+            // that is shutting down has no time for it.
             return;
         }
         let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
@@ -552,44 +649,50 @@ impl Route53Writer {
         }));
     }
 
-    /// Re-reads the names this instance publishes (and those refused) and repairs what differs.
-    fn start_verify(&mut self, ctx: &mut Context<Self>, spec: RecordSpec) {
+    /// Starts a verification: the names this instance publishes, those refused, and those that were
+    /// uncertain since the last one ([`Route53Writer::recheck`]), read a step at a time by
+    /// [`Route53Writer::verify_step`].
+    fn begin_verification(&mut self, ctx: &mut Context<Self>) {
         self.verify_due = false;
         let desired = self.desired.clone().unwrap_or_default();
-        let names: BTreeSet<String> = desired
+        self.verifying = desired
             .iter()
             .map(|n| plan::fqdn(n, &self.zone.name))
             .chain(self.rejected.keys().cloned())
+            .chain(self.recheck.iter().cloned())
             .collect();
-        self.rejected.clear();
-        if names.is_empty() {
+        debug!(names = self.verifying.len(), "verifying");
+        if self.verifying.is_empty() {
             self.arm_verification(ctx);
-            self.resolve_waiters();
-            return;
         }
+    }
+
+    /// Reads the next [`VERIFY_NAMES_PER_STEP`] names of the verification in progress and repairs what
+    /// differs; the next poll sends what is pending before the next step.
+    fn verify_step(&mut self, ctx: &mut Context<Self>) {
+        let step: BTreeSet<String> = self
+            .verifying
+            .iter()
+            .take(VERIFY_NAMES_PER_STEP)
+            .cloned()
+            .collect();
+        self.verifying.retain(|name| !step.contains(name));
         self.busy = true;
         let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
-        let read = async move { read_names(api.as_ref(), &zone_id, &names).await };
-        let verify = read.into_actor(self).map(move |result, act, ctx| {
+        let read = async move { read_names(api.as_ref(), &zone_id, &step).await };
+        let verify = read.into_actor(self).map(|result, act, ctx| {
             act.busy = false;
             match result {
                 Ok(read) => {
-                    for (name, record_sets) in &read {
-                        act.owners.extend(owners(record_sets));
-                        let found = plan::ours(&spec, record_sets).remove(name);
-                        if found.as_ref() != act.current.get(name) {
-                            warn!(name, found = ?found, expected = ?act.current.get(name), "drift found; repairing");
-                            act.urgent = true;
-                        }
-                        match found {
-                            Some(rs) => act.current.insert(name.clone(), rs),
-                            None => act.current.remove(name),
-                        };
+                    act.recheck.retain(|name| !read.contains_key(name));
+                    act.reread(&read, "drift found; repairing");
+                    if act.verifying.is_empty() {
+                        act.arm_verification(ctx);
                     }
-                    act.arm_verification(ctx);
                 }
                 Err(e) => {
                     warn!(error = %e, "verification failed; trying again later");
+                    act.verifying.clear();
                     let delay = act.backoff.next_delay();
                     act.verify_timer = Some(ctx.run_later(delay, |act, ctx| {
                         act.verify_timer = None;
@@ -601,6 +704,60 @@ impl Route53Writer {
             act.poll(ctx);
         });
         ctx.spawn(verify.catch_panic("verify the zone"));
+    }
+
+    /// Reads the uncertain names again before the next diff: by name, or the whole zone when that takes
+    /// fewer requests (a large batch that failed).
+    fn start_reread(&mut self, ctx: &mut Context<Self>, spec: RecordSpec) {
+        let names = self.uncertain.clone();
+        // Whatever this read finds, a request applied late may land after it: the next verification looks
+        // again.
+        self.recheck.extend(names.iter().cloned());
+        if names.len() > self.zone_size / ZONE_PAGE + 1 {
+            debug!(
+                names = names.len(),
+                zone = self.zone_size,
+                "reading the whole zone again instead"
+            );
+            self.uncertain.clear();
+            self.loaded = false;
+            self.start_load(ctx, spec);
+            return;
+        }
+        self.busy = true;
+        let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
+        let read = async move { read_names(api.as_ref(), &zone_id, &names).await };
+        let reread = read.into_actor(self).map(|result, act, ctx| {
+            act.busy = false;
+            match result {
+                Ok(read) => {
+                    act.uncertain.retain(|name| !read.contains_key(name));
+                    act.reread(&read, "a change that failed was applied after all");
+                }
+                Err(e) => act.failed("read the uncertain names again", &e),
+            }
+            act.poll(ctx);
+        });
+        ctx.spawn(reread.catch_panic("read the uncertain names again"));
+    }
+
+    /// Takes in what a read of some names found: `current` follows Route53 for each (a difference is logged
+    /// with `what`, and the repair is sent at once), and a change refused under it may be tried again.
+    fn reread(&mut self, read: &BTreeMap<String, Vec<RecordSet>>, what: &str) {
+        let Some(spec) = self.spec() else { return };
+        for (name, record_sets) in read {
+            self.owners.extend(owners(record_sets));
+            self.rejected.remove(name);
+            let found = plan::ours(&spec, record_sets).remove(name);
+            if found.as_ref() != self.current.get(name) {
+                warn!(name, found = ?found, expected = ?self.current.get(name), "{what}");
+                self.urgent = true;
+            }
+            match found {
+                Some(rs) => self.current.insert(name.clone(), rs),
+                None => self.current.remove(name),
+            };
+        }
     }
 }
 
@@ -629,12 +786,12 @@ impl Actor for Route53Writer {
 
 impl Supervised for Route53Writer {
     /// Forgets what it knew of the zone, so that the restarted writer reads it again and reconciles. The
-    /// desired names, the IP, the backoff (and when to retry), the report and the waiters are kept. Every
-    /// restart follows a failure, so it waits for the backoff: a failure that did not set a retry time (a
-    /// panic) gets one here.
+    /// desired names, the IP, the backoff (and when to retry), the names to recheck, the report and the
+    /// waiters are kept. Every restart follows a failure, so it waits for the backoff: a failure that did not
+    /// set a retry time (a panic) gets one here.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         if self.retry_at.is_none() {
-            self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+            self.retry_at = Some(Instant::now() + self.next_delay());
         }
         warn!(
             zone = self.zone.id,
@@ -647,6 +804,9 @@ impl Supervised for Route53Writer {
         self.timer = None;
         self.verify_timer = None;
         self.verify_due = false;
+        self.verifying.clear();
+        // The zone is read again as a whole: that settles every uncertain name.
+        self.uncertain.clear();
         self.rejected.clear();
         self.debounce.flushed();
     }
@@ -700,6 +860,14 @@ impl Handler<Shutdown> for Route53Writer {
         ctx: &mut Context<Self>,
     ) -> Self::Result {
         self.shutting_down = true;
+        // Nothing waits any more: not a verification (one step in flight finishes, no other starts), not the
+        // retry time of the last failure (tried at once; later failures wait at most a second).
+        self.verifying.clear();
+        self.verify_due = false;
+        if let Some(handle) = self.verify_timer.take() {
+            ctx.cancel_future(handle);
+        }
+        self.retry_at = None;
         if deregister {
             info!(
                 ours = self.current.len(),
@@ -722,6 +890,37 @@ impl Handler<Shutdown> for Route53Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_failures_may_have_been_applied() {
+        let s = |m: &str| m.to_string();
+        let cases = [
+            (Route53Error::Throttling(s("Rate exceeded")), false),
+            (Route53Error::PriorRequestNotComplete(s("busy")), false),
+            (Route53Error::InvalidChangeBatch(vec![s("exists")]), false),
+            (Route53Error::NoSuchHostedZone(s("Z")), false),
+            (Route53Error::AccessDenied(s("no")), false),
+            (
+                Route53Error::Other {
+                    code: s("InvalidInput"),
+                    message: s("bad"),
+                },
+                false,
+            ),
+            (Route53Error::Transport(s("timed out")), true),
+            (Route53Error::Transport(s("connection reset")), true),
+            (
+                Route53Error::Server {
+                    status: 503,
+                    message: s("unavailable"),
+                },
+                true,
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(may_have_been_applied(&error), want, "{error:?}");
+        }
+    }
 
     #[test]
     fn settings_from_the_configuration() {
