@@ -26,6 +26,7 @@ use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
 use route53_registrator::timing::RetryPolicy;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
 
 /// Exit code of a bad command line or configuration.
@@ -77,13 +78,14 @@ const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
 /// Wires the actors (`DockerWatcher` → `Classifier` → `Route53Writer`, `MetadataCache` → `Route53Writer`),
 /// runs until a signal (or, with `--once`, one reconciliation), and returns the exit code.
 async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool) -> u8 {
+    let mut signals = Signals::install();
     let zone_id = settings.route53.zone_id.clone();
     let api: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
     // The zone's domain first: nothing can be named without it. A zone that does not exist or cannot be
     // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
     let zone = tokio::select! {
         zone = resolve_zone(api.as_ref(), &zone_id, RetryPolicy::default()) => zone,
-        () = signalled() => return 0,
+        signal = signals.recv() => return if once { interrupted(signal) } else { 0 },
     };
     let zone = match zone {
         Ok(zone) => zone,
@@ -93,6 +95,16 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         }
     };
     info!(zone_id, zone = zone.name, "hosted zone found");
+    if !zone.private {
+        // Not refused: PRODUCT.md names a private zone as the way to use the daemon, but lists only a zone
+        // that does not exist or cannot be accessed as fatal; a public zone may be deliberate (a lab, a
+        // split-horizon set-up). It is said loudly, once, at start.
+        warn!(
+            zone_id,
+            zone = zone.name,
+            "the hosted zone is public, not private: the instances' private IPs will be visible on the internet"
+        );
+    }
 
     let writer = Route53Writer::new(api, zone, writer_settings).start_supervised();
     let metadata = MetadataCache::from_settings(&settings.host, writer.clone().recipient(), || {
@@ -124,7 +136,11 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     });
 
     if once {
-        return match writer.send(Settle).await {
+        let settled = tokio::select! {
+            settled = writer.send(Settle) => settled,
+            signal = signals.recv() => return interrupted(signal),
+        };
+        return match settled {
             Ok(report) if report.rejected == 0 => {
                 info!(applied = report.applied, "reconciled once");
                 0
@@ -144,15 +160,22 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         };
     }
 
-    signalled().await;
+    signals.recv().await;
     let deregister = settings.shutdown.deregister;
     info!(deregister, "stopping: flushing pending changes");
-    match tokio::time::timeout(
+    let flush = tokio::time::timeout(
         settings.shutdown.timeout,
         writer.send(Shutdown { deregister }),
-    )
-    .await
-    {
+    );
+    // A second signal is an operator who will not wait (a second Ctrl-C): it is obeyed at once.
+    let flushed = tokio::select! {
+        flushed = flush => flushed,
+        signal = signals.recv() => {
+            warn!(signal, "second signal: exiting without waiting for the flush; some changes were not sent");
+            return 0;
+        }
+    };
+    match flushed {
         Ok(Ok(report)) => info!(
             applied = report.applied,
             rejected = report.rejected,
@@ -166,21 +189,50 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     0
 }
 
-/// Resolves at the first SIGTERM or SIGINT.
-async fn signalled() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon could not stop cleanly; it is better not to run at all.
-        error!("cannot install signal handlers");
-        std::process::exit(EXIT_FATAL.into());
-    };
-    tokio::select! {
-        _ = term.recv() => info!(signal = "SIGTERM", "signal received"),
-        _ = int.recv() => info!(signal = "SIGINT", "signal received"),
+/// SIGTERM and SIGINT, handled by the daemon from the start of [`daemon`] to its end.
+///
+/// Once tokio handles a signal, the default action (exit) is gone for good, even after the listener is
+/// dropped: so the listeners are installed once, before the first wait, and every wait has an arm for them.
+/// A signal that arrives while nothing waits is kept for the next [`Signals::recv`].
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    /// Installs the handlers; exits 1 if that fails (the daemon could not stop cleanly; better not to run).
+    fn install() -> Signals {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(term), Ok(int)) => Signals { term, int },
+            (Err(e), _) | (_, Err(e)) => {
+                error!(error = %e, "cannot install signal handlers");
+                std::process::exit(EXIT_FATAL.into());
+            }
+        }
     }
+
+    /// Resolves at the next SIGTERM or SIGINT, with its name.
+    async fn recv(&mut self) -> &'static str {
+        let name = tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        };
+        info!(signal = name, "signal received");
+        name
+    }
+}
+
+/// `--once` stopped by `signal` before it finished: says so, and exits 1 (the changes may be half sent).
+fn interrupted(signal: &str) -> u8 {
+    error!(signal, "interrupted: the reconciliation did not finish");
+    eprintln!(
+        "route53-registrator: --once interrupted by {signal}: the reconciliation did not finish; \
+         some changes may not have been sent"
+    );
+    EXIT_FATAL
 }
 
 /// Logs to stderr as text or JSON; `RUST_LOG`, when set, wins over `log.level`.

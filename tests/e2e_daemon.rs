@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use route53_emulator::{spawn_server, Emulator, Operation, ServerHandle};
+use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 use support::daemon::Daemon;
 use support::docker::{
@@ -618,4 +618,92 @@ fn sigterm_without_deregister_keeps_the_records() {
         BTreeSet::from(["10.0.0.16".to_string()]),
         "a restart must not withdraw live services"
     );
+}
+
+/// A daemon on an emulator zone of its own, `private` or public, with Docker unreachable (so nothing is
+/// ever desired: it waits for Docker forever), and the emulator server it talks to.
+fn daemon_without_docker(
+    private: bool,
+    ip: &str,
+    extra_arg: Option<&str>,
+) -> (Daemon, ServerHandle, String) {
+    let emulator = Emulator::new();
+    let zone = unique_zone();
+    let hosted = emulator.create_zone(&zone, private);
+    let server = spawn_server(emulator, 0).expect("emulator server");
+    let mut builder = Daemon::builder(&server.endpoint())
+        .config(&format!(
+            "[route53]\nzone_id = \"{}\"\n[host]\nip = \"{ip}\"\n",
+            hosted.id
+        ))
+        .env("R53R_DOCKER__HOST", "unix:///nonexistent.sock");
+    if let Some(arg) = extra_arg {
+        builder = builder.arg(arg);
+    }
+    (builder.spawn(), server, zone)
+}
+
+/// `--once` waits for Docker, which may never answer; SIGTERM still ends it, at once, with exit code 1 and
+/// a message that the reconciliation did not finish. (Once tokio handles a signal, the default exit is
+/// gone: every wait needs an arm for it.)
+#[test]
+fn once_is_stopped_by_sigterm_and_says_it_did_not_finish() {
+    let (mut daemon, _server, _zone) = daemon_without_docker(true, "10.0.0.17", Some("--once"));
+    daemon.wait_for_output(DEADLINE, "hosted zone found");
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    let output = daemon.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.contains("--once interrupted by SIGTERM")
+            && output.contains("the reconciliation did not finish"),
+        "{output}"
+    );
+}
+
+/// A public zone would publish the instances' private IPs to the internet: the daemon runs (it may be
+/// deliberate), but says so at start, naming the zone.
+#[test]
+fn a_public_zone_is_used_with_a_warning_naming_it() {
+    let (mut daemon, _server, zone) = daemon_without_docker(false, "10.0.0.18", None);
+    daemon.wait_for_output(DEADLINE, "the hosted zone is public");
+    let output = daemon.output();
+    let line = output
+        .lines()
+        .find(|line| line.contains("the hosted zone is public"))
+        .expect("the warning");
+    assert!(line.contains("WARN") && line.contains(&zone), "{line}");
+    assert_eq!(daemon.terminate().code(), Some(0), "{}", daemon.output());
+
+    let (mut private, _server, _zone) = daemon_without_docker(true, "10.0.0.18", None);
+    private.wait_for_output(DEADLINE, "hosted zone found");
+    assert_eq!(private.terminate().code(), Some(0));
+    assert!(
+        !private.output().contains("the hosted zone is public"),
+        "{}",
+        private.output()
+    );
+}
+
+/// A shutdown flush waits for Route53 up to `shutdown.timeout` (20 s); a second SIGTERM while it waits (here
+/// on a stalled Route53) ends the daemon at once.
+#[test]
+fn a_second_sigterm_ends_a_shutdown_that_waits_for_route53() {
+    let world = World::new();
+    let config = world.config("10.0.0.19") + "[shutdown]\nderegister = true\n";
+    let mut daemon = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .spawn();
+    let _a = world.service("second").run();
+    world.wait_published("second", "10.0.0.19");
+    world
+        .emulator
+        .fail_next(5, Fault::Stall(Duration::from_secs(30)));
+    daemon.signal("TERM");
+    daemon.wait_for_output(DEADLINE, "stopping: flushing pending changes");
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(5));
+    let output = daemon.output();
+    assert_eq!(status.code(), Some(0), "{output}");
+    assert!(output.contains("second signal"), "{output}");
 }
