@@ -315,6 +315,7 @@ mod tests {
             network_mode: "bridge".into(),
             health: Health::NoCheck,
             stop_signal: None,
+            started_at: None,
         }
     }
 
