@@ -1,7 +1,9 @@
 //! Settings: the structs every key of `config/route53-registrator.toml` lands in.
 //!
 //! Layering (defaults → file → `R53R_<SECTION>__<KEY>` environment) and `validate()` live here too.
-//! Every struct denies unknown keys, so a typo is an error rather than a silently ignored setting.
+//! Every struct denies unknown keys, so a typo is an error rather than a silently ignored setting, and every
+//! value must have its key's type (see `Kind`): nothing is converted by guesswork, so `R53R_HOST__OWNER_ID=00012`
+//! stays `00012` and `R53R_ROUTE53__WEIGHT=3.7` is refused rather than rounded.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,7 +36,8 @@ pub struct Route53Settings {
     pub zone_id: String,
     /// TTL of the records written, in seconds, 0..=2147483647.
     pub ttl: i64,
-    /// `multivalue`, `weighted` or `simple`.
+    /// `multivalue` or `weighted`. `simple` is parsed, so that its error says it is not supported yet, and
+    /// refused by [`Settings::validate`] until the writer can compare-and-swap shared record sets.
     pub routing: Routing,
     /// Weight of this instance's record sets when `routing = "weighted"`, 0..=255.
     pub weight: i64,
@@ -228,78 +231,134 @@ pub const ENV_PREFIX: &str = "R53R";
 /// The origin the `config` crate gives every value taken from the environment.
 const ENV_ORIGIN: &str = "the environment";
 
-/// Keys whose environment value is a comma-separated list.
-const LIST_KEYS: &[&str] = &["selection.family_suffixes"];
+/// The type a key's value must have, checked by us rather than left to the `config` crate: the crate would
+/// convert between types on its own, turning the string `00012` into the number 12, `1e5` into 100000, the
+/// float 3.7 into the integer 4 and `yes` into `true`. Here a value is taken exactly as written, or refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A string (durations and the enums too): in the environment, the variable's text as it is.
+    Str,
+    /// An integer: in the environment, decimal digits with an optional sign.
+    Int,
+    /// `true` or `false`.
+    Bool,
+    /// A list of strings: in the environment, comma-separated, each item trimmed.
+    List,
+}
 
-/// Every key, with what a valid value looks like. It is both the list of known keys (anything else is refused)
-/// and the "expected …" half of every error message; a unit test keeps it in step with the structs.
-const KEYS: &[(&str, &str)] = &[
+/// Every key, its type, and what a valid value looks like. It is the list of known keys (anything else is
+/// refused), the type each value is checked against, and the "expected …" half of every error message; a unit
+/// test keeps it in step with the structs.
+const KEYS: &[(&str, Kind, &str)] = &[
     (
         "route53.zone_id",
-        "a hosted zone id such as Z0123456789ABCDEFGHIJ",
+        Kind::Str,
+        "the id of a private hosted zone, such as Z0123456789ABCDEFGHIJ",
     ),
     (
         "route53.ttl",
+        Kind::Int,
         "an integer number of seconds, 0..=2147483647",
     ),
-    ("route53.routing", "one of multivalue, weighted, simple"),
-    ("route53.weight", "an integer, 0..=255"),
+    ("route53.routing", Kind::Str, "one of multivalue, weighted"),
+    ("route53.weight", Kind::Int, "an integer, 0..=255"),
     (
         "route53.debounce",
+        Kind::Str,
         "a duration such as 200ms, at most route53.max_delay",
     ),
     (
         "route53.max_delay",
+        Kind::Str,
         "a duration such as 1s, at least route53.debounce",
     ),
-    ("route53.max_requests_per_second", "an integer, at least 1"),
+    (
+        "route53.max_requests_per_second",
+        Kind::Int,
+        "an integer, at least 1",
+    ),
     (
         "route53.verify_interval",
+        Kind::Str,
         "a duration of at least 1s, such as 15m",
     ),
     (
         "docker.host",
+        Kind::Str,
         "empty, or a unix://, tcp:// or http:// URL such as unix:///var/run/docker.sock",
     ),
     (
         "docker.resync_interval",
+        Kind::Str,
         "a duration greater than 0, such as 60s",
     ),
-    ("selection.family_label", "a non-empty label key"),
-    ("selection.name_label", "a non-empty label key"),
+    ("selection.family_label", Kind::Str, "a non-empty label key"),
+    ("selection.name_label", Kind::Str, "a non-empty label key"),
     (
         "selection.family_suffixes",
-        "a list of non-empty strings, such as [\"-service\", \".service\"]",
+        Kind::List,
+        "a list of non-empty strings without surrounding spaces, such as [\"-service\", \".service\"]",
     ),
-    ("selection.name_override_label", "a non-empty label key"),
-    ("selection.ignore_label", "a non-empty label key"),
-    ("selection.respect_health", "true or false"),
-    ("host.ip", "empty, or an IPv4 address such as 10.0.0.12"),
+    (
+        "selection.name_override_label",
+        Kind::Str,
+        "a non-empty label key",
+    ),
+    ("selection.ignore_label", Kind::Str, "a non-empty label key"),
+    ("selection.respect_health", Kind::Bool, "true or false"),
+    (
+        "host.ip",
+        Kind::Str,
+        "empty, or an IPv4 address such as 10.0.0.12",
+    ),
     (
         "host.owner_id",
+        Kind::Str,
         "empty, or a string of at most 128 characters (Route53's SetIdentifier limit)",
     ),
-    ("gc.enabled", "true or false"),
-    ("gc.interval", "a duration greater than 0, such as 10m"),
-    ("gc.grace", "a duration greater than 0, such as 5m"),
-    ("shutdown.deregister", "true or false"),
-    ("shutdown.timeout", "a duration greater than 0, such as 20s"),
+    ("gc.enabled", Kind::Bool, "true or false"),
+    (
+        "gc.interval",
+        Kind::Str,
+        "a duration greater than 0, such as 10m",
+    ),
+    ("gc.grace", Kind::Str, "a duration greater than 0, such as 5m"),
+    ("shutdown.deregister", Kind::Bool, "true or false"),
+    (
+        "shutdown.timeout",
+        Kind::Str,
+        "a duration greater than 0, such as 20s",
+    ),
     (
         "http.listen",
+        Kind::Str,
         "empty, or a socket address such as 0.0.0.0:9753",
     ),
-    ("http.docker_grace", "a duration such as 30s"),
-    ("log.format", "one of text, json"),
+    ("http.docker_grace", Kind::Str, "a duration such as 30s"),
+    ("log.format", Kind::Str, "one of text, json"),
     (
         "log.level",
+        Kind::Str,
         "a tracing filter such as info or route53_registrator=debug",
     ),
 ];
 
+/// Whether `key` is a key of [`KEYS`] (no list index).
+fn is_known(key: &str) -> bool {
+    KEYS.iter().any(|(k, _, _)| *k == key)
+}
+
+/// The type of `key`'s value, when `key` is known.
+fn kind_of(key: &str) -> Option<Kind> {
+    KEYS.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, kind, _)| *kind)
+}
+
 /// What a valid value of `key` looks like (`key` may carry a list index: `selection.family_suffixes[1]`).
 fn expected_for(key: &str) -> Option<&'static str> {
     let key = key.split('[').next().unwrap_or(key);
-    KEYS.iter().find(|(k, _)| *k == key).map(|(_, e)| *e)
+    KEYS.iter().find(|(k, _, _)| *k == key).map(|(_, _, e)| *e)
 }
 
 /// A configuration that cannot be used. Every message names the key, the value and what would be valid; `main`
@@ -317,8 +376,8 @@ pub enum ConfigError {
         expected: String,
     },
     /// A key that must be set.
-    #[error("{key} is required")]
-    Required { key: String },
+    #[error("{key} is required; expected {expected}")]
+    Required { key: String, expected: String },
     /// A number outside its range.
     #[error("{key}: {value} is out of range; expected {expected}")]
     OutOfRange {
@@ -333,6 +392,13 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    /// A documented value this version cannot act on yet (`routing = "simple"`).
+    #[error("{key}: {value} is not supported yet; expected {expected}")]
+    Unsupported {
+        key: String,
+        value: String,
+        expected: String,
+    },
 }
 
 impl ConfigError {
@@ -341,9 +407,10 @@ impl ConfigError {
         match self {
             ConfigError::File { .. } => None,
             ConfigError::UnknownKey { key, .. }
-            | ConfigError::Required { key }
+            | ConfigError::Required { key, .. }
             | ConfigError::OutOfRange { key, .. }
-            | ConfigError::Invalid { key, .. } => Some(key),
+            | ConfigError::Invalid { key, .. }
+            | ConfigError::Unsupported { key, .. } => Some(key),
         }
     }
 }
@@ -380,14 +447,32 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
+        // Strings (and unknown keys, refused below naming their variable) go to the crate's environment
+        // source as they are; typed keys are converted here, strictly, and set as overrides.
         let mut vars = ::config::Map::new();
+        let mut typed = BTreeMap::new();
         let mut file_from_env = None;
         let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
         for (name, value) in env {
             if name == CONFIG_FILE_ENV {
                 file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
-            } else if name.to_ascii_lowercase().starts_with(&prefix) {
-                vars.insert(name, value);
+                continue;
+            }
+            // The key the crate derives from the name: prefix dropped, lower-cased, "__" → ".".
+            let Some(key) = name
+                .to_ascii_lowercase()
+                .strip_prefix(&prefix)
+                .map(|k| k.replace("__", "."))
+            else {
+                continue;
+            };
+            match kind_of(&key) {
+                Some(kind) if kind != Kind::Str => {
+                    typed.insert(key, (kind, name, value));
+                }
+                _ => {
+                    vars.insert(name, value);
+                }
             }
         }
         let file = file.map(Path::to_path_buf).or(file_from_env);
@@ -403,26 +488,19 @@ impl Settings {
                 builder.add_source(::config::File::from_str(&text, ::config::FileFormat::Toml));
         }
         // The crate's prefix separator defaults to `separator` ("__"), which would silently ignore
-        // `R53R_ROUTE53__ZONE_ID`; hence the explicit "_".
-        let mut environment = ::config::Environment::with_prefix(ENV_PREFIX)
+        // `R53R_ROUTE53__ZONE_ID`; hence the explicit "_". No `try_parsing`: it guesses a type from the text
+        // (see [`Kind`]); every value reaching the crate here is a string key's, kept as written.
+        let environment = ::config::Environment::with_prefix(ENV_PREFIX)
             .prefix_separator("_")
             .separator("__")
-            .try_parsing(true)
-            .list_separator(",");
-        for key in LIST_KEYS {
-            environment = environment.with_list_parse_key(key);
-        }
-        // An empty list variable is an empty list (the crate would read it as one empty string).
-        for key in LIST_KEYS {
-            let name = env_var_name(key);
-            if vars.get(&name).is_some_and(|v| v.is_empty()) {
-                vars.remove(&name);
-                builder = builder
-                    .set_override(*key, Vec::<String>::new())
-                    .map_err(|e| invalid(key, "\"\"", e.to_string()))?;
-            }
-        }
+            .try_parsing(false);
         builder = builder.add_source(environment.source(Some(vars)));
+        for (key, (kind, name, value)) in &typed {
+            let value = env_value(key, *kind, name, value)?;
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| invalid(key, e, expected_for(key).unwrap_or("a valid value")))?;
+        }
 
         let origin_of_file = file.as_ref().map(|p| p.display().to_string());
         let merged = builder.build().map_err(|e| match &file {
@@ -434,6 +512,7 @@ impl Settings {
         })?;
 
         check_unknown_keys(&merged, origin_of_file.as_deref())?;
+        check_kinds(&merged)?;
         let settings: Settings = merged
             .clone()
             .try_deserialize()
@@ -448,6 +527,16 @@ impl Settings {
         if r.zone_id.trim().is_empty() {
             return Err(ConfigError::Required {
                 key: "route53.zone_id".into(),
+                expected: expected_for("route53.zone_id").unwrap_or_default().into(),
+            });
+        }
+        if r.routing == Routing::Simple {
+            // Parsed as a known value so that this message, not "unknown variant", is what a user of the
+            // documented setting sees; the writer cannot do compare-and-swap record sets yet.
+            return Err(ConfigError::Unsupported {
+                key: "route53.routing".into(),
+                value: "\"simple\"".into(),
+                expected: "multivalue or weighted".into(),
             });
         }
         if !(0..=i64::from(i32::MAX)).contains(&r.ttl) {
@@ -501,10 +590,17 @@ impl Settings {
                 return Err(invalid_default(key, format!("{value:?}")));
             }
         }
-        if let Some(i) = sel.family_suffixes.iter().position(|s| s.is_empty()) {
+        // A suffix with a space at either end can never match a family (ECS allows none in a family name),
+        // so it is a typo that would otherwise silently publish nothing.
+        if let Some((i, suffix)) = sel
+            .family_suffixes
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.is_empty() || s.trim() != s.as_str())
+        {
             return Err(invalid_default(
                 &format!("selection.family_suffixes[{i}]"),
-                "\"\"",
+                format!("{suffix:?}"),
             ));
         }
 
@@ -559,6 +655,71 @@ fn env_var_name(key: &str) -> String {
     )
 }
 
+/// The value of a typed key's environment variable `name`, converted by the rules of [`Kind`]: integers and
+/// booleans trimmed and parsed strictly, lists split on commas with every item trimmed and none empty.
+fn env_value(key: &str, kind: Kind, name: &str, raw: &str) -> Result<::config::Value, ConfigError> {
+    let text = raw.trim();
+    // As written, like a TOML number or boolean would be shown; `""` makes an empty variable visible.
+    let shown = if text.is_empty() { "\"\"" } else { text };
+    let refuse = || invalid_default(key, shown);
+    match kind {
+        Kind::Str => Ok(raw.into()),
+        Kind::Int => text.parse::<i64>().map(Into::into).map_err(|_| refuse()),
+        Kind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" => Ok(true.into()),
+            "false" => Ok(false.into()),
+            _ => Err(refuse()),
+        },
+        Kind::List if text.is_empty() => Ok(Vec::<String>::new().into()),
+        Kind::List => {
+            let items: Vec<&str> = raw.split(',').map(str::trim).collect();
+            if let Some(i) = items.iter().position(|item| item.is_empty()) {
+                return Err(invalid(
+                    &format!("{key}[{i}]"),
+                    format!("\"\" (in {name}={raw:?})"),
+                    "comma-separated non-empty items",
+                ));
+            }
+            Ok(items
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+                .into())
+        }
+    }
+}
+
+/// Refuses a value whose type is not its key's [`Kind`] (`ttl = 3.7`, `ttl = "10"`, `enabled = 1`,
+/// `owner_id = 1e5`), before the crate's deserialiser would convert it without a word.
+fn check_kinds(merged: &::config::Config) -> Result<(), ConfigError> {
+    use ::config::ValueKind as V;
+    for (key, kind, expected) in KEYS {
+        // Absent: the default applies.
+        let Ok(value) = merged.get::<::config::Value>(key) else {
+            continue;
+        };
+        let fits = match (kind, &value.kind) {
+            (Kind::Str, V::String(_)) | (Kind::Bool, V::Boolean(_)) => true,
+            (Kind::Int, V::I64(_) | V::I128(_) | V::U64(_) | V::U128(_)) => true,
+            (Kind::List, V::Array(items)) => {
+                if let Some(i) = items.iter().position(|v| !matches!(v.kind, V::String(_))) {
+                    return Err(invalid(
+                        &format!("{key}[{i}]"),
+                        show_value(&items[i]),
+                        *expected,
+                    ));
+                }
+                true
+            }
+            _ => false,
+        };
+        if !fits {
+            return Err(invalid(key, show_value(&value), *expected));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses keys no setting has, naming where each came from. serde's `deny_unknown_fields` would refuse them
 /// too, but its message names neither the file nor the variable.
 fn check_unknown_keys(merged: &::config::Config, file: Option<&str>) -> Result<(), ConfigError> {
@@ -566,7 +727,7 @@ fn check_unknown_keys(merged: &::config::Config, file: Option<&str>) -> Result<(
     let tree = merged.collect().unwrap_or_default();
     let mut sections: Vec<&str> = KEYS
         .iter()
-        .filter_map(|(k, _)| k.split('.').next())
+        .filter_map(|(k, _, _)| k.split('.').next())
         .collect();
     sections.dedup();
     let mut leaves = Vec::new();
@@ -574,7 +735,7 @@ fn check_unknown_keys(merged: &::config::Config, file: Option<&str>) -> Result<(
         collect_leaves(name.clone(), value, &mut leaves);
     }
     for (key, value, origin) in leaves {
-        if KEYS.iter().any(|(k, _)| *k == key) {
+        if is_known(&key) {
             continue;
         }
         if sections.contains(&key.as_str()) {
@@ -584,8 +745,8 @@ fn check_unknown_keys(merged: &::config::Config, file: Option<&str>) -> Result<(
         let section = key.split('.').next().unwrap_or(&key);
         let expected = if sections.contains(&section) {
             KEYS.iter()
-                .filter(|(k, _)| k.split('.').next() == Some(section))
-                .map(|(k, _)| *k)
+                .filter(|(k, _, _)| k.split('.').next() == Some(section))
+                .map(|(k, _, _)| *k)
                 .collect::<Vec<_>>()
                 .join(", ")
         } else {
@@ -617,7 +778,7 @@ fn collect_leaves(
     out: &mut Vec<(String, String, Option<String>)>,
 ) {
     match &value.kind {
-        ::config::ValueKind::Table(table) if !KEYS.iter().any(|(k, _)| *k == path) => {
+        ::config::ValueKind::Table(table) if !is_known(&path) => {
             for (name, child) in sorted(table) {
                 collect_leaves(format!("{path}.{name}"), child, out);
             }
@@ -647,8 +808,8 @@ fn map_deserialize_error(merged: &::config::Config, err: ::config::ConfigError) 
             origin: "the configuration".into(),
             expected: KEYS
                 .iter()
-                .filter(|(k, _)| k.split('.').next() == Some(section.as_str()))
-                .map(|(k, _)| *k)
+                .filter(|(k, _, _)| k.split('.').next() == Some(section.as_str()))
+                .map(|(k, _, _)| *k)
                 .collect::<Vec<_>>()
                 .join(", "),
         };
@@ -738,7 +899,7 @@ mod tests {
         )
         .unwrap();
         let table: toml::Table = text.parse().unwrap();
-        for (key, _) in KEYS {
+        for (key, _, _) in KEYS {
             let (section, name) = key.split_once('.').unwrap();
             assert!(
                 table[section].get(name).is_some(),
@@ -752,22 +913,32 @@ mod tests {
         let toml::Value::Table(top) = toml::Value::try_from(Settings::default()).unwrap() else {
             panic!()
         };
-        let mut from_structs: Vec<String> = Vec::new();
+        let mut from_structs: Vec<(String, Kind)> = Vec::new();
         for (section, value) in &top {
-            for key in value.as_table().unwrap().keys() {
-                from_structs.push(format!("{section}.{key}"));
+            for (key, value) in value.as_table().unwrap() {
+                let kind = match value {
+                    toml::Value::String(_) => Kind::Str,
+                    toml::Value::Integer(_) => Kind::Int,
+                    toml::Value::Boolean(_) => Kind::Bool,
+                    toml::Value::Array(_) => Kind::List,
+                    other => panic!("{section}.{key}: no kind for {other:?}"),
+                };
+                from_structs.push((format!("{section}.{key}"), kind));
             }
         }
-        from_structs.sort();
-        let mut listed: Vec<String> = KEYS.iter().map(|(k, _)| k.to_string()).collect();
-        listed.sort();
+        from_structs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut listed: Vec<(String, Kind)> = KEYS
+            .iter()
+            .map(|(k, kind, _)| (k.to_string(), *kind))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(from_structs, listed);
     }
 
     #[test]
     fn no_file_and_no_environment_needs_only_a_zone() {
         let err = Settings::load_from(None, env(&[])).unwrap_err();
-        assert_eq!(err.to_string(), "route53.zone_id is required");
+        assert_eq!(err.key(), Some("route53.zone_id"));
         let s = Settings::load_from(None, env(&[("R53R_ROUTE53__ZONE_ID", "Z0123")])).unwrap();
         assert_eq!(s, defaults_with_zone("Z0123"));
     }
@@ -877,11 +1048,9 @@ mod tests {
         );
         // An empty variable is no file at all.
         let err = Settings::load_from(None, env(&[(CONFIG_FILE_ENV, "")])).unwrap_err();
-        assert_eq!(
-            err,
-            ConfigError::Required {
-                key: "route53.zone_id".into()
-            }
+        assert!(
+            matches!(&err, ConfigError::Required { key, .. } if key == "route53.zone_id"),
+            "{err}"
         );
     }
 
@@ -943,7 +1112,7 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             (
                 "[route53]\nzone_id = \"Z1\"\nrouting = \"geo\"\n",
-                "route53.routing: \"geo\" is not valid; expected one of multivalue, weighted, simple",
+                "route53.routing: \"geo\" is not valid; expected one of multivalue, weighted",
             ),
             (
                 "[route53]\nzone_id = \"Z1\"\nttl = \"ten\"\n",
@@ -967,7 +1136,7 @@ mod tests {
             ),
             (
                 "[route53]\nzone_id = \"Z1\"\n[selection]\nfamily_suffixes = \"-service\"\n",
-                "selection.family_suffixes: \"-service\" is not valid; expected a list of non-empty strings, such as [\"-service\", \".service\"]",
+                "selection.family_suffixes: \"-service\" is not valid; expected a list of non-empty strings without surrounding spaces, such as [\"-service\", \".service\"]",
             ),
             ("route53 = 5\n", "route53: 5 is not valid; expected a table ([route53])"),
         ];
@@ -978,7 +1147,7 @@ mod tests {
         let err = load(ZONE, &[("R53R_ROUTE53__ROUTING", "geo")]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "route53.routing: \"geo\" is not valid; expected one of multivalue, weighted, simple"
+            "route53.routing: \"geo\" is not valid; expected one of multivalue, weighted"
         );
     }
 
@@ -1097,5 +1266,231 @@ mod tests {
         assert!(text.contains("verify_interval = \"1h 1m\""), "{text}");
         assert!(text.contains("routing = \"weighted\""), "{text}");
         assert_eq!(load(&text, &[]).unwrap(), s);
+    }
+
+    #[test]
+    fn environment_strings_are_taken_as_written() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("R53R_ROUTE53__ZONE_ID", "0012"),
+                ("R53R_HOST__OWNER_ID", "00012"),
+                ("R53R_LOG__LEVEL", "1e3"),
+                ("R53R_HTTP__LISTEN", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.route53.zone_id, "0012");
+        assert_eq!(
+            s.host.owner_id, "00012",
+            "the SetIdentifier must not change"
+        );
+        assert_eq!(s.log.level, "1e3");
+        assert_eq!(s.http.listen, "");
+        let s = load(ZONE, &[("R53R_HOST__OWNER_ID", "1e5")]).unwrap();
+        assert_eq!(s.host.owner_id, "1e5");
+        let s = load(ZONE, &[("R53R_HOST__OWNER_ID", "-0.50")]).unwrap();
+        assert_eq!(s.host.owner_id, "-0.50");
+    }
+
+    #[test]
+    fn integer_keys_take_only_integers_from_the_environment() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "R53R_ROUTE53__WEIGHT",
+                "3.7",
+                "route53.weight: 3.7 is not valid; expected an integer, 0..=255",
+            ),
+            (
+                "R53R_ROUTE53__TTL",
+                "1e3",
+                "route53.ttl: 1e3 is not valid; expected an integer number of seconds, 0..=2147483647",
+            ),
+            (
+                "R53R_ROUTE53__TTL",
+                "true",
+                "route53.ttl: true is not valid; expected an integer number of seconds",
+            ),
+            (
+                "R53R_ROUTE53__TTL",
+                "",
+                "route53.ttl: \"\" is not valid; expected an integer number of seconds",
+            ),
+            (
+                "R53R_ROUTE53__MAX_REQUESTS_PER_SECOND",
+                "2.5",
+                "route53.max_requests_per_second: 2.5 is not valid; expected an integer, at least 1",
+            ),
+        ];
+        for (var, value, message) in cases {
+            let err = load(ZONE, &[(var, value)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(message),
+                "{var}={value:?}: {err:?} does not start with {message:?}"
+            );
+        }
+        let s = load(
+            ZONE,
+            &[
+                ("R53R_ROUTE53__TTL", "007"),
+                ("R53R_ROUTE53__WEIGHT", " 255 "),
+                ("R53R_ROUTE53__MAX_REQUESTS_PER_SECOND", "3"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.route53.ttl,
+                s.route53.weight,
+                s.route53.max_requests_per_second
+            ),
+            (7, 255, 3)
+        );
+    }
+
+    #[test]
+    fn integer_keys_take_only_integers_from_the_file() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "weight = 3.7",
+                "route53.weight: 3.7 is not valid; expected an integer, 0..=255",
+            ),
+            (
+                "ttl = true",
+                "route53.ttl: true is not valid; expected an integer number of seconds",
+            ),
+            (
+                "ttl = \"10\"",
+                "route53.ttl: \"10\" is not valid; expected an integer number of seconds",
+            ),
+        ];
+        for (line, message) in cases {
+            let err = load(&format!("{ZONE}{line}\n"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(message),
+                "{line}: {err:?} does not start with {message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn boolean_keys_take_only_true_or_false() {
+        let s = load(
+            ZONE,
+            &[
+                ("R53R_GC__ENABLED", "TRUE"),
+                ("R53R_SELECTION__RESPECT_HEALTH", "false"),
+            ],
+        )
+        .unwrap();
+        assert!(s.gc.enabled);
+        assert!(!s.selection.respect_health);
+        for value in ["yes", "1", "on", ""] {
+            let err = load(ZONE, &[("R53R_GC__ENABLED", value)]).unwrap_err();
+            assert_eq!(err.key(), Some("gc.enabled"), "{value:?}: {err}");
+            assert!(
+                err.to_string()
+                    .ends_with("is not valid; expected true or false"),
+                "{value:?}: {err}"
+            );
+        }
+        let err = load(&format!("{ZONE}[gc]\nenabled = 1\n"), &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gc.enabled: 1 is not valid; expected true or false"
+        );
+    }
+
+    #[test]
+    fn string_keys_take_only_strings_from_the_file() {
+        let err = load(&format!("{ZONE}[host]\nowner_id = 1e5\n"), &[]).unwrap_err();
+        assert_eq!(err.key(), Some("host.owner_id"), "{err}");
+        let err = load("[route53]\nzone_id = 12\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("route53.zone_id"), "{err}");
+        let err = load(
+            &format!("{ZONE}[selection]\nfamily_suffixes = [\"-a\", 5]\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "selection.family_suffixes[1]: 5 is not valid; expected a list of non-empty strings without \
+             surrounding spaces, such as [\"-service\", \".service\"]"
+        );
+    }
+
+    #[test]
+    fn list_items_from_the_environment_are_trimmed() {
+        let s = load(
+            ZONE,
+            &[("R53R_SELECTION__FAMILY_SUFFIXES", " -service, .service ")],
+        )
+        .unwrap();
+        assert_eq!(
+            s.selection.family_suffixes,
+            vec!["-service".to_string(), ".service".to_string()]
+        );
+        let s = load(ZONE, &[("R53R_SELECTION__FAMILY_SUFFIXES", "  ")]).unwrap();
+        assert_eq!(s.selection.family_suffixes, Vec::<String>::new());
+    }
+
+    #[test]
+    fn empty_list_items_from_the_environment_are_refused() {
+        for (value, index) in [
+            ("-service,,.service", 1),
+            ("-service,", 1),
+            (" , .service", 0),
+        ] {
+            let err = load(ZONE, &[("R53R_SELECTION__FAMILY_SUFFIXES", value)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "selection.family_suffixes[{index}]: \"\" (in R53R_SELECTION__FAMILY_SUFFIXES={value:?}) \
+                     is not valid; expected comma-separated non-empty items"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn list_items_with_surrounding_spaces_are_refused() {
+        for item in [" .service", "-service ", " "] {
+            let mut s = defaults_with_zone("Z1");
+            s.selection.family_suffixes = vec!["-a".into(), item.into()];
+            let err = s.validate().unwrap_err();
+            assert_eq!(
+                err.key(),
+                Some("selection.family_suffixes[1]"),
+                "{item:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn simple_routing_is_refused_until_it_exists() {
+        let message =
+            "route53.routing: \"simple\" is not supported yet; expected multivalue or weighted";
+        let err = load("[route53]\nzone_id = \"Z1\"\nrouting = \"simple\"\n", &[]).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert_eq!(err.key(), Some("route53.routing"));
+        let err = load(ZONE, &[("R53R_ROUTE53__ROUTING", "simple")]).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        let mut s = defaults_with_zone("Z1");
+        s.route53.routing = Routing::Simple;
+        assert_eq!(s.validate().unwrap_err().to_string(), message);
+    }
+
+    #[test]
+    fn a_missing_zone_id_says_what_to_give() {
+        let message =
+            "route53.zone_id is required; expected the id of a private hosted zone, such as \
+                       Z0123456789ABCDEFGHIJ";
+        let err = Settings::load_from(None, env(&[])).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert_eq!(err.key(), Some("route53.zone_id"));
+        let err = load("[route53]\nzone_id = \" \"\n", &[]).unwrap_err();
+        assert_eq!(err.to_string(), message);
     }
 }
