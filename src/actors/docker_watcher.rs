@@ -9,7 +9,11 @@
 //! taken earlier would be undone by it (a container started during the listing would vanish until the next
 //! resync); an event forwarded after it is applied on top, which is always right. The subscription asks the
 //! engine for the events since a second before it was made, so nothing between subscribing and listing is
-//! lost either.
+//! lost either; after a reconnect, since a second before the last event the previous stream delivered, so
+//! that the engine replays what happened during the outage (a stop-signal `kill` of a container that still
+//! drains is only seen that way: the listing shows it running). Replayed events keep the engine's order, so
+//! applied on top of the new snapshot they end where the engine is; the snapshot stays what the state rests
+//! on, since the engine keeps only its last few hundred events.
 //!
 //! Failure handling follows actix's supervision: when the engine cannot be reached, the stream ends or
 //! fails, or a listing fails, the watcher logs it and stops; its [`Supervisor`](actix::Supervisor) starts it
@@ -129,6 +133,8 @@ pub struct DockerWatcher {
     docker: Option<Arc<dyn DockerApi>>,
     /// `Some` while a listing is in flight: the events that arrived meanwhile, in order.
     held: Option<Vec<ContainerEvent>>,
+    /// When the last event arrived, across restarts: the next subscription replays from there.
+    last_event_at: Option<SystemTime>,
 }
 
 impl DockerWatcher {
@@ -150,6 +156,7 @@ impl DockerWatcher {
             restarted: false,
             docker: None,
             held: None,
+            last_event_at: None,
         }
     }
 
@@ -201,7 +208,10 @@ impl DockerWatcher {
     }
 
     fn subscribe_and_list(&mut self, docker: Arc<dyn DockerApi>, ctx: &mut Context<Self>) {
-        let since = SystemTime::now()
+        let now = SystemTime::now();
+        let since = self
+            .last_event_at
+            .map_or(now, |last| last.min(now))
             .checked_sub(SUBSCRIBE_OVERLAP)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         // The stream is polled (and so subscribed) as soon as this handler returns, before the listing's
@@ -242,6 +252,9 @@ impl DockerWatcher {
         if ctx.state().stopping() {
             // This incarnation has failed; the next one lists what the engine holds anyway.
             return;
+        }
+        if item.is_ok() {
+            self.last_event_at = Some(SystemTime::now());
         }
         match item {
             Ok(event) => match self.held.as_mut() {
@@ -329,6 +342,8 @@ mod tests {
         lists: AtomicUsize,
         panicking_lists: AtomicUsize,
         panicking_streams: AtomicUsize,
+        /// The `since` of every subscription, in order.
+        sinces: Mutex<Vec<SystemTime>>,
     }
 
     impl FakeDocker {
@@ -340,6 +355,7 @@ mod tests {
                 lists: AtomicUsize::new(0),
                 panicking_lists: AtomicUsize::new(0),
                 panicking_streams: AtomicUsize::new(0),
+                sinces: Mutex::new(Vec::new()),
             }
         }
 
@@ -391,8 +407,9 @@ mod tests {
 
         fn events(
             &self,
-            _since: SystemTime,
+            since: SystemTime,
         ) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
+            self.sinces.lock().unwrap().push(since);
             let (sender, receiver) = mpsc::unbounded_channel();
             self.streams.lock().unwrap().push(sender);
             let panics = FakeDocker::take(&self.panicking_streams);
@@ -578,6 +595,30 @@ mod tests {
         // The new stream is live.
         docker.send(ContainerEvent::Destroy { id: "c".into() });
         wait_until("an event on the new stream", || h.seen().len() == 3).await;
+    }
+
+    /// What happened while the stream was down is replayed: the new subscription starts from the last
+    /// event the old one delivered, not from the reconnection.
+    #[actix_rt::test]
+    async fn a_resubscription_replays_from_the_last_event_seen() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.list_permits.add_permits(10);
+        let h = start(Arc::clone(&docker), 0, HOUR);
+        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        let first = docker.sinces.lock().unwrap()[0];
+        assert!(first <= SystemTime::now() - SUBSCRIBE_OVERLAP);
+
+        docker.send(ContainerEvent::Die { id: "a".into() });
+        wait_until("the event is forwarded", || h.seen().len() == 2).await;
+        let seen_by = SystemTime::now();
+        docker.end_stream();
+        wait_until("a second subscription", || h.docker.subscriptions() == 1).await;
+        wait_until("a second snapshot", || h.seen().len() == 3).await;
+        let second = docker.sinces.lock().unwrap()[1];
+        assert!(
+            second <= seen_by - SUBSCRIBE_OVERLAP,
+            "the replay starts before the last event ({second:?} > {seen_by:?} - 1 s)"
+        );
     }
 
     #[actix_rt::test]
