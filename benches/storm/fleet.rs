@@ -167,6 +167,10 @@ pub fn in_parallel(items: &[String], workers: usize, job: impl Fn(&str) + Sync) 
 /// One container event as the bench read it from `docker events`.
 #[derive(Clone, Debug)]
 pub struct SeenEvent {
+    /// When the engine says the event happened, on the bench's monotonic clock (`read_at` less
+    /// `delivery`). The daemon may act on an event before the bench has read it, never before it happened:
+    /// latencies are measured from here.
+    pub at: Instant,
     /// When the bench read the line.
     pub read_at: Instant,
     /// How long after the engine's own timestamp the line was read.
@@ -276,9 +280,11 @@ fn parse_event(line: &str, read_at: Instant, now: SystemTime) -> Option<SeenEven
     let container = fields.next()?.to_string();
     let signal = fields.next().and_then(|s| s.parse().ok());
     let engine_time = UNIX_EPOCH + Duration::from_nanos(nanos);
+    let delivery = now.duration_since(engine_time).unwrap_or_default();
     Some(SeenEvent {
+        at: read_at.checked_sub(delivery).unwrap_or(read_at),
         read_at,
-        delivery: now.duration_since(engine_time).unwrap_or_default(),
+        delivery,
         action,
         container,
         signal,

@@ -15,7 +15,8 @@
 //!    the same emulator, a model of the old tool's algorithm ([`old_tool`]) publishes into another. Counted:
 //!    Route53 calls by operation (the emulator's request log), change requests against one per `max_delay`
 //!    while events keep arriving plus one, and the latency from each event that changes a name (read from a
-//!    `docker events` stream) to the first change request carrying that name.
+//!    `docker events` stream, timed by the engine's own timestamp: the bench may read an event a few ms
+//!    after the daemon has already acted on it) to the first change request carrying that name.
 //! 2. **Steady state**: between the two storm phases, a daemon with `docker.resync_interval = "1s"` takes
 //!    over the published zone; then `R53R_BENCH_STEADY_SECS` (15) seconds with 200 containers running and
 //!    nothing changing: Route53 calls, expected 0.
@@ -42,10 +43,12 @@ mod support;
 
 mod daemon;
 mod fleet;
+mod many;
 mod old_tool;
+mod report;
 mod stats;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -55,6 +58,7 @@ use route53_registrator::route53::{ChangeAction, HostedZone};
 
 use daemon::{Daemon, Memory};
 use fleet::{EventStream, Fleet, Member, SeenEvent};
+use report::{mib, ms, print_table, secs, Verdict};
 use stats::{ChangeCall, Direction, Summary, Trigger};
 use support::docker::{require_test_image, Network};
 use support::{unique, unique_zone, wait_until};
@@ -71,10 +75,6 @@ const STARTUP_TARGET: Duration = Duration::from_secs(2);
 const RSS_TARGET_KIB: u64 = 20 * 1024;
 /// PRODUCT.md: stripped binary at most 25 MB.
 const BINARY_TARGET_BYTES: u64 = 25_000_000;
-/// PRODUCT.md: many daemons behind the throttle, within 1.5× the time the throttle forces.
-const THROTTLE_FACTOR_TARGET: f64 = 1.5;
-/// The emulator's account-wide throttle in scenario 5 (Route53's per-account rate).
-const THROTTLE_PER_SECOND: f64 = 5.0;
 
 /// After a phase's last record is right, the longest the daemon may still hold a change (debounce, then
 /// max_delay), and a margin: calls in this window still count for the phase.
@@ -132,14 +132,6 @@ impl BenchSettings {
     }
 }
 
-/// One line of the final summary.
-struct Verdict {
-    number: String,
-    measured: String,
-    target: String,
-    met: bool,
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing else to parse.
     let settings = BenchSettings::from_env();
@@ -161,7 +153,7 @@ fn main() {
     let mut verdicts = Vec::new();
     storm_steady_startup(&settings, &mut verdicts);
     if settings.daemons > 0 {
-        many_daemons(&settings, &mut verdicts);
+        many::many_daemons(&settings, &mut verdicts);
     }
     let release = settings
         .binary
@@ -454,7 +446,7 @@ fn storm_phase(world: &World, settings: &BenchSettings, direction: Direction) ->
             }
         })
         .filter(|e| seen.insert(e.container.clone()))
-        .filter_map(|e| Some((e.read_at, world.service_of.get(&e.container)?.clone())))
+        .filter_map(|e| Some((e.at, world.service_of.get(&e.container)?.clone())))
         .collect();
     assert_eq!(
         relevant.len(),
@@ -466,8 +458,9 @@ fn storm_phase(world: &World, settings: &BenchSettings, direction: Direction) ->
         Direction::Publish => stats::publish_triggers(&relevant),
         Direction::Withdraw => stats::withdraw_triggers(&relevant, &world.containers_per_service()),
     };
-    let events_window = match (relevant.first(), relevant.last()) {
-        (Some(first), Some(last)) => last.0 - first.0,
+    let times = relevant.iter().map(|(at, _)| *at);
+    let events_window = match (times.clone().min(), times.max()) {
+        (Some(first), Some(last)) => last - first,
         _ => Duration::ZERO,
     };
 
@@ -505,13 +498,11 @@ fn direction_name(direction: Direction) -> &'static str {
 /// Scenarios 1 to 4 on one set of containers.
 fn storm_steady_startup(settings: &BenchSettings, verdicts: &mut Vec<Verdict>) {
     let world = World::new(settings);
-    let endpoint = world.server.endpoint();
-
     let storm_config = daemon_config(&world.ours.id, OUR_IP, &settings.storm_resync);
     let mut ours = world.daemon(settings, &storm_config, "storm daemon");
     let (sender, model) = old_tool::spawn(
         old_tool::ModelTarget {
-            endpoint: endpoint.clone(),
+            endpoint: world.server.endpoint(),
             zone_id: world.theirs.id.clone(),
             zone_name: world.theirs.name.clone(),
             ip: THEIR_IP.into(),
@@ -523,186 +514,27 @@ fn storm_steady_startup(settings: &BenchSettings, verdicts: &mut Vec<Verdict>) {
     // 1. Storm: start.
     let start = storm_phase(&world, settings, Direction::Publish);
     ours.terminate();
-
-    // 2. Steady state, with every container running and published: a daemon that lists Docker every
-    // second takes over the records (same owner) and must then make no call at all.
-    let mut steady_daemon = world.daemon(
-        settings,
-        &daemon_config(&world.ours.id, OUR_IP, STEADY_RESYNC),
-        "steady-state daemon",
-    );
-    let takeover_began = steady_daemon.spawned_at();
-    std::thread::sleep(SETTLE);
-    let steady_began = Instant::now();
-    std::thread::sleep(settings.steady);
-    let steady_ended = Instant::now();
-    let log = world.emulator.requests();
-    let takeover = count(&in_window(&log, &world.ours, takeover_began, steady_began));
-    let steady_ours = count(&in_window(&log, &world.ours, steady_began, steady_ended));
-    let steady_theirs = count(&in_window(&log, &world.theirs, steady_began, steady_ended));
-    // 3. Memory with every container published (and the steady state's resyncs behind it).
-    let storm_memory = steady_daemon.memory();
-    steady_daemon.terminate();
-
+    // 2. and 3. Steady state and memory, every container running and published.
+    let steady = steady_state(&world, settings);
     // 1. Storm: stop, watched by a daemon with the storm's config again.
     let mut ours = world.daemon(settings, &storm_config, "storm daemon (stop)");
     let stop = storm_phase(&world, settings, Direction::Withdraw);
-    ours.assert_running();
+    ours.terminate();
     world.stream.forward_to(None);
     let model_report = model.join().expect("the model's thread");
 
     print_storm(settings, &world, &start, &stop, model_report);
-    println!(
-        "\n## Steady state: {} with {} containers running, resync_interval {STEADY_RESYNC}\n",
-        secs(settings.steady),
-        settings.containers
-    );
-    println!(
-        "(its daemon, started on the published zone, took over with {} changes, {} lists, {} other calls)\n",
-        takeover.change, takeover.list, takeover.other
-    );
-    print_table(
-        &["", "Route53 calls", "of which changes", "lists"],
-        &[
-            vec![
-                "ours".into(),
-                steady_ours.total().to_string(),
-                steady_ours.change.to_string(),
-                steady_ours.list.to_string(),
-            ],
-            vec![
-                "old tool (model)".into(),
-                steady_theirs.total().to_string(),
-                steady_theirs.change.to_string(),
-                steady_theirs.list.to_string(),
-            ],
-        ],
-    );
-
-    let ours_total = start.ours.total() + stop.ours.total();
-    let theirs_total = start.theirs.total() + stop.theirs.total();
-    let ratio = theirs_total as f64 / ours_total.max(1) as f64;
-    for phase in [&start, &stop] {
-        verdicts.push(Verdict {
-            number: format!("storm {}: our change requests", phase.name),
-            measured: phase.ours.change.to_string(),
-            target: format!(
-                "≤ {} (1 per max_delay over {} of events, + 1)",
-                phase.allowed,
-                secs(phase.events_window)
-            ),
-            met: phase.ours.change <= phase.allowed,
-        });
-    }
-    verdicts.push(Verdict {
-        number: "storm: our list calls".into(),
-        measured: (start.ours.list + stop.ours.list).to_string(),
-        target: "0".into(),
-        met: start.ours.list + stop.ours.list == 0,
-    });
-    verdicts.push(Verdict {
-        number: "storm: calls, old tool (model) / ours".into(),
-        measured: format!("{theirs_total} / {ours_total} = {ratio:.1}"),
-        target: "≥ 20".into(),
-        met: ratio >= 20.0,
-    });
-    for phase in [&start, &stop] {
-        let p99 = phase.our_latency.map(|s| s.p99);
-        verdicts.push(Verdict {
-            number: format!("storm {}: event → request p99", phase.name),
-            measured: match p99 {
-                Some(p99) if phase.our_unanswered.is_empty() => ms(p99),
-                Some(p99) => format!("{} ({} unanswered)", ms(p99), phase.our_unanswered.len()),
-                None => "no sample".into(),
-            },
-            target: format!("≤ {}", ms(MAX_DELAY + LATENCY_SLACK)),
-            met: phase.our_unanswered.is_empty()
-                && p99.is_some_and(|p99| p99 <= MAX_DELAY + LATENCY_SLACK),
-        });
-    }
-    verdicts.push(Verdict {
-        number: format!("steady state: Route53 calls in {}", secs(settings.steady)),
-        measured: steady_ours.total().to_string(),
-        target: "0".into(),
-        met: steady_ours.total() == 0,
-    });
+    print_steady(settings, &steady);
+    verdicts.extend(storm_verdicts(&start, &stop, &steady, settings));
 
     // 4. Start-up: the containers running before the daemon starts.
-    ours.terminate();
-    let restarted = Instant::now();
-    world.fleet.start_all(settings.parallel);
-    println!(
-        "\n(restarted {} containers for the start-up scenario in {}, no daemon running)",
-        settings.containers,
-        secs(restarted.elapsed())
-    );
-    let zone = world.emulator.create_zone(&unique_zone(), true);
-    let mut fresh = Daemon::spawn(
-        &settings.binary,
-        &endpoint,
-        &daemon_config(&zone.id, OUR_IP, &settings.storm_resync),
-        "start-up daemon",
-    );
-    let spawned = fresh.spawned_at();
-    wait_until(
-        PHASE_DEADLINE,
-        "the new daemon publishes everything",
-        || world.published(&zone, OUR_IP) == world.services.len(),
-    );
-    std::thread::sleep(SETTLE);
-    let startup_memory = fresh.memory();
-    let log = world.emulator.requests();
-    let requests = in_window(&log, &zone, spawned, Instant::now());
-    let startup_calls = count(&requests);
-    let changes: Vec<&&LoggedRequest> = requests
-        .iter()
-        .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
-        .collect();
-    let first_change = changes.first().map(|r| r.at - spawned);
-    let last_change = changes
-        .iter()
-        .rfind(|r| r.status == 200)
-        .map(|r| r.at - spawned);
-    let first_request = requests.first().map(|r| r.at - spawned);
-    drop(fresh);
-
-    println!(
-        "\n## Start-up: {} containers running, then the daemon starts (new zone)\n",
-        settings.containers
-    );
-    print_table(
-        &["from process spawn to", "time"],
-        &[
-            vec![
-                "its first Route53 request (GetHostedZone)".into(),
-                first_request.map_or("-".into(), ms),
-            ],
-            vec![
-                "its first ChangeResourceRecordSets".into(),
-                first_change.map_or("-".into(), ms),
-            ],
-            vec![
-                format!(
-                    "the change request completing all {} names",
-                    world.services.len()
-                ),
-                last_change.map_or("-".into(), ms),
-            ],
-        ],
-    );
-    println!(
-        "\nstart-up requests: {} changes ({:?} changes each), {} lists, {} other, {} failed",
-        startup_calls.change,
-        changes.iter().map(|r| r.changes.len()).collect::<Vec<_>>(),
-        startup_calls.list,
-        startup_calls.other,
-        startup_calls.failed
-    );
+    let startup = startup(&world, settings);
+    print_startup(settings, &world, &startup);
     verdicts.push(Verdict {
         number: "start-up: spawn → first change request".into(),
-        measured: first_change.map_or("none".into(), ms),
+        measured: startup.first_change.map_or("none".into(), ms),
         target: format!("≤ {}", ms(STARTUP_TARGET)),
-        met: first_change.is_some_and(|t| t <= STARTUP_TARGET),
+        met: startup.first_change.is_some_and(|t| t <= STARTUP_TARGET),
     });
 
     println!(
@@ -711,8 +543,8 @@ fn storm_steady_startup(settings: &BenchSettings, verdicts: &mut Vec<Verdict>) {
         world.services.len()
     );
     let memory_rows = [
-        ("steady-state daemon, after the steady state", storm_memory),
-        ("start-up daemon, after publishing", startup_memory),
+        ("steady-state daemon, after the steady state", steady.memory),
+        ("start-up daemon, after publishing", startup.memory),
     ];
     print_table(
         &["daemon", "VmRSS", "VmHWM (peak)"],
@@ -737,9 +569,217 @@ fn storm_steady_startup(settings: &BenchSettings, verdicts: &mut Vec<Verdict>) {
         met: worst.rss_kib <= RSS_TARGET_KIB,
     });
 
-    let dir = dump(&world, &log);
+    let dir = dump(&world, &world.emulator.requests());
     println!("\nrequest log and events written to {}", dir.display());
-    drop(ours);
+}
+
+/// What the steady state measured.
+struct Steady {
+    /// The calls of its daemon from its spawn to the window's start (it takes over the published zone).
+    takeover: Calls,
+    ours: Calls,
+    theirs: Calls,
+    /// The daemon's memory at the window's end.
+    memory: Memory,
+}
+
+/// Scenarios 2 and 3: a daemon that lists Docker every second takes over the published records (same
+/// owner), then nothing changes for `settings.steady`: it must make no call at all.
+fn steady_state(world: &World, settings: &BenchSettings) -> Steady {
+    let mut daemon = world.daemon(
+        settings,
+        &daemon_config(&world.ours.id, OUR_IP, STEADY_RESYNC),
+        "steady-state daemon",
+    );
+    let spawned = daemon.spawned_at();
+    std::thread::sleep(SETTLE);
+    let began = Instant::now();
+    // A window in which nothing may happen: the only way to observe an absence is to let time pass.
+    std::thread::sleep(settings.steady);
+    let ended = Instant::now();
+    let memory = daemon.memory();
+    let log = world.emulator.requests();
+    Steady {
+        takeover: count(&in_window(&log, &world.ours, spawned, began)),
+        ours: count(&in_window(&log, &world.ours, began, ended)),
+        theirs: count(&in_window(&log, &world.theirs, began, ended)),
+        memory,
+    }
+}
+
+fn print_steady(settings: &BenchSettings, steady: &Steady) {
+    println!(
+        "\n## Steady state: {} with {} containers running, resync_interval {STEADY_RESYNC}\n",
+        secs(settings.steady),
+        settings.containers
+    );
+    println!(
+        "(its daemon, started on the published zone, took over with {} changes, {} lists, {} other calls)\n",
+        steady.takeover.change, steady.takeover.list, steady.takeover.other
+    );
+    let row = |who: &str, calls: Calls| {
+        vec![
+            who.to_string(),
+            calls.total().to_string(),
+            calls.change.to_string(),
+            calls.list.to_string(),
+        ]
+    };
+    print_table(
+        &["", "Route53 calls", "of which changes", "lists"],
+        &[
+            row("ours", steady.ours),
+            row("old tool (model)", steady.theirs),
+        ],
+    );
+}
+
+/// The summary lines of scenarios 1 and 2.
+fn storm_verdicts(
+    start: &Phase,
+    stop: &Phase,
+    steady: &Steady,
+    settings: &BenchSettings,
+) -> Vec<Verdict> {
+    let mut verdicts = Vec::new();
+    for phase in [start, stop] {
+        verdicts.push(Verdict {
+            number: format!("storm {}: our change requests", phase.name),
+            measured: phase.ours.change.to_string(),
+            target: format!(
+                "≤ {} (1 per max_delay over {} of events, + 1)",
+                phase.allowed,
+                secs(phase.events_window)
+            ),
+            met: phase.ours.change <= phase.allowed,
+        });
+    }
+    let lists = start.ours.list + stop.ours.list;
+    verdicts.push(Verdict {
+        number: "storm: our list calls".into(),
+        measured: lists.to_string(),
+        target: "0".into(),
+        met: lists == 0,
+    });
+    let ours_total = start.ours.total() + stop.ours.total();
+    let theirs_total = start.theirs.total() + stop.theirs.total();
+    let ratio = theirs_total as f64 / ours_total.max(1) as f64;
+    verdicts.push(Verdict {
+        number: "storm: calls, old tool (model) / ours".into(),
+        measured: format!("{theirs_total} / {ours_total} = {ratio:.1}"),
+        target: "≥ 20".into(),
+        met: ratio >= 20.0,
+    });
+    for phase in [start, stop] {
+        let p99 = phase.our_latency.map(|s| s.p99);
+        verdicts.push(Verdict {
+            number: format!("storm {}: event → request p99", phase.name),
+            measured: match p99 {
+                Some(p99) if phase.our_unanswered.is_empty() => ms(p99),
+                Some(p99) => format!("{} ({} unanswered)", ms(p99), phase.our_unanswered.len()),
+                None => "no sample".into(),
+            },
+            target: format!("≤ {}", ms(MAX_DELAY + LATENCY_SLACK)),
+            met: phase.our_unanswered.is_empty()
+                && p99.is_some_and(|p99| p99 <= MAX_DELAY + LATENCY_SLACK),
+        });
+    }
+    verdicts.push(Verdict {
+        number: format!("steady state: Route53 calls in {}", secs(settings.steady)),
+        measured: steady.ours.total().to_string(),
+        target: "0".into(),
+        met: steady.ours.total() == 0,
+    });
+    verdicts
+}
+
+/// What the start-up scenario measured; times from the process's spawn.
+struct Startup {
+    restart_took: Duration,
+    first_request: Option<Duration>,
+    first_change: Option<Duration>,
+    /// The last accepted change request: the one that completed the zone.
+    last_change: Option<Duration>,
+    calls: Calls,
+    batches: Vec<usize>,
+    memory: Memory,
+}
+
+/// Scenario 4: every container started again (no daemon running), then a daemon on a new zone.
+fn startup(world: &World, settings: &BenchSettings) -> Startup {
+    let restarted = Instant::now();
+    world.fleet.start_all(settings.parallel);
+    let restart_took = restarted.elapsed();
+    let zone = world.emulator.create_zone(&unique_zone(), true);
+    let mut daemon = Daemon::spawn(
+        &settings.binary,
+        &world.server.endpoint(),
+        &daemon_config(&zone.id, OUR_IP, &settings.storm_resync),
+        "start-up daemon",
+    );
+    let spawned = daemon.spawned_at();
+    wait_until(
+        PHASE_DEADLINE,
+        "the new daemon publishes everything",
+        || world.published(&zone, OUR_IP) == world.services.len(),
+    );
+    std::thread::sleep(SETTLE);
+    let memory = daemon.memory();
+    let log = world.emulator.requests();
+    let requests = in_window(&log, &zone, spawned, Instant::now());
+    let changes: Vec<&&LoggedRequest> = requests
+        .iter()
+        .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
+        .collect();
+    Startup {
+        restart_took,
+        first_request: requests.first().map(|r| r.at - spawned),
+        first_change: changes.first().map(|r| r.at - spawned),
+        last_change: changes
+            .iter()
+            .rfind(|r| r.status == 200)
+            .map(|r| r.at - spawned),
+        calls: count(&requests),
+        batches: changes.iter().map(|r| r.changes.len()).collect(),
+        memory,
+    }
+}
+
+fn print_startup(settings: &BenchSettings, world: &World, startup: &Startup) {
+    println!(
+        "\n## Start-up: {} containers running (started again in {}, no daemon running), then the daemon \
+         starts on a new zone\n",
+        settings.containers,
+        secs(startup.restart_took)
+    );
+    print_table(
+        &["from process spawn to", "time"],
+        &[
+            vec![
+                "its first Route53 request (GetHostedZone)".into(),
+                startup.first_request.map_or("-".into(), ms),
+            ],
+            vec![
+                "its first ChangeResourceRecordSets".into(),
+                startup.first_change.map_or("-".into(), ms),
+            ],
+            vec![
+                format!(
+                    "the change request completing all {} names",
+                    world.services.len()
+                ),
+                startup.last_change.map_or("-".into(), ms),
+            ],
+        ],
+    );
+    println!(
+        "\nstart-up requests: {} changes ({:?} changes each), {} lists, {} other, {} failed",
+        startup.calls.change,
+        startup.batches,
+        startup.calls.list,
+        startup.calls.other,
+        startup.calls.failed
+    );
 }
 
 /// Prints scenario 1's tables.
@@ -870,149 +910,6 @@ fn print_storm(
     );
 }
 
-/// Scenario 5: many daemons on one name behind the account's throttle.
-fn many_daemons(settings: &BenchSettings, verdicts: &mut Vec<Verdict>) {
-    let emulator = Emulator::new();
-    let server = spawn_server(emulator.clone(), 0).expect("emulator server");
-    let zone = emulator.create_zone(&unique_zone(), true);
-    let network = Network::create(&unique("r53rbench-net"));
-    let run = unique("run");
-    let mut fleet = Fleet::new(&run);
-    let service = "shared".to_string();
-    fleet.create(
-        &network,
-        vec![Member {
-            container: format!("{run}-shared"),
-            service: service.clone(),
-        }],
-        1,
-    );
-    fleet.start_all(1);
-    let ips: Vec<String> = (1..=settings.daemons)
-        .map(|i| format!("10.77.{}.{}", i / 250, i % 250 + 1))
-        .collect();
-
-    emulator.set_throttle(Some(THROTTLE_PER_SECOND));
-    let began = Instant::now();
-    let mut daemons: Vec<Daemon> = ips
-        .iter()
-        .map(|ip| {
-            Daemon::spawn(
-                &settings.binary,
-                &server.endpoint(),
-                &daemon_config(&zone.id, ip, DEFAULT_RESYNC),
-                &format!("daemon {ip}"),
-            )
-        })
-        .collect();
-    let fqdn = format!("{service}.{}", zone.name);
-    let correct = || {
-        let published: BTreeMap<String, Vec<String>> = emulator
-            .record_sets(&zone.id)
-            .into_iter()
-            .filter(|rs| rs.rtype == "A" && rs.name == fqdn)
-            .map(|rs| (rs.set_identifier.unwrap_or_default(), rs.values))
-            .collect();
-        published.len() == ips.len()
-            && ips
-                .iter()
-                .all(|ip| published.get(ip) == Some(&vec![ip.clone()]))
-    };
-    wait_until(
-        PHASE_DEADLINE,
-        "every daemon's record is published",
-        correct,
-    );
-    let detected = began.elapsed();
-    for daemon in &mut daemons {
-        daemon.assert_running();
-    }
-    let log: Vec<LoggedRequest> = emulator
-        .requests()
-        .into_iter()
-        .filter(|r| r.at >= began)
-        .collect();
-    let accepted = log.iter().filter(|r| r.status == 200).count();
-    let throttled = log.len() - accepted;
-    let done = log
-        .iter()
-        .filter(|r| r.operation == Operation::ChangeResourceRecordSets && r.status == 200)
-        .map(|r| r.at - began)
-        .max()
-        .unwrap_or(detected);
-    // Each daemon needs at least GetHostedZone, one read of the (small) zone and one change.
-    let minimum = 3 * settings.daemons;
-    let forced = |requests: usize| Duration::from_secs_f64(requests as f64 / THROTTLE_PER_SECOND);
-    let factor = done.as_secs_f64() / forced(minimum).as_secs_f64();
-    let factor_accepted = done.as_secs_f64() / forced(accepted).as_secs_f64();
-    let mut by_operation: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    for r in &log {
-        let entry = by_operation
-            .entry(format!("{:?}", r.operation))
-            .or_default();
-        if r.status == 200 {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
-    }
-    drop(daemons);
-    drop(fleet);
-    drop(network);
-
-    println!(
-        "\n## Many daemons: {} daemons, one service container, emulator throttled to {} requests/s\n",
-        settings.daemons, THROTTLE_PER_SECOND
-    );
-    print_table(
-        &["operation", "accepted", "throttled / failed"],
-        &by_operation
-            .iter()
-            .map(|(op, (ok, refused))| vec![op.clone(), ok.to_string(), refused.to_string()])
-            .collect::<Vec<_>>(),
-    );
-    println!();
-    print_table(
-        &["", "time"],
-        &[
-            vec![
-                "first spawn → last accepted change (every record right)".into(),
-                secs(done),
-            ],
-            vec!["first spawn → seen right by polling".into(), secs(detected)],
-            vec![
-                format!(
-                    "forced by the throttle: minimum {minimum} requests / {THROTTLE_PER_SECOND}"
-                ),
-                secs(forced(minimum)),
-            ],
-            vec![
-                format!(
-                    "forced by the throttle: {accepted} accepted requests / {THROTTLE_PER_SECOND}"
-                ),
-                secs(forced(accepted)),
-            ],
-        ],
-    );
-    println!(
-        "\n{accepted} requests accepted, {throttled} refused; factor {factor:.2}× the minimum's forced time, \
-         {factor_accepted:.2}× the accepted requests' forced time"
-    );
-    verdicts.push(Verdict {
-        number: format!(
-            "{} daemons behind 5 req/s: time / forced time",
-            settings.daemons
-        ),
-        measured: format!(
-            "{} / {} = {factor:.2}× ({factor_accepted:.2}× of {accepted} accepted)",
-            secs(done),
-            secs(forced(minimum))
-        ),
-        target: format!("≤ {THROTTLE_FACTOR_TARGET}×"),
-        met: factor <= THROTTLE_FACTOR_TARGET,
-    });
-}
-
 /// Writes the storm's request log and events as TSV (milliseconds since the first request) for checking
 /// the counts by hand. Returns the directory.
 fn dump(world: &World, log: &[LoggedRequest]) -> PathBuf {
@@ -1045,12 +942,13 @@ fn dump(world: &World, log: &[LoggedRequest]) -> PathBuf {
             changes.join(",")
         );
     }
-    let mut events = String::from("ms\taction\tcontainer\tsignal\tdelivery_ms\n");
+    let mut events = String::from("ms_read\tms_engine\taction\tcontainer\tsignal\tdelivery_ms\n");
     for e in world.stream.events() {
         let _ = writeln!(
             events,
-            "{:.1}\t{}\t{}\t{}\t{:.1}",
+            "{:.1}\t{:.1}\t{}\t{}\t{}\t{:.1}",
             since(e.read_at),
+            since(e.at),
             e.action,
             e.container,
             e.signal.map_or(String::new(), |s| s.to_string()),
@@ -1060,41 +958,4 @@ fn dump(world: &World, log: &[LoggedRequest]) -> PathBuf {
     std::fs::write(dir.join("requests.tsv"), requests).expect("write requests.tsv");
     std::fs::write(dir.join("events.tsv"), events).expect("write events.tsv");
     dir
-}
-
-/// Prints a Markdown table with aligned columns.
-fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            if let Some(width) = widths.get_mut(i) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
-    line(headers.iter().map(|h| h.to_string()).collect());
-    line(widths.iter().map(|w| "-".repeat(*w)).collect());
-    for row in rows {
-        line(row.clone());
-    }
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
-}
-
-fn secs(duration: Duration) -> String {
-    format!("{:.2} s", duration.as_secs_f64())
-}
-
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
 }

@@ -18,7 +18,7 @@ pub enum Direction {
 /// the last stop of it. Only these have a Route53 request to wait for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trigger {
-    /// When the bench read the event from `docker events`.
+    /// When the event happened (the engine's timestamp, on the bench's monotonic clock).
     pub at: Instant,
     pub service: String,
     pub direction: Direction,
