@@ -5,6 +5,17 @@
 //! `route53-registrator-bench.run=<run>`. [`Fleet`] removes every container with its run label when it
 //! drops (also on panic, and also those whose `docker create` was under way), so nothing is left behind.
 //!
+//! **Network.** By default each run creates a user-defined bridge network, as the tests do (the engine here
+//! has no usable default bridge); `R53R_BENCH_NETWORK=host` runs the containers in the `host` network mode
+//! instead (no veth to set up: the same 200 containers start three to four times faster here, a denser
+//! storm). Docker 20.10 can lose count of a user-defined network's endpoints when hundreds of containers
+//! join and leave it at once (moby/moby#42119: the network then refuses `docker network rm` with "has
+//! active endpoints" although nothing is attached, until the engine restarts; seen here in about one run in
+//! two with 200 containers, 16 at a time, also without the daemon or the bench's own code). [`BenchNetwork`]
+//! says so when that happens, and takes its subnet from `10.213.0.0/16` so that a network left behind does
+//! not use up the engine's default address pools, which the test suite's networks need. The fleet also
+//! stops its running containers (16 at a time) before it removes them.
+//!
 //! **Isolation.** The engine is shared with the test suite, whose end-to-end daemons publish every
 //! container whose family ends in `-service`. The bench's containers have the ECS labels, but their family
 //! ends in [`FAMILY_SUFFIX`] instead, and the bench's daemons are configured with that suffix alone: the
@@ -21,7 +32,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::docker::{
-    docker, docker_output, Network, FAMILY_LABEL, NAME_LABEL, SLEEP_UNTIL_TERM, TEST_IMAGE,
+    docker, docker_output, FAMILY_LABEL, NAME_LABEL, SLEEP_UNTIL_TERM, TEST_IMAGE,
 };
 
 /// Every bench container has this label (value `1`), so leftovers of an interrupted run can be found.
@@ -56,7 +67,7 @@ impl Fleet {
 
     /// `docker create`s `members` on `network` (`workers` at a time), each running a shell that exits at
     /// once on SIGTERM.
-    pub fn create(&mut self, network: &Network, members: Vec<Member>, workers: usize) {
+    pub fn create(&mut self, network: &FleetNetwork, members: Vec<Member>, workers: usize) {
         let run_label = format!("{RUN_LABEL}={}", self.run);
         let bench_label = format!("{BENCH_LABEL}=1");
         let names: Vec<String> = members.iter().map(|m| m.container.clone()).collect();
@@ -119,24 +130,127 @@ impl Drop for Fleet {
     }
 }
 
-/// Removes the containers of earlier bench runs that were interrupted before they could clean up.
+/// Removes the containers and networks of earlier bench runs that were interrupted before they could clean
+/// up. Returns how many containers there were.
 pub fn remove_leftovers() -> usize {
-    remove_containers(&format!("{BENCH_LABEL}=1"))
+    let label = format!("label={BENCH_LABEL}=1");
+    let containers = remove_containers(&format!("{BENCH_LABEL}=1"));
+    let listed = docker_output(&["network", "ls", "-q", "--filter", &label]);
+    for network in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        // A network the engine lost count of (see the module doc) stays; nothing to do about it here.
+        let _ = docker_output(&["network", "rm", network]);
+    }
+    containers
 }
 
-/// `docker rm -f` every container with `label` (`KEY=VALUE`), 50 per command. Returns how many there were.
+/// Stops (16 at a time) and then removes (`docker rm -f`, 50 per command) every container with `label`
+/// (`KEY=VALUE`). Returns how many there were. Never panics: it runs in `drop`.
 fn remove_containers(label: &str) -> usize {
-    let listed = docker_output(&["ps", "-aq", "--filter", &format!("label={label}")]);
-    let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let ids = |which: &str| {
+        let listed = docker_output(&["ps", which, "-q", "--filter", &format!("label={label}")]);
+        String::from_utf8_lossy(&listed.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<String>>()
+    };
+    let running = ids("--filter=status=running");
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                while let Some(id) = running.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let _ = docker_output(&["stop", "-t", "1", id]);
+                }
+            });
+        }
+    });
+    let ids = ids("--all");
     for chunk in ids.chunks(50) {
         let mut args = vec!["rm", "-f", "-v"];
         args.extend(chunk.iter().map(String::as_str));
         let _ = docker_output(&args);
     }
     ids.len()
+}
+
+/// Where the fleet's containers run.
+pub enum FleetNetwork {
+    /// The `host` network mode (ECS `host` tasks).
+    Host,
+    /// A user-defined bridge network of the run's own (ECS `bridge` tasks).
+    Own(BenchNetwork),
+}
+
+impl FleetNetwork {
+    /// `host` when `R53R_BENCH_NETWORK=host`, else a new network named `name`.
+    pub fn pick(name: &str) -> FleetNetwork {
+        match std::env::var("R53R_BENCH_NETWORK").as_deref() {
+            Ok("host") => FleetNetwork::Host,
+            Ok("") | Ok("own") | Err(_) => FleetNetwork::Own(BenchNetwork::create(name)),
+            Ok(other) => panic!("R53R_BENCH_NETWORK={other}: expected host or own"),
+        }
+    }
+
+    /// Its name, as `docker create --network` takes it.
+    pub fn name(&self) -> &str {
+        match self {
+            FleetNetwork::Host => "host",
+            FleetNetwork::Own(network) => network.name(),
+        }
+    }
+}
+
+/// A user-defined bridge network with the bench's label, removed on drop (after the containers on it:
+/// declare it first). If the engine refuses, it says so on stderr rather than failing the bench.
+pub struct BenchNetwork {
+    name: String,
+}
+
+impl BenchNetwork {
+    /// `docker network create` a bridge network named `name` on a free `/24` of `10.213.0.0/16` (room for
+    /// 253 containers).
+    pub fn create(name: &str) -> BenchNetwork {
+        let label = format!("{BENCH_LABEL}=1");
+        let first = std::process::id() as usize % 250;
+        let mut refusals = Vec::new();
+        for third in (0..250).map(|i| (first + i) % 250) {
+            let subnet = format!("10.213.{third}.0/24");
+            let created = docker_output(&[
+                "network", "create", "--driver", "bridge", "--subnet", &subnet, "--label", &label,
+                name,
+            ]);
+            if created.status.success() {
+                return BenchNetwork {
+                    name: name.to_string(),
+                };
+            }
+            // Taken by a network left behind (see the module doc): try the next one.
+            refusals.push(String::from_utf8_lossy(&created.stderr).trim().to_string());
+            if refusals.len() >= 20 {
+                break;
+            }
+        }
+        panic!("cannot create network {name}: {refusals:?}");
+    }
+
+    /// Its name, as `docker create --network` takes it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for BenchNetwork {
+    fn drop(&mut self) {
+        let removed = docker_output(&["network", "rm", &self.name]);
+        if !removed.status.success() {
+            eprintln!(
+                "warning: the engine refused to remove network {}: {} (moby/moby#42119: it lost count of \
+                 the network's endpoints; `docker network rm` works again after the engine restarts)",
+                self.name,
+                String::from_utf8_lossy(&removed.stderr).trim()
+            );
+        }
+    }
 }
 
 /// Runs `job` for every item, `workers` threads at a time, each taking the next item when it is done.
