@@ -5,15 +5,16 @@
 //! `route53-registrator-bench.run=<run>`. [`Fleet`] removes every container with its run label when it
 //! drops (also on panic, and also those whose `docker create` was under way), so nothing is left behind.
 //!
-//! **Network.** By default each run creates a user-defined bridge network, as the tests do (the engine here
-//! has no usable default bridge); `R53R_BENCH_NETWORK=host` runs the containers in the `host` network mode
-//! instead (no veth to set up: the same 200 containers start three to four times faster here, a denser
-//! storm). Docker 20.10 can lose count of a user-defined network's endpoints when hundreds of containers
-//! join and leave it at once (moby/moby#42119: the network then refuses `docker network rm` with "has
-//! active endpoints" although nothing is attached, until the engine restarts; seen here in about one run in
-//! two with 200 containers, 16 at a time, also without the daemon or the bench's own code). [`BenchNetwork`]
-//! says so when that happens, and takes its subnet from `10.213.0.0/16` so that a network left behind does
-//! not use up the engine's default address pools, which the test suite's networks need. The fleet also
+//! **Network.** By default the containers run in the `host` network mode (ECS `host` tasks; the daemon
+//! publishes them like `bridge` ones). `R53R_BENCH_NETWORK=own` runs them on a user-defined bridge network
+//! of the run's own instead, as the tests do (the engine here has no usable default bridge), which is slower
+//! to start (a veth per container: three to four times slower here, a sparser storm) and which Docker 20.10
+//! can break: it loses count of the network's endpoints when hundreds of containers join and leave it at
+//! once (moby/moby#42119: the network then refuses `docker network rm` with "has active endpoints"
+//! although nothing is attached, until the engine restarts; seen here in most runs with 200 containers, 16
+//! at a time, also without the daemon or the bench's own code). That is why it is not the default. When it
+//! happens, [`BenchNetwork`] says so; its subnet comes from `10.213.0.0/16`, so that a network left behind
+//! does not use up the engine's default address pools, which the test suite's networks need. The fleet
 //! stops its running containers (16 at a time) before it removes them.
 //!
 //! **Isolation.** The engine is shared with the test suite, whose end-to-end daemons publish every
@@ -182,11 +183,11 @@ pub enum FleetNetwork {
 }
 
 impl FleetNetwork {
-    /// `host` when `R53R_BENCH_NETWORK=host`, else a new network named `name`.
+    /// A new network named `name` when `R53R_BENCH_NETWORK=own`, else `host`.
     pub fn pick(name: &str) -> FleetNetwork {
         match std::env::var("R53R_BENCH_NETWORK").as_deref() {
-            Ok("host") => FleetNetwork::Host,
-            Ok("") | Ok("own") | Err(_) => FleetNetwork::Own(BenchNetwork::create(name)),
+            Ok("own") => FleetNetwork::Own(BenchNetwork::create(name)),
+            Ok("") | Ok("host") | Err(_) => FleetNetwork::Host,
             Ok(other) => panic!("R53R_BENCH_NETWORK={other}: expected host or own"),
         }
     }

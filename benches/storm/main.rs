@@ -36,9 +36,9 @@
 //! holds events back while it lists), the steady state's every second. The request log and the events are also written as TSV files under Cargo's target tmp dir,
 //! so the counts can be checked by hand.
 //!
-//! `R53R_BENCH_NETWORK=host` runs every container in the `host` network mode instead of a user-defined
-//! bridge network of the run's own (see `fleet.rs`: a denser storm, and no network for the engine to lose
-//! count of).
+//! The containers run in the `host` network mode; `R53R_BENCH_NETWORK=own` puts them on a user-defined
+//! bridge network of the run's own instead (see `fleet.rs`: slower starts, so a sparser storm, and a
+//! Docker 20.10 bug that can leave the network behind).
 //!
 //! Not a test: `cargo test` and the suite never run it (`test = false` in Cargo.toml).
 #![forbid(unsafe_code)]
