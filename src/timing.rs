@@ -4,25 +4,40 @@
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
-/// Coalesces changes: a flush is due `debounce` after the last change, and never later than `max_delay`
-/// after the first change not yet flushed, so that a steady stream of changes still goes out regularly.
+/// Coalesces and paces changes (PRODUCT.md, "Writing" and "Numbers").
+///
+/// A flush is due `debounce` after the last change, and never later than `max_delay` after the first change
+/// not yet flushed, so that a steady stream of changes still goes out regularly. It is also never due
+/// earlier than `max_delay` after the previous flush: events that arrive with gaps just longer than the
+/// debounce (a storm of container starts) would otherwise send a request per gap, where the product allows
+/// one per `max_delay`. A change after a quiet period still goes out after `debounce`, since the last flush
+/// is long past; and because a flush clears the pending changes, the first change of the next window comes
+/// after it, so the `max_delay` bound from the first change still holds.
+///
+/// Only the debounced flushes are paced: the writer sends retries and urgent flushes (first read, shutdown,
+/// a refusal to retry with what Route53 holds) without asking, but tells [`Debounce::flushed`] about them,
+/// since each is a request that the next debounced flush must keep its distance from.
 #[derive(Clone, Debug)]
 pub struct Debounce {
     debounce: Duration,
     max_delay: Duration,
     first: Option<Instant>,
     last: Option<Instant>,
+    last_flush: Option<Instant>,
 }
 
 impl Debounce {
-    /// A debounce with nothing pending.
+    /// A debounce with nothing pending and no flush yet.
     pub fn new(debounce: Duration, max_delay: Duration) -> Self {
         Debounce {
             debounce,
             max_delay,
             first: None,
             last: None,
+            last_flush: None,
         }
     }
 
@@ -37,11 +52,15 @@ impl Debounce {
         self.first.is_some()
     }
 
-    /// When the pending changes are due: the earlier of `last + debounce` and `first + max_delay`; `None`
-    /// when nothing is pending.
+    /// When the pending changes are due: the earlier of `last + debounce` and `first + max_delay`, but not
+    /// before `max_delay` after the previous flush; `None` when nothing is pending.
     pub fn deadline(&self) -> Option<Instant> {
         let (first, last) = (self.first?, self.last?);
-        Some((last + self.debounce).min(first + self.max_delay))
+        let coalesced = (last + self.debounce).min(first + self.max_delay);
+        Some(match self.last_flush {
+            Some(flush) => coalesced.max(flush + self.max_delay),
+            None => coalesced,
+        })
     }
 
     /// Whether the pending changes are due at `now`.
@@ -49,8 +68,16 @@ impl Debounce {
         self.deadline().is_some_and(|deadline| deadline <= now)
     }
 
-    /// Forgets the pending changes: they are being flushed. Changes after this start a new window.
-    pub fn flushed(&mut self) {
+    /// The pending changes are being sent at `now` (debounced or not): they are forgotten, changes after
+    /// this start a new window, and the next flush is paced from `now`.
+    pub fn flushed(&mut self, now: Instant) {
+        self.clear();
+        self.last_flush = Some(now);
+    }
+
+    /// Forgets the pending changes without a flush (they cancelled out, or the writer restarts): the pace
+    /// of the last flush still holds.
+    pub fn clear(&mut self) {
         self.first = None;
         self.last = None;
     }
@@ -76,7 +103,53 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest wait before retrying a request Route53 throttled (`Throttling`, `PriorRequestNotComplete`).
+///
+/// The throttle is the account's, shared by the fleet, and it frees up within a second: an instance that
+/// backs off for the general cap (20 s and jitter) sits idle while the others' requests go through, and ends
+/// last by seconds (the 10-instance benchmark saw 4–8 s waits behind an idle throttle).
+pub const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryClass {
+    /// Refused by a rate limit that clears soon: [`RetryPolicy::throttled`], full jitter
+    /// ([`full_jitter_delay`]).
+    Throttled,
+    /// Anything else worth retrying (timeouts, 5xx, a refused connection): the policy as given, with jitter
+    /// on top.
+    Failed,
+}
+
+impl RetryPolicy {
+    /// The policy for throttles: the same first delay, capped at [`THROTTLE_MAX_DELAY`] (or lower, if this
+    /// policy's own cap is lower).
+    pub fn throttled(self) -> RetryPolicy {
+        let max_delay = self.max_delay.min(THROTTLE_MAX_DELAY);
+        RetryPolicy {
+            min_delay: self.min_delay.min(max_delay),
+            max_delay,
+        }
+    }
+}
+
+/// "Full jitter": the wait before retry number `attempt` (0 for the first) is a `draw` in `[0, 1)` of
+/// `min(min_delay * 2^attempt, max_delay)`. Instances throttled together spread over the whole window
+/// instead of all waiting at least its lower half, so the throttle is never left idle while one waits.
+pub fn full_jitter_delay(policy: RetryPolicy, attempt: u32, draw: f64) -> Duration {
+    let base = match 1u32.checked_shl(attempt) {
+        Some(factor) => policy.min_delay.saturating_mul(factor),
+        None => policy.max_delay,
+    }
+    .min(policy.max_delay);
+    base.mul_f64(draw.clamp(0.0, 1.0))
+}
+
 /// Exponential backoff with jitter and no limit on attempts: a change is never dropped, only delayed.
+///
+/// Failures of [`RetryClass::Failed`] (and [`Backoff::next_delay`]) use the policy as given;
+/// [`RetryClass::Throttled`] ones the shorter [`RetryPolicy::throttled`] with full jitter. Both count the
+/// failures since the last [`Backoff::reset`] (a success), so either grows while failures of any kind go on.
 ///
 /// The delays come from `backon`'s [`ExponentialBuilder`]: attempt `n` waits `d = min(min_delay * 2^n,
 /// max_delay)` plus a random jitter in `[0, d)`. The jitter's generator is seeded by the caller (from its
@@ -90,6 +163,8 @@ pub struct Backoff {
     resets: u64,
     delays: Option<ExponentialBackoff>,
     attempts: u32,
+    /// The draws of the throttled waits' full jitter.
+    rng: SmallRng,
 }
 
 impl Backoff {
@@ -108,10 +183,23 @@ impl Backoff {
             resets: 0,
             delays: None,
             attempts: 0,
+            rng: SmallRng::seed_from_u64(seed),
         }
     }
 
-    /// The delay before the next attempt, after one more failure.
+    /// The delay before the next attempt, after one more failure of `class`.
+    pub fn next_delay_for(&mut self, class: RetryClass) -> Duration {
+        match class {
+            RetryClass::Failed => self.next_delay(),
+            RetryClass::Throttled => {
+                let attempt = self.attempts;
+                self.attempts = self.attempts.saturating_add(1);
+                full_jitter_delay(self.policy.throttled(), attempt, self.rng.random())
+            }
+        }
+    }
+
+    /// The delay before the next attempt, after one more failure ([`RetryClass::Failed`]).
     pub fn next_delay(&mut self) -> Duration {
         let (builder, seed) = (self.builder, self.seed.wrapping_add(self.resets));
         let delays = self
@@ -189,9 +277,96 @@ mod tests {
         d.changed(t0 + ms(150));
         assert!(!d.is_due(t0 + ms(200)));
         assert!(d.is_due(t0 + ms(350)));
-        d.flushed();
+        d.flushed(t0 + ms(350));
         assert!(!d.is_pending());
         assert!(!d.is_due(t0 + ms(10_000)));
+    }
+
+    #[test]
+    fn a_change_after_a_quiet_period_goes_after_the_debounce() {
+        let t0 = Instant::now();
+        let mut d = Debounce::new(ms(200), ms(1000));
+        d.changed(t0);
+        d.flushed(t0 + ms(200));
+        // Long after that flush: only the debounce applies.
+        d.changed(t0 + ms(5000));
+        assert_eq!(d.deadline(), Some(t0 + ms(5200)));
+        // Just after it, the pace holds the change until max_delay after the flush.
+        let mut d = Debounce::new(ms(200), ms(1000));
+        d.flushed(t0);
+        d.changed(t0 + ms(300));
+        assert_eq!(d.deadline(), Some(t0 + ms(1000)));
+        // Forgetting pending changes is not a flush: the pace is still from `t0`.
+        d.clear();
+        assert!(!d.is_pending());
+        d.changed(t0 + ms(500));
+        assert_eq!(d.deadline(), Some(t0 + ms(1000)));
+        d.changed(t0 + ms(1100));
+        assert_eq!(
+            d.deadline(),
+            Some(t0 + ms(1300)),
+            "max_delay after the first"
+        );
+    }
+
+    /// Steps a fake clock in 10 ms ticks from `t0` to `end`, recording a change at each of `changes` and
+    /// flushing whenever the debounce is due; returns the flush times (ms after `t0`).
+    fn simulate(mut d: Debounce, changes: &[u64], end: u64) -> Vec<u64> {
+        let t0 = Instant::now();
+        let mut flushes = Vec::new();
+        for tick in (0..=end).step_by(10) {
+            let now = t0 + ms(tick);
+            if changes.contains(&tick) {
+                d.changed(now);
+            }
+            if d.is_due(now) {
+                d.flushed(now);
+                flushes.push(tick);
+            }
+        }
+        flushes
+    }
+
+    #[test]
+    fn changes_that_keep_coming_are_flushed_once_per_max_delay() {
+        // A change every 300 ms for 5 s: each gap is longer than the 200 ms debounce.
+        let changes: Vec<u64> = (0..=5000).step_by(300).collect();
+        let flushes = simulate(Debounce::new(ms(200), ms(1000)), &changes, 8000);
+        assert!(
+            flushes.len() <= 5 + 1,
+            "at most ceil(5 s / 1 s) + 1 flushes: {flushes:?}"
+        );
+        for pair in flushes.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= 1000,
+                "closer than max_delay: {flushes:?}"
+            );
+        }
+        // Every change went out: the last flush comes after the last change.
+        let last_change = *changes.last().unwrap();
+        let last_flush = *flushes.last().unwrap();
+        assert!(last_flush >= last_change, "{flushes:?}");
+        // And no change waited longer than max_delay.
+        for change in &changes {
+            let sent = flushes.iter().find(|&&f| f >= *change).unwrap();
+            assert!(sent - change <= 1000, "change at {change} sent at {sent}");
+        }
+        // The old rule (debounce only) would have flushed after every gap.
+        let first = simulate(Debounce::new(ms(200), ms(1000)), &[0], 1000);
+        assert_eq!(first, vec![200], "a lone change: after the debounce");
+    }
+
+    #[test]
+    fn the_pace_never_holds_a_change_past_max_delay_after_it() {
+        // Changes every 100 ms (inside the debounce) for 3 s, after a flush at 0.
+        let changes: Vec<u64> = (0..=3000).step_by(100).collect();
+        let flushes = simulate(Debounce::new(ms(200), ms(1000)), &changes, 5000);
+        // The flush at 1000 takes the change at 1000; the next window opens at 1100, and so on.
+        assert_eq!(flushes, vec![1000, 2100, 3200]);
+        for change in &changes {
+            let sent = flushes.iter().find(|&&f| f >= *change).unwrap();
+            assert!(sent - change <= 1000, "change at {change} sent at {sent}");
+        }
     }
 
     #[test]
@@ -206,10 +381,14 @@ mod tests {
         }
         assert_eq!(d.deadline(), Some(t0 + ms(1000)));
         assert!(d.is_due(t0 + ms(1000)));
-        // After a flush, the next window starts at the next change.
-        d.flushed();
+        // After a flush, the next window starts at the next change, and goes out max_delay after the flush.
+        d.flushed(t0 + ms(1000));
         d.changed(t0 + ms(1050));
-        assert_eq!(d.deadline(), Some(t0 + ms(1250)));
+        assert_eq!(d.deadline(), Some(t0 + ms(2000)));
+        d.changed(t0 + ms(2500));
+        d.flushed(t0 + ms(2500));
+        d.changed(t0 + ms(4000));
+        assert_eq!(d.deadline(), Some(t0 + ms(4200)));
     }
 
     #[test]
@@ -271,6 +450,71 @@ mod tests {
             draws(43),
             "instances with different seeds spread out"
         );
+    }
+
+    #[test]
+    fn throttled_waits_are_capped_lower_with_full_jitter() {
+        let policy = RetryPolicy::default();
+        assert_eq!(
+            policy.throttled(),
+            RetryPolicy {
+                min_delay: ms(250),
+                max_delay: THROTTLE_MAX_DELAY
+            }
+        );
+        let short = RetryPolicy {
+            min_delay: ms(5),
+            max_delay: ms(50),
+        };
+        assert_eq!(short.throttled(), short, "a lower cap of its own is kept");
+        // (attempt, draw, expected ms) for 250 ms doubling up to 2 s.
+        let throttled = policy.throttled();
+        let cases = [
+            (0, 0.0, 0),
+            (0, 0.5, 125),
+            (1, 0.5, 250),
+            (2, 0.999, 999),
+            (3, 1.0, 2000),
+            (4, 0.5, 1000),
+            (40, 0.25, 500),
+            (u32::MAX, 0.5, 1000),
+            (1, 7.0, 500),
+        ];
+        for (attempt, draw, want) in cases {
+            assert_eq!(
+                full_jitter_delay(throttled, attempt, draw).as_millis(),
+                want,
+                "attempt {attempt}, draw {draw}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_picks_the_shape_by_class_and_a_success_resets_both() {
+        let mut b = Backoff::new(RetryPolicy::default(), 11);
+        let mut throttled = Vec::new();
+        for _ in 0..50 {
+            let delay = b.next_delay_for(RetryClass::Throttled);
+            assert!(delay < THROTTLE_MAX_DELAY, "{delay:?}");
+            throttled.push(delay);
+        }
+        assert_eq!(b.attempts(), 50);
+        assert!(
+            throttled.iter().any(|d| *d < ms(1000)),
+            "full jitter reaches below half the cap: {throttled:?}"
+        );
+        // Other failures keep the long cap.
+        let failed = b.next_delay_for(RetryClass::Failed);
+        assert!(failed >= ms(250), "{failed:?}");
+        for _ in 0..20 {
+            b.next_delay_for(RetryClass::Failed);
+        }
+        assert!(b.next_delay_for(RetryClass::Failed) >= ms(20_000));
+        // A success: the next throttle waits at most the first window again.
+        b.reset();
+        assert_eq!(b.attempts(), 0);
+        assert!(b.next_delay_for(RetryClass::Throttled) < ms(250));
+        assert_eq!(b.attempts(), 1);
     }
 
     #[test]

@@ -396,6 +396,40 @@ async fn a_burst_of_changes_goes_out_as_one_request() {
 }
 
 #[actix_rt::test]
+async fn changes_that_keep_coming_go_out_once_per_max_delay() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        debounce: ms(200),
+        max_delay: ms(1000),
+        ..settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&[]));
+    settle(&writer).await;
+    s.emu.clear_requests();
+
+    // A change every 300 ms for 3 s: every gap is longer than the debounce, so the debounce alone would
+    // send one request per change (10). Paced, at most ceil(3 s / 1 s) + 1 go out.
+    let mut ticks = actix_rt::time::interval(ms(300));
+    let mut desired = BTreeSet::new();
+    for i in 0..10 {
+        ticks.tick().await;
+        desired.insert(format!("s{i:02}"));
+        writer.do_send(DesiredNames(desired.clone()));
+    }
+    let report = settle(&writer).await;
+    assert_eq!(report.applied, 10);
+    assert_eq!(s.owned_names("10.0.0.1").len(), 10, "every change landed");
+    let sent = s.change_requests();
+    assert!(sent.len() <= 4, "{} requests: {sent:?}", sent.len());
+    assert_eq!(
+        sent.iter().map(|r| r.changes.len()).sum::<usize>(),
+        10,
+        "each name created once"
+    );
+}
+
+#[actix_rt::test]
 async fn no_calls_while_nothing_changes() {
     let s = Setup::new();
     let writer = s.writer(settings(Routing::Multivalue));
@@ -471,7 +505,8 @@ async fn throttling_is_retried_and_nothing_is_lost() {
     writer.do_send(names(&[]));
     settle(&writer).await;
 
-    s.emu.set_throttle(Some(4.0));
+    // Below the writer's own pace (one change request per 200 ms `max_delay`), so the throttle is hit.
+    s.emu.set_throttle(Some(2.0));
     let mut desired = BTreeSet::new();
     for i in 0..12 {
         desired.insert(format!("t{i:02}"));

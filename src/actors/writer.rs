@@ -12,8 +12,11 @@
 //! 2. It reads the whole zone once ([`read_all`]), keeps this instance's record sets as `current` (so a
 //!    record of a container that stopped while the daemon was down is withdrawn now) and counts the owners.
 //! 3. It sends the diff at once, then every later diff through the debounce, in batches within Route53's
-//!    limits, each request through the rate limiter ([`RateLimited`]).
-//! 4. Retriable failures are retried with backoff, forever. A batch refused as invalid is halved until the
+//!    limits, each request through the rate limiter ([`RateLimited`]). The debounce also paces: while
+//!    changes keep arriving, no two debounced flushes go out closer than `max_delay` ([`Debounce`]); retries
+//!    and urgent flushes are not held back, but the next debounced flush keeps its distance from them.
+//! 4. Retriable failures are retried with backoff, forever: a throttle with a short, fully jittered one
+//!    ([`retry_class`]), anything else with the long one; a change Route53 accepts resets it. A batch refused as invalid is halved until the
 //!    bad record set's changes are alone; the rest is applied. The refused name is re-read: if Route53
 //!    holds something else than we thought (another instance rewrote a weighted group's TTL), the new diff
 //!    is tried; if the same change would be sent again, it is logged, counted and not retried until the
@@ -64,7 +67,7 @@ use crate::route53::read::{read_all, read_names};
 use crate::route53::{
     Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
 };
-use crate::timing::{verification_interval, Backoff, Debounce, RetryPolicy};
+use crate::timing::{verification_interval, Backoff, Debounce, RetryClass, RetryPolicy};
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
 /// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
@@ -88,6 +91,18 @@ pub fn may_have_been_applied(e: &Route53Error) -> bool {
     match e {
         Route53Error::Throttling(_) | Route53Error::PriorRequestNotComplete(_) => false,
         e => e.is_retriable(),
+    }
+}
+
+/// How long to wait before retrying after `e`: a throttle (`Throttling`, `PriorRequestNotComplete`) is the
+/// account's rate limit, shared by the fleet and soon free again, so it gets the short, fully jittered
+/// backoff ([`RetryClass::Throttled`]); any other failure the long one.
+pub fn retry_class(e: &Route53Error) -> RetryClass {
+    match e {
+        Route53Error::Throttling(_) | Route53Error::PriorRequestNotComplete(_) => {
+            RetryClass::Throttled
+        }
+        _ => RetryClass::Failed,
     }
 }
 
@@ -406,7 +421,7 @@ impl Route53Writer {
         }
         let changes = self.pending_changes(&spec);
         if changes.is_empty() {
-            self.debounce.flushed();
+            self.debounce.clear();
             self.urgent = false;
             if self.shutting_down {
                 self.resolve_waiters();
@@ -436,7 +451,8 @@ impl Route53Writer {
                 return;
             }
         }
-        self.debounce.flushed();
+        // Debounced or not (a retry, an urgent flush), this flush paces the next debounced one.
+        self.debounce.flushed(now);
         self.urgent = false;
         if self.settings.dry_run {
             self.pretend(changes, &spec);
@@ -557,6 +573,11 @@ impl Route53Writer {
                 self.urgent = true;
             }
         }
+        if !outcome.accepted.is_empty() {
+            // Route53 accepted a change: whatever failed before has cleared (a throttle, say), so a failure
+            // later in this flush starts the backoff again from its first delay.
+            self.backoff.reset();
+        }
         match outcome.error {
             None => {
                 self.backoff.reset();
@@ -573,7 +594,7 @@ impl Route53Writer {
 
     /// Records a failure and when to try again.
     fn failed(&mut self, what: &str, e: &Route53Error) {
-        let delay = self.next_delay();
+        let delay = self.next_delay(retry_class(e));
         self.retry_at = Some(Instant::now() + delay);
         let attempt = self.backoff.attempts();
         if e.is_retriable() {
@@ -583,9 +604,10 @@ impl Route53Writer {
         }
     }
 
-    /// The wait before the next try after one more failure: the backoff's, capped while shutting down.
-    fn next_delay(&mut self) -> Duration {
-        let delay = self.backoff.next_delay();
+    /// The wait before the next try after one more failure of `class`: the backoff's, capped while shutting
+    /// down.
+    fn next_delay(&mut self, class: RetryClass) -> Duration {
+        let delay = self.backoff.next_delay_for(class);
         if self.shutting_down {
             delay.min(SHUTDOWN_MAX_RETRY_DELAY)
         } else {
@@ -693,7 +715,7 @@ impl Route53Writer {
                 Err(e) => {
                     warn!(error = %e, "verification failed; trying again later");
                     act.verifying.clear();
-                    let delay = act.backoff.next_delay();
+                    let delay = act.backoff.next_delay_for(retry_class(&e));
                     act.verify_timer = Some(ctx.run_later(delay, |act, ctx| {
                         act.verify_timer = None;
                         act.verify_due = true;
@@ -791,7 +813,7 @@ impl Supervised for Route53Writer {
     /// set a retry time (a panic) gets one here.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         if self.retry_at.is_none() {
-            self.retry_at = Some(Instant::now() + self.next_delay());
+            self.retry_at = Some(Instant::now() + self.next_delay(RetryClass::Failed));
         }
         warn!(
             zone = self.zone.id,
@@ -808,7 +830,7 @@ impl Supervised for Route53Writer {
         // The zone is read again as a whole: that settles every uncertain name.
         self.uncertain.clear();
         self.rejected.clear();
-        self.debounce.flushed();
+        self.debounce.clear();
     }
 }
 
@@ -919,6 +941,33 @@ mod tests {
         ];
         for (error, want) in cases {
             assert_eq!(may_have_been_applied(&error), want, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn throttles_get_the_short_backoff_and_everything_else_the_long_one() {
+        let s = |m: &str| m.to_string();
+        let cases = [
+            (
+                Route53Error::Throttling(s("Rate exceeded")),
+                RetryClass::Throttled,
+            ),
+            (
+                Route53Error::PriorRequestNotComplete(s("busy")),
+                RetryClass::Throttled,
+            ),
+            (Route53Error::Transport(s("timed out")), RetryClass::Failed),
+            (
+                Route53Error::Server {
+                    status: 503,
+                    message: s("unavailable"),
+                },
+                RetryClass::Failed,
+            ),
+            (Route53Error::AccessDenied(s("no")), RetryClass::Failed),
+        ];
+        for (error, want) in cases {
+            assert_eq!(retry_class(&error), want, "{error:?}");
         }
     }
 
