@@ -3,6 +3,7 @@
 //! Every test checks the zone's record sets and the emulator's request log: what was really sent.
 
 use std::collections::BTreeSet;
+use std::future::ready;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use async_trait::async_trait;
 use aws_sdk_route53::config::retry::RetryConfig;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
 use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
+use futures_util::future::{BoxFuture, FutureExt};
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
@@ -731,18 +733,132 @@ async fn a_delete_that_timed_out_but_landed_is_undone_when_desired_again() {
     assert_eq!(report.rejected, 0);
 }
 
+/// What a hook answers: `Ok` lets the call through to the emulator; an error is the call's answer instead,
+/// and the call then reaches Route53 not at all.
+type HookFuture = BoxFuture<'static, Result<(), Route53Error>>;
+
+/// Run before a call, with its number (from 1) among the calls of that operation.
+type Hook = Box<dyn Fn(usize) -> HookFuture + Send + Sync>;
+
+/// The one test double for the `Route53Api` trait: passes every call to `inner`, counting the
+/// ListResourceRecordSets and ChangeResourceRecordSets calls, and runs the test's hook (if any) before each.
+/// A hook may count, wait at a gate, fail the call, or panic (as a client with a bug would), so each test
+/// states only the behaviour it changes.
+struct Hooked {
+    inner: Arc<dyn Route53Api>,
+    lists: AtomicUsize,
+    changes: AtomicUsize,
+    before_list: Option<Hook>,
+    before_change: Option<Hook>,
+}
+
+impl Hooked {
+    fn new(inner: impl Route53Api) -> Self {
+        Hooked {
+            inner: Arc::new(inner),
+            lists: AtomicUsize::new(0),
+            changes: AtomicUsize::new(0),
+            before_list: None,
+            before_change: None,
+        }
+    }
+
+    fn before_list(mut self, hook: impl Fn(usize) -> HookFuture + Send + Sync + 'static) -> Self {
+        self.before_list = Some(Box::new(hook));
+        self
+    }
+
+    fn before_change(mut self, hook: impl Fn(usize) -> HookFuture + Send + Sync + 'static) -> Self {
+        self.before_change = Some(Box::new(hook));
+        self
+    }
+}
+
+/// Counts the call and runs the hook, if there is one.
+async fn run_hook(hook: &Option<Hook>, calls: &AtomicUsize) -> Result<(), Route53Error> {
+    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+    match hook {
+        Some(hook) => hook(n).await,
+        None => Ok(()),
+    }
+}
+
+#[async_trait]
+impl Route53Api for Hooked {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+        self.inner.get_hosted_zone(zone_id).await
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone_id: &str,
+        start: Option<&RecordPosition>,
+        max_items: Option<i32>,
+    ) -> Result<RecordPage, Route53Error> {
+        run_hook(&self.before_list, &self.lists).await?;
+        self.inner.list_record_sets(zone_id, start, max_items).await
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error> {
+        run_hook(&self.before_change, &self.changes).await?;
+        self.inner.change_record_sets(zone_id, changes).await
+    }
+}
+
+/// A hook that fails the next `remaining` calls with `error`, counting them in `failed`.
+struct Failures {
+    remaining: AtomicUsize,
+    failed: AtomicUsize,
+    error: Route53Error,
+}
+
+impl Failures {
+    fn new(remaining: usize, error: Route53Error) -> Arc<Self> {
+        Arc::new(Failures {
+            remaining: AtomicUsize::new(remaining),
+            failed: AtomicUsize::new(0),
+            error,
+        })
+    }
+
+    fn access_denied(remaining: usize) -> Arc<Self> {
+        Self::new(
+            remaining,
+            Route53Error::AccessDenied("AccessDenied: not now".into()),
+        )
+    }
+
+    /// The emulator, with the next `remaining` ChangeResourceRecordSets failing.
+    fn on_changes(self: &Arc<Self>, inner: Emulator) -> Arc<Hooked> {
+        let failures = self.clone();
+        Arc::new(Hooked::new(inner).before_change(move |_| ready(failures.next()).boxed()))
+    }
+
+    fn next(&self) -> Result<(), Route53Error> {
+        if self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(self.error.clone());
+        }
+        Ok(())
+    }
+}
+
 /// A throttled change backs off for a long time (here 30–60 s); a shutdown does not wait for that: it tries
 /// at once, and while Route53 keeps throttling it tries again within a second each time.
 #[actix_rt::test]
 async fn shutdown_does_not_wait_out_a_long_backoff() {
     let s = Setup::new();
-    let api = FailChanges::new(
-        s.emu.clone(),
-        0,
-        Route53Error::Throttling("Rate exceeded".into()),
-    );
+    let failures = Failures::new(0, Route53Error::Throttling("Rate exceeded".into()));
     let writer = s.writer_over(
-        api.clone(),
+        failures.on_changes(s.emu.clone()),
         WriterSettings {
             retry: RetryPolicy {
                 min_delay: Duration::from_secs(30),
@@ -755,14 +871,14 @@ async fn shutdown_does_not_wait_out_a_long_backoff() {
     writer.do_send(names(&["web"]));
     settle(&writer).await;
 
-    api.remaining.store(1, Ordering::SeqCst);
+    failures.remaining.store(1, Ordering::SeqCst);
     writer.do_send(names(&[]));
     eventually("the DELETE was throttled", || {
-        api.failed.load(Ordering::SeqCst) == 1
+        failures.failed.load(Ordering::SeqCst) == 1
     })
     .await;
     // Two more throttles, then Route53 answers.
-    api.remaining.store(2, Ordering::SeqCst);
+    failures.remaining.store(2, Ordering::SeqCst);
     let report = tokio::time::timeout(
         Duration::from_secs(5),
         writer.send(Shutdown { deregister: false }),
@@ -771,69 +887,46 @@ async fn shutdown_does_not_wait_out_a_long_backoff() {
     .expect("the shutdown does not wait out the 30 s backoff")
     .expect("mailbox");
     assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
-    assert_eq!(api.failed.load(Ordering::SeqCst), 3);
+    assert_eq!(failures.failed.load(Ordering::SeqCst), 3);
     assert_eq!(report.rejected, 0);
 }
 
-/// Holds every ListResourceRecordSets at a gate once armed, until the test lets it through; changes and
-/// everything else pass to the emulator at once.
-struct GatedLists {
-    inner: Emulator,
+/// A hook that, once armed, holds each call at a gate until the test lets it through.
+struct Gate {
     armed: AtomicBool,
-    gate: tokio::sync::Semaphore,
+    permits: tokio::sync::Semaphore,
     waiting: AtomicUsize,
     passed: AtomicUsize,
 }
 
-impl GatedLists {
-    fn new(inner: Emulator) -> Arc<Self> {
-        Arc::new(GatedLists {
-            inner,
+impl Gate {
+    fn new() -> Arc<Self> {
+        Arc::new(Gate {
             armed: Default::default(),
-            gate: tokio::sync::Semaphore::new(0),
+            permits: tokio::sync::Semaphore::new(0),
             waiting: AtomicUsize::new(0),
             passed: AtomicUsize::new(0),
         })
     }
 
-    /// Lists held at the gate now.
+    async fn pass(self: Arc<Self>) -> Result<(), Route53Error> {
+        if self.armed.load(Ordering::SeqCst) {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            self.permits.acquire().await.expect("gate open").forget();
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.passed.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Calls held at the gate now.
     fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
 
-    /// Lists let through since the gate was armed.
+    /// Calls let through since the gate was armed.
     fn passed(&self) -> usize {
         self.passed.load(Ordering::SeqCst)
-    }
-}
-
-#[async_trait]
-impl Route53Api for GatedLists {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.inner.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        if self.armed.load(Ordering::SeqCst) {
-            self.waiting.fetch_add(1, Ordering::SeqCst);
-            self.gate.acquire().await.expect("gate open").forget();
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            self.passed.fetch_add(1, Ordering::SeqCst);
-        }
-        self.inner.list_record_sets(zone_id, start, max_items).await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        self.inner.change_record_sets(zone_id, changes).await
     }
 }
 
@@ -844,9 +937,13 @@ impl Route53Api for GatedLists {
 #[actix_rt::test]
 async fn a_verification_holds_back_neither_a_withdrawal_nor_a_shutdown() {
     let s = Setup::new();
-    let api = GatedLists::new(s.emu.clone());
+    let gate = Gate::new();
+    let api = Hooked::new(s.emu.clone()).before_list({
+        let gate = gate.clone();
+        move |_| gate.clone().pass().boxed()
+    });
     let writer = s.writer_over(
-        api.clone(),
+        Arc::new(api),
         WriterSettings {
             debounce: Duration::ZERO,
             max_delay: Duration::ZERO,
@@ -859,36 +956,36 @@ async fn a_verification_holds_back_neither_a_withdrawal_nor_a_shutdown() {
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["a"]));
     settle(&writer).await;
-    api.armed.store(true, Ordering::SeqCst);
+    gate.armed.store(true, Ordering::SeqCst);
     writer.do_send(names(&["a", "b", "c"]));
     settle(&writer).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
 
     eventually("the verification reads its first name", || {
-        api.waiting() == 1
+        gate.waiting() == 1
     })
     .await;
     // Handled (a `send` resolves once it is) before the read in flight is let through.
     writer.send(names(&["a", "b"])).await.expect("mailbox");
-    api.gate.add_permits(1);
+    gate.permits.add_permits(1);
     eventually("c is withdrawn before the verification reads on", || {
         s.owned_names("10.0.0.1") == vec!["a", "b"]
     })
     .await;
-    assert_eq!(api.passed(), 1, "one read, then the withdrawal");
+    assert_eq!(gate.passed(), 1, "one read, then the withdrawal");
 
-    eventually("the verification goes on", || api.waiting() == 1).await;
+    eventually("the verification goes on", || gate.waiting() == 1).await;
     let shutdown = writer.send(Shutdown { deregister: true });
     // Messages are handled in order: once this one is, so is the shutdown (a writer shutting down ignores
     // the IP).
     writer.send(HostIp(IP)).await.expect("mailbox");
-    api.gate.add_permits(1);
+    gate.permits.add_permits(1);
     let report = tokio::time::timeout(DEADLINE, shutdown)
         .await
         .expect("the shutdown does not wait for the verification")
         .expect("mailbox");
     assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
-    assert_eq!(api.passed(), 2, "no read after the shutdown");
+    assert_eq!(gate.passed(), 2, "no read after the shutdown");
     assert_eq!(report.rejected, 0);
 }
 
@@ -1061,72 +1158,12 @@ async fn verification_repairs_drift() {
     assert!(lists >= 1);
 }
 
-/// Fails the next `remaining` ChangeResourceRecordSets with `error` (counting them in `failed`), and passes
-/// everything else to the emulator.
-struct FailChanges {
-    inner: Emulator,
-    remaining: AtomicUsize,
-    failed: AtomicUsize,
-    error: Route53Error,
-}
-
-impl FailChanges {
-    fn new(inner: Emulator, remaining: usize, error: Route53Error) -> Arc<Self> {
-        Arc::new(FailChanges {
-            inner,
-            remaining: AtomicUsize::new(remaining),
-            failed: AtomicUsize::new(0),
-            error,
-        })
-    }
-
-    fn access_denied(inner: Emulator, remaining: usize) -> Arc<Self> {
-        Self::new(
-            inner,
-            remaining,
-            Route53Error::AccessDenied("AccessDenied: not now".into()),
-        )
-    }
-}
-
-#[async_trait]
-impl Route53Api for FailChanges {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.inner.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        self.inner.list_record_sets(zone_id, start, max_items).await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        if self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-        {
-            self.failed.fetch_add(1, Ordering::SeqCst);
-            return Err(self.error.clone());
-        }
-        self.inner.change_record_sets(zone_id, changes).await
-    }
-}
-
 /// A fatal answer stops the writer; its supervisor restarts it, and the restarted writer reads the zone
 /// again (finding what changed meanwhile) before it reconciles.
 #[actix_rt::test]
 async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
     let s = Setup::new();
-    let api = FailChanges::access_denied(s.emu.clone(), 1);
+    let api = Failures::access_denied(1).on_changes(s.emu.clone());
     let writer = s.writer_over(api, settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -1200,56 +1237,23 @@ enum PanicAt {
     Change(usize),
 }
 
-/// Passes every call to the emulator, except one that panics (as a client with a bug would) instead of
-/// answering; the panicking call reaches Route53 not at all.
-struct PanicOnce {
-    inner: Emulator,
-    at: PanicAt,
-    lists: AtomicUsize,
-    changes: AtomicUsize,
-}
-
-impl PanicOnce {
-    fn new(inner: Emulator, at: PanicAt) -> Arc<Self> {
-        Arc::new(PanicOnce {
-            inner,
-            at,
-            lists: AtomicUsize::new(0),
-            changes: AtomicUsize::new(0),
+/// The emulator, except that the call `at` panics (as a client with a bug would) instead of answering; the
+/// panicking call reaches Route53 not at all.
+fn panic_once(inner: Emulator, at: PanicAt) -> Arc<Hooked> {
+    let api = Hooked::new(inner)
+        .before_list(move |n| {
+            if matches!(at, PanicAt::List(at) if at == n) {
+                panic!("test: ListResourceRecordSets number {n} panics");
+            }
+            ready(Ok(())).boxed()
         })
-    }
-}
-
-#[async_trait]
-impl Route53Api for PanicOnce {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.inner.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        let n = self.lists.fetch_add(1, Ordering::SeqCst) + 1;
-        if matches!(self.at, PanicAt::List(at) if at == n) {
-            panic!("test: ListResourceRecordSets number {n} panics");
-        }
-        self.inner.list_record_sets(zone_id, start, max_items).await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        let n = self.changes.fetch_add(1, Ordering::SeqCst) + 1;
-        if matches!(self.at, PanicAt::Change(at) if at == n) {
-            panic!("test: ChangeResourceRecordSets number {n} panics");
-        }
-        self.inner.change_record_sets(zone_id, changes).await
-    }
+        .before_change(move |n| {
+            if matches!(at, PanicAt::Change(at) if at == n) {
+                panic!("test: ChangeResourceRecordSets number {n} panics");
+            }
+            ready(Ok(())).boxed()
+        });
+    Arc::new(api)
 }
 
 /// A panic inside a Route53 call would kill the writer's task (and its supervisor with it) and leave a
@@ -1259,7 +1263,7 @@ impl Route53Api for PanicOnce {
 async fn a_panic_in_the_zone_read_or_a_change_restarts_the_writer() {
     for at in [PanicAt::List(1), PanicAt::Change(1)] {
         let s = Setup::new();
-        let api = PanicOnce::new(s.emu.clone(), at);
+        let api = panic_once(s.emu.clone(), at);
         let writer = s.writer_over(api.clone(), settings(Routing::Multivalue));
         writer.do_send(HostIp(IP));
         writer.do_send(names(&["web", "api"]));
@@ -1289,7 +1293,7 @@ async fn a_panic_in_the_zone_read_or_a_change_restarts_the_writer() {
 async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
     let s = Setup::new();
     // The first list reads the zone; the second is the first verification.
-    let api = PanicOnce::new(s.emu.clone(), PanicAt::List(2));
+    let api = panic_once(s.emu.clone(), PanicAt::List(2));
     let writer = s.writer_over(
         api.clone(),
         WriterSettings {
@@ -1326,14 +1330,17 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
 #[actix_rt::test]
 async fn a_change_that_always_fails_backs_off_across_restarts() {
     let s = Setup::new();
-    let api = FailChanges::access_denied(s.emu.clone(), usize::MAX);
-    let writer = s.writer_over(api.clone(), settings(Routing::Multivalue));
+    let failures = Failures::access_denied(usize::MAX);
+    let writer = s.writer_over(
+        failures.on_changes(s.emu.clone()),
+        settings(Routing::Multivalue),
+    );
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     // Delays of 5, 10, 20, 40 ms, then 50 ms (each up to twice that with jitter): about 20 attempts in a
     // second at most. Reset by each read, the backoff would stay at 5–10 ms: a hundred or more.
     actix_rt::time::sleep(Duration::from_secs(1)).await;
-    let changes = usize::MAX - api.remaining.load(Ordering::SeqCst);
+    let changes = usize::MAX - failures.remaining.load(Ordering::SeqCst);
     assert!(
         (2..=40).contains(&changes),
         "{changes} attempts in a second"
