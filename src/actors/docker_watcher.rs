@@ -209,9 +209,11 @@ impl DockerWatcher {
 
     fn subscribe_and_list(&mut self, docker: Arc<dyn DockerApi>, ctx: &mut Context<Self>) {
         let now = SystemTime::now();
-        let since = self
-            .last_event_at
-            .map_or(now, |last| last.min(now))
+        let from = self.last_event_at.map_or(now, |last| last.min(now));
+        // Until an event arrives, what this subscription has covered starts at the subscription itself: a
+        // stream that dies before its first event must still be replayed from there.
+        self.last_event_at = Some(from);
+        let since = from
             .checked_sub(SUBSCRIBE_OVERLAP)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         // The stream is polled (and so subscribed) as soon as this handler returns, before the listing's
@@ -618,6 +620,26 @@ mod tests {
         assert!(
             second <= seen_by - SUBSCRIBE_OVERLAP,
             "the replay starts before the last event ({second:?} > {seen_by:?} - 1 s)"
+        );
+    }
+
+    /// A stream that ends before delivering any event is replayed from its own subscription, not from the
+    /// reconnection: the outage may hold a stop-signal kill.
+    #[actix_rt::test]
+    async fn a_quiet_stream_is_replayed_from_its_subscription() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.list_permits.add_permits(10);
+        let h = start(Arc::clone(&docker), 0, HOUR);
+        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        docker.end_stream();
+        wait_until("a second snapshot", || h.seen().len() == 2).await;
+        let sinces = docker.sinces.lock().unwrap().clone();
+        assert_eq!(sinces.len(), 2);
+        assert!(
+            sinces[1] <= sinces[0],
+            "the replay starts where the first subscription did ({:?} > {:?})",
+            sinces[1],
+            sinces[0]
         );
     }
 
