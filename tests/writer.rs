@@ -1158,6 +1158,68 @@ async fn verification_repairs_drift() {
     assert!(lists >= 1);
 }
 
+/// On a throttled account (here every third ListResourceRecordSets is refused), a verification read that
+/// fails is tried again on its own and the verification goes on from there: it reaches its last name (where
+/// a record set of ours was deleted by hand) and repairs it, with a handful of reads. A verification that
+/// started over after each failure would never get past the third name, reading forever.
+#[actix_rt::test]
+async fn a_throttled_verification_goes_on_from_the_failed_read_and_reaches_its_last_name() {
+    let s = Setup::new();
+    let api = Arc::new(Hooked::new(s.emu.clone()).before_list(|n| {
+        let result = if n % 3 == 0 {
+            Err(Route53Error::Throttling("Rate exceeded".into()))
+        } else {
+            Ok(())
+        };
+        ready(result).boxed()
+    }));
+    let writer = s.writer_over(
+        api.clone(),
+        WriterSettings {
+            verify_interval: ms(100),
+            ..settings(Routing::Multivalue)
+        },
+    );
+    // One name when the zone is read: the first verification comes 2–2.5 s later (one owner, one name), and
+    // reads the four names desired by then, one per request.
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["a"]));
+    settle(&writer).await;
+    writer.do_send(names(&["a", "b", "c", "d"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c", "d"]);
+    s.emu
+        .apply_directly(
+            &s.zone.id,
+            &[Change {
+                action: ChangeAction::Delete,
+                record_set: s.multivalue("d", "10.0.0.1", "10.0.0.1"),
+            }],
+        )
+        .unwrap();
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
+
+    let lists = || api.lists.load(Ordering::SeqCst);
+    eventually("the record set deleted under the last name is back", || {
+        assert!(
+            lists() < 50,
+            "{} list calls: the verification starts over",
+            lists()
+        );
+        s.owned_names("10.0.0.1") == vec!["a", "b", "c", "d"]
+    })
+    .await;
+    assert!(
+        lists() >= 6,
+        "the reads were throttled on the way: {}",
+        lists()
+    );
+    // Done, the verification waits for its interval (8–10 s for four names): no more reads meanwhile.
+    let after = lists();
+    quiet_period().await;
+    assert_eq!(lists(), after, "no read once the verification is complete");
+}
+
 /// A fatal answer stops the writer; its supervisor restarts it, and the restarted writer reads the zone
 /// again (finding what changed meanwhile) before it reconciles.
 #[actix_rt::test]

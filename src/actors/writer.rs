@@ -22,7 +22,9 @@
 //!    is tried; if the same change would be sent again, it is logged, counted and not retried until the
 //!    next verification.
 //! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
-//!    publishes ([`read_names`]) and repairs drift. Otherwise, while nothing changes, it calls nothing.
+//!    publishes ([`read_names`]) and repairs drift. Otherwise, while nothing changes, it calls nothing. A
+//!    read that fails is tried again after a backoff of the verification's own, and the verification goes
+//!    on from there: it never starts over, so on a throttled account it still reaches its last names.
 //!
 //! What a failed change leaves behind ([`may_have_been_applied`]):
 //!
@@ -290,6 +292,12 @@ pub struct Route53Writer {
     verify_due: bool,
     /// The names the verification in progress has still to read (empty: none in progress).
     verifying: BTreeSet<String>,
+    /// A step of the verification in progress failed: the next one waits until `verify_timer` clears this.
+    /// Meanwhile the verification is paused, not abandoned: `verifying` keeps the names still to read.
+    verify_paused: bool,
+    /// The verification's own backoff, for a step that failed: apart from `backoff`, so that failed reads
+    /// neither lengthen a write's retry nor are reset by an accepted change; reset by a step that works.
+    verify_backoff: Backoff,
     /// Names whose last change failed in a way that may have been applied: read again before the next diff.
     uncertain: BTreeSet<String>,
     /// Names that were uncertain, read once more by the next verification even when no longer desired: a
@@ -318,6 +326,7 @@ impl Route53Writer {
             zone,
             debounce: Debounce::new(settings.debounce, settings.max_delay),
             backoff: Backoff::new(settings.retry, rand::random()),
+            verify_backoff: Backoff::new(settings.retry, rand::random()),
             settings,
             ip: None,
             desired: None,
@@ -329,6 +338,7 @@ impl Route53Writer {
             urgent: false,
             verify_due: false,
             verifying: BTreeSet::new(),
+            verify_paused: false,
             uncertain: BTreeSet::new(),
             recheck: BTreeSet::new(),
             zone_size: 0,
@@ -430,9 +440,10 @@ impl Route53Writer {
             if self.verify_due {
                 self.begin_verification(ctx);
             }
-            if !self.verifying.is_empty() {
+            if self.verification_may_step() {
                 self.verify_step(ctx);
             } else {
+                // A verification paused after a failed read is not waited for: it may keep failing.
                 self.resolve_waiters();
             }
             return;
@@ -445,7 +456,7 @@ impl Route53Writer {
                 let deadline = self.debounce.deadline().unwrap_or(now);
                 self.arm(ctx, deadline.saturating_duration_since(now));
                 // One step of a verification in progress fits in the wait; the flush follows it.
-                if !self.verifying.is_empty() {
+                if self.verification_may_step() {
                     self.verify_step(ctx);
                 }
                 return;
@@ -647,10 +658,17 @@ impl Route53Writer {
         }
     }
 
+    /// A verification is in progress and its next step is not waiting out a failed one.
+    fn verification_may_step(&self) -> bool {
+        !self.verifying.is_empty() && !self.verify_paused
+    }
+
     fn arm_verification(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.verify_timer.take() {
             ctx.cancel_future(handle);
         }
+        // The timer cancelled may have been a paused verification's: it goes on at the next poll.
+        self.verify_paused = false;
         if self.settings.dry_run || self.shutting_down {
             // A dry run's `current` is what would have been; reading Route53 would only undo it. A writer
             // that is shutting down has no time for it.
@@ -701,24 +719,39 @@ impl Route53Writer {
         self.verifying.retain(|name| !step.contains(name));
         self.busy = true;
         let (api, zone_id) = (self.api.clone(), self.zone.id.clone());
-        let read = async move { read_names(api.as_ref(), &zone_id, &step).await };
-        let verify = read.into_actor(self).map(|result, act, ctx| {
+        let read = async move {
+            let result = read_names(api.as_ref(), &zone_id, &step).await;
+            (step, result)
+        };
+        let verify = read.into_actor(self).map(|(step, result), act, ctx| {
             act.busy = false;
             match result {
                 Ok(read) => {
+                    act.verify_backoff.reset();
                     act.recheck.retain(|name| !read.contains_key(name));
                     act.reread(&read, "drift found; repairing");
                     if act.verifying.is_empty() {
                         act.arm_verification(ctx);
                     }
                 }
+                Err(e) if act.shutting_down => {
+                    // The shutdown has cancelled the verification; the step in flight is not tried again.
+                    debug!(error = %e, "a verification read failed while shutting down");
+                }
                 Err(e) => {
-                    warn!(error = %e, "verification failed; trying again later");
-                    act.verifying.clear();
-                    let delay = act.backoff.next_delay_for(retry_class(&e));
+                    // Only this step is tried again, not the whole verification: starting over after
+                    // every failure, one that takes longer than the gap between two throttles would never
+                    // reach its last names, and would read once a (short) backoff forever.
+                    act.verifying.extend(step);
+                    let delay = act.verify_backoff.next_delay_for(retry_class(&e));
+                    warn!(error = %e, retry_in = ?delay, "a verification read failed; trying it again");
+                    if let Some(handle) = act.verify_timer.take() {
+                        ctx.cancel_future(handle);
+                    }
+                    act.verify_paused = true;
                     act.verify_timer = Some(ctx.run_later(delay, |act, ctx| {
                         act.verify_timer = None;
-                        act.verify_due = true;
+                        act.verify_paused = false;
                         act.poll(ctx);
                     }));
                 }
@@ -827,6 +860,7 @@ impl Supervised for Route53Writer {
         self.verify_timer = None;
         self.verify_due = false;
         self.verifying.clear();
+        self.verify_paused = false;
         // The zone is read again as a whole: that settles every uncertain name.
         self.uncertain.clear();
         self.rejected.clear();
@@ -885,6 +919,7 @@ impl Handler<Shutdown> for Route53Writer {
         // Nothing waits any more: not a verification (one step in flight finishes, no other starts), not the
         // retry time of the last failure (tried at once; later failures wait at most a second).
         self.verifying.clear();
+        self.verify_paused = false;
         self.verify_due = false;
         if let Some(handle) = self.verify_timer.take() {
             ctx.cancel_future(handle);
