@@ -14,7 +14,7 @@ use actix::Supervisor;
 use clap::Parser;
 use route53_registrator::actors::classifier::Classifier;
 use route53_registrator::actors::docker_watcher::{DockerStatus, DockerWatcher};
-use route53_registrator::actors::messages::{Settle, Shutdown};
+use route53_registrator::actors::messages::{ResyncVia, Settle, Shutdown};
 use route53_registrator::actors::metadata_cache::MetadataCache;
 use route53_registrator::actors::panic_message;
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
@@ -125,15 +125,15 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         std::env::var("DOCKER_HOST").ok().as_deref(),
     );
     let resync = settings.docker.resync_interval;
-    let _watcher = Supervisor::start(move |_| {
-        DockerWatcher::for_host(
-            host,
-            resync,
-            classifier.clone().recipient(),
-            classifier.recipient(),
-            status,
-        )
+    let (events, snapshots) = (
+        classifier.clone().recipient(),
+        classifier.clone().recipient(),
+    );
+    let watcher = Supervisor::start(move |_| {
+        DockerWatcher::for_host(host, resync, events, snapshots, status)
     });
+    // A classifier restarted after a panic asks the watcher to list at once.
+    classifier.do_send(ResyncVia(watcher.clone().recipient()));
 
     if once {
         let settled = tokio::select! {

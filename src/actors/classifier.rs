@@ -8,8 +8,9 @@
 //!
 //! A panic in the rules stops the classifier ([`crate::actors::stop_on_panic`]); started with
 //! [`Classifier::start_supervised`], it is restarted with an empty state and waits for a snapshot again,
-//! sending nothing before it. The watcher's next resync (`docker.resync_interval`) brings that snapshot;
-//! until then the writer keeps publishing the names it had, and the events that arrive meanwhile are
+//! sending nothing before it. It asks the watcher for that snapshot at once ([`Resync`], through the
+//! recipient main hands it with [`ResyncVia`]) rather than waiting for the next `docker.resync_interval`;
+//! until it arrives the writer keeps publishing the names it had, and the events that arrive meanwhile are
 //! applied to the new state as before a first snapshot (the snapshot's rules sort out which came first).
 //! Skips and refusals are then logged, and counted, once more.
 
@@ -18,7 +19,7 @@ use std::collections::BTreeSet;
 use actix::{Actor, Addr, Context, Handler, Recipient, Supervised, Supervisor};
 use tracing::{debug, info, warn};
 
-use crate::actors::messages::{DesiredNames, Event, Snapshot};
+use crate::actors::messages::{DesiredNames, Event, Resync, ResyncVia, Snapshot};
 use crate::actors::stop_on_panic;
 use crate::config::SelectionSettings;
 use crate::desired::{DesiredState, Notice, NoticeKind};
@@ -33,6 +34,8 @@ pub struct Classifier {
     sent: Option<BTreeSet<String>>,
     /// Names refused so far (one per container), for the metrics.
     refusals: u64,
+    /// Whom to ask for a listing after a restart (the watcher).
+    resync: Option<Recipient<Resync>>,
 }
 
 impl Classifier {
@@ -44,6 +47,7 @@ impl Classifier {
             downstream,
             sent: None,
             refusals: 0,
+            resync: None,
         }
     }
 
@@ -99,9 +103,20 @@ impl Actor for Classifier {
 impl Supervised for Classifier {
     /// The state may be half-updated by the panic: start again from nothing, as before a first snapshot.
     fn restarting(&mut self, _: &mut Context<Self>) {
-        warn!("classifier restarting; nothing is sent until the next listing of the containers");
+        warn!("classifier restarting; nothing is sent until the containers are listed again");
         self.state = DesiredState::new(self.sel.clone());
         self.sent = None;
+        if let Some(resync) = &self.resync {
+            resync.do_send(Resync);
+        }
+    }
+}
+
+impl Handler<ResyncVia> for Classifier {
+    type Result = ();
+
+    fn handle(&mut self, ResyncVia(resync): ResyncVia, _: &mut Context<Self>) {
+        self.resync = Some(resync);
     }
 }
 
@@ -150,6 +165,32 @@ mod tests {
         type Result = ();
         fn handle(&mut self, msg: DesiredNames, _: &mut Context<Self>) {
             self.0.push(msg.0);
+        }
+    }
+
+    /// Counts the listings asked for.
+    #[derive(Default)]
+    struct Resyncs(usize);
+
+    impl Actor for Resyncs {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Resync> for Resyncs {
+        type Result = ();
+        fn handle(&mut self, _: Resync, _: &mut Context<Self>) {
+            self.0 += 1;
+        }
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "usize")]
+    struct Count;
+
+    impl Handler<Count> for Resyncs {
+        type Result = usize;
+        fn handle(&mut self, _: Count, _: &mut Context<Self>) -> usize {
+            self.0
         }
     }
 
@@ -253,11 +294,17 @@ mod tests {
         let classifier =
             Classifier::new(SelectionSettings::default(), recorder.clone().recipient())
                 .start_supervised();
+        let resyncs = Resyncs::default().start();
+        classifier
+            .send(ResyncVia(resyncs.clone().recipient()))
+            .await
+            .unwrap();
         classifier
             .send(Snapshot(vec![svc("a", "web")]))
             .await
             .unwrap();
         assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+        assert_eq!(resyncs.send(Count).await.unwrap(), 0);
 
         classifier.send(Panic).await.unwrap();
         // The restarted classifier knows nothing: an event alone must not send (`{api}` would withdraw web).
@@ -269,6 +316,8 @@ mod tests {
             recorder.send(Take).await.unwrap(),
             Vec::<BTreeSet<String>>::new()
         );
+        // It asked the watcher for that listing at once, not at the next resync.
+        assert_eq!(resyncs.send(Count).await.unwrap(), 1);
         // The next listing rebuilds the state; what started since is kept.
         classifier
             .send(Snapshot(vec![svc("a", "web")]))

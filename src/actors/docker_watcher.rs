@@ -34,7 +34,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use tracing::{debug, info, warn};
 
-use crate::actors::messages::{Event, Snapshot};
+use crate::actors::messages::{Event, Resync, Snapshot};
 use crate::actors::CatchPanic;
 use crate::container::{ContainerEvent, ContainerInfo};
 use crate::docker::{BollardDocker, DockerApi, DockerError};
@@ -296,6 +296,15 @@ impl Actor for DockerWatcher {
             "reconnecting to Docker"
         );
         ctx.run_later(delay, |watcher, ctx| watcher.connect(ctx));
+    }
+}
+
+impl Handler<Resync> for DockerWatcher {
+    type Result = ();
+
+    /// Lists now (a listing in flight, or no engine yet, makes this a no-op: a snapshot is coming anyway).
+    fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
+        self.list(ctx);
     }
 }
 

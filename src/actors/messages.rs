@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use actix::Message;
+use actix::{Message, Recipient};
 
 use crate::container::{ContainerEvent, ContainerInfo};
 
@@ -18,6 +18,18 @@ pub struct Event(pub ContainerEvent);
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
 pub struct Snapshot(pub Vec<ContainerInfo>);
+
+/// Asks the watcher to list the running containers now: the classifier, restarted after a panic, has nothing
+/// to go on until it has a snapshot (classifier → watcher).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Resync;
+
+/// Tells the classifier whom to ask for a [`Resync`] (main → classifier). The watcher is built with the
+/// classifier's address, so this cannot be given when the classifier is built.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ResyncVia(pub Recipient<Resync>);
 
 /// The names (first DNS labels, sanitised) this instance should publish now (classifier → writer). Sent
 /// only once the classifier has had a first snapshot, so that an empty set really means "nothing runs".
