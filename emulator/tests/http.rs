@@ -501,26 +501,18 @@ async fn server_errors_resets_and_stalls_on_the_wire() {
     let s = setup();
     let change = sdk_batch(&[create(multivalue("web", "h1", "10.0.0.1"))]);
 
-    s.emulator.fail_next(1, Fault::Status(503));
-    let unavailable = s
-        .client
-        .get_hosted_zone()
-        .id(&s.zone)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(raw(&unavailable).0, 503);
-    assert_eq!(unavailable.code(), Some("ServiceUnavailable"));
-    s.emulator.fail_next(1, Fault::Status(500));
-    let internal = s
-        .client
-        .get_hosted_zone()
-        .id(&s.zone)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(raw(&internal).0, 500);
-    assert_eq!(internal.code(), Some("InternalFailure"));
+    for (status, code) in [(503, "ServiceUnavailable"), (500, "InternalFailure")] {
+        s.emulator.fail_next(1, Fault::Status(status));
+        let error = s
+            .client
+            .get_hosted_zone()
+            .id(&s.zone)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(raw(&error).0, status);
+        assert_eq!(error.code(), Some(code));
+    }
 
     s.emulator.fail_next(1, Fault::Reset);
     let reset = s

@@ -129,18 +129,8 @@ async fn run_sequence(endpoint: &str) -> (Observed, String) {
         .as_str()
         .to_string();
 
-    let listed = client
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .unwrap();
-    let sets: Vec<RecordSet> = listed.resource_record_sets().iter().map(from_sdk).collect();
-    let listed_after_publish = sets
-        .iter()
-        .map(|s| (s.name.clone(), s.rtype.clone()))
-        .collect();
-    let truncated_after_publish = listed.is_truncated();
+    let (sets, truncated_after_publish) = list(&client, &zone_id).await;
+    let listed_after_publish = names_and_types(&sets);
 
     client
         .change_resource_record_sets()
@@ -149,13 +139,7 @@ async fn run_sequence(endpoint: &str) -> (Observed, String) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{endpoint}: withdraw: {e:?}"));
-    let listed = client
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .send()
-        .await
-        .unwrap();
-    let after: Vec<RecordSet> = listed.resource_record_sets().iter().map(from_sdk).collect();
+    let (after, _) = list(&client, &zone_id).await;
 
     let observed = Observed {
         zone_name,
@@ -165,13 +149,28 @@ async fn run_sequence(endpoint: &str) -> (Observed, String) {
         a_after_publish: a_records(sets),
         truncated_after_publish,
         got_zone_name,
-        listed_after_withdraw: after
-            .iter()
-            .map(|s| (s.name.clone(), s.rtype.clone()))
-            .collect(),
+        listed_after_withdraw: names_and_types(&after),
         a_after_withdraw: a_records(after),
     };
     (observed, change_status)
+}
+
+/// The zone's first page of record sets, and whether it says more follow.
+async fn list(client: &aws_sdk_route53::Client, zone_id: &str) -> (Vec<RecordSet>, bool) {
+    let listed = client
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap();
+    let sets = listed.resource_record_sets().iter().map(from_sdk).collect();
+    (sets, listed.is_truncated())
+}
+
+fn names_and_types(sets: &[RecordSet]) -> Vec<(String, String)> {
+    sets.iter()
+        .map(|s| (s.name.clone(), s.rtype.clone()))
+        .collect()
 }
 
 #[tokio::test]
