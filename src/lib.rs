@@ -17,8 +17,13 @@
 //! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
 //!   Route53's limits.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
-//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation and error classes, the
-//!   zone reads (paginated, by name) and the rate limiter every request passes.
+//! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
+//!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
+//!   it now knows.
+//! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation, what each failure means
+//!   ([`route53::Meaning`], the one place that decides it), the zone reads (paginated, by name), sending
+//!   batches with a refused change isolated, and the shared rate limiter every request passes.
+//! - [`stats`]: the statistics handle every actor updates, rendered by `/metrics`.
 //! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
 //!   through aws-config's client: local-ipv4, instance-id).
 //! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
@@ -26,7 +31,8 @@
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
 //!
-//! `src/main.rs` wires the actors together. The Route53 emulator the tests run against is a separate crate
+//! `src/main.rs` wires the actors together, and builds the parts they share: the Route53 client behind the
+//! one rate limiter, and the statistics handle. The Route53 emulator the tests run against is a separate crate
 //! (`emulator/`), not part of the daemon's binary.
 #![forbid(unsafe_code)]
 
@@ -39,5 +45,7 @@ pub mod desired;
 pub mod docker;
 pub mod metadata;
 pub mod plan;
+pub mod reconcile;
 pub mod route53;
+pub mod stats;
 pub mod timing;

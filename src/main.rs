@@ -22,9 +22,11 @@ use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
 use route53_registrator::config::{LogFormat, Settings};
 use route53_registrator::docker::resolve_host;
 use route53_registrator::metadata::{ImdsMetadata, MetadataApi};
+use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
+use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -80,11 +82,15 @@ const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
 async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool) -> u8 {
     let mut signals = Signals::install();
     let zone_id = settings.route53.zone_id.clone();
-    let api: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
+    // Shared by whoever sends to Route53 (the account's budget is one) and by everything that counts.
+    let stats = Stats::new();
+    let limiter = route53_limiter(settings.route53.max_requests_per_second);
+    let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
+    let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(sdk, limiter, stats.clone()));
     // The zone's domain first: nothing can be named without it. A zone that does not exist or cannot be
     // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
     let zone = tokio::select! {
-        zone = resolve_zone(api.as_ref(), &zone_id, RetryPolicy::default()) => zone,
+        zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default()) => zone,
         signal = signals.recv() => return if once { interrupted(signal) } else { 0 },
     };
     let zone = match zone {
@@ -106,7 +112,8 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         );
     }
 
-    let writer = Route53Writer::new(api, zone, writer_settings).start_supervised();
+    let writer =
+        Route53Writer::new(route53, zone, writer_settings, stats.clone()).start_supervised();
     let metadata = MetadataCache::from_settings(&settings.host, writer.clone().recipient(), || {
         ImdsMetadata::from_env().map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
     });
@@ -117,8 +124,12 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
             return EXIT_FATAL;
         }
     };
-    let classifier =
-        Classifier::new(settings.selection.clone(), writer.clone().recipient()).start_supervised();
+    let classifier = Classifier::new(
+        settings.selection.clone(),
+        writer.clone().recipient(),
+        stats.clone(),
+    )
+    .start_supervised();
     let status = Arc::new(DockerStatus::new(Instant::now()));
     let host = resolve_host(
         &settings.docker.host,

@@ -15,17 +15,21 @@
 //! | container gone                | —       | web 10.0.0.1                    | DELETE web as read                        |
 //! | one of several gone           | a, c    | a, b, c                         | DELETE b                                  |
 //! | IP change                     | web     | web 10.0.0.9                    | DELETE web 10.0.0.9, CREATE web 10.0.0.1  |
-//! | weighted TTL drift, kept      | web     | web ttl 60 (group rewritten)    | DELETE web ttl 60, CREATE web ttl 10      |
-//! | weighted TTL drift, withdrawn | —       | web ttl 60 (group rewritten)    | DELETE web ttl 60 (not 10)                |
+//! | TTL changed in the settings   | web     | web ttl 60                      | DELETE web ttl 60, CREATE web ttl 10      |
+//! | withdrawn after a TTL change  | —       | web ttl 60                      | DELETE web ttl 60 (as read, not 10)       |
 //! | other owner's record set      | web     | — (theirs is not ours)          | CREATE web; theirs untouched              |
+//! | joining a weighted group      | web     | — (theirs: weighted, ttl 60)    | CREATE web ttl 60 (the group's TTL)       |
+//! | owner id changed (new IP)     | web     | web under the old owner id      | DELETE old owner's web, CREATE web        |
+//! | not a name we could produce   | —       | a.b / apex / `*` with our id    | — (never ours)                            |
 //! ```
 //!
 //! A DELETE always carries the record set exactly as it was last read: Route53 refuses a DELETE whose TTL or
-//! values differ from what it holds, and it rewrites the TTL of every weighted record set of a name to the
-//! one written last, so the configured TTL is not necessarily what is there. A record set that differs from
-//! the desired one in any way (IP, TTL, weight, owner) is replaced by a DELETE and a CREATE in one batch,
-//! which Route53 applies atomically. For weighted routing this means every instance of a fleet should be
-//! configured with the same TTL; instances that disagree rewrite the group's TTL at each verification.
+//! values differ from what it holds. A record set that differs from the desired one in any way (IP, TTL,
+//! weight, owner) is replaced by a DELETE and a CREATE in one batch, which Route53 applies atomically.
+//!
+//! Route53 refuses a weighted record set whose TTL differs from the other weighted record sets of its name
+//! (`InvalidChangeBatch`: "... cannot be created as weighted sets must contain the same TTL."), so an
+//! instance joining an existing weighted group writes the group's TTL ([`group_ttls`]), not `route53.ttl`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -42,6 +46,9 @@ pub struct RecordSpec {
     pub zone_name: String,
     /// The `SetIdentifier` of this instance's record sets (`host.owner_id`, default the host IP).
     pub owner_id: String,
+    /// Owner ids this instance wrote under before (the IP it had before it changed): their record sets are
+    /// still ours, to withdraw, until they are gone.
+    pub former_owner_ids: BTreeSet<String>,
     /// The address published.
     pub ip: Ipv4Addr,
     /// `multivalue` or `weighted`; `simple` is not handled by this plan (it claims no record set).
@@ -96,10 +103,33 @@ pub fn desired_record(spec: &RecordSpec, name: &str) -> RecordSet {
     }
 }
 
-/// Whether `rs` belongs to this instance (PRODUCT.md, "Ownership"): an A record set whose `SetIdentifier`
-/// is the owner id and whose routing is the configured one. Nothing else is ever changed.
+/// Whether `name` (fully qualified) is one label directly under `zone`: the only names this daemon writes.
+/// The apex, a sub-domain (`a.b.<zone>`) and a wildcard are never ours, whatever their SetIdentifier.
+pub fn is_service_name(name: &str, zone: &str) -> bool {
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    let Some(label) = name
+        .to_ascii_lowercase()
+        .trim_end_matches('.')
+        .strip_suffix(&zone)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .map(str::to_string)
+    else {
+        return false;
+    };
+    !label.is_empty() && !label.contains('.') && !label.contains('*')
+}
+
+/// Whether `rs` belongs to this instance: an A record set of a service name ([`is_service_name`]) whose
+/// `SetIdentifier` is the owner id (or a former one) and whose routing is the configured one. Nothing else
+/// is ever changed.
 pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
-    if rs.rtype != RECORD_TYPE || rs.set_identifier.as_deref() != Some(spec.owner_id.as_str()) {
+    let Some(id) = rs.set_identifier.as_deref() else {
+        return false;
+    };
+    if rs.rtype != RECORD_TYPE
+        || (id != spec.owner_id && !spec.former_owner_ids.contains(id))
+        || !is_service_name(&rs.name, &spec.zone_name)
+    {
         return false;
     }
     match spec.routing {
@@ -109,50 +139,96 @@ pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
     }
 }
 
-/// This instance's record sets among `record_sets` (a listing of the zone), keyed by their fully
-/// qualified name. There is at most one per name: a SetIdentifier is unique within a name and type.
-pub fn ours<'a>(
-    spec: &RecordSpec,
-    record_sets: impl IntoIterator<Item = &'a RecordSet>,
-) -> BTreeMap<String, RecordSet> {
+/// This instance's record sets, keyed by (fully qualified name, SetIdentifier): one per name, or two for a
+/// while after the owner id changed.
+pub type Ours = BTreeMap<(String, String), RecordSet>;
+
+/// The key of one of [`Ours`].
+pub fn key(rs: &RecordSet) -> (String, String) {
+    (
+        rs.name.clone(),
+        rs.set_identifier.clone().unwrap_or_default(),
+    )
+}
+
+/// This instance's record sets among `record_sets` (a listing of the zone, or of some names).
+pub fn ours<'a>(spec: &RecordSpec, record_sets: impl IntoIterator<Item = &'a RecordSet>) -> Ours {
     record_sets
         .into_iter()
         .filter(|rs| is_ours(spec, rs))
-        .map(|rs| (rs.name.clone(), rs.clone()))
+        .map(|rs| (key(rs), rs.clone()))
         .collect()
 }
 
-/// The changes that turn `current_ours` (this instance's record sets keyed by fully qualified name, as last
-/// read) into one record set per desired name (first labels). Sorted by name; for one name the DELETE comes
-/// before the CREATE, so that one batch replaces the record set atomically. See the module's table.
+/// The TTL of each weighted group that other owners hold among `record_sets`, by fully qualified name: what
+/// this instance must write to join it. Empty unless routing is weighted.
+pub fn group_ttls<'a>(
+    spec: &RecordSpec,
+    record_sets: impl IntoIterator<Item = &'a RecordSet>,
+) -> BTreeMap<String, i64> {
+    if spec.routing != Routing::Weighted {
+        return BTreeMap::new();
+    }
+    let mut out = BTreeMap::new();
+    for rs in record_sets {
+        let theirs = rs.rtype == RECORD_TYPE
+            && rs.weight.is_some()
+            && rs.set_identifier.is_some()
+            && !is_ours(spec, rs);
+        if theirs {
+            // Route53 keeps one TTL per group; should a listing disagree, the lowest is kept, for
+            // determinism.
+            out.entry(rs.name.clone())
+                .and_modify(|ttl: &mut i64| *ttl = (*ttl).min(rs.ttl))
+                .or_insert(rs.ttl);
+        }
+    }
+    out
+}
+
+/// The changes that turn `current_ours` (this instance's record sets, as last read) into one record set per
+/// desired name (first labels), each with the TTL of its weighted group where `group_ttls` names one.
+/// Sorted by name; for one name the DELETEs come before the CREATE, so that one batch replaces the record
+/// set atomically. See the module's table.
 pub fn diff(
     desired_names: &BTreeSet<String>,
-    current_ours: &BTreeMap<String, RecordSet>,
+    current_ours: &Ours,
     spec: &RecordSpec,
+    group_ttls: &BTreeMap<String, i64>,
 ) -> Vec<Change> {
     let desired: BTreeMap<String, RecordSet> = desired_names
         .iter()
         .map(|name| desired_record(spec, name))
-        .map(|rs| (rs.name.clone(), rs))
+        .map(|mut rs| {
+            if let Some(ttl) = group_ttls.get(&rs.name) {
+                rs.ttl = *ttl;
+            }
+            (rs.name.clone(), rs)
+        })
         .collect();
-    let names: BTreeSet<&String> = desired.keys().chain(current_ours.keys()).collect();
+    let mut current: BTreeMap<&String, Vec<&RecordSet>> = BTreeMap::new();
+    for ((name, _), rs) in current_ours {
+        current.entry(name).or_default().push(rs);
+    }
+    let names: BTreeSet<&String> = desired.keys().chain(current.keys().copied()).collect();
     let mut changes = Vec::new();
     for name in names {
-        match (current_ours.get(name), desired.get(name)) {
-            (Some(current), Some(wanted)) if current == wanted => {}
-            (current, wanted) => {
-                if let Some(current) = current {
-                    changes.push(Change {
-                        action: ChangeAction::Delete,
-                        record_set: current.clone(),
-                    });
-                }
-                if let Some(wanted) = wanted {
-                    changes.push(Change {
-                        action: ChangeAction::Create,
-                        record_set: wanted.clone(),
-                    });
-                }
+        let existing = current.get(name).map(Vec::as_slice).unwrap_or_default();
+        let wanted = desired.get(name);
+        for rs in existing {
+            if Some(*rs) != wanted {
+                changes.push(Change {
+                    action: ChangeAction::Delete,
+                    record_set: (*rs).clone(),
+                });
+            }
+        }
+        if let Some(wanted) = wanted {
+            if !existing.contains(&wanted) {
+                changes.push(Change {
+                    action: ChangeAction::Create,
+                    record_set: wanted.clone(),
+                });
             }
         }
     }
@@ -228,6 +304,7 @@ mod tests {
         RecordSpec {
             zone_name: "service.discovery.".into(),
             owner_id: "10.0.0.1".into(),
+            former_owner_ids: BTreeSet::new(),
             ip: Ipv4Addr::new(10, 0, 0, 1),
             routing,
             ttl: 10,
@@ -259,8 +336,12 @@ mod tests {
         }
     }
 
-    fn map(list: Vec<RecordSet>) -> BTreeMap<String, RecordSet> {
-        list.into_iter().map(|rs| (rs.name.clone(), rs)).collect()
+    fn map(list: Vec<RecordSet>) -> Ours {
+        list.into_iter().map(|rs| (key(&rs), rs)).collect()
+    }
+
+    fn no_groups() -> BTreeMap<String, i64> {
+        BTreeMap::new()
     }
 
     #[test]
@@ -318,6 +399,26 @@ mod tests {
             ),
             (with(mine_weighted.clone(), |r| r.ttl = 300), false, true),
             (
+                with(mine.clone(), |r| r.name = "a.b.service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "*.service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "web.other.zone.".into()),
+                false,
+                false,
+            ),
+            (
                 with(mine.clone(), |r| r.values = vec!["10.9.9.9".into()]),
                 true,
                 false,
@@ -359,6 +460,19 @@ mod tests {
             r.set_identifier = Some("10.0.0.2".into());
             r.values = vec!["10.0.0.2".into()];
         });
+        let theirs_w60 = with(web_w.clone(), |r| {
+            r.set_identifier = Some("10.0.0.2".into());
+            r.values = vec!["10.0.0.2".into()];
+            r.ttl = 60;
+        });
+        let moved = RecordSpec {
+            owner_id: "10.0.0.3".into(),
+            ip: Ipv4Addr::new(10, 0, 0, 3),
+            former_owner_ids: names(&["10.0.0.1"]),
+            ..multi.clone()
+        };
+        let nested = with(web.clone(), |r| r.name = "a.web.service.discovery.".into());
+        let apex = with(web.clone(), |r| r.name = "service.discovery.".into());
 
         struct Case {
             name: &'static str,
@@ -404,14 +518,14 @@ mod tests {
                 want: vec![delete(web_old_ip.clone()), create(web.clone())],
             },
             Case {
-                name: "weighted TTL drift, kept",
+                name: "TTL changed in the settings",
                 spec: weighted.clone(),
                 desired: names(&["web"]),
                 zone: vec![web_w_drift.clone()],
                 want: vec![delete(web_w_drift.clone()), create(web_w.clone())],
             },
             Case {
-                name: "weighted TTL drift, withdrawn",
+                name: "withdrawn after a TTL change",
                 spec: weighted.clone(),
                 desired: names(&[]),
                 zone: vec![web_w_drift.clone()],
@@ -438,11 +552,47 @@ mod tests {
                 zone: vec![web_w.clone()],
                 want: vec![],
             },
+            Case {
+                name: "joining a weighted group",
+                spec: weighted.clone(),
+                desired: names(&["web"]),
+                zone: vec![theirs_w60.clone()],
+                want: vec![create(with(web_w.clone(), |r| r.ttl = 60))],
+            },
+            Case {
+                name: "in a weighted group at its TTL",
+                spec: weighted.clone(),
+                desired: names(&["web"]),
+                zone: vec![theirs_w60.clone(), with(web_w.clone(), |r| r.ttl = 60)],
+                want: vec![],
+            },
+            Case {
+                name: "owner id changed (new IP)",
+                spec: moved.clone(),
+                desired: names(&["web"]),
+                zone: vec![web.clone()],
+                want: vec![delete(web.clone()), create(desired_record(&moved, "web"))],
+            },
+            Case {
+                name: "owner id changed, name gone",
+                spec: moved.clone(),
+                desired: names(&[]),
+                zone: vec![web.clone()],
+                want: vec![delete(web.clone())],
+            },
+            Case {
+                name: "not a name we could produce",
+                spec: multi.clone(),
+                desired: names(&[]),
+                zone: vec![nested, apex],
+                want: vec![],
+            },
         ];
         for case in cases {
             let current = ours(&case.spec, &case.zone);
+            let groups = group_ttls(&case.spec, &case.zone);
             assert_eq!(
-                diff(&case.desired, &current, &case.spec),
+                diff(&case.desired, &current, &case.spec, &groups),
                 case.want,
                 "case: {}",
                 case.name
@@ -459,18 +609,18 @@ mod tests {
             with(desired_record(&spec, "b"), |r| r.ttl = 60),
             desired_record(&spec, "gone"),
         ]);
-        for change in diff(&desired, &current, &spec) {
+        for change in diff(&desired, &current, &spec, &no_groups()) {
             match change.action {
                 ChangeAction::Delete => assert_eq!(
-                    current.remove(&change.record_set.name),
+                    current.remove(&key(&change.record_set)),
                     Some(change.record_set)
                 ),
                 _ => assert!(current
-                    .insert(change.record_set.name.clone(), change.record_set)
+                    .insert(key(&change.record_set), change.record_set)
                     .is_none()),
             }
         }
-        assert_eq!(diff(&desired, &current, &spec), vec![]);
+        assert_eq!(diff(&desired, &current, &spec, &no_groups()), vec![]);
         assert_eq!(current.len(), 3);
     }
 
@@ -479,7 +629,7 @@ mod tests {
         let spec = spec(Routing::Multivalue);
         let old = |n: &str| with(desired_record(&spec, n), |r| r.ttl = 1);
         let current = map(vec![old("b"), old("a")]);
-        let changes = diff(&names(&["b", "c", "a"]), &current, &spec);
+        let changes = diff(&names(&["b", "c", "a"]), &current, &spec, &no_groups());
         let order: Vec<(ChangeAction, &str)> = changes
             .iter()
             .map(|c| (c.action, c.record_set.name.split('.').next().unwrap()))
@@ -552,7 +702,7 @@ mod tests {
             })
         };
         let current = map(vec![old("a"), old("b"), old("c")]);
-        let changes = diff(&names(&["a", "b", "c"]), &current, &spec);
+        let changes = diff(&names(&["a", "b", "c"]), &current, &spec, &no_groups());
         assert_eq!(changes.len(), 6);
         let limits = BatchLimits {
             max_records: 3,

@@ -19,12 +19,14 @@ use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::plan::BatchLimits;
+use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
     Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
     Route53Api, Route53Error, Routing,
 };
+use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
 
 const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -79,7 +81,13 @@ impl Setup {
         api: Arc<dyn Route53Api>,
         settings: WriterSettings,
     ) -> Addr<Route53Writer> {
-        Route53Writer::new(api, self.zone.clone(), settings).start_supervised()
+        let limited = RateLimited::new(
+            api,
+            route53_limiter(settings.max_requests_per_second),
+            Stats::new(),
+        );
+        Route53Writer::new(Arc::new(limited), self.zone.clone(), settings, Stats::new())
+            .start_supervised()
     }
 
     fn fqdn(&self, name: &str) -> String {
@@ -626,6 +634,114 @@ async fn an_invalid_change_is_isolated_over_http_in_the_legacy_shape() {
     check_isolation(&s, writer).await;
 }
 
+/// The emulator, except that an IAM policy forbids every change to one name: any batch that touches it is
+/// refused with `AccessDenied`, as Route53 refuses a request that a policy limiting record names denies.
+struct Forbidding {
+    inner: Emulator,
+    name: String,
+}
+
+#[async_trait]
+impl Route53Api for Forbidding {
+    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+        self.inner.get_hosted_zone(zone_id).await
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone_id: &str,
+        start: Option<&RecordPosition>,
+        max_items: Option<i32>,
+    ) -> Result<RecordPage, Route53Error> {
+        self.inner.list_record_sets(zone_id, start, max_items).await
+    }
+
+    async fn change_record_sets(
+        &self,
+        zone_id: &str,
+        changes: &[Change],
+    ) -> Result<ChangeInfo, Route53Error> {
+        if changes.iter().any(|c| c.record_set.name == self.name) {
+            return Err(Route53Error::AccessDenied(
+                "AccessDenied: not allowed to change this record".into(),
+            ));
+        }
+        self.inner.change_record_sets(zone_id, changes).await
+    }
+}
+
+/// A change an IAM policy forbids is isolated like an invalid one: the other names of its batch are
+/// published, the forbidden one is logged and counted once, and the writer neither restarts nor reads the
+/// zone again and again.
+#[actix_rt::test]
+async fn a_forbidden_change_is_isolated_and_the_rest_published() {
+    let s = Setup::new();
+    let api = Arc::new(Forbidding {
+        inner: s.emu.clone(),
+        name: s.fqdn("secret"),
+    });
+    let writer = s.writer_over(api, settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["alpha", "beta", "secret"]));
+    let report = settle(&writer).await;
+    assert_eq!(
+        report,
+        WriteReport {
+            applied: 2,
+            rejected: 1
+        }
+    );
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["alpha", "beta"]);
+    quiet_period().await;
+    let lists = s
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.operation == Operation::ListResourceRecordSets)
+        .count();
+    assert_eq!(lists, 2, "the zone at start, the refused name once");
+}
+
+/// With the default owner id (the host IP), an IP change replaces every record set of the old owner id,
+/// even when the replacing batch fails in a way that may have been applied: the re-read still counts the
+/// old owner id's record sets as ours, so none is left behind.
+#[actix_rt::test]
+async fn an_ip_change_whose_batch_fails_ambiguously_leaves_no_old_record_set() {
+    let s = Setup::new();
+    let failures = Failures::new(
+        0,
+        Route53Error::Server {
+            status: 503,
+            message: "unavailable".into(),
+        },
+    );
+    let writer = s.writer_over(
+        failures.on_changes(s.emu.clone()),
+        settings(Routing::Multivalue),
+    );
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["api", "web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
+
+    failures.remaining.store(2, Ordering::SeqCst);
+    writer.do_send(HostIp(Ipv4Addr::new(10, 0, 0, 2)));
+    settle(&writer).await;
+    assert_eq!(failures.failed.load(Ordering::SeqCst), 2);
+    assert_eq!(s.owned_names("10.0.0.2"), vec!["api", "web"]);
+    assert_eq!(
+        s.owned_names("10.0.0.1"),
+        Vec::<String>::new(),
+        "nothing orphaned"
+    );
+
+    // A container that stops later is withdrawn too.
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.2"), vec!["web"]);
+    assert_eq!(s.records().len(), 1);
+}
+
 /// A request the client gave up on (timeout) may still be applied, as with the real service. Here the first
 /// attempt stalls past the client's timeout and is applied when its stall ends, after the writer read the
 /// name again and sent the CREATE once more: the late one is refused as existing, harmlessly. The writer
@@ -825,10 +941,11 @@ impl Failures {
         })
     }
 
-    fn access_denied(remaining: usize) -> Arc<Self> {
+    /// A fatal answer: the zone is gone (as far as this answer says).
+    fn fatal(remaining: usize) -> Arc<Self> {
         Self::new(
             remaining,
-            Route53Error::AccessDenied("AccessDenied: not now".into()),
+            Route53Error::NoSuchHostedZone("No hosted zone found".into()),
         )
     }
 
@@ -1220,12 +1337,12 @@ async fn a_throttled_verification_goes_on_from_the_failed_read_and_reaches_its_l
     assert_eq!(lists(), after, "no read once the verification is complete");
 }
 
-/// A fatal answer stops the writer; its supervisor restarts it, and the restarted writer reads the zone
-/// again (finding what changed meanwhile) before it reconciles.
+/// A fatal answer makes the writer forget the zone: it reads it again (finding what changed meanwhile)
+/// before it reconciles.
 #[actix_rt::test]
 async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
     let s = Setup::new();
-    let api = Failures::access_denied(1).on_changes(s.emu.clone());
+    let api = Failures::fatal(1).on_changes(s.emu.clone());
     let writer = s.writer_over(api, settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -1392,7 +1509,7 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
 #[actix_rt::test]
 async fn a_change_that_always_fails_backs_off_across_restarts() {
     let s = Setup::new();
-    let failures = Failures::access_denied(usize::MAX);
+    let failures = Failures::fatal(usize::MAX);
     let writer = s.writer_over(
         failures.on_changes(s.emu.clone()),
         settings(Routing::Multivalue),

@@ -23,6 +23,7 @@ use crate::actors::messages::{DesiredNames, Event, Resync, ResyncVia, Snapshot};
 use crate::actors::stop_on_panic;
 use crate::config::SelectionSettings;
 use crate::desired::{DesiredState, Notice, NoticeKind};
+use crate::stats::Stats;
 
 /// Holds this instance's desired state and sends its names downstream.
 pub struct Classifier {
@@ -32,21 +33,21 @@ pub struct Classifier {
     downstream: Recipient<DesiredNames>,
     /// The set last sent; `None` until the first snapshot.
     sent: Option<BTreeSet<String>>,
-    /// Names refused so far (one per container), for the metrics.
-    refusals: u64,
+    /// Counts events and refused names (one per container).
+    stats: Stats,
     /// Whom to ask for a listing after a restart (the watcher).
     resync: Option<Recipient<Resync>>,
 }
 
 impl Classifier {
-    /// A classifier applying `sel`, sending to `downstream` (the writer).
-    pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>) -> Self {
+    /// A classifier applying `sel`, sending to `downstream` (the writer), counting in `stats`.
+    pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>, stats: Stats) -> Self {
         Classifier {
             state: DesiredState::new(sel.clone()),
             sel,
             downstream,
             sent: None,
-            refusals: 0,
+            stats,
             resync: None,
         }
     }
@@ -56,16 +57,11 @@ impl Classifier {
         Supervisor::start(move |_| self)
     }
 
-    /// How many containers' names have been refused.
-    pub fn refusals(&self) -> u64 {
-        self.refusals
-    }
-
     fn log(&mut self, notices: Vec<Notice>) {
         for n in notices {
             match n.kind {
                 NoticeKind::Refused(reason) => {
-                    self.refusals += 1;
+                    self.stats.name_refusals.inc();
                     warn!(container = %n.container, id = %short(&n.id), reason = %reason, "name refused");
                 }
                 NoticeKind::Skipped(reason) => {
@@ -124,6 +120,7 @@ impl Handler<Event> for Classifier {
     type Result = ();
 
     fn handle(&mut self, msg: Event, ctx: &mut Context<Self>) {
+        self.stats.docker_events.inc();
         stop_on_panic(self, ctx, "apply a Docker event", |classifier, _| {
             let notices = classifier.state.apply(msg.0);
             classifier.log(notices);
@@ -208,10 +205,6 @@ mod tests {
         }
     }
 
-    #[derive(Message)]
-    #[rtype(result = "u64")]
-    struct Refusals;
-
     /// Panics inside the classifier the way its real handlers guard against (a bug in the rules).
     #[derive(Message)]
     #[rtype(result = "()")]
@@ -221,13 +214,6 @@ mod tests {
         type Result = ();
         fn handle(&mut self, _: Panic, ctx: &mut Context<Self>) {
             stop_on_panic(self, ctx, "test", |_, _| panic!("test: a bug in the rules"));
-        }
-    }
-
-    impl Handler<Refusals> for Classifier {
-        type Result = u64;
-        fn handle(&mut self, _: Refusals, _: &mut Context<Self>) -> u64 {
-            self.refusals()
         }
     }
 
@@ -258,8 +244,12 @@ mod tests {
 
     fn start() -> (Addr<Classifier>, Addr<Recorder>) {
         let recorder = Recorder::default().start();
-        let classifier =
-            Classifier::new(SelectionSettings::default(), recorder.clone().recipient()).start();
+        let classifier = Classifier::new(
+            SelectionSettings::default(),
+            recorder.clone().recipient(),
+            Stats::new(),
+        )
+        .start();
         (classifier, recorder)
     }
 
@@ -291,9 +281,12 @@ mod tests {
     #[actix_rt::test]
     async fn after_a_panic_it_restarts_and_sends_nothing_before_the_next_snapshot() {
         let recorder = Recorder::default().start();
-        let classifier =
-            Classifier::new(SelectionSettings::default(), recorder.clone().recipient())
-                .start_supervised();
+        let classifier = Classifier::new(
+            SelectionSettings::default(),
+            recorder.clone().recipient(),
+            Stats::new(),
+        )
+        .start_supervised();
         let resyncs = Resyncs::default().start();
         classifier
             .send(ResyncVia(resyncs.clone().recipient()))
@@ -403,7 +396,14 @@ mod tests {
 
     #[actix_rt::test]
     async fn refusals_are_counted_once_per_container() {
-        let (classifier, recorder) = start();
+        let stats = Stats::new();
+        let recorder = Recorder::default().start();
+        let classifier = Classifier::new(
+            SelectionSettings::default(),
+            recorder.clone().recipient(),
+            stats.clone(),
+        )
+        .start();
         let refused = svc("r", "api.v2");
         classifier
             .send(Snapshot(vec![refused.clone(), svc("w", "web")]))
@@ -417,7 +417,8 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("s", "*"))))
             .await
             .unwrap();
-        assert_eq!(classifier.send(Refusals).await.unwrap(), 2);
+        assert_eq!(stats.name_refusals.get(), 2);
+        assert_eq!(stats.docker_events.get(), 1);
         assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
     }
 }

@@ -8,6 +8,7 @@
 pub mod limited;
 pub mod read;
 pub mod sdk;
+pub mod send;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -95,7 +96,8 @@ pub struct ChangeInfo {
     pub status: String,
 }
 
-/// What went wrong with a Route53 call, in the classes the writer acts on.
+/// What went wrong with a Route53 call: the answer, reduced to the cases Route53 documents. What each case
+/// means for the caller is [`Route53Error::meaning`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Route53Error {
     /// `Throttling` (400 or 429): the account's request rate was exceeded.
@@ -110,9 +112,14 @@ pub enum Route53Error {
     /// `NoSuchHostedZone`: the zone id names no zone.
     #[error("no such hosted zone: {0}")]
     NoSuchHostedZone(String),
-    /// `AccessDenied` and the other authorization failures.
+    /// `AccessDenied` (or a 403 without a code): the credentials are good, but an IAM policy forbids this
+    /// request. A policy may allow some record names or types and not others, so it is about the request.
     #[error("access denied: {0}")]
     AccessDenied(String),
+    /// The credentials themselves were refused (`InvalidClientTokenId`, `ExpiredToken`, a bad signature):
+    /// no request can succeed until they are renewed.
+    #[error("credentials refused: {0}")]
+    Unauthenticated(String),
     /// A 5xx answer.
     #[error("Route53 server error {status}: {message}")]
     Server { status: u16, message: String },
@@ -124,16 +131,58 @@ pub enum Route53Error {
     Other { code: String, message: String },
 }
 
+/// What a failed Route53 call means for the caller: the one place that decides it ([`Route53Error::meaning`]).
+///
+/// | error                                         | meaning        | a read                 | a change                                  |
+/// |-----------------------------------------------|----------------|------------------------|-------------------------------------------|
+/// | `Throttling`, `PriorRequestNotComplete`        | `Throttled`    | retry, short backoff   | nothing applied; retry, short backoff     |
+/// | `Transport` (timeout, reset), `Server` (5xx)   | `MaybeApplied` | retry after backoff    | may have landed: re-read its names, retry |
+/// | `InvalidChangeBatch`, `AccessDenied`, `Other`  | `Refused`      | retry after backoff    | isolate the refused change; log, count    |
+/// | `NoSuchHostedZone`, `Unauthenticated`          | `Fatal`        | retry after backoff    | forget the zone, read it again (backoff)  |
+///
+/// At start-up (GetHostedZone), `Refused` and `Fatal` end the daemon: the zone cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Meaning {
+    /// The account's rate limit, shared by the fleet and soon free again: nothing was applied; try again
+    /// after a short, fully jittered wait.
+    Throttled,
+    /// No answer, or a server error: the request may or may not have been applied; try again after the
+    /// backoff, and read before trusting what a change did.
+    MaybeApplied,
+    /// This request was refused, and the same request would be refused again: a change is set apart from
+    /// the others of its batch, logged and counted, not retried in a loop.
+    Refused,
+    /// Nothing can succeed in this zone with these credentials: whatever was known of the zone is
+    /// forgotten, and it is read again after the backoff.
+    Fatal,
+}
+
 impl Route53Error {
-    /// Whether the same request may succeed if sent again later (the one place that decides it).
+    /// What this failure means (see [`Meaning`]'s table).
+    pub fn meaning(&self) -> Meaning {
+        match self {
+            Route53Error::Throttling(_) | Route53Error::PriorRequestNotComplete(_) => {
+                Meaning::Throttled
+            }
+            Route53Error::Server { .. } | Route53Error::Transport(_) => Meaning::MaybeApplied,
+            Route53Error::InvalidChangeBatch(_)
+            | Route53Error::AccessDenied(_)
+            | Route53Error::Other { .. } => Meaning::Refused,
+            Route53Error::NoSuchHostedZone(_) | Route53Error::Unauthenticated(_) => Meaning::Fatal,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again later.
     pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            Route53Error::Throttling(_)
-                | Route53Error::PriorRequestNotComplete(_)
-                | Route53Error::Server { .. }
-                | Route53Error::Transport(_)
-        )
+        matches!(self.meaning(), Meaning::Throttled | Meaning::MaybeApplied)
+    }
+
+    /// Route53's messages, for the log of a refused change.
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Route53Error::InvalidChangeBatch(messages) => messages.clone(),
+            other => vec![other.to_string()],
+        }
     }
 }
 
@@ -158,4 +207,64 @@ pub trait Route53Api: Send + Sync + 'static {
         zone_id: &str,
         changes: &[Change],
     ) -> Result<ChangeInfo, Route53Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_each_failure_means() {
+        let s = |m: &str| m.to_string();
+        let cases = [
+            (
+                Route53Error::Throttling(s("Rate exceeded")),
+                Meaning::Throttled,
+            ),
+            (
+                Route53Error::PriorRequestNotComplete(s("busy")),
+                Meaning::Throttled,
+            ),
+            (
+                Route53Error::Transport(s("timed out")),
+                Meaning::MaybeApplied,
+            ),
+            (
+                Route53Error::Transport(s("connection reset")),
+                Meaning::MaybeApplied,
+            ),
+            (
+                Route53Error::Server {
+                    status: 503,
+                    message: s("unavailable"),
+                },
+                Meaning::MaybeApplied,
+            ),
+            (
+                Route53Error::InvalidChangeBatch(vec![s("exists")]),
+                Meaning::Refused,
+            ),
+            (
+                Route53Error::AccessDenied(s("AccessDenied: no")),
+                Meaning::Refused,
+            ),
+            (
+                Route53Error::Other {
+                    code: s("InvalidInput"),
+                    message: s("bad"),
+                },
+                Meaning::Refused,
+            ),
+            (Route53Error::NoSuchHostedZone(s("Z")), Meaning::Fatal),
+            (
+                Route53Error::Unauthenticated(s("ExpiredToken: old")),
+                Meaning::Fatal,
+            ),
+        ];
+        for (error, want) in cases {
+            assert_eq!(error.meaning(), want, "{error:?}");
+            let retriable = matches!(want, Meaning::Throttled | Meaning::MaybeApplied);
+            assert_eq!(error.is_retriable(), retriable, "{error:?}");
+        }
+    }
 }

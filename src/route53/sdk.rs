@@ -217,9 +217,11 @@ const THROTTLING_CODES: &[&str] = &[
     "TooManyRequestsException",
 ];
 
-const ACCESS_DENIED_CODES: &[&str] = &[
-    "AccessDenied",
-    "AccessDeniedException",
+/// An IAM policy forbids the request (the credentials themselves are good).
+const ACCESS_DENIED_CODES: &[&str] = &["AccessDenied", "AccessDeniedException", "NotAuthorized"];
+
+/// The credentials themselves were refused.
+const CREDENTIALS_CODES: &[&str] = &[
     "InvalidClientTokenId",
     "UnrecognizedClientException",
     "SignatureDoesNotMatch",
@@ -228,12 +230,11 @@ const ACCESS_DENIED_CODES: &[&str] = &[
     "InvalidAccessKeyId",
     "ExpiredToken",
     "ExpiredTokenException",
-    "NotAuthorized",
     "AuthFailure",
 ];
 
-/// The one place that decides what a failed Route53 call means (the writer then asks
-/// [`Route53Error::is_retriable`]). In order:
+/// Reduces a failed call's answer to a [`Route53Error`] (what it *means* is decided by
+/// [`Route53Error::meaning`]). In order:
 ///
 /// | what came back                                              | error                       |
 /// |-------------------------------------------------------------|-----------------------------|
@@ -241,7 +242,8 @@ const ACCESS_DENIED_CODES: &[&str] = &[
 /// | code `Throttling` (any status), or HTTP 429                 | `Throttling`                |
 /// | code `PriorRequestNotComplete`                              | `PriorRequestNotComplete`   |
 /// | code `NoSuchHostedZone`                                     | `NoSuchHostedZone`          |
-/// | `AccessDenied`, `InvalidClientTokenId`, ..., or HTTP 403    | `AccessDenied`              |
+/// | `InvalidClientTokenId`, `ExpiredToken`, ... (credentials)    | `Unauthenticated`           |
+/// | `AccessDenied`, `NotAuthorized`, or HTTP 403                | `AccessDenied`              |
 /// | HTTP 5xx                                                    | `Server`                    |
 /// | ChangeResourceRecordSets: `InvalidChangeBatch` or any 400   | `InvalidChangeBatch`        |
 /// | anything else                                               | `Other`                     |
@@ -270,6 +272,9 @@ pub(crate) fn classify(op: Operation, f: Failure) -> Route53Error {
     }
     if code == "NoSuchHostedZone" {
         return Route53Error::NoSuchHostedZone(message);
+    }
+    if CREDENTIALS_CODES.contains(&code) {
+        return Route53Error::Unauthenticated(format!("{code}: {message}"));
     }
     if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
         return Route53Error::AccessDenied(if code.is_empty() {
@@ -526,12 +531,12 @@ mod tests {
             (
                 GetHostedZone,
                 answer(403, "InvalidClientTokenId", "bad key"),
-                Route53Error::AccessDenied("InvalidClientTokenId: bad key".into()),
+                Route53Error::Unauthenticated("InvalidClientTokenId: bad key".into()),
             ),
             (
                 ListResourceRecordSets,
                 answer(400, "UnrecognizedClientException", "who"),
-                Route53Error::AccessDenied("UnrecognizedClientException: who".into()),
+                Route53Error::Unauthenticated("UnrecognizedClientException: who".into()),
             ),
             (
                 GetHostedZone,
