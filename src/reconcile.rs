@@ -820,3 +820,783 @@ fn owners_by_name(record_sets: &[RecordSet]) -> BTreeMap<String, BTreeSet<String
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    //! The schedules on a fake clock: every instant is `t(ms)` after a fixed start, and nothing sleeps.
+
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::route53::send::Rejection;
+
+    fn t(ms: u64) -> Instant {
+        static START: OnceLock<Instant> = OnceLock::new();
+        *START.get_or_init(Instant::now) + Duration::from_millis(ms)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    const ZONE: &str = "service.discovery.";
+
+    fn settings(routing: Routing) -> WriterSettings {
+        WriterSettings {
+            routing,
+            ttl: 10,
+            weight: 50,
+            owner_id: None,
+            debounce: ms(200),
+            max_delay: ms(1000),
+            max_requests_per_second: 5,
+            verify_interval: Duration::from_secs(900),
+            dry_run: false,
+            retry: RetryPolicy::default(),
+            limits: BatchLimits::ROUTE53,
+        }
+    }
+
+    fn reconciler(settings: WriterSettings) -> Reconciler {
+        let zone = HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+        };
+        Reconciler::new(zone, settings, Stats::new(), 7)
+    }
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn fqdn(name: &str) -> String {
+        format!("{name}.{ZONE}")
+    }
+
+    fn record(name: &str, owner: &str) -> RecordSet {
+        RecordSet {
+            name: fqdn(name),
+            rtype: "A".into(),
+            set_identifier: Some(owner.into()),
+            weight: None,
+            multivalue_answer: Some(true),
+            ttl: 10,
+            values: vec![owner.into()],
+        }
+    }
+
+    fn ours(name: &str) -> RecordSet {
+        record(name, "10.0.0.1")
+    }
+
+    fn accept_all(action: &Action) -> FlushOutcome {
+        let Action::Send { batches } = action else {
+            panic!("expected a send, got {action:?}");
+        };
+        FlushOutcome {
+            accepted: batches.concat(),
+            requests: batches.len(),
+            ..FlushOutcome::default()
+        }
+    }
+
+    fn failure(action: &Action, error: Route53Error) -> FlushOutcome {
+        let Action::Send { batches } = action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let uncertain = if error.meaning() == Meaning::MaybeApplied {
+            batches
+                .concat()
+                .iter()
+                .map(|c| c.record_set.name.clone())
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        FlushOutcome {
+            error: Some(error),
+            uncertain,
+            requests: 1,
+            ..FlushOutcome::default()
+        }
+    }
+
+    /// (action, name) of every change of a send, in order.
+    fn sent(action: &Action) -> Vec<(ChangeAction, String)> {
+        let Action::Send { batches } = action else {
+            panic!("expected a send, got {action:?}");
+        };
+        batches
+            .concat()
+            .iter()
+            .map(|c| {
+                (
+                    c.action,
+                    c.record_set
+                        .name
+                        .trim_end_matches(ZONE)
+                        .trim_end_matches('.')
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn idle_until(action: &Action) -> Option<Instant> {
+        match action {
+            Action::Idle { until, .. } => *until,
+            other => panic!("expected idle, got {other:?}"),
+        }
+    }
+
+    /// A reconciler at `t(0)` that knows its IP, has read a zone holding `zone` and published `desired`.
+    fn started(settings: WriterSettings, desired: &[&str], zone: Vec<RecordSet>) -> Reconciler {
+        let mut r = reconciler(settings);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(desired));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(zone));
+        let action = r.next(t(0));
+        if let Action::Send { .. } = action {
+            r.sent(t(0), accept_all(&action));
+        }
+        assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
+        r
+    }
+
+    #[test]
+    fn nothing_before_the_ip_and_the_first_names() {
+        let mut r = reconciler(settings(Routing::Multivalue));
+        assert_eq!(r.next(t(0)), idle(None, false));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), idle(None, false), "no IP yet");
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        assert_eq!(
+            r.next(t(0)),
+            idle(None, false),
+            "nothing while the read is in flight"
+        );
+    }
+
+    #[test]
+    fn start_up_withdraws_what_is_stale_and_publishes_at_once() {
+        let mut r = reconciler(settings(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(5), Ok(vec![ours("old"), record("old", "10.0.0.2")]));
+        let action = r.next(t(5));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Delete, "old".to_string()),
+                (ChangeAction::Create, "web".to_string())
+            ],
+            "not held back by the debounce"
+        );
+        r.sent(t(6), accept_all(&action));
+        assert!(matches!(r.next(t(6)), Action::Idle { settled: true, .. }));
+        assert_eq!(r.report().applied, 2);
+    }
+
+    /// The debounce, `max_delay` and the pacing of flushes, as (changes at these instants → flushes at
+    /// these instants). Each change adds a name; every flush is accepted at once.
+    #[test]
+    fn debounce_max_delay_and_pacing_table() {
+        let every =
+            |step: u64, until: u64| (0..=until / step).map(|i| i * step).collect::<Vec<_>>();
+        let cases: Vec<(&str, Vec<u64>, Vec<u64>)> = vec![
+            ("one change: after the debounce", vec![0], vec![200]),
+            (
+                "a burst: after the last change's debounce",
+                every(10, 100),
+                vec![300],
+            ),
+            (
+                "a stream closer than the debounce: once per max_delay",
+                every(150, 1500),
+                vec![1000, 2000],
+            ),
+            (
+                "gaps just longer than the debounce: paced to one flush per max_delay",
+                every(300, 2700),
+                vec![200, 1300, 2300, 3300],
+            ),
+            (
+                "a change after a quiet period: after the debounce again",
+                vec![0, 5000],
+                vec![200, 5200],
+            ),
+        ];
+        for (name, changes, want) in cases {
+            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+            let mut flushes = Vec::new();
+            let mut desired = BTreeSet::new();
+            let mut pending = changes.iter().copied().peekable();
+            let mut wake: Option<Instant> = None;
+            let mut now = 0;
+            loop {
+                // Changes at `now` come before the timer that fires at the same instant.
+                let mut changed = false;
+                while pending.peek() == Some(&now) {
+                    desired.insert(format!("n{now}"));
+                    changed |= r.desired_names(t(now), desired.clone());
+                    pending.next();
+                }
+                if changed || wake.is_some_and(|w| w <= t(now)) {
+                    let action = r.next(t(now));
+                    if let Action::Send { .. } = action {
+                        flushes.push(now);
+                        r.sent(t(now), accept_all(&action));
+                        wake = idle_until(&r.next(t(now)));
+                    } else {
+                        wake = idle_until(&action);
+                    }
+                }
+                let next_change = pending.peek().copied();
+                let next_wake = wake
+                    .filter(|w| *w < t(900_000))
+                    .map(|w| w.duration_since(t(0)).as_millis() as u64);
+                now = match (next_change, next_wake) {
+                    (Some(c), Some(w)) => c.min(w),
+                    (Some(c), None) => c,
+                    (None, Some(w)) => w,
+                    (None, None) => break,
+                };
+            }
+            assert_eq!(flushes, want, "{name}");
+            assert_eq!(
+                r.report().applied,
+                changes.len(),
+                "{name}: every change sent once"
+            );
+        }
+    }
+
+    /// What each failure of a flush leads to, and when: (error, earliest and latest retry after the
+    /// failure, what comes then).
+    #[test]
+    fn a_failed_flush_is_retried_by_what_the_failure_means() {
+        let s = |m: &str| m.to_string();
+        let cases: Vec<(Route53Error, u64, u64, &str)> = vec![
+            (Route53Error::Throttling(s("Rate exceeded")), 0, 250, "send"),
+            (
+                Route53Error::PriorRequestNotComplete(s("busy")),
+                0,
+                250,
+                "send",
+            ),
+            (
+                Route53Error::Transport(s("timed out")),
+                250,
+                500,
+                "read the names",
+            ),
+            (
+                Route53Error::Server {
+                    status: 503,
+                    message: s("unavailable"),
+                },
+                250,
+                500,
+                "read the names",
+            ),
+            (
+                Route53Error::NoSuchHostedZone(s("Z1")),
+                250,
+                500,
+                "read the zone",
+            ),
+            (
+                Route53Error::Unauthenticated(s("ExpiredToken")),
+                250,
+                500,
+                "read the zone",
+            ),
+        ];
+        for (error, earliest, latest, then) in cases {
+            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+            r.desired_names(t(0), names(&["web"]));
+            let action = r.next(t(200));
+            r.sent(t(200), failure(&action, error.clone()));
+            let retry = idle_until(&r.next(t(200))).expect("a retry time");
+            let delay = retry.duration_since(t(200));
+            assert!(
+                delay >= ms(earliest) && delay < ms(latest),
+                "{error:?}: retry after {delay:?}"
+            );
+            // The retry is not held back by the debounce.
+            let action = r.next(retry);
+            let what = match &action {
+                Action::Send { .. } => "send",
+                Action::ReadNames {
+                    purpose: ReadPurpose::Uncertain,
+                    ..
+                } => "read the names",
+                Action::ReadZone => "read the zone",
+                other => panic!("{error:?}: {other:?}"),
+            };
+            assert_eq!(what, then, "{error:?}");
+        }
+    }
+
+    /// A change that may have been applied is read again before the next diff: if it landed, nothing is
+    /// sent again; if not, it is.
+    #[test]
+    fn an_ambiguous_failure_reads_its_names_before_the_retry() {
+        for landed in [true, false] {
+            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+            r.desired_names(t(0), names(&["web"]));
+            let action = r.next(t(200));
+            r.sent(
+                t(200),
+                failure(&action, Route53Error::Transport("reset".into())),
+            );
+            let retry = idle_until(&r.next(t(200))).unwrap();
+            let action = r.next(retry);
+            assert_eq!(
+                action,
+                Action::ReadNames {
+                    names: names(&[&fqdn("web")]),
+                    purpose: ReadPurpose::Uncertain
+                }
+            );
+            let found = if landed { vec![ours("web")] } else { vec![] };
+            r.names_read(
+                retry,
+                ReadPurpose::Uncertain,
+                names(&[&fqdn("web")]),
+                Ok(BTreeMap::from([(fqdn("web"), found)])),
+            );
+            let action = r.next(retry);
+            if landed {
+                assert!(
+                    matches!(action, Action::Idle { settled: true, .. }),
+                    "{action:?}"
+                );
+            } else {
+                assert_eq!(
+                    sent(&action),
+                    vec![(ChangeAction::Create, "web".to_string())]
+                );
+            }
+        }
+    }
+
+    /// A change that keeps failing fatally backs off further each time: a zone read that works does not
+    /// reset the backoff (the failure is in the change that follows it).
+    #[test]
+    fn a_change_that_always_fails_backs_off_across_restarts() {
+        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+        r.desired_names(t(0), names(&["web"]));
+        let mut now = t(200);
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let action = r.next(now);
+            r.sent(
+                now,
+                failure(&action, Route53Error::NoSuchHostedZone("Z1".into())),
+            );
+            let retry = idle_until(&r.next(now)).unwrap();
+            delays.push(retry.duration_since(now));
+            assert_eq!(r.next(retry), Action::ReadZone);
+            r.zone_read(retry, Ok(vec![]));
+            now = retry;
+        }
+        // 250 ms doubling, each with up to as much again of jitter.
+        for (i, delay) in delays.iter().enumerate() {
+            let base = ms(250 << i);
+            assert!(
+                *delay >= base && *delay < base * 2,
+                "attempt {i}: {delay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_restart_forgets_the_zone_and_reads_it_again_after_the_backoff() {
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
+        r.restart(t(1000));
+        let at = idle_until(&r.next(t(1000))).unwrap();
+        assert!(
+            at >= t(1250) && at < t(1500),
+            "{:?}",
+            at.duration_since(t(1000))
+        );
+        assert_eq!(r.next(at), Action::ReadZone);
+        // The zone read shows our record set was deleted meanwhile: it is published again, at once.
+        r.zone_read(at, Ok(vec![]));
+        assert_eq!(
+            sent(&r.next(at)),
+            vec![(ChangeAction::Create, "web".to_string())]
+        );
+    }
+
+    #[test]
+    fn verification_reads_one_name_a_step_lets_changes_out_between_steps_and_repairs_drift() {
+        let zone = vec![ours("a"), ours("b"), ours("c")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
+        let due = idle_until(&r.next(t(0))).expect("a verification armed");
+        let interval = due.duration_since(t(0));
+        assert!(
+            interval >= Duration::from_secs(900) && interval <= Duration::from_secs(1125),
+            "{interval:?}"
+        );
+
+        let step = |r: &mut Reconciler, now: Instant| match r.next(now) {
+            Action::ReadNames {
+                names,
+                purpose: ReadPurpose::Verify,
+            } => names,
+            other => panic!("expected a verification step, got {other:?}"),
+        };
+        let first = step(&mut r, due);
+        assert_eq!(first, names(&[&fqdn("a")]));
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        // A withdrawal arrives: the next steps are read while the debounce runs, one at a time, and the
+        // withdrawal goes out when the debounce ends, not after the whole verification.
+        r.desired_names(due, names(&["a", "b"]));
+        let second = step(&mut r, due);
+        assert_eq!(second, names(&[&fqdn("b")]));
+        r.names_read(
+            due + ms(150),
+            ReadPurpose::Verify,
+            second,
+            Ok(BTreeMap::from([(fqdn("b"), vec![ours("b")])])),
+        );
+        let third = step(&mut r, due + ms(150));
+        assert_eq!(third, names(&[&fqdn("c")]));
+        r.names_read(
+            due + ms(190),
+            ReadPurpose::Verify,
+            third,
+            Ok(BTreeMap::from([(fqdn("c"), vec![ours("c")])])),
+        );
+        let flush_at = idle_until(&r.next(due + ms(190))).unwrap();
+        assert_eq!(flush_at, due + ms(200));
+        let action = r.next(flush_at);
+        assert_eq!(sent(&action), vec![(ChangeAction::Delete, "c".to_string())]);
+        r.sent(flush_at, accept_all(&action));
+        let next = idle_until(&r.next(flush_at)).expect("the next verification");
+        assert!(next >= flush_at + Duration::from_secs(900));
+
+        // At the next one, `b` was deleted by hand: the repair goes out at once.
+        let first = step(&mut r, next);
+        r.names_read(
+            next,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        let second = step(&mut r, next);
+        r.names_read(
+            next,
+            ReadPurpose::Verify,
+            second,
+            Ok(BTreeMap::from([(fqdn("b"), vec![])])),
+        );
+        assert_eq!(
+            sent(&r.next(next)),
+            vec![(ChangeAction::Create, "b".to_string())]
+        );
+    }
+
+    /// On a throttled account a failed verification read is tried again on its own after the verification's
+    /// backoff, and the verification goes on from there; meanwhile the writer counts as settled.
+    #[test]
+    fn a_failed_verification_step_pauses_and_goes_on_from_where_it_failed() {
+        let zone = vec![ours("a"), ours("b")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b"], zone);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames { names: first, .. } = r.next(due) else {
+            panic!()
+        };
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        let Action::ReadNames { names: second, .. } = r.next(due) else {
+            panic!()
+        };
+        assert_eq!(second, names(&[&fqdn("b")]));
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            second,
+            Err(Route53Error::Throttling("Rate exceeded".into())),
+        );
+        let action = r.next(due);
+        let Action::Idle {
+            until: Some(resume),
+            settled: true,
+        } = action
+        else {
+            panic!("paused and settled: {action:?}");
+        };
+        assert!(
+            resume > due && resume <= due + ms(250),
+            "{:?}",
+            resume.duration_since(due)
+        );
+        assert_eq!(
+            r.next(resume),
+            Action::ReadNames {
+                names: names(&[&fqdn("b")]),
+                purpose: ReadPurpose::Verify
+            },
+            "the failed name again, not the verification from the start"
+        );
+    }
+
+    #[test]
+    fn shutdown_flushes_at_once_and_does_not_wait_out_a_long_backoff() {
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
+        // Eight failures in a row push the retry far out (250 ms doubling, capped at 20 s).
+        r.desired_names(t(0), names(&["web", "api"]));
+        let mut now = t(0);
+        let mut failures = 0;
+        while failures < 8 {
+            match r.next(now) {
+                Action::Idle {
+                    until: Some(at), ..
+                } => now = at,
+                action @ Action::Send { .. } => {
+                    let error = Route53Error::Server {
+                        status: 500,
+                        message: String::new(),
+                    };
+                    r.sent(now, failure(&action, error));
+                    failures += 1;
+                }
+                Action::ReadNames { names, purpose } => {
+                    let empty = names.iter().map(|n| (n.clone(), vec![])).collect();
+                    r.names_read(now, purpose, names, Ok(empty));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            r.retry_at.unwrap() > now + Duration::from_secs(15),
+            "backed off for long"
+        );
+        r.desired_names(now, names(&["web", "api", "db"]));
+        r.shutdown(false);
+        // The last failure may have been applied: its name is read first, then the flush goes at once.
+        let Action::ReadNames {
+            names: uncertain,
+            purpose,
+        } = r.next(now)
+        else {
+            panic!("the uncertain name is read first")
+        };
+        let empty = uncertain.iter().map(|n| (n.clone(), vec![])).collect();
+        r.names_read(now, purpose, uncertain, Ok(empty));
+        let action = r.next(now);
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Create, "api".to_string()),
+                (ChangeAction::Create, "db".to_string())
+            ],
+            "at once: neither the backoff nor the debounce"
+        );
+        r.sent(
+            t(300),
+            failure(&action, Route53Error::Throttling("Rate exceeded".into())),
+        );
+        let retry = idle_until(&r.next(t(300))).unwrap();
+        assert!(retry <= t(300) + SHUTDOWN_MAX_RETRY_DELAY);
+        let action = r.next(retry);
+        r.sent(retry, accept_all(&action));
+        assert_eq!(
+            r.next(retry),
+            idle(None, true),
+            "settled, and no verification armed"
+        );
+    }
+
+    /// A shutdown cancels the verification in progress: the step in flight ends, no other starts.
+    #[test]
+    fn shutdown_stops_a_verification() {
+        let zone = vec![ours("a"), ours("b"), ours("c")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames {
+            names: first,
+            purpose,
+        } = r.next(due)
+        else {
+            panic!()
+        };
+        r.shutdown(false);
+        r.names_read(
+            due,
+            purpose,
+            first,
+            Err(Route53Error::Throttling("slow".into())),
+        );
+        assert_eq!(r.next(due), idle(None, true));
+    }
+
+    #[test]
+    fn shutdown_with_deregister_withdraws_every_record_set_of_ours() {
+        let zone = vec![ours("a"), ours("b"), record("a", "10.0.0.2")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b"], zone);
+        r.shutdown(true);
+        assert_eq!(
+            sent(&r.next(t(10))),
+            vec![
+                (ChangeAction::Delete, "a".to_string()),
+                (ChangeAction::Delete, "b".to_string())
+            ]
+        );
+        assert!(
+            !r.desired_names(t(20), names(&["c"])),
+            "no input taken after the shutdown"
+        );
+    }
+
+    /// A refused change is not sent again until its name's diff changes or a verification reads it; one
+    /// whose name holds something else than we thought is retried at once with what Route53 holds.
+    #[test]
+    fn a_refused_change_is_counted_once_and_not_retried_in_a_loop() {
+        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+        r.desired_names(t(0), names(&["bad", "good"]));
+        let action = r.next(t(200));
+        let Action::Send { batches } = &action else {
+            panic!()
+        };
+        let all = batches.concat();
+        let outcome = FlushOutcome {
+            accepted: vec![all[1].clone()],
+            rejected: vec![Rejection {
+                changes: vec![all[0].clone()],
+                messages: vec!["refused".into()],
+            }],
+            reread: BTreeMap::from([(fqdn("bad"), vec![])]),
+            requests: 3,
+            ..FlushOutcome::default()
+        };
+        r.sent(t(200), outcome);
+        assert_eq!(r.report().rejected, 1);
+        assert_eq!(r.stats.rejected_changes.get(), 1);
+        assert!(
+            matches!(r.next(t(200)), Action::Idle { settled: true, .. }),
+            "not sent again"
+        );
+        r.desired_names(t(300), names(&["bad", "good", "new"]));
+        let due = idle_until(&r.next(t(300))).unwrap();
+        assert_eq!(due, t(1200), "paced: max_delay after the last flush");
+        assert_eq!(
+            sent(&r.next(due)),
+            vec![(ChangeAction::Create, "new".to_string())],
+            "only the new name"
+        );
+    }
+
+    /// A weighted instance joins an existing group with the group's TTL, not its configured one.
+    #[test]
+    fn joining_a_weighted_group_uses_the_groups_ttl() {
+        let theirs = RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ttl: 60,
+            ..record("web", "10.0.0.2")
+        };
+        let mut r = reconciler(settings(Routing::Weighted));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web", "api"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![theirs]));
+        let Action::Send { batches } = r.next(t(0)) else {
+            panic!()
+        };
+        let ttls: Vec<(String, i64)> = batches
+            .concat()
+            .iter()
+            .map(|c| (c.record_set.name.clone(), c.record_set.ttl))
+            .collect();
+        assert_eq!(ttls, vec![(fqdn("api"), 10), (fqdn("web"), 60)]);
+    }
+
+    /// The owners counted for the verification interval follow the reads: owners gone from a name leave.
+    #[test]
+    fn owners_gone_from_the_zone_leave_the_count() {
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("web", "10.0.0.3"),
+            record("api", "10.0.0.4"),
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        assert_eq!(r.owners().len(), 4);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames { names: step, .. } = r.next(due) else {
+            panic!()
+        };
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            step,
+            Ok(BTreeMap::from([(fqdn("web"), vec![ours("web")])])),
+        );
+        assert_eq!(
+            r.owners().into_iter().cloned().collect::<Vec<_>>(),
+            vec!["10.0.0.1".to_string(), "10.0.0.4".to_string()]
+        );
+    }
+
+    /// After an IP change, the record sets of the old owner id are replaced, and the old id is forgotten
+    /// only once none is left.
+    #[test]
+    fn an_ip_change_replaces_the_old_owners_record_sets() {
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
+        r.host_ip(t(100), Ipv4Addr::new(10, 0, 0, 2));
+        let due = idle_until(&r.next(t(100))).unwrap();
+        let action = r.next(due);
+        let Action::Send { batches } = &action else {
+            panic!("{action:?}")
+        };
+        let changes: Vec<(ChangeAction, Option<String>)> = batches
+            .concat()
+            .iter()
+            .map(|c| (c.action, c.record_set.set_identifier.clone()))
+            .collect();
+        assert_eq!(
+            changes,
+            vec![
+                (ChangeAction::Delete, Some("10.0.0.1".into())),
+                (ChangeAction::Create, Some("10.0.0.2".into()))
+            ]
+        );
+        assert_eq!(batches.len(), 1, "in one atomic batch");
+        r.sent(t(300), accept_all(&action));
+        assert!(matches!(r.next(t(300)), Action::Idle { settled: true, .. }));
+        assert!(
+            r.former_owner_ids.is_empty(),
+            "nothing of the old owner id is left"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_never_verifies() {
+        let mut r = started(
+            WriterSettings {
+                dry_run: true,
+                ..settings(Routing::Multivalue)
+            },
+            &["web"],
+            vec![],
+        );
+        assert_eq!(r.next(t(0)), idle(None, true));
+    }
+}

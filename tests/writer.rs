@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::future::ready;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -403,40 +403,6 @@ async fn a_burst_of_changes_goes_out_as_one_request() {
         .iter()
         .all(|c| c.action == ChangeAction::Create));
     assert_eq!(s.owned_names("10.0.0.1").len(), 20);
-}
-
-#[actix_rt::test]
-async fn changes_that_keep_coming_go_out_once_per_max_delay() {
-    let s = Setup::new();
-    let writer = s.writer(WriterSettings {
-        debounce: ms(200),
-        max_delay: ms(1000),
-        ..settings(Routing::Multivalue)
-    });
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&[]));
-    settle(&writer).await;
-    s.emu.clear_requests();
-
-    // A change every 300 ms for 3 s: every gap is longer than the debounce, so the debounce alone would
-    // send one request per change (10). Paced, at most ceil(3 s / 1 s) + 1 go out.
-    let mut ticks = actix_rt::time::interval(ms(300));
-    let mut desired = BTreeSet::new();
-    for i in 0..10 {
-        ticks.tick().await;
-        desired.insert(format!("s{i:02}"));
-        writer.do_send(DesiredNames(desired.clone()));
-    }
-    let report = settle(&writer).await;
-    assert_eq!(report.applied, 10);
-    assert_eq!(s.owned_names("10.0.0.1").len(), 10, "every change landed");
-    let sent = s.change_requests();
-    assert!(sent.len() <= 4, "{} requests: {sent:?}", sent.len());
-    assert_eq!(
-        sent.iter().map(|r| r.changes.len()).sum::<usize>(),
-        10,
-        "each name created once"
-    );
 }
 
 #[actix_rt::test]
@@ -968,144 +934,6 @@ impl Failures {
     }
 }
 
-/// A throttled change backs off for a long time (here 30–60 s); a shutdown does not wait for that: it tries
-/// at once, and while Route53 keeps throttling it tries again within a second each time.
-#[actix_rt::test]
-async fn shutdown_does_not_wait_out_a_long_backoff() {
-    let s = Setup::new();
-    let failures = Failures::new(0, Route53Error::Throttling("Rate exceeded".into()));
-    let writer = s.writer_over(
-        failures.on_changes(s.emu.clone()),
-        WriterSettings {
-            retry: RetryPolicy {
-                min_delay: Duration::from_secs(30),
-                max_delay: Duration::from_secs(60),
-            },
-            ..settings(Routing::Multivalue)
-        },
-    );
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    settle(&writer).await;
-
-    failures.remaining.store(1, Ordering::SeqCst);
-    writer.do_send(names(&[]));
-    eventually("the DELETE was throttled", || {
-        failures.failed.load(Ordering::SeqCst) == 1
-    })
-    .await;
-    // Two more throttles, then Route53 answers.
-    failures.remaining.store(2, Ordering::SeqCst);
-    let report = tokio::time::timeout(
-        Duration::from_secs(5),
-        writer.send(Shutdown { deregister: false }),
-    )
-    .await
-    .expect("the shutdown does not wait out the 30 s backoff")
-    .expect("mailbox");
-    assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
-    assert_eq!(failures.failed.load(Ordering::SeqCst), 3);
-    assert_eq!(report.rejected, 0);
-}
-
-/// A hook that, once armed, holds each call at a gate until the test lets it through.
-struct Gate {
-    armed: AtomicBool,
-    permits: tokio::sync::Semaphore,
-    waiting: AtomicUsize,
-    passed: AtomicUsize,
-}
-
-impl Gate {
-    fn new() -> Arc<Self> {
-        Arc::new(Gate {
-            armed: Default::default(),
-            permits: tokio::sync::Semaphore::new(0),
-            waiting: AtomicUsize::new(0),
-            passed: AtomicUsize::new(0),
-        })
-    }
-
-    async fn pass(self: Arc<Self>) -> Result<(), Route53Error> {
-        if self.armed.load(Ordering::SeqCst) {
-            self.waiting.fetch_add(1, Ordering::SeqCst);
-            self.permits.acquire().await.expect("gate open").forget();
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            self.passed.fetch_add(1, Ordering::SeqCst);
-        }
-        Ok(())
-    }
-
-    /// Calls held at the gate now.
-    fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
-    }
-
-    /// Calls let through since the gate was armed.
-    fn passed(&self) -> usize {
-        self.passed.load(Ordering::SeqCst)
-    }
-}
-
-/// A verification reads one name per request, through the rate limiter: with many names it takes a while.
-/// A withdrawal that comes meanwhile goes out after the read in flight, not after the whole verification;
-/// and a shutdown stops the verification, so it does not wait for it either. (Each read is held at a gate
-/// here, so the order is observed, not timed.)
-#[actix_rt::test]
-async fn a_verification_holds_back_neither_a_withdrawal_nor_a_shutdown() {
-    let s = Setup::new();
-    let gate = Gate::new();
-    let api = Hooked::new(s.emu.clone()).before_list({
-        let gate = gate.clone();
-        move |_| gate.clone().pass().boxed()
-    });
-    let writer = s.writer_over(
-        Arc::new(api),
-        WriterSettings {
-            debounce: Duration::ZERO,
-            max_delay: Duration::ZERO,
-            verify_interval: ms(100),
-            ..settings(Routing::Multivalue)
-        },
-    );
-    // One name when the zone is read: the first verification comes 2–2.5 s later (one owner, one name,
-    // at 0.5 requests per second), and reads the three names desired by then.
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["a"]));
-    settle(&writer).await;
-    gate.armed.store(true, Ordering::SeqCst);
-    writer.do_send(names(&["a", "b", "c"]));
-    settle(&writer).await;
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
-
-    eventually("the verification reads its first name", || {
-        gate.waiting() == 1
-    })
-    .await;
-    // Handled (a `send` resolves once it is) before the read in flight is let through.
-    writer.send(names(&["a", "b"])).await.expect("mailbox");
-    gate.permits.add_permits(1);
-    eventually("c is withdrawn before the verification reads on", || {
-        s.owned_names("10.0.0.1") == vec!["a", "b"]
-    })
-    .await;
-    assert_eq!(gate.passed(), 1, "one read, then the withdrawal");
-
-    eventually("the verification goes on", || gate.waiting() == 1).await;
-    let shutdown = writer.send(Shutdown { deregister: true });
-    // Messages are handled in order: once this one is, so is the shutdown (a writer shutting down ignores
-    // the IP).
-    writer.send(HostIp(IP)).await.expect("mailbox");
-    gate.permits.add_permits(1);
-    let report = tokio::time::timeout(DEADLINE, shutdown)
-        .await
-        .expect("the shutdown does not wait for the verification")
-        .expect("mailbox");
-    assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
-    assert_eq!(gate.passed(), 2, "no read after the shutdown");
-    assert_eq!(report.rejected, 0);
-}
-
 #[actix_rt::test]
 async fn more_than_a_thousand_names_go_out_in_batches_within_limits() {
     let s = Setup::new();
@@ -1275,68 +1103,6 @@ async fn verification_repairs_drift() {
     assert!(lists >= 1);
 }
 
-/// On a throttled account (here every third ListResourceRecordSets is refused), a verification read that
-/// fails is tried again on its own and the verification goes on from there: it reaches its last name (where
-/// a record set of ours was deleted by hand) and repairs it, with a handful of reads. A verification that
-/// started over after each failure would never get past the third name, reading forever.
-#[actix_rt::test]
-async fn a_throttled_verification_goes_on_from_the_failed_read_and_reaches_its_last_name() {
-    let s = Setup::new();
-    let api = Arc::new(Hooked::new(s.emu.clone()).before_list(|n| {
-        let result = if n % 3 == 0 {
-            Err(Route53Error::Throttling("Rate exceeded".into()))
-        } else {
-            Ok(())
-        };
-        ready(result).boxed()
-    }));
-    let writer = s.writer_over(
-        api.clone(),
-        WriterSettings {
-            verify_interval: ms(100),
-            ..settings(Routing::Multivalue)
-        },
-    );
-    // One name when the zone is read: the first verification comes 2–2.5 s later (one owner, one name), and
-    // reads the four names desired by then, one per request.
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["a"]));
-    settle(&writer).await;
-    writer.do_send(names(&["a", "b", "c", "d"]));
-    settle(&writer).await;
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c", "d"]);
-    s.emu
-        .apply_directly(
-            &s.zone.id,
-            &[Change {
-                action: ChangeAction::Delete,
-                record_set: s.multivalue("d", "10.0.0.1", "10.0.0.1"),
-            }],
-        )
-        .unwrap();
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
-
-    let lists = || api.lists.load(Ordering::SeqCst);
-    eventually("the record set deleted under the last name is back", || {
-        assert!(
-            lists() < 50,
-            "{} list calls: the verification starts over",
-            lists()
-        );
-        s.owned_names("10.0.0.1") == vec!["a", "b", "c", "d"]
-    })
-    .await;
-    assert!(
-        lists() >= 6,
-        "the reads were throttled on the way: {}",
-        lists()
-    );
-    // Done, the verification waits for its interval (8–10 s for four names): no more reads meanwhile.
-    let after = lists();
-    quiet_period().await;
-    assert_eq!(lists(), after, "no read once the verification is complete");
-}
-
 /// A fatal answer makes the writer forget the zone: it reads it again (finding what changed meanwhile)
 /// before it reconciles.
 #[actix_rt::test]
@@ -1502,27 +1268,4 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
         "verified, panicked, read again"
     );
     settle(&writer).await;
-}
-
-/// Every restart waits out the backoff, and a zone read that works does not reset it: a change that keeps
-/// failing fatally is retried less and less often, not in a loop of read, change, restart.
-#[actix_rt::test]
-async fn a_change_that_always_fails_backs_off_across_restarts() {
-    let s = Setup::new();
-    let failures = Failures::fatal(usize::MAX);
-    let writer = s.writer_over(
-        failures.on_changes(s.emu.clone()),
-        settings(Routing::Multivalue),
-    );
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    // Delays of 5, 10, 20, 40 ms, then 50 ms (each up to twice that with jitter): about 20 attempts in a
-    // second at most. Reset by each read, the backoff would stay at 5–10 ms: a hundred or more.
-    actix_rt::time::sleep(Duration::from_secs(1)).await;
-    let changes = usize::MAX - failures.remaining.load(Ordering::SeqCst);
-    assert!(
-        (2..=40).contains(&changes),
-        "{changes} attempts in a second"
-    );
-    assert!(s.owned_names("10.0.0.1").is_empty());
 }
