@@ -16,7 +16,7 @@
 //! on, since the engine keeps only its last few hundred events.
 //!
 //! Failure handling follows actix's supervision: when the engine cannot be reached, the stream ends or
-//! fails, or a listing fails, the watcher logs it and stops; its [`Supervisor`](actix::Supervisor) starts it
+//! fails, or a listing fails, the watcher logs it and stops; its [`Supervisor`] starts it
 //! again (as long as someone holds its `Addr`), after an exponential backoff with jitter whose attempt count
 //! survives restarts and is reset once a connection has produced a snapshot. The restarted watcher subscribes
 //! and lists again: that is the reconciliation after a reconnect. A panic in the Docker client (connecting,
