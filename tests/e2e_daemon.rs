@@ -459,6 +459,45 @@ fn weighted_routing_writes_the_old_tools_record_sets() {
     assert_eq!(records[0].set_identifier.as_deref(), Some("10.0.0.9"));
 }
 
+/// Route53 refuses a weighted record set whose TTL differs from its group's. A zone holds another owner's
+/// weighted record set at TTL 60 (the old tool's, or an instance configured otherwise); a daemon configured
+/// with TTL 10 joins the group at TTL 60 instead of being refused, and leaves the other owner's untouched.
+#[test]
+fn a_weighted_daemon_joins_an_existing_group_with_the_groups_ttl() {
+    let world = World::new();
+    let fqdn = world.fqdn("joined");
+    let theirs = RecordSet {
+        weight: Some(50),
+        multivalue_answer: None,
+        ttl: 60,
+        ..multivalue(&fqdn, "10.8.8.8", "10.8.8.8")
+    };
+    world
+        .emulator
+        .apply_directly(&world.zone_id, &[create(theirs.clone())])
+        .expect("seed");
+    let config = world.config("10.0.0.10").replace(
+        "[route53]\n",
+        "[route53]\nrouting = \"weighted\"\nttl = 10\n",
+    );
+    let daemon = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .spawn();
+    let joined = world.service("joined").run();
+    world.wait_published("joined", "10.0.0.10");
+    let ours: Vec<(i64, Option<i64>)> = world
+        .a_records("joined")
+        .iter()
+        .filter(|rs| rs.set_identifier.as_deref() == Some("10.0.0.10"))
+        .map(|rs| (rs.ttl, rs.weight))
+        .collect();
+    assert_eq!(ours, vec![(60, Some(50))], "the group's TTL, not route53.ttl");
+    joined.stop(5);
+    world.wait_withdrawn("joined", "10.0.0.10");
+    drop(daemon);
+    assert_eq!(world.a_records("joined"), vec![theirs]);
+}
+
 #[test]
 fn once_reconciles_and_exits() {
     let world = World::new();
