@@ -10,7 +10,7 @@
 //! | at most 1000 values and 32,000 characters of values per batch, UPSERT counting twice | `Number of records limit of 1000 exceeded.` / `RDATA character limit of 32000 exceeded.` |
 //! | one routing policy per name and type | `… cannot be created as other RRSets exist with the same name and type.` and the like |
 //! | at most 100 weighted (or multivalue) record sets per name and type | `Exceeded limit on number of weighted RRSets for …, type … in this zone.` |
-//! | a weighted group shares one TTL: the one written last | (no error: every weighted record set of the name and type takes the new TTL) |
+//! | the weighted record sets of a name and type share one TTL | `RRSet with DNS name … and type …, SetIdentifier … cannot be created as weighted sets must contain the same TTL.` |
 //! | names inside the zone, labels of at most 63 characters | `RRSet with DNS name … is not permitted in zone …` / `DomainLabelTooLong` |
 //! | A values are IPv4 addresses, TXT values are quoted | `ARRDATAIllegalIPv4Address` / `InvalidCharacterString` |
 //! | names compare case-insensitively | stored lower-case with the trailing dot |
@@ -79,10 +79,6 @@ impl SortKey {
             rtype: position.rtype.clone().unwrap_or_default(),
             identifier: position.identifier.clone(),
         }
-    }
-
-    fn same_name_and_type(&self, other: &SortKey) -> bool {
-        self.reversed_name == other.reversed_name && self.rtype == other.rtype
     }
 }
 
@@ -486,8 +482,14 @@ fn same_contents(a: &RecordSet, b: &RecordSet) -> bool {
         && sorted(a) == sorted(b)
 }
 
-/// UPSERT, and CREATE once it knows the record set is new: the CNAME and routing-policy rules against the record
-/// sets of the same name, then the write, then the weighted group's shared TTL.
+/// UPSERT, and CREATE once it knows the record set is new: the CNAME, routing-policy and weighted-TTL rules
+/// against the record sets of the same name as the batch has left them so far, then the write.
+///
+/// A weighted record set must carry the TTL of the other weighted record sets of its name and type (the record set
+/// it replaces does not count): Route53's API refuses a different one rather than rewriting the group (the
+/// developer guide's note that the TTL written last applies to the whole group describes the console). So an UPSERT
+/// may change the TTL of a group's only member, and a batch may DELETE a whole group and CREATE it again at a new
+/// TTL, but a member cannot move alone.
 fn write(
     working: &mut BTreeMap<SortKey, RecordSet>,
     key: SortKey,
@@ -540,17 +542,16 @@ fn write(
                      weighted rrset exists with the same name and type."
                 ))
             }
+            Policy::Weighted if siblings.iter().any(|s| s.ttl != set.ttl) => {
+                return Err(format!(
+                    "RRSet with DNS name {name} and type {rtype}, SetIdentifier {id} cannot be created as weighted \
+                     sets must contain the same TTL."
+                ))
+            }
             _ => {}
         }
     }
-    working.insert(key.clone(), set.clone());
-    if policy == Policy::Weighted {
-        for (k, other) in working.iter_mut() {
-            if k.same_name_and_type(&key) && other.weight.is_some() {
-                other.ttl = set.ttl;
-            }
-        }
-    }
+    working.insert(key, set.clone());
     Ok(())
 }
 

@@ -417,6 +417,49 @@ async fn a_rejected_batch_is_invalid_change_batch_with_every_message() {
     assert!(body.contains("<RequestId>"), "{body}");
 }
 
+/// The weighted-TTL refusal as the SDK sees it: Route53's code and its bracketed list holding the one message,
+/// which carries commas of its own.
+#[tokio::test]
+async fn a_weighted_ttl_mismatch_reaches_the_sdk_as_invalid_change_batch() {
+    let s = setup();
+    // Another owner's weighted record set at TTL 60.
+    s.emulator
+        .apply_directly(&s.zone, &[create(weighted("web", "other", "10.0.0.9", 60))])
+        .unwrap();
+    let before = s.emulator.record_sets(&s.zone);
+    let error = s
+        .client
+        .change_resource_record_sets()
+        .hosted_zone_id(&s.zone)
+        .change_batch(sdk_batch(&[create(weighted("web", "h1", "10.0.0.1", 10))]))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.as_service_error().unwrap().is_invalid_change_batch());
+    assert_eq!(error.code(), Some("InvalidChangeBatch"));
+    assert_eq!(raw(&error).0, 400);
+    let list = error.message().expect("a message");
+    let inner = list
+        .strip_prefix('[')
+        .and_then(|l| l.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("a bracketed list: {list}"));
+    assert_eq!(
+        inner,
+        "RRSet with DNS name web.service.discovery. and type A, SetIdentifier h1 cannot be created as weighted \
+         sets must contain the same TTL."
+    );
+    assert_eq!(s.emulator.record_sets(&s.zone), before);
+
+    s.client
+        .change_resource_record_sets()
+        .hosted_zone_id(&s.zone)
+        .change_batch(sdk_batch(&[create(weighted("web", "h1", "10.0.0.1", 60))]))
+        .send()
+        .await
+        .expect("joining at the group's TTL is accepted");
+    assert_eq!(a_records(s.emulator.record_sets(&s.zone)).len(), 2);
+}
+
 /// The SDK finds no `<Error>` in this shape: it reports an unhandled error with no code, and the daemon must go
 /// by the status (400) and the body.
 #[tokio::test]

@@ -498,9 +498,116 @@ async fn at_most_100_multivalue_or_weighted_record_sets_per_name_and_type() {
     assert_eq!(messages, ["Exceeded limit on number of weighted RRSets for api.service.discovery., type A in this zone."]);
 }
 
-/// Route53 gives every weighted record set of a name and type the TTL written last; a DELETE must use it.
+/// Route53's API refuses a weighted record set whose TTL differs from the rest of its group. A looser emulator
+/// (moto among them) accepts any TTL; this one used to rewrite the whole group to the TTL written last, as the
+/// console does.
 #[tokio::test]
-async fn a_weighted_group_shares_the_ttl_written_last() {
+async fn a_weighted_record_set_with_another_ttl_than_its_group_is_refused() {
+    let (emulator, zone) = zone();
+    let refusal = |id: &str| {
+        format!(
+            "RRSet with DNS name web.service.discovery. and type A, SetIdentifier {id} cannot be created as \
+             weighted sets must contain the same TTL."
+        )
+    };
+    emulator
+        .change_record_sets(
+            &zone,
+            &[
+                create(weighted("web", "h1", "10.0.0.1", 10)),
+                create(weighted("web", "h2", "10.0.0.2", 10)),
+            ],
+        )
+        .await
+        .unwrap();
+    let before = emulator.record_sets(&zone);
+
+    let messages = rejected(
+        emulator
+            .change_record_sets(&zone, &[create(weighted("web", "h3", "10.0.0.3", 60))])
+            .await,
+    );
+    assert_eq!(messages, [refusal("h3")]);
+    // An UPSERT of one member of several is refused too: h2 keeps the group at 10.
+    let messages = rejected(
+        emulator
+            .change_record_sets(&zone, &[upsert(weighted("web", "h1", "10.0.0.1", 60))])
+            .await,
+    );
+    assert_eq!(messages, [refusal("h1")]);
+    // The batch is atomic: the good change beside the refused one is not applied either.
+    let messages = rejected(
+        emulator
+            .change_record_sets(
+                &zone,
+                &[
+                    create(weighted("web", "h3", "10.0.0.3", 10)),
+                    create(weighted("web", "h4", "10.0.0.4", 60)),
+                ],
+            )
+            .await,
+    );
+    assert_eq!(messages, [refusal("h4")]);
+    // A CREATE before the DELETEs that would empty the group is checked against the group as it still is.
+    let messages = rejected(
+        emulator
+            .change_record_sets(
+                &zone,
+                &[
+                    create(weighted("web", "h3", "10.0.0.3", 60)),
+                    delete(weighted("web", "h1", "10.0.0.1", 10)),
+                    delete(weighted("web", "h2", "10.0.0.2", 10)),
+                ],
+            )
+            .await,
+    );
+    assert_eq!(messages, [refusal("h3")]);
+    assert_eq!(emulator.record_sets(&zone), before, "nothing was applied");
+
+    // Joining at the group's TTL is accepted.
+    emulator
+        .change_record_sets(&zone, &[create(weighted("web", "h3", "10.0.0.3", 10))])
+        .await
+        .unwrap();
+    let ttls: Vec<i64> = a_records(emulator.record_sets(&zone))
+        .iter()
+        .map(|s| s.ttl)
+        .collect();
+    assert_eq!(ttls, [10, 10, 10]);
+
+    // Other names and types are other groups; multivalue record sets keep their own TTLs.
+    emulator
+        .change_record_sets(&zone, &[create(weighted("api", "h1", "10.0.0.1", 60))])
+        .await
+        .unwrap();
+    let mut slow = multivalue("db", "h2", "10.0.0.2");
+    slow.ttl = 300;
+    emulator
+        .change_record_sets(
+            &zone,
+            &[create(multivalue("db", "h1", "10.0.0.1")), create(slow)],
+        )
+        .await
+        .unwrap();
+    let others: Vec<(String, i64)> = a_records(emulator.record_sets(&zone))
+        .iter()
+        .filter(|s| !s.name.starts_with("web."))
+        .map(|s| (s.name.clone(), s.ttl))
+        .collect();
+    assert_eq!(
+        others,
+        [
+            ("api.service.discovery.".to_string(), 60),
+            ("db.service.discovery.".to_string(), 10),
+            ("db.service.discovery.".to_string(), 300),
+        ]
+    );
+}
+
+/// The ways to a new TTL that Route53 accepts: one batch that deletes every member and creates them again, and an
+/// UPSERT of a group's only member (the record set it replaces does not count).
+#[tokio::test]
+async fn a_weighted_group_moves_to_a_new_ttl_as_a_whole() {
     let (emulator, zone) = zone();
     emulator
         .change_record_sets(
@@ -513,45 +620,50 @@ async fn a_weighted_group_shares_the_ttl_written_last() {
         .await
         .unwrap();
     emulator
-        .change_record_sets(&zone, &[create(weighted("web", "h3", "10.0.0.3", 60))])
-        .await
-        .unwrap();
-    let ttls: Vec<i64> = a_records(emulator.record_sets(&zone))
-        .iter()
-        .map(|s| s.ttl)
-        .collect();
-    assert_eq!(ttls, [60, 60, 60]);
-
-    let messages = rejected(
-        emulator
-            .change_record_sets(&zone, &[delete(weighted("web", "h1", "10.0.0.1", 10))])
-            .await,
-    );
-    assert!(
-        messages[0].ends_with("do not match the current values"),
-        "{messages:?}"
-    );
-    emulator
-        .change_record_sets(&zone, &[delete(weighted("web", "h1", "10.0.0.1", 60))])
-        .await
-        .unwrap();
-
-    // Multivalue record sets keep their own TTLs.
-    let mut slow = multivalue("api", "h2", "10.0.0.2");
-    slow.ttl = 300;
-    emulator
         .change_record_sets(
             &zone,
-            &[create(multivalue("api", "h1", "10.0.0.1")), create(slow)],
+            &[
+                delete(weighted("web", "h1", "10.0.0.1", 10)),
+                delete(weighted("web", "h2", "10.0.0.2", 10)),
+                create(weighted("web", "h1", "10.0.0.1", 60)),
+                create(weighted("web", "h2", "10.0.0.2", 60)),
+            ],
         )
         .await
         .unwrap();
-    let api: Vec<i64> = a_records(emulator.record_sets(&zone))
-        .iter()
-        .filter(|s| s.name.starts_with("api."))
-        .map(|s| s.ttl)
-        .collect();
-    assert_eq!(api, [10, 300]);
+    assert_eq!(
+        a_records(emulator.record_sets(&zone)),
+        [
+            weighted("web", "h1", "10.0.0.1", 60),
+            weighted("web", "h2", "10.0.0.2", 60)
+        ]
+    );
+
+    // Once h1 is gone, h2 is the only member and an UPSERT may change its TTL, in the same batch or later.
+    emulator
+        .change_record_sets(
+            &zone,
+            &[
+                delete(weighted("web", "h1", "10.0.0.1", 60)),
+                upsert(weighted("web", "h2", "10.0.0.2", 30)),
+            ],
+        )
+        .await
+        .unwrap();
+    emulator
+        .change_record_sets(&zone, &[upsert(weighted("web", "h2", "10.0.0.2", 5))])
+        .await
+        .unwrap();
+    assert_eq!(
+        a_records(emulator.record_sets(&zone)),
+        [weighted("web", "h2", "10.0.0.2", 5)]
+    );
+    // Nothing rewrote it behind the caller's back: a DELETE names the TTL last written to that record set.
+    emulator
+        .change_record_sets(&zone, &[delete(weighted("web", "h2", "10.0.0.2", 5))])
+        .await
+        .unwrap();
+    assert!(a_records(emulator.record_sets(&zone)).is_empty());
 }
 
 /// A naive suffix test would take `evilservice.discovery.` for a name in `service.discovery.`.
