@@ -11,7 +11,8 @@ use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types::{ChangeStatus, HostedZoneConfig, RrType, Vpc, VpcRegion};
 use common::*;
 use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
-use route53_registrator::route53::Change;
+use route53_registrator::route53::sdk::SdkRoute53;
+use route53_registrator::route53::{Change, Route53Api, Route53Error};
 
 struct Setup {
     emulator: Emulator,
@@ -449,6 +450,29 @@ async fn a_weighted_ttl_mismatch_reaches_the_sdk_as_invalid_change_batch() {
          sets must contain the same TTL."
     );
     assert_eq!(s.emulator.record_sets(&s.zone), before);
+
+    // The daemon's client splits the list where Route53 starts a new message, not at each comma.
+    let daemon = SdkRoute53::new(sdk_client(&s.server.endpoint()));
+    let refused = daemon
+        .change_record_sets(
+            &s.zone,
+            &[
+                create(weighted("web", "h1", "10.0.0.1", 10)),
+                create(weighted("web", "other", "10.0.0.9", 60)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refused,
+        Err(Route53Error::InvalidChangeBatch(vec![
+            "RRSet with DNS name web.service.discovery. and type A, SetIdentifier h1 cannot be created as \
+             weighted sets must contain the same TTL."
+                .into(),
+            "Tried to create resource record set [name='web.service.discovery.', type='A', \
+             set-identifier='other'] but it already exists"
+                .into(),
+        ]))
+    );
 
     s.client
         .change_resource_record_sets()

@@ -352,8 +352,30 @@ fn unescape_xml(text: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Splits Route53's `[first, second]` into its messages. The messages themselves contain brackets and
-/// commas (`[name='a.zone.', type='A']`), so only a `, ` outside any inner bracket separates two.
+/// How each message Route53 puts in an `InvalidChangeBatch` list begins. The messages carry commas of their own
+/// (`RRSet with DNS name a.zone. and type A, SetIdentifier h1 cannot be created as weighted sets must contain the
+/// same TTL.`, `Tried to create an alias that targets b.zone., type A in zone Z1, but …`, values quoted as
+/// `encountered with '1.1.1.1, 2.2.2.2'`), so a `, ` separates two messages only where one of these follows it.
+/// The openings are those of the messages public reports of real answers show, and of the emulator's messages
+/// for the batch limits and the apex.
+const MESSAGE_OPENINGS: &[&str] = &[
+    "Tried to create ",
+    "Tried to delete ",
+    "RRSet with DNS name ",
+    "RRSet of type ",
+    "Invalid Resource Record: ",
+    "FATAL problem: ",
+    "A HostedZone must contain ",
+    "Exceeded limit on number of ",
+    "The request contains an invalid set of changes",
+    "Number of records limit of ",
+    "RDATA character limit of ",
+];
+
+/// Splits Route53's `[first, second]` into its messages: Route53 joins them with `, ` inside one pair of
+/// brackets. A `, ` splits only outside any inner bracket (`[name='a.zone.', type='A']`) and where a known
+/// message begins after it ([`MESSAGE_OPENINGS`]); anything else, an unknown message included, stays with the
+/// message before it rather than being cut. A message without the outer brackets is one message.
 pub(crate) fn split_message_list(message: &str) -> Vec<String> {
     let trimmed = message.trim();
     let Some(inner) = trimmed.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
@@ -363,24 +385,25 @@ pub(crate) fn split_message_list(message: &str) -> Vec<String> {
             vec![trimmed.to_string()]
         };
     };
+    let begins_message = |rest: &str| {
+        rest.strip_prefix(", ")
+            .is_some_and(|next| MESSAGE_OPENINGS.iter().any(|o| next.starts_with(o)))
+    };
     let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut current = String::new();
-    let mut chars = inner.chars().peekable();
-    while let Some(c) = chars.next() {
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (i, c) in inner.char_indices() {
         match c {
             '[' => depth += 1,
-            ']' => depth -= 1,
-            ',' if depth == 0 && chars.peek() == Some(&' ') => {
-                chars.next();
-                out.push(std::mem::take(&mut current).trim().to_string());
-                continue;
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 && begins_message(&inner[i..]) => {
+                out.push(inner[start..i].trim().to_string());
+                start = i + ", ".len();
             }
             _ => {}
         }
-        current.push(c);
     }
-    out.push(current.trim().to_string());
+    out.push(inner[start..].trim().to_string());
     out.retain(|m| !m.is_empty());
     out
 }
@@ -561,8 +584,19 @@ mod tests {
             ),
             (
                 change,
-                answer(400, "InvalidChangeBatch", "[first, second]"),
-                Route53Error::InvalidChangeBatch(vec!["first".into(), "second".into()]),
+                answer(
+                    400,
+                    "InvalidChangeBatch",
+                    "[RRSet with DNS name a.zone. and type A, SetIdentifier h1 cannot be created as weighted sets \
+                     must contain the same TTL., Tried to delete resource record set [name='b.zone.', type='A'] but \
+                     it was not found]",
+                ),
+                Route53Error::InvalidChangeBatch(vec![
+                    "RRSet with DNS name a.zone. and type A, SetIdentifier h1 cannot be created as weighted sets \
+                     must contain the same TTL."
+                        .into(),
+                    "Tried to delete resource record set [name='b.zone.', type='A'] but it was not found".into(),
+                ]),
             ),
             (
                 change,
@@ -664,19 +698,96 @@ mod tests {
         );
     }
 
+    /// Each row: Route53's `<Message>`, then the messages it holds. The shapes are Route53's as public reports of
+    /// real answers show them (aws/aws-sdk-go-v2#518, hashicorp/terraform-provider-aws#1961,
+    /// kubernetes-sigs/external-dns#1411, #3141 and #5939, aws/aws-cdk#19643, danpilch/aws-dyndns#3,
+    /// RJPearson94/terraform-aws-open-next#24), and the emulator's own for the limits and the apex.
     #[test]
     fn message_lists() {
-        assert_eq!(split_message_list("[a, b]"), vec!["a", "b"]);
-        assert_eq!(
-            split_message_list("plain, with comma"),
-            vec!["plain, with comma"]
-        );
-        assert_eq!(
-            split_message_list("[x [n='a', t='A'] y, z]"),
-            vec!["x [n='a', t='A'] y", "z"]
-        );
-        assert_eq!(split_message_list("[]"), Vec::<String>::new());
-        assert_eq!(split_message_list(""), Vec::<String>::new());
+        const TTL: &str = "RRSet with DNS name web.zone. and type A, SetIdentifier h1 cannot be \
+                           created as weighted sets must contain the same TTL.";
+        const TTL_COMMA: &str = "RRSet with DNS name x., type A, SetIdentifier h1 cannot be \
+                                 created as weighted sets must contain the same TTL.";
+        const EXISTS: &str = "Tried to create resource record set [name='web.zone.', type='A', \
+                              set-identifier='h2'] but it already exists";
+        const NOT_FOUND: &str = "Tried to delete resource record set [name='api.zone.', type='A'] \
+                                 but it was not found";
+        const NO_MATCH: &str = "Tried to delete resource record set [name='db.zone.', type='A', \
+                                set-identifier='h1'] but the values provided do not match the \
+                                current values";
+        const NON_WEIGHTED: &str = "RRSet with DNS name web.zone., type TXT, SetIdentifier h1 \
+                                    cannot be created as a non-weighted set exists with the same \
+                                    name and type.";
+        const OTHERS: &str = "RRSet with DNS name web.zone., type A cannot be created as other \
+                              RRSets exist with the same name and type.";
+        const BAD_IP: &str = "Invalid Resource Record: FATAL problem: ARRDATAIllegalIPv4Address \
+                              (Value is not a valid IPv4 address) encountered with '10.0.0.300'";
+        const SPACES: &str = "Invalid Resource Record: FATAL problem: ARRDATANotSingleField \
+                              (Value contains spaces) encountered with '10.0.0.1, 10.0.0.2'";
+        const CNAME: &str = "RRSet of type A with DNS name www.zone. is not permitted because a \
+                             conflicting RRSet of type  CNAME with the same DNS name already \
+                             exists in zone zone.";
+        const OUTSIDE: &str = "RRSet with DNS name web.other. is not permitted in zone zone.";
+        const ALIAS_ZONE: &str = "Tried to create an alias that targets lb.example., type A in \
+                                  zone Z1, but the alias target name does not lie within the \
+                                  target zone";
+        const ALIAS_GONE: &str = "Tried to create an alias that targets lb.example., type A in \
+                                  zone Z1, but that target was not found";
+        const LABEL: &str = "FATAL problem: DomainLabelTooLong (Domain label is too long) \
+                             encountered with 'aaa'";
+        const UNKNOWN: &str = "Some message Route53 may add one day, with a comma, and more";
+        let list = |messages: &[&str]| format!("[{}]", messages.join(", "));
+        let rows: Vec<(String, Vec<&str>)> = vec![
+            (String::new(), vec![]),
+            ("[]".into(), vec![]),
+            // The weighted-TTL message alone, also in the `name., type A,` shape of its siblings: one each.
+            (list(&[TTL]), vec![TTL]),
+            (list(&[TTL_COMMA]), vec![TTL_COMMA]),
+            // ... and in a list with another message, either side.
+            (list(&[TTL, EXISTS]), vec![TTL, EXISTS]),
+            (list(&[EXISTS, TTL]), vec![EXISTS, TTL]),
+            (list(&[NON_WEIGHTED, NON_WEIGHTED, OTHERS]), vec![NON_WEIGHTED, NON_WEIGHTED, OTHERS]),
+            (list(&[NOT_FOUND, NO_MATCH, BAD_IP, CNAME]), vec![NOT_FOUND, NO_MATCH, BAD_IP, CNAME]),
+            (list(&[SPACES, OUTSIDE, LABEL]), vec![SPACES, OUTSIDE, LABEL]),
+            (list(&[ALIAS_ZONE, ALIAS_GONE]), vec![ALIAS_ZONE, ALIAS_GONE]),
+            (
+                list(&["Number of records limit of 1000 exceeded."]),
+                vec!["Number of records limit of 1000 exceeded."],
+            ),
+            (
+                list(&[
+                    "A HostedZone must contain exactly one SOA record.",
+                    "Exceeded limit on number of weighted RRSets for web.zone., type A in this zone.",
+                ]),
+                vec![
+                    "A HostedZone must contain exactly one SOA record.",
+                    "Exceeded limit on number of weighted RRSets for web.zone., type A in this zone.",
+                ],
+            ),
+            // An unrecognised message is never cut: it stays whole, or with the message before it.
+            (list(&[UNKNOWN]), vec![UNKNOWN]),
+            (
+                list(&[NOT_FOUND, UNKNOWN, EXISTS]),
+                vec![
+                    "Tried to delete resource record set [name='api.zone.', type='A'] but it was not \
+                     found, Some message Route53 may add one day, with a comma, and more",
+                    EXISTS,
+                ],
+            ),
+            ("[a, b]".into(), vec!["a, b"]),
+            // A known opening inside an inner bracket does not split.
+            (
+                "[x [v='1, Tried to delete y'] z]".into(),
+                vec!["x [v='1, Tried to delete y'] z"],
+            ),
+            // Without the outer brackets (Route53's older answers): one message, as it came.
+            (NOT_FOUND.into(), vec![NOT_FOUND]),
+            (format!("  {TTL}  "), vec![TTL]),
+            ("plain, with comma".into(), vec!["plain, with comma"]),
+        ];
+        for (message, expected) in rows {
+            assert_eq!(split_message_list(&message), expected, "{message}");
+        }
     }
 
     #[test]
