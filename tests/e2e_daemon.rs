@@ -491,7 +491,11 @@ fn a_weighted_daemon_joins_an_existing_group_with_the_groups_ttl() {
         .filter(|rs| rs.set_identifier.as_deref() == Some("10.0.0.10"))
         .map(|rs| (rs.ttl, rs.weight))
         .collect();
-    assert_eq!(ours, vec![(60, Some(50))], "the group's TTL, not route53.ttl");
+    assert_eq!(
+        ours,
+        vec![(60, Some(50))],
+        "the group's TTL, not route53.ttl"
+    );
     joined.stop(5);
     world.wait_withdrawn("joined", "10.0.0.10");
     drop(daemon);
