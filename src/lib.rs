@@ -30,6 +30,8 @@
 //!   IP; the messages between them in [`actors::messages`].
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
+//! - [`signals`], [`logging`]: what the process needs around the actors (SIGTERM/SIGINT, text or JSON
+//!   logs, panics logged).
 //!
 //! `src/main.rs` wires the actors together, and builds the parts they share: the Route53 client behind the
 //! one rate limiter, and the statistics handle. The Route53 emulator the tests run against is a separate crate
@@ -43,9 +45,11 @@ pub mod config;
 pub mod container;
 pub mod desired;
 pub mod docker;
+pub mod logging;
 pub mod metadata;
 pub mod plan;
 pub mod reconcile;
 pub mod route53;
+pub mod signals;
 pub mod stats;
 pub mod timing;

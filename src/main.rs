@@ -16,19 +16,19 @@ use route53_registrator::actors::classifier::Classifier;
 use route53_registrator::actors::docker_watcher::{DockerStatus, DockerWatcher};
 use route53_registrator::actors::messages::{ResyncVia, Settle, Shutdown};
 use route53_registrator::actors::metadata_cache::MetadataCache;
-use route53_registrator::actors::panic_message;
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
-use route53_registrator::config::{LogFormat, Settings};
+use route53_registrator::config::Settings;
 use route53_registrator::docker::resolve_host;
+use route53_registrator::logging::{init_logging, log_panics};
 use route53_registrator::metadata::{ImdsMetadata, MetadataApi};
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
+use route53_registrator::signals::Signals;
 use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
 
 /// Exit code of a bad command line or configuration.
@@ -200,42 +200,6 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     0
 }
 
-/// SIGTERM and SIGINT, handled by the daemon from the start of [`daemon`] to its end.
-///
-/// Once tokio handles a signal, the default action (exit) is gone for good, even after the listener is
-/// dropped: so the listeners are installed once, before the first wait, and every wait has an arm for them.
-/// A signal that arrives while nothing waits is kept for the next [`Signals::recv`].
-struct Signals {
-    term: Signal,
-    int: Signal,
-}
-
-impl Signals {
-    /// Installs the handlers; exits 1 if that fails (the daemon could not stop cleanly; better not to run).
-    fn install() -> Signals {
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(term), Ok(int)) => Signals { term, int },
-            (Err(e), _) | (_, Err(e)) => {
-                error!(error = %e, "cannot install signal handlers");
-                std::process::exit(EXIT_FATAL.into());
-            }
-        }
-    }
-
-    /// Resolves at the next SIGTERM or SIGINT, with its name.
-    async fn recv(&mut self) -> &'static str {
-        let name = tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
-        };
-        info!(signal = name, "signal received");
-        name
-    }
-}
-
 /// `--once` stopped by `signal` before it finished: says so, and exits 1 (the changes may be half sent).
 fn interrupted(signal: &str) -> u8 {
     error!(signal, "interrupted: the reconciliation did not finish");
@@ -244,40 +208,6 @@ fn interrupted(signal: &str) -> u8 {
          some changes may not have been sent"
     );
     EXIT_FATAL
-}
-
-/// Logs to stderr as text or JSON; `RUST_LOG`, when set, wins over `log.level`.
-fn init_logging(settings: &Settings) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match settings.log.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// Logs every panic through tracing (message and location), so that it lands in the daemon's log, JSON
-/// included, before the default hook prints it to stderr. The actors turn a panic into a restart
-/// (`route53_registrator::actors::stop_on_panic`), and log that too; this line says where it happened.
-fn log_panics() {
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        error!(
-            panic = %panic_message(info.payload()),
-            location,
-            thread = std::thread::current().name().unwrap_or("unnamed"),
-            "panicked"
-        );
-        default_hook(info);
-    }));
 }
 
 /// `healthcheck`: GET /healthz on `http.listen` (an unspecified address is asked on loopback); exit 0 on 200.
@@ -324,44 +254,4 @@ fn get_healthz(addr: SocketAddr) -> std::io::Result<(u16, String)> {
         .map(|(_, b)| b.trim().to_string())
         .unwrap_or_default();
     Ok((status, body))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
-    /// Collects what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_panic_is_logged_with_its_message_and_location() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || writer.clone())
-            .finish();
-        super::log_panics();
-        let result = tracing::subscriber::with_default(subscriber, || {
-            std::panic::catch_unwind(|| panic!("test: the hook sees {}", 42))
-        });
-        assert!(result.is_err());
-        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        assert!(log.contains(r#""panic":"test: the hook sees 42""#), "{log}");
-        assert!(log.contains(r#""location":"src/main.rs:"#), "{log}");
-        assert!(log.contains(r#""level":"ERROR""#), "{log}");
-    }
 }
