@@ -124,6 +124,15 @@ impl Setup {
             .collect()
     }
 
+    /// ListResourceRecordSets requests that reached the emulator.
+    fn lists(&self) -> usize {
+        self.emu
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Operation::ListResourceRecordSets)
+            .count()
+    }
+
     fn change_requests(&self) -> Vec<LoggedRequest> {
         self.emu
             .requests()
@@ -599,52 +608,22 @@ async fn an_invalid_change_is_isolated_over_http_in_the_legacy_shape() {
     check_isolation(&s, writer).await;
 }
 
-/// The emulator, except that an IAM policy forbids every change to one name: any batch that touches it is
-/// refused with `AccessDenied`, as Route53 refuses a request that a policy limiting record names denies.
-struct Forbidding {
-    inner: Emulator,
-    name: String,
-}
-
-#[async_trait]
-impl Route53Api for Forbidding {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.inner.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        self.inner.list_record_sets(zone_id, start, max_items).await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        if changes.iter().any(|c| c.record_set.name == self.name) {
-            return Err(Route53Error::AccessDenied(
-                "AccessDenied: not allowed to change this record".into(),
-            ));
-        }
-        self.inner.change_record_sets(zone_id, changes).await
-    }
-}
-
 /// A change an IAM policy forbids is isolated like an invalid one: the other names of its batch are
 /// published, the forbidden one is logged and counted once, and the writer neither restarts nor reads the
 /// zone again and again.
 #[actix_rt::test]
 async fn a_forbidden_change_is_isolated_and_the_rest_published() {
     let s = Setup::new();
-    let api = Arc::new(Forbidding {
-        inner: s.emu.clone(),
-        name: s.fqdn("secret"),
-    });
+    // An IAM policy forbids every change to one name: a batch that touches it is refused as a whole.
+    let forbidden = s.fqdn("secret");
+    let api = Arc::new(Hooked::new(s.emu.clone()).refuse_changes(move |changes| {
+        changes
+            .iter()
+            .any(|c| c.record_set.name == forbidden)
+            .then(|| {
+                Route53Error::AccessDenied("AccessDenied: not allowed to change this record".into())
+            })
+    }));
     let writer = s.writer_over(api, settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["alpha", "beta", "secret"]));
@@ -658,12 +637,7 @@ async fn a_forbidden_change_is_isolated_and_the_rest_published() {
     );
     assert_eq!(s.owned_names("10.0.0.1"), vec!["alpha", "beta"]);
     quiet_period().await;
-    let lists = s
-        .emu
-        .requests()
-        .iter()
-        .filter(|r| r.operation == Operation::ListResourceRecordSets)
-        .count();
+    let lists = s.lists();
     assert_eq!(lists, 2, "the zone at start, the refused name once");
 }
 
@@ -821,6 +795,9 @@ type HookFuture = BoxFuture<'static, Result<(), Route53Error>>;
 /// Run before a call, with its number (from 1) among the calls of that operation.
 type Hook = Box<dyn Fn(usize) -> HookFuture + Send + Sync>;
 
+/// Looks at a change batch before it is sent; an error is its answer instead.
+type Refusal = Box<dyn Fn(&[Change]) -> Option<Route53Error> + Send + Sync>;
+
 /// The one test double for the `Route53Api` trait: passes every call to `inner`, counting the
 /// ListResourceRecordSets and ChangeResourceRecordSets calls, and runs the test's hook (if any) before each.
 /// A hook may count, wait at a gate, fail the call, or panic (as a client with a bug would), so each test
@@ -831,6 +808,7 @@ struct Hooked {
     changes: AtomicUsize,
     before_list: Option<Hook>,
     before_change: Option<Hook>,
+    refuse: Option<Refusal>,
 }
 
 impl Hooked {
@@ -841,6 +819,7 @@ impl Hooked {
             changes: AtomicUsize::new(0),
             before_list: None,
             before_change: None,
+            refuse: None,
         }
     }
 
@@ -851,6 +830,15 @@ impl Hooked {
 
     fn before_change(mut self, hook: impl Fn(usize) -> HookFuture + Send + Sync + 'static) -> Self {
         self.before_change = Some(Box::new(hook));
+        self
+    }
+
+    /// Refuses the change batches `refusal` answers an error for (as an IAM policy would).
+    fn refuse_changes(
+        mut self,
+        refusal: impl Fn(&[Change]) -> Option<Route53Error> + Send + Sync + 'static,
+    ) -> Self {
+        self.refuse = Some(Box::new(refusal));
         self
     }
 }
@@ -886,6 +874,9 @@ impl Route53Api for Hooked {
         changes: &[Change],
     ) -> Result<ChangeInfo, Route53Error> {
         run_hook(&self.before_change, &self.changes).await?;
+        if let Some(error) = self.refuse.as_ref().and_then(|refuse| refuse(changes)) {
+            return Err(error);
+        }
         self.inner.change_record_sets(zone_id, changes).await
     }
 }
@@ -1093,12 +1084,7 @@ async fn verification_repairs_drift() {
         s.owned_names("10.0.0.1") == vec!["web"]
     })
     .await;
-    let lists = s
-        .emu
-        .requests()
-        .iter()
-        .filter(|r| r.operation == Operation::ListResourceRecordSets)
-        .count();
+    let lists = s.lists();
     assert!(lists >= 1);
 }
 
@@ -1113,12 +1099,7 @@ async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
     writer.do_send(names(&["web"]));
     settle(&writer).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
-    let reads = s
-        .emu
-        .requests()
-        .iter()
-        .filter(|r| r.operation == Operation::ListResourceRecordSets)
-        .count();
+    let reads = s.lists();
     assert_eq!(reads, 2, "read at start and again after the restart");
 }
 
