@@ -1,6 +1,6 @@
 //! Pure: which containers are services, and under which name.
 //!
-//! The rules, in order (PRODUCT.md, "Which containers"):
+//! The rules, in order (README, "Which containers, which names"):
 //!
 //! | the container                                                    | result                                  |
 //! |------------------------------------------------------------------|-----------------------------------------|

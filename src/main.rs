@@ -102,9 +102,8 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     };
     info!(zone_id, zone = zone.name, "hosted zone found");
     if !zone.private {
-        // Not refused: PRODUCT.md names a private zone as the way to use the daemon, but lists only a zone
-        // that does not exist or cannot be accessed as fatal; a public zone may be deliberate (a lab, a
-        // split-horizon set-up). It is said loudly, once, at start.
+        // Not refused: only a zone that does not exist or cannot be accessed is fatal (README, "Command
+        // line"); a public zone may be deliberate (a lab, a split-horizon set-up). It is said loudly, once.
         warn!(
             zone_id,
             zone = zone.name,

@@ -7,7 +7,8 @@ use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-/// Coalesces and paces changes (PRODUCT.md, "Writing" and "Numbers").
+/// Coalesces and paces changes: at most one debounced change request per `max_delay` while changes keep
+/// coming (README, "Measured numbers").
 ///
 /// A flush is due `debounce` after the last change, and never later than `max_delay` after the first change
 /// not yet flushed, so that a steady stream of changes still goes out regularly. It is also never due
@@ -237,7 +238,7 @@ pub const FLEET_VERIFY_REQUESTS_PER_SECOND: f64 = 0.5;
 /// interval are floors, so jitter only lengthens it).
 pub const VERIFY_JITTER: f64 = 0.25;
 
-/// How long to wait before the next verification (PRODUCT.md, "Verification"): at least `floor`
+/// How long to wait before the next verification (README, "Configuration": `route53.verify_interval`): at least `floor`
 /// (`route53.verify_interval`) and at least `owners_seen * calls_per_verification / 0.5` seconds, so that
 /// if every owner in the zone verifies as this one does the fleet stays within 0.5 requests per second;
 /// then lengthened by `jitter` (a draw in `[0, 1)`) times [`VERIFY_JITTER`], so that instances started

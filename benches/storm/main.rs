@@ -1,4 +1,4 @@
-//! The numbers PRODUCT.md holds the daemon to ("Numbers we hold ourselves to"), measured on the real
+//! The numbers the daemon is held to (the targets in the README's "Measured numbers"), measured on the real
 //! `route53-registrator` binary, the real Docker engine and the project's Route53 emulator over HTTP.
 //!
 //! ```text
@@ -68,17 +68,17 @@ use stats::{ChangeCall, Direction, Summary, Trigger};
 use support::docker::require_test_image;
 use support::{unique, unique_zone, wait_until};
 
-/// The daemon's timings, as PRODUCT.md's defaults (written into every config).
+/// The daemon's timings, as the configuration's defaults (written into every config).
 const DEBOUNCE: Duration = Duration::from_millis(200);
 const MAX_DELAY: Duration = Duration::from_secs(1);
 const MAX_REQUESTS_PER_SECOND: u32 = 5;
-/// PRODUCT.md: event-to-request latency p99 at most `max_delay` + 0.3 s.
+/// Target: event-to-request latency p99 at most `max_delay` + 0.3 s.
 const LATENCY_SLACK: Duration = Duration::from_millis(300);
-/// PRODUCT.md: first batch within 2 s of process start.
+/// Target: first batch within 2 s of process start.
 const STARTUP_TARGET: Duration = Duration::from_secs(2);
-/// PRODUCT.md: resident memory at most 20 MiB.
+/// Target: resident memory at most 20 MiB.
 const RSS_TARGET_KIB: u64 = 20 * 1024;
-/// PRODUCT.md: stripped binary at most 25 MB.
+/// Target: stripped binary at most 25 MB.
 const BINARY_TARGET_BYTES: u64 = 25_000_000;
 
 /// After a phase's last record is right, the longest the daemon may still hold a change (debounce, then
@@ -87,7 +87,7 @@ const SETTLE: Duration = Duration::from_millis(1500);
 /// Generous: 200 `docker start`s on two shared cores.
 const PHASE_DEADLINE: Duration = Duration::from_secs(300);
 
-/// PRODUCT.md's default `docker.resync_interval`, for the storm (the steady state uses `STEADY_RESYNC`).
+/// The default `docker.resync_interval`, for the storm (the steady state uses `STEADY_RESYNC`).
 const DEFAULT_RESYNC: &str = "60s";
 /// The steady state's `docker.resync_interval`: Docker listed every second must cost no Route53 call.
 const STEADY_RESYNC: &str = "1s";
@@ -186,7 +186,7 @@ fn main() {
         met: binary_size <= BINARY_TARGET_BYTES,
     });
 
-    println!("\n## Summary against PRODUCT.md\n");
+    println!("\n## Summary against the targets\n");
     let rows: Vec<Vec<String>> = verdicts
         .iter()
         .map(|v| {

@@ -18,7 +18,7 @@ use crate::{daemon_config, BenchSettings, DEFAULT_RESYNC, PHASE_DEADLINE};
 
 /// The emulator's account-wide throttle (Route53's per-account rate).
 const THROTTLE_PER_SECOND: f64 = 5.0;
-/// PRODUCT.md: within 1.5× the time the throttle forces.
+/// Target: within 1.5× the time the throttle forces.
 const THROTTLE_FACTOR_TARGET: f64 = 1.5;
 
 /// What one run measured.

@@ -1,5 +1,5 @@
 //! Pure arithmetic over what the bench observed: which container events change a name's state, how long
-//! each took to reach Route53, percentiles, and the number of change requests PRODUCT.md allows. No I/O,
+//! each took to reach Route53, percentiles, and the number of change requests the targets allow. No I/O,
 //! no clock: every time comes in as an argument.
 
 use std::collections::HashMap;
@@ -130,7 +130,7 @@ fn nearest_rank(sorted: &[Duration], percent: usize) -> Duration {
     sorted[rank - 1]
 }
 
-/// PRODUCT.md's ceiling on change requests while events keep arriving for `window`: one per `max_delay`,
+/// The target's ceiling on change requests while events keep arriving for `window`: one per `max_delay`,
 /// plus one.
 pub fn allowed_changes(window: Duration, max_delay: Duration) -> usize {
     let periods = window.as_nanos().div_ceil(max_delay.as_nanos().max(1));
