@@ -57,6 +57,18 @@ pub enum SkipReason {
     NoNameLabel { label: String },
 }
 
+impl SkipReason {
+    /// A short name for the metrics' `reason` label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SkipReason::NetworkNone => "network_none",
+            SkipReason::NetworkContainer(_) => "network_container",
+            SkipReason::EcsInternal(_) => "ecs_internal",
+            SkipReason::NoNameLabel { .. } => "no_name_label",
+        }
+    }
+}
+
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -88,6 +100,18 @@ pub enum NameRefusal {
     Empty(String),
     /// Longer than 63 characters after sanitising; never truncated, so that two long names cannot collide.
     TooLong { raw: String, len: usize },
+}
+
+impl NameRefusal {
+    /// A short name for the metrics' `reason` label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            NameRefusal::Dot(_) => "dot",
+            NameRefusal::Wildcard(_) => "wildcard",
+            NameRefusal::Empty(_) => "empty",
+            NameRefusal::TooLong { .. } => "too_long",
+        }
+    }
 }
 
 impl fmt::Display for NameRefusal {

@@ -50,3 +50,16 @@ pub enum ContainerEvent {
     /// `destroy`: the container is gone for good.
     Destroy { id: String },
 }
+
+impl ContainerEvent {
+    /// Docker's name for the event's action (the metrics' `action` label).
+    pub fn action(&self) -> &'static str {
+        match self {
+            ContainerEvent::Started(_) => "start",
+            ContainerEvent::Kill { .. } => "kill",
+            ContainerEvent::Die { .. } => "die",
+            ContainerEvent::Health { .. } => "health_status",
+            ContainerEvent::Destroy { .. } => "destroy",
+        }
+    }
+}

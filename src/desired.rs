@@ -226,6 +226,15 @@ impl DesiredState {
             .collect()
     }
 
+    /// The ids of the containers tracked now that are services (whether or not published at this moment).
+    pub fn service_ids(&self) -> BTreeSet<&str> {
+        self.containers
+            .iter()
+            .filter(|(_, t)| matches!(t.class, Classification::Service(_)))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
     fn health_allows(&self, health: Health) -> bool {
         !self.sel.respect_health || matches!(health, Health::NoCheck | Health::Healthy)
     }

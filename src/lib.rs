@@ -24,6 +24,7 @@
 //!   ([`route53::Meaning`], the one place that decides it), the zone reads (paginated, by name), sending
 //!   batches with a refused change isolated, and the shared rate limiter every request passes.
 //! - [`stats`]: the statistics handle every actor updates, rendered by `/metrics`.
+//! - [`http`]: `/healthz` and `/metrics` on `http.listen` (actix-web), and the `healthcheck` client.
 //! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
 //!   through aws-config's client: local-ipv4, instance-id).
 //! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
@@ -45,6 +46,7 @@ pub mod config;
 pub mod container;
 pub mod desired;
 pub mod docker;
+pub mod http;
 pub mod logging;
 pub mod metadata;
 pub mod plan;

@@ -2,8 +2,7 @@
 //! everything it calls lives in the library.
 #![forbid(unsafe_code)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
 use route53_registrator::config::Settings;
 use route53_registrator::docker::resolve_host;
+use route53_registrator::http;
 use route53_registrator::logging::{init_logging, log_panics};
 use route53_registrator::metadata::{ImdsMetadata, MetadataApi};
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
@@ -74,6 +74,9 @@ fn run(args: RunArgs) -> ExitCode {
     ExitCode::from(system.block_on(daemon(settings, writer_settings, args.once)))
 }
 
+/// The longest `healthcheck` waits for `/healthz` (ECS's own health check timeout is 5 s by default).
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(4);
+
 /// The longest one Route53 request may take before it counts as failed (and is retried).
 const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,6 +90,21 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let limiter = route53_limiter(settings.route53.max_requests_per_second);
     let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
     let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(sdk, limiter, stats.clone()));
+    // The endpoint first: while the zone is read (Route53 may be unreachable for long) it answers healthy,
+    // saying it is not ready yet.
+    let health = Arc::new(http::Health::new(settings.http.docker_grace, stats.clone()));
+    if let Ok(listen) = settings.http.listen.parse::<SocketAddr>() {
+        match http::serve(listen, health.clone()) {
+            Ok(server) => {
+                info!(%listen, "serving /healthz and /metrics");
+                actix_rt::spawn(server);
+            }
+            Err(e) => {
+                eprintln!("route53-registrator: http.listen {listen}: cannot listen: {e}");
+                return EXIT_FATAL;
+            }
+        }
+    }
     // The zone's domain first: nothing can be named without it. A zone that does not exist or cannot be
     // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
     let zone = tokio::select! {
@@ -116,8 +134,8 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let metadata = MetadataCache::from_settings(&settings.host, writer.clone().recipient(), || {
         ImdsMetadata::from_env().map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
     });
-    let _metadata = match metadata {
-        Ok(cache) => cache.start_supervised(),
+    let metadata = match metadata {
+        Ok(cache) => cache.with_stats(stats.clone()).start_supervised(),
         Err(e) => {
             eprintln!("route53-registrator: instance metadata: {e}");
             return EXIT_FATAL;
@@ -139,11 +157,23 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         classifier.clone().recipient(),
         classifier.clone().recipient(),
     );
+    let (watcher_status, watcher_stats) = (status.clone(), stats.clone());
     let watcher = Supervisor::start(move |_| {
-        DockerWatcher::for_host(host, resync, events, snapshots, status)
+        DockerWatcher::for_host(host, resync, events, snapshots, watcher_status)
+            .with_stats(watcher_stats)
     });
     // A classifier restarted after a panic asks the watcher to list at once.
     classifier.do_send(ResyncVia(watcher.clone().recipient()));
+
+    health.running(http::Running {
+        actors: vec![
+            ("writer", writer.clone().recipient()),
+            ("classifier", classifier.clone().recipient()),
+            ("docker_watcher", watcher.clone().recipient()),
+            ("metadata_cache", metadata.clone().recipient()),
+        ],
+        docker: status,
+    });
 
     if once {
         let settled = tokio::select! {
@@ -211,18 +241,12 @@ fn interrupted(signal: &str) -> u8 {
 
 /// `healthcheck`: GET /healthz on `http.listen` (an unspecified address is asked on loopback); exit 0 on 200.
 fn healthcheck(listen: &str) -> ExitCode {
-    let Ok(mut addr) = listen.parse::<SocketAddr>() else {
+    let Ok(listen) = listen.parse::<SocketAddr>() else {
         eprintln!("route53-registrator: http.listen is empty: the health endpoint is disabled");
         return ExitCode::from(EXIT_FATAL);
     };
-    if addr.ip().is_unspecified() {
-        addr.set_ip(if addr.is_ipv4() {
-            [127, 0, 0, 1].into()
-        } else {
-            std::net::Ipv6Addr::LOCALHOST.into()
-        });
-    }
-    match get_healthz(addr) {
+    let addr = http::probe_address(listen);
+    match http::get_healthz(addr, HEALTHCHECK_TIMEOUT) {
         Ok((200, _)) => ExitCode::SUCCESS,
         Ok((status, body)) => {
             eprintln!("route53-registrator: /healthz on {addr} answered {status}: {body}");
@@ -233,24 +257,4 @@ fn healthcheck(listen: &str) -> ExitCode {
             ExitCode::from(EXIT_FATAL)
         }
     }
-}
-
-/// One HTTP/1.0 GET of /healthz: the status code and the body.
-fn get_healthz(addr: SocketAddr) -> std::io::Result<(u16, String)> {
-    let timeout = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(format!("GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {answer:.80}")))?;
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.trim().to_string())
-        .unwrap_or_default();
-    Ok((status, body))
 }

@@ -216,6 +216,8 @@ pub struct Reconciler {
     recheck: BTreeSet<String>,
     /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
     ttl_noticed: BTreeSet<String>,
+    /// When each name's desired state last changed, until a change request carries it: the latency metric.
+    changed_at: BTreeMap<String, Instant>,
     shutting_down: bool,
     report: WriteReport,
     rng: SmallRng,
@@ -239,6 +241,7 @@ impl Reconciler {
             in_flight: false,
             recheck: BTreeSet::new(),
             ttl_noticed: BTreeSet::new(),
+            changed_at: BTreeMap::new(),
             shutting_down: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
@@ -282,6 +285,8 @@ impl Reconciler {
         }
         self.former_owner_ids.remove(&ip.to_string());
         self.ip = Some(ip);
+        let every: BTreeSet<String> = self.desired.clone().unwrap_or_default();
+        self.mark_changed(now, every.iter());
         self.debounce.changed(now);
         true
     }
@@ -292,9 +297,19 @@ impl Reconciler {
             return false;
         }
         debug!(names = names.len(), "desired names");
+        let before = self.desired.take().unwrap_or_default();
+        self.mark_changed(now, before.symmetric_difference(&names));
         self.desired = Some(names);
         self.debounce.changed(now);
         true
+    }
+
+    /// Notes that the desired state of `names` changed at `now` (the earliest change counts).
+    fn mark_changed<'a>(&mut self, now: Instant, names: impl Iterator<Item = &'a String>) {
+        for name in names {
+            let fqdn = plan::fqdn(name, &self.zone.name);
+            self.changed_at.entry(fqdn).or_insert(now);
+        }
     }
 
     /// Shutting down: stop verifying, stop waiting for a retry's time, and with `deregister` withdraw every
@@ -386,6 +401,9 @@ impl Reconciler {
         self.stats
             .pending_changes
             .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
+        // A name whose change cancelled out (it came and went within the debounce) waits for nothing.
+        self.changed_at
+            .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
         pending
     }
 
@@ -467,6 +485,13 @@ impl Reconciler {
         self.debounce.flushed(now);
         self.view.urgent = false;
         debug!(changes = changes.len(), "flushing");
+        for change in &changes {
+            if let Some(at) = self.changed_at.remove(&change.record_set.name) {
+                self.stats
+                    .change_latency
+                    .observe(now.saturating_duration_since(at).as_secs_f64());
+            }
+        }
         self.start(Action::Send {
             batches: plan::batches(&changes, self.settings.limits),
         })
@@ -1584,6 +1609,27 @@ mod tests {
         assert!(
             r.former_owner_ids.is_empty(),
             "nothing of the old owner id is left"
+        );
+    }
+
+    /// The latency metric runs from a name's change of desired state to the request that carries it.
+    #[test]
+    fn the_latency_of_a_change_is_observed_once_when_it_is_sent() {
+        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+        r.desired_names(t(100), names(&["web", "gone"]));
+        r.desired_names(t(150), names(&["web"]));
+        let due = idle_until(&r.next(t(150))).unwrap();
+        assert_eq!(due, t(350));
+        let action = r.next(due);
+        r.sent(due, accept_all(&action));
+        let text = r.stats.render();
+        assert!(
+            text.contains("route53_registrator_change_latency_seconds_count 1"),
+            "one name sent, `gone` never: {text}"
+        );
+        assert!(
+            text.contains("route53_registrator_change_latency_seconds_sum 0.25"),
+            "{text}"
         );
     }
 

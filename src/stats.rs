@@ -4,8 +4,8 @@
 //! The metrics are `prometheus-client`'s: cheap to clone (each clone is the same counter), lock-free to
 //! update, and rendered in Prometheus' text format by the crate, not by hand.
 
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -21,7 +21,8 @@ use crate::route53::{Meaning, Route53Error};
 pub struct RequestLabels {
     /// `GetHostedZone`, `ListResourceRecordSets`, `ChangeResourceRecordSets`.
     pub operation: String,
-    /// `ok`, or the failure's meaning: `throttled`, `maybe_applied`, `refused`, `fatal`.
+    /// [`outcome`]: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout, reset, refused
+    /// connection) or `fatal` (no such zone, credentials refused).
     pub outcome: String,
 }
 
@@ -29,22 +30,58 @@ pub struct RequestLabels {
 pub fn outcome<T>(result: &Result<T, Route53Error>) -> &'static str {
     match result {
         Ok(_) => "ok",
+        Err(Route53Error::Server { .. }) => "5xx",
+        Err(Route53Error::Transport(_)) => "unreachable",
         Err(e) => match e.meaning() {
             Meaning::Throttled => "throttled",
-            Meaning::MaybeApplied => "maybe_applied",
-            Meaning::Refused => "refused",
+            Meaning::MaybeApplied => "unreachable",
+            Meaning::Refused => "rejected",
             Meaning::Fatal => "fatal",
         },
     }
 }
 
+/// A Docker event's action (`start`, `kill`, `die`, `health_status`, `destroy`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: String,
+}
+
+/// What became of a container the classifier saw: `published` (a service), `skipped` or `refused`, with
+/// the reason of the last two (`network_none`, `dot`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ContainerLabels {
+    pub outcome: String,
+    pub reason: String,
+}
+
+/// An actor's name (`writer`, `classifier`, `docker_watcher`, `metadata_cache`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActorLabels {
+    pub actor: String,
+}
+
+/// What the last Route53 request said, for `/healthz`'s body.
+#[derive(Clone, Debug, Default)]
+struct Route53Seen {
+    last_ok: Option<Instant>,
+    last_error: Option<(Instant, String)>,
+    last_reconciled: Option<Instant>,
+}
+
 /// The shared statistics handle. Cloning it shares the same metrics.
 #[derive(Clone)]
 pub struct Stats {
-    /// Docker events the classifier received.
-    pub docker_events: Counter,
-    /// Containers whose name was refused (once per container).
-    pub name_refusals: Counter,
+    /// Docker events the classifier received, by action.
+    pub docker_events: Family<ActionLabels, Counter>,
+    /// Containers seen, once each, by what became of them.
+    pub containers: Family<ContainerLabels, Counter>,
+    /// Reconnections to the Docker engine after its event stream ended or failed.
+    pub docker_reconnects: Counter,
+    /// Actor restarts (after a failure or a panic), by actor.
+    pub actor_restarts: Family<ActorLabels, Counter>,
+    /// Seconds from the moment a name's desired state changed to the change request that carried it.
+    pub change_latency: Histogram,
     /// Names this instance publishes now (its record sets as Route53 last showed or accepted them).
     pub published_names: Gauge,
     /// Changes waiting to be sent (the last diff that was not empty; 0 once it is applied).
@@ -61,13 +98,15 @@ pub struct Stats {
     pub repairs: Counter,
     /// Unix time (seconds) at which the zone last matched the desired names, 0 before the first time.
     pub last_reconciled: Gauge,
+    /// Seconds since the zone last matched the desired names (-1 before the first time); set when rendered.
+    seconds_since_reconciled: Gauge,
+    route53_seen: Arc<Mutex<Route53Seen>>,
     registry: Arc<Mutex<Registry>>,
 }
 
 impl std::fmt::Debug for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stats")
-            .field("docker_events", &self.docker_events.get())
             .field("published_names", &self.published_names.get())
             .field("pending_changes", &self.pending_changes.get())
             .finish_non_exhaustive()
@@ -84,8 +123,11 @@ impl Stats {
     /// Every metric at zero, registered under the prefix `route53_registrator`.
     pub fn new() -> Self {
         let stats = Stats {
-            docker_events: Counter::default(),
-            name_refusals: Counter::default(),
+            docker_events: Family::default(),
+            containers: Family::default(),
+            docker_reconnects: Counter::default(),
+            actor_restarts: Family::default(),
+            change_latency: Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0]),
             published_names: Gauge::default(),
             pending_changes: Gauge::default(),
             requests: Family::default(),
@@ -94,18 +136,35 @@ impl Stats {
             rejected_changes: Counter::default(),
             repairs: Counter::default(),
             last_reconciled: Gauge::default(),
+            seconds_since_reconciled: Gauge::default(),
+            route53_seen: Arc::default(),
             registry: Arc::default(),
         };
         let mut registry = Registry::with_prefix("route53_registrator");
         registry.register(
             "docker_events",
-            "Docker events received",
+            "Docker events received, by action",
             stats.docker_events.clone(),
         );
         registry.register(
-            "name_refusals",
-            "Containers whose name was refused",
-            stats.name_refusals.clone(),
+            "containers",
+            "Containers seen, by outcome (published, skipped, refused) and reason",
+            stats.containers.clone(),
+        );
+        registry.register(
+            "docker_reconnects",
+            "Reconnections to the Docker engine",
+            stats.docker_reconnects.clone(),
+        );
+        registry.register(
+            "actor_restarts",
+            "Actor restarts after a failure or a panic, by actor",
+            stats.actor_restarts.clone(),
+        );
+        registry.register(
+            "change_latency_seconds",
+            "From a name's change of desired state to the change request carrying it",
+            stats.change_latency.clone(),
         );
         registry.register(
             "published_names",
@@ -143,9 +202,14 @@ impl Stats {
             stats.repairs.clone(),
         );
         registry.register(
-            "last_reconciled_seconds",
+            "last_reconciled_timestamp_seconds",
             "Unix time at which the zone last matched the desired names",
             stats.last_reconciled.clone(),
+        );
+        registry.register(
+            "seconds_since_reconciled",
+            "Seconds since the zone last matched the desired names (-1 before the first time)",
+            stats.seconds_since_reconciled.clone(),
         );
         *stats.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
         stats
@@ -159,6 +223,11 @@ impl Stats {
                 outcome: outcome(result).to_string(),
             })
             .inc();
+        let mut seen = self.route53_seen();
+        match result {
+            Ok(_) => seen.last_ok = Some(Instant::now()),
+            Err(e) => seen.last_error = Some((Instant::now(), format!("{operation}: {e}"))),
+        }
     }
 
     /// How many requests of `operation` ended with `outcome` (`ok`, `throttled`, ...).
@@ -171,6 +240,34 @@ impl Stats {
             .get()
     }
 
+    /// Counts a Docker event of `action`.
+    pub fn docker_event(&self, action: &str) {
+        self.docker_events
+            .get_or_create(&ActionLabels {
+                action: action.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a container seen, by `outcome` and `reason` (empty for `published`).
+    pub fn container(&self, outcome: &str, reason: &str) {
+        self.containers
+            .get_or_create(&ContainerLabels {
+                outcome: outcome.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a restart of `actor`.
+    pub fn actor_restarted(&self, actor: &str) {
+        self.actor_restarts
+            .get_or_create(&ActorLabels {
+                actor: actor.to_string(),
+            })
+            .inc();
+    }
+
     /// The zone matches the desired names now.
     pub fn reconciled_now(&self) {
         let now = SystemTime::now()
@@ -178,12 +275,50 @@ impl Stats {
             .map_or(0, |d| d.as_secs());
         self.last_reconciled
             .set(i64::try_from(now).unwrap_or(i64::MAX));
+        self.route53_seen().last_reconciled = Some(Instant::now());
+    }
+
+    /// How long ago the zone last matched the desired names, at `now`; `None` before the first time.
+    pub fn since_reconciled(&self, now: Instant) -> Option<Duration> {
+        self.route53_seen()
+            .last_reconciled
+            .map(|at| now.saturating_duration_since(at))
+    }
+
+    /// Route53 as this instance sees it, in one line for `/healthz`'s body: the last reconciliation, and the
+    /// last error when it is more recent than the last request that worked.
+    pub fn route53_summary(&self, now: Instant) -> String {
+        let seen = self.route53_seen().clone();
+        let reconciled = match seen.last_reconciled {
+            Some(at) => format!(
+                "reconciled {:.0} s ago",
+                now.saturating_duration_since(at).as_secs_f64()
+            ),
+            None => "not reconciled yet".to_string(),
+        };
+        match seen.last_error {
+            Some((at, error)) if seen.last_ok.is_none_or(|ok| ok < at) => format!(
+                "{reconciled}; last request failed {:.0} s ago: {error}",
+                now.saturating_duration_since(at).as_secs_f64()
+            ),
+            _ => reconciled,
+        }
+    }
+
+    fn route53_seen(&self) -> std::sync::MutexGuard<'_, Route53Seen> {
+        self.route53_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every metric in Prometheus' text exposition format.
     pub fn render(&self) -> String {
+        let since = self
+            .since_reconciled(Instant::now())
+            .map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.seconds_since_reconciled.set(since);
         let mut out = String::new();
-        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
@@ -198,14 +333,22 @@ mod tests {
     fn clones_share_the_counters_and_render_them() {
         let stats = Stats::new();
         let clone = stats.clone();
-        clone.docker_events.inc();
+        clone.docker_event("start");
         clone.request::<()>("ChangeResourceRecordSets", &Ok(()));
         clone.request::<()>(
             "ChangeResourceRecordSets",
             &Err(Route53Error::Throttling("slow".into())),
         );
         clone.batch_size.observe(3.0);
-        assert_eq!(stats.docker_events.get(), 1);
+        assert_eq!(
+            stats
+                .docker_events
+                .get_or_create(&ActionLabels {
+                    action: "start".into()
+                })
+                .get(),
+            1
+        );
         assert_eq!(stats.requests_of("ChangeResourceRecordSets", "ok"), 1);
         assert_eq!(
             stats.requests_of("ChangeResourceRecordSets", "throttled"),
@@ -214,7 +357,11 @@ mod tests {
         assert_eq!(stats.requests_of("ListResourceRecordSets", "ok"), 0);
         let text = stats.render();
         assert!(
-            text.contains("route53_registrator_docker_events_total 1"),
+            text.contains(r#"route53_registrator_docker_events_total{action="start"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("route53_registrator_seconds_since_reconciled -1"),
             "{text}"
         );
         assert!(

@@ -14,7 +14,8 @@ use support::docker::{
     require_test_image, ContainerSpec, Network, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM,
 };
 use support::imds::ImdsServer;
-use support::{unique, unique_zone, wait_until};
+use support::proxy::SocketProxy;
+use support::{free_port, http_get, unique, unique_zone, wait_until};
 
 /// Long enough for Docker, the daemon's debounce and one resync on a loaded machine.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -749,4 +750,147 @@ fn a_second_sigterm_ends_a_shutdown_that_waits_for_route53() {
     let output = daemon.output();
     assert_eq!(status.code(), Some(0), "{output}");
     assert!(output.contains("second signal"), "{output}");
+}
+
+/// The value of the series `series` (a metric's name with its labels, as rendered) in a Prometheus text
+/// exposition; `None` when it is not there.
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// `/metrics` of the daemon listening on `addr`, once it answers.
+fn scrape(addr: &str) -> String {
+    let mut text = String::new();
+    wait_until(DEADLINE, "/metrics answers", || {
+        match http_get(addr, "/metrics") {
+            Ok((200, body)) => {
+                text = body;
+                true
+            }
+            _ => false,
+        }
+    });
+    text
+}
+
+/// `/metrics` follows what the daemon does: events by action, containers by outcome, names published,
+/// Route53 requests by operation and outcome, batch sizes and the latency of each change.
+#[test]
+fn metrics_move_as_containers_start_and_stop() {
+    let world = World::new();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _daemon = Daemon::builder(&world.server.endpoint())
+        .config(&world.config("10.0.0.11"))
+        .env("R53R_HTTP__LISTEN", &addr)
+        .spawn();
+    let published = "route53_registrator_published_names";
+    wait_until(DEADLINE, "the zone is read and nothing published", || {
+        let text = scrape(&addr);
+        metric(&text, published) == Some(0.0)
+            && metric(&text, r#"route53_registrator_route53_requests_total{operation="ListResourceRecordSets",outcome="ok"}"#)
+                .is_some_and(|n| n >= 1.0)
+    });
+
+    let web = world.service("metricsweb").run();
+    world.wait_published("metricsweb", "10.0.0.11");
+    wait_until(DEADLINE, "the metrics show the start", || {
+        let text = scrape(&addr);
+        metric(&text, published) == Some(1.0)
+            && metric(
+                &text,
+                r#"route53_registrator_docker_events_total{action="start"}"#,
+            )
+            .is_some_and(|n| n >= 1.0)
+            && metric(
+                &text,
+                r#"route53_registrator_containers_total{outcome="published",reason=""}"#,
+            ) == Some(1.0)
+            && metric(
+                &text,
+                r#"route53_registrator_route53_requests_total{operation="ChangeResourceRecordSets",outcome="ok"}"#,
+            ) == Some(1.0)
+            && metric(&text, "route53_registrator_route53_batch_size_count") == Some(1.0)
+            && metric(&text, "route53_registrator_change_latency_seconds_count") == Some(1.0)
+            && metric(&text, "route53_registrator_seconds_since_reconciled")
+                .is_some_and(|s| s >= 0.0)
+    });
+
+    web.stop(5);
+    world.wait_withdrawn("metricsweb", "10.0.0.11");
+    wait_until(DEADLINE, "the metrics show the stop", || {
+        let text = scrape(&addr);
+        metric(&text, published) == Some(0.0)
+            && metric(
+                &text,
+                r#"route53_registrator_docker_events_total{action="die"}"#,
+            )
+            .is_some_and(|n| n >= 1.0)
+            && metric(
+                &text,
+                r#"route53_registrator_route53_requests_total{operation="ChangeResourceRecordSets",outcome="ok"}"#,
+            ) == Some(2.0)
+            && metric(&text, "route53_registrator_change_latency_seconds_count") == Some(2.0)
+    });
+}
+
+/// `/healthz` answers 200 while Docker is reachable, 503 (saying why) once the Docker socket has been
+/// unreachable for longer than `http.docker_grace`, and 200 again once it is back; `healthcheck` exits 0 and
+/// 1 accordingly. Route53 is not involved.
+#[test]
+fn healthz_follows_the_docker_socket_with_its_grace() {
+    let world = World::new();
+    let mut proxy = SocketProxy::start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = world
+        .config("10.0.0.12")
+        .replace(
+            "[docker]\n",
+            &format!("[docker]\nhost = \"{}\"\n", proxy.host()),
+        )
+        .replace(
+            "[http]\nlisten = \"\"\n",
+            &format!("[http]\nlisten = \"{addr}\"\ndocker_grace = \"2s\"\n"),
+        );
+    assert!(
+        config.contains(&addr) && config.contains(&proxy.host()),
+        "{config}"
+    );
+    let _daemon = Daemon::builder(&world.server.endpoint())
+        .config(&config)
+        .spawn();
+    let healthz = |want: u16| {
+        wait_until(
+            DEADLINE,
+            &format!("/healthz answers {want}"),
+            || matches!(http_get(&addr, "/healthz"), Ok((status, _)) if status == want),
+        );
+        http_get(&addr, "/healthz")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    };
+    let body = healthz(200);
+    assert!(body.contains("docker: event stream connected"), "{body}");
+    let healthcheck = || {
+        Daemon::builder(&world.server.endpoint())
+            .config(&config)
+            .arg("healthcheck")
+            .run(DEADLINE)
+            .0
+            .code()
+    };
+    assert_eq!(healthcheck(), Some(0));
+
+    proxy.cut();
+    let body = healthz(503);
+    assert!(
+        body.starts_with("unhealthy: Docker event stream down"),
+        "{body}"
+    );
+    assert_eq!(healthcheck(), Some(1));
+
+    proxy.restore();
+    let body = healthz(200);
+    assert!(body.starts_with("ok"), "{body}");
 }

@@ -33,6 +33,8 @@ pub struct Classifier {
     downstream: Recipient<DesiredNames>,
     /// The set last sent; `None` until the first snapshot.
     sent: Option<BTreeSet<String>>,
+    /// The containers tracked as services at the last count, so that each is counted once.
+    services: BTreeSet<String>,
     /// Counts events and refused names (one per container).
     stats: Stats,
     /// Whom to ask for a listing after a restart (the watcher).
@@ -47,6 +49,7 @@ impl Classifier {
             sel,
             downstream,
             sent: None,
+            services: BTreeSet::new(),
             stats,
             resync: None,
         }
@@ -61,19 +64,35 @@ impl Classifier {
         for n in notices {
             match n.kind {
                 NoticeKind::Refused(reason) => {
-                    self.stats.name_refusals.inc();
+                    self.stats.container("refused", reason.label());
                     warn!(container = %n.container, id = %short(&n.id), reason = %reason, "name refused");
                 }
                 NoticeKind::Skipped(reason) => {
+                    self.stats.container("skipped", reason.label());
                     info!(container = %n.container, id = %short(&n.id), reason = %reason, "container skipped");
                 }
             }
         }
     }
 
+    /// Counts the containers newly seen as services.
+    fn count_services(&mut self) {
+        let now: BTreeSet<String> = self
+            .state
+            .service_ids()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        for _ in now.difference(&self.services) {
+            self.stats.container("published", "");
+        }
+        self.services = now;
+    }
+
     /// Sends the names when they differ from the last set sent; before the first snapshot only a snapshot
     /// may send.
     fn publish(&mut self, after_snapshot: bool) {
+        self.count_services();
         if self.sent.is_none() && !after_snapshot {
             return;
         }
@@ -100,6 +119,7 @@ impl Supervised for Classifier {
     /// The state may be half-updated by the panic: start again from nothing, as before a first snapshot.
     fn restarting(&mut self, _: &mut Context<Self>) {
         warn!("classifier restarting; nothing is sent until the containers are listed again");
+        self.stats.actor_restarted("classifier");
         self.state = DesiredState::new(self.sel.clone());
         self.sent = None;
         if let Some(resync) = &self.resync {
@@ -120,7 +140,7 @@ impl Handler<Event> for Classifier {
     type Result = ();
 
     fn handle(&mut self, msg: Event, ctx: &mut Context<Self>) {
-        self.stats.docker_events.inc();
+        self.stats.docker_event(msg.0.action());
         stop_on_panic(self, ctx, "apply a Docker event", |classifier, _| {
             let notices = classifier.state.apply(msg.0);
             classifier.log(notices);
@@ -139,6 +159,12 @@ impl Handler<Snapshot> for Classifier {
             classifier.publish(true);
         });
     }
+}
+
+impl Handler<crate::actors::messages::Ping> for Classifier {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]
@@ -417,8 +443,15 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("s", "*"))))
             .await
             .unwrap();
-        assert_eq!(stats.name_refusals.get(), 2);
-        assert_eq!(stats.docker_events.get(), 1);
+        let text = stats.render();
+        for line in [
+            r#"route53_registrator_containers_total{outcome="refused",reason="dot"} 1"#,
+            r#"route53_registrator_containers_total{outcome="refused",reason="wildcard"} 1"#,
+            r#"route53_registrator_containers_total{outcome="published",reason=""} 1"#,
+            r#"route53_registrator_docker_events_total{action="start"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
         assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
     }
 }

@@ -38,6 +38,7 @@ use crate::actors::messages::{Event, Resync, Snapshot};
 use crate::actors::CatchPanic;
 use crate::container::{ContainerEvent, ContainerInfo};
 use crate::docker::{BollardDocker, DockerApi, DockerError};
+use crate::stats::Stats;
 use crate::timing::{Backoff, RetryPolicy};
 
 /// How far back the event subscription reaches, to cover the moment between subscribing and listing (the
@@ -135,6 +136,8 @@ pub struct DockerWatcher {
     held: Option<Vec<ContainerEvent>>,
     /// When the last event arrived, across restarts: the next subscription replays from there.
     last_event_at: Option<SystemTime>,
+    /// Counts reconnections and restarts.
+    stats: Stats,
 }
 
 impl DockerWatcher {
@@ -157,6 +160,7 @@ impl DockerWatcher {
             docker: None,
             held: None,
             last_event_at: None,
+            stats: Stats::new(),
         }
     }
 
@@ -178,6 +182,12 @@ impl DockerWatcher {
             .boxed_local()
         });
         DockerWatcher::new(connect, resync_interval, events, snapshots, status)
+    }
+
+    /// Counts in `stats` (the daemon's shared handle) rather than in one of its own.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Replaces the reconnection backoff (tests use short delays).
@@ -275,6 +285,7 @@ impl DockerWatcher {
         }
         if self.backoff.attempts() > 0 {
             info!("Docker reconnected and reconciled");
+            self.stats.docker_reconnects.inc();
         }
         self.backoff.reset();
         self.status.connected(Instant::now());
@@ -314,10 +325,17 @@ impl Supervised for DockerWatcher {
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
         // The context has dropped the stream, the timers and the futures of the last incarnation.
         self.status.disconnected(Instant::now());
+        self.stats.actor_restarted("docker_watcher");
         self.restarted = true;
         self.docker = None;
         self.held = None;
     }
+}
+
+impl Handler<crate::actors::messages::Ping> for DockerWatcher {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]

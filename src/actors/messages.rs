@@ -64,3 +64,9 @@ pub struct Settle;
 pub struct Shutdown {
     pub deregister: bool,
 }
+
+/// Answered at once by every actor: `/healthz` asks each whether it answers (its mailbox is open and it is
+/// not stuck).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Ping;

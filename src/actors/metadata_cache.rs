@@ -25,6 +25,7 @@ use crate::actors::messages::HostIp;
 use crate::actors::CatchPanic;
 use crate::config::HostSettings;
 use crate::metadata::{MetadataApi, MetadataError};
+use crate::stats::Stats;
 use crate::timing::{Backoff, RetryPolicy};
 
 /// How often a known IP is read again (an instance's private IP does not change while it runs; this only
@@ -58,6 +59,8 @@ pub struct MetadataCache {
     current: Option<Ipv4Addr>,
     /// Whether this start is a restart after a panic (and so waits for the backoff).
     restarted: bool,
+    /// Counts restarts.
+    stats: Stats,
 }
 
 impl MetadataCache {
@@ -71,6 +74,7 @@ impl MetadataCache {
             backoff: Backoff::new(RETRY_POLICY, rand::random()),
             current: None,
             restarted: false,
+            stats: Stats::new(),
         }
     }
 
@@ -95,6 +99,12 @@ impl MetadataCache {
     /// Starts the cache under an actix `Supervisor`, which restarts it after a panic.
     pub fn start_supervised(self) -> Addr<Self> {
         Supervisor::start(move |_| self)
+    }
+
+    /// Counts in `stats` (the daemon's shared handle) rather than in one of its own.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
     }
 
     /// Replaces the refresh interval (tests use short ones).
@@ -189,8 +199,15 @@ impl Supervised for MetadataCache {
     /// Only a panic stops the cache: the next read waits for the backoff; the IP known is kept (and not
     /// sent again unless it changes).
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.stats.actor_restarted("metadata_cache");
         self.restarted = true;
     }
+}
+
+impl Handler<crate::actors::messages::Ping> for MetadataCache {
+    type Result = ();
+
+    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]

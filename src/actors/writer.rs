@@ -18,7 +18,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use crate::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
+use crate::actors::messages::{DesiredNames, HostIp, Ping, Settle, Shutdown, WriteReport};
 use crate::actors::{stop_on_panic, CatchPanic};
 use crate::reconcile::{Action, ReadPurpose, Reconciler};
 use crate::route53::read::{read_all, read_names};
@@ -176,6 +176,7 @@ impl Supervised for Route53Writer {
     /// The reconciler forgets what it knew of the zone and reads it again after the backoff; the waiters
     /// keep waiting.
     fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.stats.actor_restarted("writer");
         self.timer = None;
         self.state.restart(Instant::now());
     }
@@ -199,6 +200,12 @@ impl Handler<DesiredNames> for Route53Writer {
             self.poll(ctx);
         }
     }
+}
+
+impl Handler<Ping> for Route53Writer {
+    type Result = ();
+
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {}
 }
 
 impl Handler<Settle> for Route53Writer {

@@ -5,7 +5,9 @@
 //! - [`imds`]: an IMDSv2 server on loopback that counts the requests it gets.
 //! - [`daemon`]: the built `route53-registrator` binary, run with a config, its output kept in a file whose
 //!   tail is printed when the test fails, stopped with SIGTERM on drop.
+//! - [`proxy`]: a Unix socket proxy in front of the engine that a test can cut and restore.
 //! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
+//! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
 //! - [`unique`]: names no other test (or earlier run) uses: zones, services, containers, networks.
 //!
 //! Every test shares the one Docker engine, and a running daemon sees every container on it: give each test
@@ -19,6 +21,7 @@
 pub mod daemon;
 pub mod docker;
 pub mod imds;
+pub mod proxy;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -73,4 +76,31 @@ pub fn unique(prefix: &str) -> String {
 /// A zone domain unique to this test, such as `t-1a2b3c4d.test` (no trailing dot).
 pub fn unique_zone() -> String {
     format!("{}.test", unique("t"))
+}
+
+/// A loopback port free a moment ago, for a daemon's `http.listen` (`127.0.0.1:PORT`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `GET http://{addr}{path}`: the status and the body, or the error (nothing listening yet, say).
+pub fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent
+        .get(&format!("http://{addr}{path}"))
+        .call()
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok((status, body))
 }
