@@ -7,20 +7,26 @@
 //! `R53R_ROUTE53__WEIGHT=3.7` is refused rather than rounded, and `enabled = 1` in the file is refused.
 //!
 //! Who carries what:
-//! - serde, from the typed fields (`deny_unknown_fields`, `humantime_serde`, the enums) deserialised from a
-//!   `toml::Value` tree, which converts nothing: every type check of a file value (`ttl = 3.7`,
-//!   `ttl = "10"`, `enabled = 1`, `owner_id = 1e5`, `routing = "geo"`, `debounce = "5"`, a negative `u32`),
-//!   and of an environment value once it is in the tree. `serde_path_to_error` names the key of the failure.
+//! - the `config` crate, the layering: its builder stacks the defaults (`Config::try_from`), the file (its
+//!   TOML format, which keeps each value's kind: `ttl = 3.7` stays a float, `owner_id = "00012"` a string)
+//!   and the `R53R_` variables (a `config::Source` of ours, `Variables`); a later layer replaces a value and
+//!   merges into a section. Its deserialiser is not used, as it converts between types (`1`, `"yes"`, `"on"`
+//!   → `true`; 3.7 → 4; 1e5 → `"100000"`): the merged tree becomes a `toml::Value`, kind for kind.
+//!   Two readings are its own: a TOML date-time arrives as its text (which only a string key takes), and a
+//!   quoted dotted key at the top of the file (`"route53.ttl" = 5`) is a path, as `[route53]` `ttl = 5`.
+//! - serde, from the typed fields (`deny_unknown_fields`, `humantime_serde`, the enums) deserialised from that
+//!   `toml::Value`, which converts nothing: every type check of a file value (`ttl = 3.7`, `ttl = "10"`,
+//!   `enabled = 1`, `owner_id = 1e5`, `routing = "geo"`, `debounce = "5"`, a negative `u32`), and of an
+//!   environment value once it is in the tree. `serde_path_to_error` names the key of the failure.
 //! - By hand, because neither serde nor the `config` crate can do it:
 //!   - reading an environment variable: its text has no type, and only the key's type says whether `007` is
-//!     the integer 7 or the string `"007"`. The `config` crate either guesses from the text (`try_parsing`)
-//!     or leaves strings, and its deserialiser converts between types anyway (`1`, `"yes"`, `"on"` → `true`;
-//!     3.7 → 4; 1e5 → `"100000"`), so it is not used: `toml` parses the file and the layers are merged as
-//!     TOML tables.
-//!     `from_env` takes integers and booleans strictly, lists comma-separated with every item trimmed
-//!     and none empty (naming the variable), and anything else as the string written;
-//!   - refusing an unknown key *naming the file or the variable* it came from, with the keys that exist
-//!     (`overlay`; serde's `deny_unknown_fields` names neither, and stays as a backstop);
+//!     the integer 7 or the string `"007"`. The `config` crate's `Environment` either guesses from the text
+//!     (`try_parsing`) or leaves strings, so `from_env` reads each variable by the kind of its key's default:
+//!     integers and booleans strictly, lists comma-separated with every item trimmed and none empty (naming
+//!     the variable), anything else the string as written; `Variables` hands these typed values to `config`;
+//!   - refusing an unknown key *naming the file or the variable* it came from (each value's origin), with
+//!     the keys that exist, and a value where a section belongs (`check_keys`, on the file's tree alone,
+//!     then on the merged one; serde's `deny_unknown_fields` names neither, and stays as a backstop);
 //!   - wording serde's complaint for a user: the value as written and what would be valid (`type_error`);
 //!   - the rules beyond a value's type ([`Settings::validate`]).
 
@@ -29,6 +35,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ::config::{Source, Value as Layered, ValueKind};
 use serde::{Deserialize, Serialize};
 use serde_path_to_error::Segment;
 use toml::{Table, Value};
@@ -348,29 +355,44 @@ impl Settings {
         let Ok(Value::Table(defaults)) = Value::try_from(Settings::default()) else {
             unreachable!("settings serialise to a table")
         };
-        let mut merged = defaults.clone();
+        // The `config` crate layers the defaults, the file and the variables: a later layer replaces a value
+        // and merges into a section.
+        let bottom = ::config::Config::try_from(&Settings::default());
+        let mut layers =
+            ::config::Config::builder().add_source(bottom.expect("settings serialise to a table"));
         if let Some(path) = file.map(Path::to_path_buf).or(file_from_env) {
             let fail = |reason: String| ConfigError::File {
                 path: path.clone(),
                 reason,
             };
+            // Read here, not by `config::File::from(path)`, which would fall back to `<path>.toml`, read bad
+            // UTF-8 lossily and name the file relative to the working directory.
             let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
-            let layer = text.parse::<Table>().map_err(|e| fail(e.to_string()))?;
-            let origin = path.display().to_string();
-            overlay(&mut merged, &defaults, "", layer, &origin, &|_, _, v| Ok(v))?;
+            let layer = ::config::Config::builder()
+                .add_source(::config::File::from_str(&text, ::config::FileFormat::Toml))
+                .build()
+                // toml's own message names the line, config's not always (`ttl = 99999999999999999999`).
+                .map_err(|e| {
+                    fail(
+                        text.parse::<Table>()
+                            .map_or_else(|t| t.to_string(), |_| e.to_string()),
+                    )
+                })?;
+            // Checked on its own, before any variable: a variable below a key would otherwise hide the file's
+            // value where a section belongs (`route53 = 5` under `R53R_ROUTE53__ZONE_ID`).
+            let tree = layer.collect().expect("a parsed file is a table");
+            check_keys(&tree, &defaults, "", &path.display().to_string())?;
+            layers = layers.add_source(layer);
         }
-        for (key, (name, raw)) in vars {
-            // `route53.zone_id` → { route53 = { zone_id = raw } }
-            let mut segments = key.rsplit('.');
-            let leaf = Table::from_iter(segments.next().map(|k| (k.to_owned(), raw.into())));
-            let layer = segments.fold(leaf, |table, k| {
-                Table::from_iter([(k.to_owned(), Value::Table(table))])
-            });
-            let read = |key: &str, default: &Value, value| from_env(key, &name, default, value);
-            overlay(&mut merged, &defaults, "", layer, &name, &read)?;
-        }
+        let merged = layers
+            .add_source(Variables::read(vars, &defaults)?)
+            .build()
+            .and_then(|layers| layers.collect())
+            .expect("every layer is in memory, parsed already");
+        // The file's keys are known by now: an unknown key here has a variable for its origin.
+        check_keys(&merged, &defaults, "", "the environment")?;
 
-        let merged = Value::Table(merged);
+        let merged = Value::Table(to_toml_table(merged));
         let settings: Settings = serde_path_to_error::deserialize(merged.clone())
             .map_err(|e| type_error(&merged, &Value::Table(defaults), &e))?;
         settings.validate()?;
@@ -518,68 +540,61 @@ fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Lays `layer` (the file's table, or one variable's) over `merged`, below the key `prefix`. A key must be one
-/// of `defaults` (else it is refused naming `origin`: the file or the variable), and a section stays a table;
-/// each value is passed through `read` with its key's default (the file's as parsed; see [`from_env`]).
-fn overlay(
-    merged: &mut Table,
-    defaults: &Table,
-    prefix: &str,
-    layer: Table,
-    origin: &str,
-    read: &dyn Fn(&str, &Value, Value) -> Result<Value, ConfigError>,
-) -> Result<(), ConfigError> {
-    for (name, value) in layer {
-        let key = match prefix {
-            "" => name.clone(),
-            _ => format!("{prefix}.{name}"),
-        };
-        let (Some(default), Some(slot)) = (defaults.get(&name), merged.get_mut(&name)) else {
-            let known = defaults.keys().map(|k| match prefix {
-                "" => k.clone(),
-                _ => format!("{prefix}.{k}"),
-            });
-            let known = known.collect::<Vec<_>>().join(", ");
-            return Err(ConfigError::UnknownKey {
-                key,
-                origin: origin.into(),
-                expected: match prefix {
-                    "" => format!("the sections {known}"),
-                    _ => known,
-                },
-            });
-        };
-        match (default, slot, value) {
-            (Value::Table(default), Value::Table(slot), Value::Table(layer)) => {
-                overlay(slot, default, &key, layer, origin, read)?
-            }
-            (Value::Table(_), _, value) => {
-                return Err(invalid(&key, show(&value), format!("a table ([{key}])")))
-            }
-            (default, slot, value) => *slot = read(&key, default, value)?,
-        }
+/// The `R53R_` variables as a layer of the `config` crate: each value already of its key's type (see
+/// [`from_env`]), with the variable's name as its origin.
+#[derive(Clone, Debug)]
+struct Variables(::config::Map<String, Layered>);
+
+impl Variables {
+    /// `vars` maps each key (`route53.ttl`) to its variable's name and text; `defaults` gives the keys' types.
+    fn read(
+        vars: BTreeMap<String, (String, String)>,
+        defaults: &Table,
+    ) -> Result<Variables, ConfigError> {
+        let values = vars.into_iter().map(|(key, (name, raw))| {
+            let mut path = key.split('.');
+            let section = path.next().and_then(|name| defaults.get(name));
+            let default = path.fold(section, |value, name| value?.get(name));
+            Ok((key.clone(), from_env(&key, &name, default, &raw)?))
+        });
+        values.collect::<Result<_, _>>().map(Variables)
     }
-    Ok(())
+}
+
+impl Source for Variables {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    /// Keyed by path (`route53.ttl`): `config` sets each value into its section.
+    fn collect(&self) -> Result<::config::Map<String, Layered>, ::config::ConfigError> {
+        Ok(self.0.clone())
+    }
 }
 
 /// The value of the variable `name` for `key`, of the type of the key's default: an integer or a boolean
 /// trimmed and parsed strictly, a list split on commas with every item trimmed and none empty, anything else
-/// (strings, durations, enums) the text as written; serde checks it from there.
-fn from_env(key: &str, name: &str, default: &Value, value: Value) -> Result<Value, ConfigError> {
-    let Some(raw) = value.as_str() else {
-        return Ok(value); // a variable naming a key below a key: serde refuses the table
-    };
+/// (strings, durations, enums; and a key that is unknown, a section or below a value, for `check_keys` and
+/// serde to refuse) the text as written.
+fn from_env(
+    key: &str,
+    name: &str,
+    default: Option<&Value>,
+    raw: &str,
+) -> Result<Layered, ConfigError> {
+    let origin = Some(name.to_owned());
+    let layered = |kind: ValueKind| Layered::new(origin.as_ref(), kind);
     let text = raw.trim();
     let shown = if text.is_empty() { "\"\"" } else { text };
-    let refuse = |serde_says| invalid(key, shown, expected(serde_says, Some(default)));
-    Ok(match default {
-        Value::Integer(_) => text.parse::<i64>().map_err(|_| refuse("i64"))?.into(),
-        Value::Float(_) => text.parse::<f64>().map_err(|_| refuse("f64"))?.into(),
-        Value::Boolean(_) if text.eq_ignore_ascii_case("true") => true.into(),
-        Value::Boolean(_) if text.eq_ignore_ascii_case("false") => false.into(),
-        Value::Boolean(_) => return Err(refuse("a boolean")),
-        Value::Array(_) if text.is_empty() => Value::Array(Vec::new()),
-        Value::Array(_) => {
+    let refuse = |serde_says| invalid(key, shown, expected(serde_says, default));
+    Ok(layered(match default {
+        Some(Value::Integer(_)) => text.parse::<i64>().map_err(|_| refuse("i64"))?.into(),
+        Some(Value::Float(_)) => text.parse::<f64>().map_err(|_| refuse("f64"))?.into(),
+        Some(Value::Boolean(_)) if text.eq_ignore_ascii_case("true") => true.into(),
+        Some(Value::Boolean(_)) if text.eq_ignore_ascii_case("false") => false.into(),
+        Some(Value::Boolean(_)) => return Err(refuse("a boolean")),
+        Some(Value::Array(_)) if text.is_empty() => ValueKind::Array(Vec::new()),
+        Some(Value::Array(_)) => {
             let items: Vec<&str> = raw.split(',').map(str::trim).collect();
             if let Some(i) = items.iter().position(|item| item.is_empty()) {
                 return Err(invalid(
@@ -588,10 +603,87 @@ fn from_env(key: &str, name: &str, default: &Value, value: Value) -> Result<Valu
                     "comma-separated non-empty items",
                 ));
             }
-            Value::Array(items.into_iter().map(Value::from).collect())
+            ValueKind::Array(items.into_iter().map(|item| layered(item.into())).collect())
         }
         _ => raw.into(),
+    }))
+}
+
+/// Refuses a key of `layers` (the file's, or all merged) that no setting has, naming where it came from (its
+/// [`origin`], else `source`: the file's values have none), with the keys that exist; and a value where a
+/// section belongs.
+fn check_keys(
+    layers: &::config::Map<String, Layered>,
+    defaults: &Table,
+    prefix: &str,
+    source: &str,
+) -> Result<(), ConfigError> {
+    for (name, value) in layers {
+        let key = match prefix {
+            "" => name.clone(),
+            _ => format!("{prefix}.{name}"),
+        };
+        let Some(default) = defaults.get(name) else {
+            let known = defaults.keys().map(|k| match prefix {
+                "" => k.clone(),
+                _ => format!("{prefix}.{k}"),
+            });
+            let known = known.collect::<Vec<_>>().join(", ");
+            return Err(ConfigError::UnknownKey {
+                key,
+                origin: origin(value).unwrap_or(source).into(),
+                expected: match prefix {
+                    "" => format!("the sections {known}"),
+                    _ => known,
+                },
+            });
+        };
+        match (default, &value.kind) {
+            (Value::Table(default), ValueKind::Table(value)) => {
+                check_keys(value, default, &key, source)?
+            }
+            (Value::Table(_), _) => {
+                let shown = to_toml(value.clone()).map_or_else(String::new, |v| show(&v));
+                return Err(invalid(&key, shown, format!("a table ([{key}])")));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The variable a value came from: its origin, or for a section the merge made, its first value's. `None` for
+/// the defaults and the file (`config::File::from_str` gives its values no origin).
+fn origin(value: &Layered) -> Option<&str> {
+    value.origin().or_else(|| match &value.kind {
+        ValueKind::Table(table) => table.values().find_map(origin),
+        ValueKind::Array(items) => items.iter().find_map(origin),
+        _ => None,
     })
+}
+
+/// The merged layers as a TOML tree, kind for kind (I64 → Integer, Float → Float, String → String, ...):
+/// nothing is converted, so serde judges each value as it was written. `None` for nil, which only fills the
+/// gaps `config` leaves in a list given by index (a quoted `"a.b[3]"` key), and is dropped.
+fn to_toml(value: Layered) -> Option<Value> {
+    Some(match value.kind {
+        ValueKind::Nil => return None,
+        ValueKind::Boolean(b) => Value::Boolean(b),
+        ValueKind::I64(n) => Value::Integer(n),
+        // Only the defaults are of these kinds (a `u32` serialises as U64), and all of them fit TOML.
+        ValueKind::U64(n) => Value::Integer(n.try_into().ok()?),
+        ValueKind::I128(n) => Value::Integer(n.try_into().ok()?),
+        ValueKind::U128(n) => Value::Integer(n.try_into().ok()?),
+        ValueKind::Float(x) => Value::Float(x),
+        ValueKind::String(s) => Value::String(s),
+        ValueKind::Table(table) => Value::Table(to_toml_table(table)),
+        ValueKind::Array(items) => Value::Array(items.into_iter().filter_map(to_toml).collect()),
+    })
+}
+
+fn to_toml_table(table: ::config::Map<String, Layered>) -> Table {
+    let values = table.into_iter();
+    values.filter_map(|(k, v)| Some((k, to_toml(v)?))).collect()
 }
 
 /// serde's refusal of a value, as a [`ConfigError`] naming the key (from the error's path), the value as
@@ -897,6 +989,61 @@ mod tests {
 
         let err = load(ZONE, &[("R53R_VERBOSE", "1")]).unwrap_err();
         assert_eq!(err.key(), Some("verbose"));
+
+        // A section a variable made is named by the variable; one of the file, even empty, by the file.
+        let err = load(ZONE, &[("R53R_ROUTE35__TTL", "1")]).unwrap_err();
+        assert_eq!(err.key(), Some("route35"));
+        assert!(err.to_string().contains("in R53R_ROUTE35__TTL;"), "{err}");
+        let f = file(&format!("{ZONE}[route35]\n"));
+        let err = Settings::load_from(Some(f.path()), env(&[])).unwrap_err();
+        let origin = format!("in {};", f.path().display());
+        assert!(err.to_string().contains(&origin), "{err}");
+    }
+
+    #[test]
+    fn keys_are_case_sensitive_in_the_file_and_not_in_variable_names() {
+        let err = load("[Route53]\nTTL = 5\n", &[]).unwrap_err();
+        assert_eq!(err.key(), Some("Route53"), "{err}");
+        assert!(
+            err.to_string().contains("the sections route53, docker"),
+            "{err}"
+        );
+        let err = load(&format!("{ZONE}TTL = 5\n"), &[]).unwrap_err();
+        assert_eq!(err.key(), Some("route53.TTL"), "{err}");
+        assert!(err.to_string().contains("route53.ttl,"), "{err}");
+        let s = load(ZONE, &[("R53R_Route53__Ttl", "5")]).unwrap();
+        assert_eq!(s.route53.ttl, 5);
+    }
+
+    #[test]
+    fn the_file_layer_keeps_each_value_as_written() {
+        let s = load(
+            "[route53]\nzone_id = \"0012\"\nttl = 7\n[host]\nowner_id = \"00012\"\n[gc]\nenabled = true\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!((s.route53.zone_id.as_str(), s.route53.ttl), ("0012", 7));
+        assert_eq!(s.host.owner_id, "00012");
+        assert!(s.gc.enabled);
+        for (line, key) in [
+            ("ttl = 3.7", "route53.ttl"),
+            ("ttl = \"10\"", "route53.ttl"),
+            ("[host]\nowner_id = 1e5", "host.owner_id"),
+            ("[host]\nowner_id = 12", "host.owner_id"),
+            ("[gc]\nenabled = 1", "gc.enabled"),
+            ("[gc]\nenabled = \"true\"", "gc.enabled"),
+        ] {
+            let err = load(&format!("{ZONE}{line}\n"), &[]).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{line}: {err}");
+        }
+        // The config crate reads a TOML date-time as its text, which only a string key takes.
+        let s = load(&format!("{ZONE}[host]\nowner_id = 1979-05-27\n"), &[]).unwrap();
+        assert_eq!(s.host.owner_id, "1979-05-27");
+        let err = load(&format!("{ZONE}ttl = 1979-05-27\n"), &[]).unwrap_err();
+        assert_eq!(err.key(), Some("route53.ttl"), "{err}");
+        // An integer TOML cannot hold is named by its line.
+        let err = load(&format!("{ZONE}ttl = 99999999999999999999\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
     }
 
     #[test]
@@ -965,6 +1112,12 @@ mod tests {
             let err = load(ZONE, &[(var, value)]).unwrap_err();
             assert_eq!(&err.to_string(), message, "for {var}={value:?}");
         }
+        // The file is checked before a variable can lay a section over its value.
+        let err = load("route53 = 5\n", &[("R53R_ROUTE53__ZONE_ID", "Z1")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "route53: 5 is not valid; expected a table ([route53])"
+        );
     }
 
     #[test]
