@@ -47,9 +47,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, error, info, warn};
 
-use crate::actors::messages::WriteReport;
 use crate::config::Settings;
-use crate::plan::{self, BatchLimits, Ours, RecordSpec};
+use crate::plan::{self, Ours, RecordSpec};
+use crate::route53::batch::{self, BatchLimits};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
 use crate::stats::Stats;
@@ -131,6 +131,15 @@ impl WriterSettings {
             Routing::Multivalue | Routing::Weighted => Ok(()),
         }
     }
+}
+
+/// What the writer did, for `--once` and shutdown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Changes Route53 accepted (or, with `--dry-run`, that would have been sent).
+    pub applied: usize,
+    /// Changes Route53 refused as invalid (logged and counted).
+    pub rejected: usize,
 }
 
 /// Why some names are read.
@@ -493,7 +502,7 @@ impl Reconciler {
             }
         }
         self.start(Action::Send {
-            batches: plan::batches(&changes, self.settings.limits),
+            batches: batch::batches(&changes, self.settings.limits),
         })
     }
 

@@ -14,31 +14,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::route53::{Meaning, Route53Error};
-
 /// One Route53 request's operation and how it ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// `GetHostedZone`, `ListResourceRecordSets`, `ChangeResourceRecordSets`.
     pub operation: String,
-    /// [`outcome`]: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout, reset, refused
-    /// connection) or `fatal` (no such zone, credentials refused).
+    /// `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout, reset, refused connection) or `fatal`
+    /// (no such zone, credentials refused): see `route53::outcome`.
     pub outcome: String,
-}
-
-/// The outcome label of a request's result.
-pub fn outcome<T>(result: &Result<T, Route53Error>) -> &'static str {
-    match result {
-        Ok(_) => "ok",
-        Err(Route53Error::Server { .. }) => "5xx",
-        Err(Route53Error::Transport(_)) => "unreachable",
-        Err(e) => match e.meaning() {
-            Meaning::Throttled => "throttled",
-            Meaning::MaybeApplied => "unreachable",
-            Meaning::Refused => "rejected",
-            Meaning::Fatal => "fatal",
-        },
-    }
 }
 
 /// A Docker event's action (`start`, `kill`, `die`, `health_status`, `destroy`).
@@ -215,18 +198,19 @@ impl Stats {
         stats
     }
 
-    /// Counts one Route53 request of `operation` with its result.
-    pub fn request<T>(&self, operation: &str, result: &Result<T, Route53Error>) {
+    /// Counts one Route53 request of `operation` that ended with `outcome`; `failure` says what went wrong
+    /// (`None` for a success).
+    pub fn request(&self, operation: &str, outcome: &str, failure: Option<String>) {
         self.requests
             .get_or_create(&RequestLabels {
                 operation: operation.to_string(),
-                outcome: outcome(result).to_string(),
+                outcome: outcome.to_string(),
             })
             .inc();
         let mut seen = self.route53_seen();
-        match result {
-            Ok(_) => seen.last_ok = Some(Instant::now()),
-            Err(e) => seen.last_error = Some((Instant::now(), format!("{operation}: {e}"))),
+        match failure {
+            None => seen.last_ok = Some(Instant::now()),
+            Some(e) => seen.last_error = Some((Instant::now(), format!("{operation}: {e}"))),
         }
     }
 
@@ -334,10 +318,11 @@ mod tests {
         let stats = Stats::new();
         let clone = stats.clone();
         clone.docker_event("start");
-        clone.request::<()>("ChangeResourceRecordSets", &Ok(()));
-        clone.request::<()>(
+        clone.request("ChangeResourceRecordSets", "ok", None);
+        clone.request(
             "ChangeResourceRecordSets",
-            &Err(Route53Error::Throttling("slow".into())),
+            "throttled",
+            Some("Rate exceeded".into()),
         );
         clone.batch_size.observe(3.0);
         assert_eq!(

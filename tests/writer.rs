@@ -18,7 +18,7 @@ use futures_util::future::{BoxFuture, FutureExt};
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
-use route53_registrator::plan::BatchLimits;
+use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use actix::{Message, Recipient};
 
 use crate::container::{ContainerEvent, ContainerInfo};
+pub use crate::reconcile::WriteReport;
 
 /// One Docker event about a container (watcher → classifier).
 #[derive(Message, Clone, Debug)]
@@ -41,15 +42,6 @@ pub struct DesiredNames(pub BTreeSet<String>);
 #[derive(Message, Clone, Copy, Debug, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub struct HostIp(pub Ipv4Addr);
-
-/// What the writer did, for `--once` and shutdown.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WriteReport {
-    /// Changes Route53 accepted (or, with `--dry-run`, that would have been sent).
-    pub applied: usize,
-    /// Changes Route53 refused as invalid (logged and counted).
-    pub rejected: usize,
-}
 
 /// Resolves once the writer knows the IP and the desired names, has read the zone, and has applied
 /// everything pending (for `--once`).

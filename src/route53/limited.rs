@@ -8,7 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::{Change, ChangeInfo, HostedZone, RecordPage, RecordPosition, Route53Api, Route53Error};
+use super::{
+    outcome, Change, ChangeInfo, HostedZone, RecordPage, RecordPosition, Route53Api, Route53Error,
+};
 use crate::stats::Stats;
 
 /// The rate limiter of this instance's Route53 requests: built once (in `main`) and shared by whoever
@@ -41,12 +43,19 @@ impl RateLimited {
     }
 }
 
+impl RateLimited {
+    fn count<T>(&self, operation: &str, result: &Result<T, Route53Error>) {
+        let failure = result.as_ref().err().map(ToString::to_string);
+        self.stats.request(operation, outcome(result), failure);
+    }
+}
+
 #[async_trait]
 impl Route53Api for RateLimited {
     async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
         self.limiter.until_ready().await;
         let result = self.inner.get_hosted_zone(zone_id).await;
-        self.stats.request("GetHostedZone", &result);
+        self.count("GetHostedZone", &result);
         result
     }
 
@@ -58,7 +67,7 @@ impl Route53Api for RateLimited {
     ) -> Result<RecordPage, Route53Error> {
         self.limiter.until_ready().await;
         let result = self.inner.list_record_sets(zone_id, start, max_items).await;
-        self.stats.request("ListResourceRecordSets", &result);
+        self.count("ListResourceRecordSets", &result);
         result
     }
 
@@ -70,7 +79,7 @@ impl Route53Api for RateLimited {
         self.limiter.until_ready().await;
         self.stats.batch_size.observe(changes.len() as f64);
         let result = self.inner.change_record_sets(zone_id, changes).await;
-        self.stats.request("ChangeResourceRecordSets", &result);
+        self.count("ChangeResourceRecordSets", &result);
         result
     }
 }

@@ -5,6 +5,7 @@
 //! tests against the emulator over HTTP) and the in-process emulator in the `route53-emulator` crate (the
 //! writer's tests).
 
+pub mod batch;
 pub mod limited;
 pub mod read;
 pub mod sdk;
@@ -186,6 +187,21 @@ impl Route53Error {
     }
 }
 
+/// The metrics' label for how a request ended: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout,
+/// reset, refused connection) or `fatal` (no such zone, credentials refused).
+pub fn outcome<T>(result: &Result<T, Route53Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Route53Error::Server { .. }) => "5xx",
+        Err(e) => match e.meaning() {
+            Meaning::Throttled => "throttled",
+            Meaning::MaybeApplied => "unreachable",
+            Meaning::Refused => "rejected",
+            Meaning::Fatal => "fatal",
+        },
+    }
+}
+
 /// The subset of the Route53 API that the daemon calls. Add methods as required.
 #[async_trait]
 pub trait Route53Api: Send + Sync + 'static {
@@ -263,6 +279,15 @@ mod tests {
         ];
         for (error, want) in cases {
             assert_eq!(error.meaning(), want, "{error:?}");
+            let label = outcome::<()>(&Err(error.clone()));
+            let want_label = match (&error, want) {
+                (Route53Error::Server { .. }, _) => "5xx",
+                (_, Meaning::Throttled) => "throttled",
+                (_, Meaning::MaybeApplied) => "unreachable",
+                (_, Meaning::Refused) => "rejected",
+                (_, Meaning::Fatal) => "fatal",
+            };
+            assert_eq!(label, want_label, "{error:?}");
             let retriable = matches!(want, Meaning::Throttled | Meaning::MaybeApplied);
             assert_eq!(error.is_retriable(), retriable, "{error:?}");
         }

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tracing::debug;
 
+use super::batch;
 use super::read::read_names;
 use super::{Change, Meaning, RecordSet, Route53Api, Route53Error};
-use crate::plan;
 
 /// A change Route53 refused on its own (its record set's changes isolated from the rest of the batch).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct FlushOutcome {
 }
 
 /// Sends `batches` in order. A batch that is refused ([`Meaning::Refused`]: invalid, or forbidden by an IAM
-/// policy that limits record names or types) is halved along record-set boundaries ([`plan::groups`])
+/// policy that limits record names or types) is halved along record-set boundaries ([`batch::groups`])
 /// until each refused record set is alone, so every good change is applied; the refused names are then
 /// read again. Any other failure ends the flush: what was not sent is recomputed at the retry, and when
 /// the failed batch may have been applied its names are [`FlushOutcome::uncertain`].
@@ -61,7 +61,7 @@ pub async fn send_batches(
                 out.accepted.extend(batch);
             }
             Err(e) if e.meaning() == Meaning::Refused => {
-                let groups = plan::groups(&batch);
+                let groups = batch::groups(&batch);
                 if groups.len() > 1 {
                     debug!(
                         zone_id,

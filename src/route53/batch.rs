@@ -1,0 +1,190 @@
+//! Pure: packing changes into ChangeResourceRecordSets requests within Route53's limits, and the groups of
+//! changes that must travel together (which the sender also halves a refused batch along).
+
+use std::collections::BTreeMap;
+
+use super::{Change, ChangeAction};
+
+/// Route53's limits on one ChangeResourceRecordSets request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// `ResourceRecord` elements per request (an UPSERT counts twice).
+    pub max_records: usize,
+    /// Characters in all `Value` elements of a request (an UPSERT counts twice).
+    pub max_value_chars: usize,
+}
+
+impl BatchLimits {
+    /// The limits Route53 documents: 1000 records and 32,000 characters of values per request.
+    pub const ROUTE53: BatchLimits = BatchLimits {
+        max_records: 1000,
+        max_value_chars: 32_000,
+    };
+}
+
+impl Default for BatchLimits {
+    fn default() -> Self {
+        BatchLimits::ROUTE53
+    }
+}
+
+/// What one change costs against [`BatchLimits`]: (records, characters of values). Route53 counts an UPSERT
+/// twice, as a DELETE and a CREATE.
+pub fn cost(change: &Change) -> (usize, usize) {
+    let times = if change.action == ChangeAction::Upsert {
+        2
+    } else {
+        1
+    };
+    let records = change.record_set.values.len();
+    let chars: usize = change
+        .record_set
+        .values
+        .iter()
+        .map(|v| v.chars().count())
+        .sum();
+    (records * times, chars * times)
+}
+
+/// Packs `changes` into requests within `limits`. The changes of one record set (name and type), such as a
+/// DELETE and the CREATE that replaces it, always travel together and keep their order; groups are sorted
+/// by name and type, so the same changes always give the same batches. A group that alone exceeds the
+/// limits gets a batch of its own (Route53 will refuse it, and the writer isolates it).
+pub fn batches(changes: &[Change], limits: BatchLimits) -> Vec<Vec<Change>> {
+    let mut out: Vec<Vec<Change>> = Vec::new();
+    let mut batch: Vec<Change> = Vec::new();
+    let (mut records, mut chars) = (0, 0);
+    for group in groups(changes) {
+        let (group_records, group_chars) = group
+            .iter()
+            .map(cost)
+            .fold((0, 0), |(r, c), (gr, gc)| (r + gr, c + gc));
+        let fits = records + group_records <= limits.max_records
+            && chars + group_chars <= limits.max_value_chars;
+        if !fits && !batch.is_empty() {
+            out.push(std::mem::take(&mut batch));
+            (records, chars) = (0, 0);
+        }
+        batch.extend(group);
+        records += group_records;
+        chars += group_chars;
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+/// Splits `changes` into groups that must stay together (the changes of one record set, in order), sorted
+/// as [`batches`] sorts them. The writer halves a rejected batch along these groups to isolate the bad one.
+pub fn groups(changes: &[Change]) -> Vec<Vec<Change>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<Change>> = BTreeMap::new();
+    for change in changes {
+        let key = (
+            change.record_set.name.as_str(),
+            change.record_set.rtype.as_str(),
+        );
+        groups.entry(key).or_default().push(change.clone());
+    }
+    groups.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route53::RecordSet;
+
+    /// A multivalue record set of `name` holding `10.0.0.1` (8 characters).
+    fn record(name: &str) -> RecordSet {
+        RecordSet {
+            name: format!("{name}.zone."),
+            rtype: "A".into(),
+            set_identifier: Some("10.0.0.1".into()),
+            weight: None,
+            multivalue_answer: Some(true),
+            ttl: 10,
+            values: vec!["10.0.0.1".into()],
+        }
+    }
+
+    fn create(record_set: RecordSet) -> Change {
+        Change {
+            action: ChangeAction::Create,
+            record_set,
+        }
+    }
+
+    fn numbered(n: usize) -> Vec<Change> {
+        (0..n)
+            .map(|i| create(record(&format!("svc{i:05}"))))
+            .collect()
+    }
+
+    #[test]
+    fn batches_stay_within_the_record_limit() {
+        let changes = numbered(2500);
+        let out = batches(&changes, BatchLimits::ROUTE53);
+        assert_eq!(
+            out.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
+        assert_eq!(out.concat(), changes, "nothing lost, nothing reordered");
+    }
+
+    #[test]
+    fn batches_stay_within_the_character_limit() {
+        let limits = BatchLimits {
+            max_records: 1000,
+            max_value_chars: 25,
+        };
+        // Each value `10.0.0.1` is 8 characters: three fit in 25, a fourth does not.
+        let out = batches(&numbered(7), limits);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+    }
+
+    #[test]
+    fn upsert_counts_twice() {
+        let up = |n: &str| Change {
+            action: ChangeAction::Upsert,
+            record_set: record(n),
+        };
+        assert_eq!(cost(&up("a")), (2, 16));
+        let limits = BatchLimits {
+            max_records: 3,
+            max_value_chars: 1000,
+        };
+        let out = batches(&[up("a"), up("b")], limits);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn batches_are_deterministic_whatever_the_input_order() {
+        let changes = numbered(30);
+        let mut shuffled = changes.clone();
+        shuffled.reverse();
+        shuffled.swap(3, 17);
+        let limits = BatchLimits {
+            max_records: 7,
+            max_value_chars: 1000,
+        };
+        assert_eq!(batches(&shuffled, limits), batches(&changes, limits));
+        assert_eq!(groups(&shuffled).concat(), changes);
+    }
+
+    #[test]
+    fn an_oversized_group_gets_a_batch_of_its_own() {
+        let big = RecordSet {
+            values: vec!["10.0.0.1".into(); 5],
+            ..record("big")
+        };
+        let limits = BatchLimits {
+            max_records: 3,
+            max_value_chars: 1000,
+        };
+        let out = batches(
+            &[create(record("a")), create(big), create(record("c"))],
+            limits,
+        );
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
+}
