@@ -69,7 +69,7 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     }
     init_logging(&settings);
-    log_panics();
+    log_panics(settings.log.format);
     let system = actix_rt::System::new();
     ExitCode::from(system.block_on(daemon(settings, writer_settings, args.once)))
 }
@@ -114,7 +114,7 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let zone = match zone {
         Ok(zone) => zone,
         Err(e) => {
-            eprintln!("route53-registrator: hosted zone {zone_id} cannot be used: {e}");
+            error!(zone_id, error = %e, "the hosted zone cannot be used");
             return EXIT_FATAL;
         }
     };
@@ -137,7 +137,7 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let metadata = match metadata {
         Ok(cache) => cache.with_stats(stats.clone()).start_supervised(),
         Err(e) => {
-            eprintln!("route53-registrator: instance metadata: {e}");
+            error!(error = %e, "the host IP cannot be determined");
             return EXIT_FATAL;
         }
     };
@@ -231,10 +231,9 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
 
 /// `--once` stopped by `signal` before it finished: says so, and exits 1 (the changes may be half sent).
 fn interrupted(signal: &str) -> u8 {
-    error!(signal, "interrupted: the reconciliation did not finish");
-    eprintln!(
-        "route53-registrator: --once interrupted by {signal}: the reconciliation did not finish; \
-         some changes may not have been sent"
+    error!(
+        signal,
+        "--once interrupted by {signal}: the reconciliation did not finish; some changes may not have been sent"
     );
     EXIT_FATAL
 }

@@ -14,6 +14,8 @@
 //!
 //! Its stdout and stderr go to one file; when the test fails (panics) while the daemon is alive or being
 //! dropped, the file's tail is printed. On drop it gets SIGTERM and is waited for (SIGKILL after a deadline).
+//! [`DaemonBuilder::run_in_terminal`] runs it on a pseudo-terminal instead (through util-linux's `script`),
+//! as a person at a terminal would.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -171,7 +173,41 @@ impl DaemonBuilder {
 
     /// Starts the daemon.
     pub fn spawn(self) -> Daemon {
-        let (mut command, dir, log) = self.command();
+        let (command, dir, log) = self.command();
+        self.start(command, dir, log)
+    }
+
+    /// Runs the daemon to its end as [`DaemonBuilder::run`] does, but with its standard input, output and
+    /// error on a pseudo-terminal (`script --quiet --return --command ... /dev/null`, from util-linux, which
+    /// Debian always has), so that it sees a terminal. Its output (with the terminal's `\r\n` line ends)
+    /// goes to the log as usual.
+    pub fn run_in_terminal(self, timeout: Duration) -> (ExitStatus, String) {
+        let (inner, dir, log) = self.command();
+        let line = std::iter::once(inner.get_program())
+            .chain(inner.get_args())
+            .map(|word| shell_quote(&word.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut command = Command::new("script");
+        command
+            .args(["--quiet", "--return", "--command"])
+            .arg(&line)
+            .arg("/dev/null");
+        // `script` runs the line with $SHELL, in the environment it was given: the daemon's.
+        command.env("SHELL", "/bin/sh");
+        for (key, value) in inner.get_envs() {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        let mut daemon = self.start(command, dir, log);
+        let status = daemon.wait_exit(timeout);
+        (status, daemon.output())
+    }
+
+    /// Spawns `command` with its output going to `log`.
+    fn start(&self, mut command: Command, dir: tempfile::TempDir, log: PathBuf) -> Daemon {
         let file = File::create(&log).expect("create the daemon's log");
         command
             .stdin(Stdio::null())
@@ -179,11 +215,11 @@ impl DaemonBuilder {
             .stderr(Stdio::from(file));
         let child = command
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {BINARY}: {error}"));
+            .unwrap_or_else(|error| panic!("cannot start {:?}: {error}", command.get_program()));
         Daemon {
             child,
             log,
-            label: self.label,
+            label: self.label.clone(),
             status: None,
             _dir: dir,
         }
@@ -196,6 +232,11 @@ impl DaemonBuilder {
         let status = daemon.wait_exit(timeout);
         (status, daemon.output())
     }
+}
+
+/// `word` in single quotes for `sh` (a `'` inside becomes `'\''`).
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 impl Daemon {

@@ -11,6 +11,15 @@
 //! | a `GET` without the right token           | 401                                                        |
 //! | anything else                             | 404                                                        |
 //!
+//! Given role credentials ([`ImdsServer::serve_credentials`]), it is also where an instance role's and a
+//! task role's credentials come from, as the AWS credentials chain asks for them:
+//!
+//! | request                                   | answer                                                     |
+//! |-------------------------------------------|------------------------------------------------------------|
+//! | `GET /latest/meta-data/iam/security-credentials/` with the token | 200, the role's name ([`ROLE_NAME`])     |
+//! | `GET /latest/meta-data/iam/security-credentials/<role>` with the token | 200, the credentials as JSON       |
+//! | `GET` [`CONTAINER_CREDENTIALS_PATH`] with header `Authorization: <authorization>` | 200, the same JSON (the endpoint ECS serves a task role from, for `AWS_CONTAINER_CREDENTIALS_FULL_URI`); 401 without it |
+//!
 //! It counts every request it gets (so that a test can assert that none came), can answer 500 for a while,
 //! and can be started late on a port reserved earlier (a metadata service that is down at first).
 //! Each connection gets one answer and is closed (`Connection: close`).
@@ -22,7 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-const TOKEN: &str = "test-token-AQAEAFa2yr3Q0w==";
+/// The IMDSv2 session token it hands out (a test can check that no log shows it).
+pub const TOKEN: &str = "test-token-AQAEAFa2yr3Q0w==";
+/// The instance role's name, when it serves credentials.
+pub const ROLE_NAME: &str = "route53-registrator-test-role";
+/// The path of the container credentials endpoint, when it serves credentials.
+pub const CONTAINER_CREDENTIALS_PATH: &str = "/v2/credentials/route53-registrator-test-task";
+const ROLE_PATH_PREFIX: &str = "/latest/meta-data/iam/security-credentials/";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 
@@ -35,10 +50,34 @@ pub struct Request {
     pub status: u16,
 }
 
+/// Temporary credentials of a role, as the metadata service or the ECS agent hands them out.
+#[derive(Clone, Debug)]
+pub struct RoleCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    /// What the container credentials endpoint expects in the `Authorization` header
+    /// (`AWS_CONTAINER_AUTHORIZATION_TOKEN`).
+    pub authorization: String,
+}
+
+impl RoleCredentials {
+    /// The JSON document both endpoints answer (aws-config reads the same fields from either).
+    fn json(&self) -> String {
+        format!(
+            "{{\"Code\":\"Success\",\"LastUpdated\":\"2026-01-01T00:00:00Z\",\"Type\":\"AWS-HMAC\",\
+             \"AccessKeyId\":\"{}\",\"SecretAccessKey\":\"{}\",\"Token\":\"{}\",\
+             \"Expiration\":\"2099-01-01T00:00:00Z\"}}",
+            self.access_key_id, self.secret_access_key, self.session_token
+        )
+    }
+}
+
 #[derive(Debug)]
 struct State {
     local_ipv4: String,
     instance_id: String,
+    credentials: Option<RoleCredentials>,
     failing: bool,
     requests: Vec<Request>,
 }
@@ -78,6 +117,7 @@ impl ImdsServer {
         let state = Arc::new(Mutex::new(State {
             local_ipv4: local_ipv4.to_string(),
             instance_id: instance_id.to_string(),
+            credentials: None,
             failing: false,
             requests: Vec::new(),
         }));
@@ -136,6 +176,17 @@ impl ImdsServer {
     /// Changes the IP it answers from now on.
     pub fn set_local_ipv4(&self, ip: &str) {
         self.state.lock().unwrap().local_ipv4 = ip.to_string();
+    }
+
+    /// Serves `credentials` from now on: as the instance role [`ROLE_NAME`], and on the container credentials
+    /// endpoint ([`ImdsServer::container_credentials_uri`]).
+    pub fn serve_credentials(&self, credentials: &RoleCredentials) {
+        self.state.lock().unwrap().credentials = Some(credentials.clone());
+    }
+
+    /// `http://127.0.0.1:PORT/v2/credentials/...`, for `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub fn container_credentials_uri(&self) -> String {
+        format!("{}{CONTAINER_CREDENTIALS_PATH}", self.endpoint())
     }
 
     /// While `failing`, every request is answered 500.
@@ -207,6 +258,24 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 ("GET", "/latest/meta-data/local-ipv4" | "/latest/meta-data/instance-id") => {
                     (401, vec![], "unauthorized".to_string())
                 }
+                ("GET", path) if path.starts_with(ROLE_PATH_PREFIX) => {
+                    match (&state.credentials, &path[ROLE_PATH_PREFIX.len()..]) {
+                        (Some(_), _) if !authorised => (401, vec![], "unauthorized".to_string()),
+                        (Some(_), "") => (200, vec![], ROLE_NAME.to_string()),
+                        (Some(credentials), ROLE_NAME) => (200, vec![], credentials.json()),
+                        _ => (404, vec![], "not found".to_string()),
+                    }
+                }
+                ("GET", CONTAINER_CREDENTIALS_PATH) => match &state.credentials {
+                    Some(credentials)
+                        if header("authorization").as_deref()
+                            == Some(credentials.authorization.as_str()) =>
+                    {
+                        (200, vec![], credentials.json())
+                    }
+                    Some(_) => (401, vec![], "unauthorized".to_string()),
+                    None => (404, vec![], "not found".to_string()),
+                },
                 _ => (404, vec![], "not found".to_string()),
             }
         }

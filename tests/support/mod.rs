@@ -2,9 +2,12 @@
 //!
 //! - [`docker`]: containers and networks on the real engine, through the `docker` CLI, removed on drop
 //!   (even when the test fails); the test image built by `scripts/test.sh`.
-//! - [`imds`]: an IMDSv2 server on loopback that counts the requests it gets.
+//! - [`imds`]: an IMDSv2 server on loopback that counts the requests it gets; it can also serve role
+//!   credentials (an instance role's, and a task role's on the container credentials endpoint).
 //! - [`daemon`]: the built `route53-registrator` binary, run with a config, its output kept in a file whose
-//!   tail is printed when the test fails, stopped with SIGTERM on drop.
+//!   tail is printed when the test fails, stopped with SIGTERM on drop; or run on a pseudo-terminal.
+//! - [`emulator`]: the Route53 emulator over HTTP with one zone of a unique name, for daemon tests that start
+//!   no containers.
 //! - [`proxy`]: a Unix socket proxy in front of the engine that a test can cut and restore.
 //! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
 //! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
@@ -20,6 +23,7 @@
 
 pub mod daemon;
 pub mod docker;
+pub mod emulator;
 pub mod imds;
 pub mod proxy;
 

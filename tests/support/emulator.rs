@@ -1,0 +1,92 @@
+//! The project's Route53 emulator served over HTTP on loopback, with one hosted zone of a name no other test
+//! uses: what a daemon test needs when it starts no containers of its own.
+//!
+//! ```ignore
+//! let zone = EmulatedZone::private();
+//! zone.seed_own_record("stale", "10.1.2.3"); // so that the daemon has a change to send
+//! let (status, output) = Daemon::builder(&zone.endpoint())
+//!     .config(&zone.config(Some("10.1.2.3")))
+//!     .arg("--once")
+//!     .run(Duration::from_secs(30));
+//! ```
+
+use route53_emulator::{spawn_server, Emulator, Operation, ServerHandle};
+use route53_registrator::route53::{Change, ChangeAction, RecordSet};
+
+use super::unique_zone;
+
+/// An emulator with one zone, and its HTTP server (stopped on drop).
+pub struct EmulatedZone {
+    pub emulator: Emulator,
+    pub server: ServerHandle,
+    pub zone_id: String,
+    /// The zone's domain, without the trailing dot.
+    pub zone: String,
+}
+
+impl EmulatedZone {
+    /// A private hosted zone with a unique name.
+    pub fn private() -> EmulatedZone {
+        let emulator = Emulator::new();
+        let zone = unique_zone();
+        let hosted = emulator.create_zone(&zone, true);
+        let server = spawn_server(emulator.clone(), 0).expect("emulator server");
+        EmulatedZone {
+            emulator,
+            server,
+            zone_id: hosted.id,
+            zone,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL` ([`super::daemon::Daemon::builder`]).
+    pub fn endpoint(&self) -> String {
+        self.server.endpoint()
+    }
+
+    /// A daemon config for this zone with short timings; with `ip`, `host.ip` is set (and the metadata
+    /// service is not asked for it).
+    pub fn config(&self, ip: Option<&str>) -> String {
+        let mut config = format!(
+            "[route53]\nzone_id = \"{}\"\ndebounce = \"50ms\"\nmax_delay = \"300ms\"\n\
+             max_requests_per_second = 50\n[http]\nlisten = \"\"\n",
+            self.zone_id
+        );
+        if let Some(ip) = ip {
+            config.push_str(&format!("[host]\nip = \"{ip}\"\n"));
+        }
+        config
+    }
+
+    /// Writes a multivalue record set under `name` owned by the instance `ip` (its default owner id), as a
+    /// daemon on that instance would have: with no container of that name running, the daemon withdraws it.
+    pub fn seed_own_record(&self, name: &str, ip: &str) {
+        let record_set = RecordSet {
+            name: format!("{name}.{}.", self.zone),
+            rtype: "A".into(),
+            set_identifier: Some(ip.into()),
+            weight: None,
+            multivalue_answer: Some(true),
+            ttl: 10,
+            values: vec![ip.into()],
+        };
+        self.emulator
+            .apply_directly(
+                &self.zone_id,
+                &[Change {
+                    action: ChangeAction::Create,
+                    record_set,
+                }],
+            )
+            .expect("seed the zone");
+    }
+
+    /// The operations of every request the server got, in order.
+    pub fn operations(&self) -> Vec<Operation> {
+        self.emulator
+            .requests()
+            .into_iter()
+            .map(|request| request.operation)
+            .collect()
+    }
+}
