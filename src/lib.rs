@@ -14,15 +14,15 @@
 //!   naming table.
 //! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
 //!   publish (counting, health, stopping, tombstones).
-//! - [`plan`]: pure: this instance's record sets, the diff from what the zone holds, batching under
-//!   Route53's limits.
+//! - [`plan`]: pure: which record sets are this instance's, and the diff from what the zone holds.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
 //! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
 //!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
 //!   it now knows.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation, what each failure means
-//!   ([`route53::Meaning`], the one place that decides it), the zone reads (paginated, by name), sending
-//!   batches with a refused change isolated, and the shared rate limiter every request passes.
+//!   ([`route53::Meaning`], the one place that decides it), packing changes into requests under Route53's
+//!   limits ([`route53::batch`], pure), the zone reads (paginated, by name), sending batches with a refused
+//!   change isolated, and the shared rate limiter every request passes.
 //! - [`stats`]: the statistics handle every actor updates, rendered by `/metrics`.
 //! - [`http`]: `/healthz` and `/metrics` on `http.listen` (actix-web), and the `healthcheck` client.
 //! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
