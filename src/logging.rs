@@ -12,7 +12,7 @@
 //! Credentials: the daemon logs none, and the AWS SDK redacts the secret key, the session token and the
 //! signature headers even at `trace`, but not the IMDSv2 session token of a request to the instance
 //! metadata service: the SDK's request traces are capped at `debug` whatever the filter says
-//! ([`CAPPED_TARGETS`]). End-to-end tests (`tests/e2e_logs.rs`) run the daemon at `trace` with recognisable
+//! (`CAPPED_TARGETS`). End-to-end tests (`tests/e2e_logs.rs`) run the daemon at `trace` with recognisable
 //! fake credentials from the environment, a task role's endpoint and an instance role, and search its output
 //! for them.
 
