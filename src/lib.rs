@@ -14,7 +14,10 @@
 //!   naming table.
 //! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
 //!   publish (counting, health, stopping, tombstones).
-//! - [`plan`]: pure: which record sets are this instance's, and the diff from what the zone holds.
+//! - [`registry`]: pure: ownership, one implementation per routing: which record sets under a name are this
+//!   instance's, and what a change to them looks like.
+//! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
+//!   it should hold, through the registry.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
 //! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
 //!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
@@ -51,6 +54,7 @@ pub mod logging;
 pub mod metadata;
 pub mod plan;
 pub mod reconcile;
+pub mod registry;
 pub mod route53;
 pub mod signals;
 pub mod stats;

@@ -34,7 +34,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use crate::route53::{Change, ChangeAction, RecordSet, Routing};
+use crate::registry::{Held, Registry};
+use crate::route53::{Change, RecordSet, Routing};
 
 /// The record type this daemon writes.
 pub const RECORD_TYPE: &str = "A";
@@ -116,106 +117,36 @@ pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
     }
 }
 
-/// This instance's record sets, keyed by (fully qualified name, SetIdentifier): one per name, or two for a
-/// while after the owner id changed.
-pub type Ours = BTreeMap<(String, String), RecordSet>;
-
-/// The key of one of [`Ours`].
-pub fn key(rs: &RecordSet) -> (String, String) {
-    (
-        rs.name.clone(),
-        rs.set_identifier.clone().unwrap_or_default(),
-    )
-}
-
-/// This instance's record sets among `record_sets` (a listing of the zone, or of some names).
-pub fn ours<'a>(spec: &RecordSpec, record_sets: impl IntoIterator<Item = &'a RecordSet>) -> Ours {
-    record_sets
-        .into_iter()
-        .filter(|rs| is_ours(spec, rs))
-        .map(|rs| (key(rs), rs.clone()))
-        .collect()
-}
-
-/// The TTL of each weighted group that other owners hold among `record_sets`, by fully qualified name: what
-/// this instance must write to join it. Empty unless routing is weighted.
-pub fn group_ttls<'a>(
-    spec: &RecordSpec,
-    record_sets: impl IntoIterator<Item = &'a RecordSet>,
-) -> BTreeMap<String, i64> {
-    if spec.routing != Routing::Weighted {
-        return BTreeMap::new();
-    }
-    let mut out = BTreeMap::new();
-    for rs in record_sets {
-        let theirs = rs.rtype == RECORD_TYPE
-            && rs.weight.is_some()
-            && rs.set_identifier.is_some()
-            && !is_ours(spec, rs);
-        if theirs {
-            // Route53 keeps one TTL per group; should a listing disagree, the lowest is kept, for
-            // determinism.
-            out.entry(rs.name.clone())
-                .and_modify(|ttl: &mut i64| *ttl = (*ttl).min(rs.ttl))
-                .or_insert(rs.ttl);
-        }
-    }
-    out
-}
-
-/// The changes that turn `current_ours` (this instance's record sets, as last read) into one record set per
-/// desired name (first labels), each with the TTL of its weighted group where `group_ttls` names one.
-/// Sorted by name; for one name the DELETEs come before the CREATE, so that one batch replaces the record
-/// set atomically. See the module's table.
+/// The changes that make the zone hold this instance's IP under every desired name (fully qualified) and
+/// nothing of this instance's anywhere else, from `view` (what each name held, as last read or accepted) and
+/// the ownership rules of `registry`. Sorted by name; for one name the DELETEs come before the CREATE, so
+/// that one batch replaces a record set atomically. See the module's table.
 pub fn diff(
-    desired_names: &BTreeSet<String>,
-    current_ours: &Ours,
-    spec: &RecordSpec,
-    group_ttls: &BTreeMap<String, i64>,
+    desired: &BTreeSet<String>,
+    view: &BTreeMap<String, Held>,
+    registry: &dyn Registry,
 ) -> Vec<Change> {
-    let desired: BTreeMap<String, RecordSet> = desired_names
+    let held_by_us = view
         .iter()
-        .map(|name| desired_record(spec, name))
-        .map(|mut rs| {
-            if let Some(ttl) = group_ttls.get(&rs.name) {
-                rs.ttl = *ttl;
-            }
-            (rs.name.clone(), rs)
+        .filter(|(_, held)| !registry.mine(held).is_empty())
+        .map(|(name, _)| name);
+    let names: BTreeSet<&String> = desired.iter().chain(held_by_us).collect();
+    let nothing = Held::default();
+    names
+        .into_iter()
+        .flat_map(|name| {
+            let held = view.get(name).unwrap_or(&nothing);
+            registry.changes(name, desired.contains(name), held)
         })
-        .collect();
-    let mut current: BTreeMap<&String, Vec<&RecordSet>> = BTreeMap::new();
-    for ((name, _), rs) in current_ours {
-        current.entry(name).or_default().push(rs);
-    }
-    let names: BTreeSet<&String> = desired.keys().chain(current.keys().copied()).collect();
-    let mut changes = Vec::new();
-    for name in names {
-        let existing = current.get(name).map(Vec::as_slice).unwrap_or_default();
-        let wanted = desired.get(name);
-        for rs in existing {
-            if Some(*rs) != wanted {
-                changes.push(Change {
-                    action: ChangeAction::Delete,
-                    record_set: (*rs).clone(),
-                });
-            }
-        }
-        if let Some(wanted) = wanted {
-            if !existing.contains(&wanted) {
-                changes.push(Change {
-                    action: ChangeAction::Create,
-                    record_set: wanted.clone(),
-                });
-            }
-        }
-    }
-    changes
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::{view_of, Routed};
     use crate::route53::batch::{batches, BatchLimits};
+    use crate::route53::ChangeAction;
 
     fn spec(routing: Routing) -> RecordSpec {
         RecordSpec {
@@ -253,12 +184,12 @@ mod tests {
         }
     }
 
-    fn map(list: Vec<RecordSet>) -> Ours {
-        list.into_iter().map(|rs| (key(&rs), rs)).collect()
+    fn fqdns(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| fqdn(s, "service.discovery.")).collect()
     }
 
-    fn no_groups() -> BTreeMap<String, i64> {
-        BTreeMap::new()
+    fn diff_of(desired: &[&str], zone: &[RecordSet], spec: &RecordSpec) -> Vec<Change> {
+        diff(&fqdns(desired), &view_of(zone), &Routed(spec.clone()))
     }
 
     #[test]
@@ -506,10 +437,9 @@ mod tests {
             },
         ];
         for case in cases {
-            let current = ours(&case.spec, &case.zone);
-            let groups = group_ttls(&case.spec, &case.zone);
+            let desired: Vec<&str> = case.desired.iter().map(String::as_str).collect();
             assert_eq!(
-                diff(&case.desired, &current, &case.spec, &groups),
+                diff_of(&desired, &case.zone, &case.spec),
                 case.want,
                 "case: {}",
                 case.name
@@ -521,32 +451,27 @@ mod tests {
     #[test]
     fn idempotency() {
         let spec = spec(Routing::Weighted);
-        let desired = names(&["a", "b", "web"]);
-        let mut current = map(vec![
+        let desired = fqdns(&["a", "b", "web"]);
+        let registry = Routed(spec.clone());
+        let mut view = view_of(&[
             with(desired_record(&spec, "b"), |r| r.ttl = 60),
             desired_record(&spec, "gone"),
         ]);
-        for change in diff(&desired, &current, &spec, &no_groups()) {
-            match change.action {
-                ChangeAction::Delete => assert_eq!(
-                    current.remove(&key(&change.record_set)),
-                    Some(change.record_set)
-                ),
-                _ => assert!(current
-                    .insert(key(&change.record_set), change.record_set)
-                    .is_none()),
-            }
+        for change in diff(&desired, &view, &registry) {
+            view.entry(change.record_set.name.clone())
+                .or_default()
+                .apply(&change);
         }
-        assert_eq!(diff(&desired, &current, &spec, &no_groups()), vec![]);
-        assert_eq!(current.len(), 3);
+        assert_eq!(diff(&desired, &view, &registry), vec![]);
+        let held: usize = view.values().map(|held| held.a.len()).sum();
+        assert_eq!(held, 3);
     }
 
     #[test]
     fn diff_is_sorted_by_name_with_delete_before_create() {
         let spec = spec(Routing::Multivalue);
         let old = |n: &str| with(desired_record(&spec, n), |r| r.ttl = 1);
-        let current = map(vec![old("b"), old("a")]);
-        let changes = diff(&names(&["b", "c", "a"]), &current, &spec, &no_groups());
+        let changes = diff_of(&["b", "c", "a"], &[old("b"), old("a")], &spec);
         let order: Vec<(ChangeAction, &str)> = changes
             .iter()
             .map(|c| (c.action, c.record_set.name.split('.').next().unwrap()))
@@ -572,8 +497,7 @@ mod tests {
                 r.values = vec!["10.0.0.9".into()]
             })
         };
-        let current = map(vec![old("a"), old("b"), old("c")]);
-        let changes = diff(&names(&["a", "b", "c"]), &current, &spec, &no_groups());
+        let changes = diff_of(&["a", "b", "c"], &[old("a"), old("b"), old("c")], &spec);
         assert_eq!(changes.len(), 6);
         let limits = BatchLimits {
             max_records: 3,

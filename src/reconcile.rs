@@ -48,7 +48,8 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Settings;
-use crate::plan::{self, Ours, RecordSpec};
+use crate::plan::{self, RecordSpec};
+use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
@@ -176,12 +177,9 @@ pub enum Action {
 struct ZoneView {
     /// The zone was read since the start (or the last restart).
     loaded: bool,
-    /// This instance's record sets as Route53 last showed or accepted them.
-    current: Ours,
-    /// The owners (SetIdentifiers of A record sets) last seen under each name: the fleet's size.
-    owners: BTreeMap<String, BTreeSet<String>>,
-    /// The TTL of other owners' weighted group under each name.
-    group_ttls: BTreeMap<String, i64>,
+    /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
+    /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
+    names: BTreeMap<String, Held>,
     /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
     size: usize,
     /// Names whose last change failed in a way that may have been applied: read before the next diff.
@@ -272,14 +270,21 @@ impl Reconciler {
         self.ip.is_some() && self.desired.is_some()
     }
 
-    /// This instance's record sets as last read or accepted.
-    pub fn current(&self) -> impl Iterator<Item = &RecordSet> {
-        self.view.current.values()
+    /// This instance's record sets as last read or accepted (none before the IP is known).
+    pub fn current(&self) -> Vec<&RecordSet> {
+        let Some(registry) = self.registry() else {
+            return Vec::new();
+        };
+        self.view
+            .names
+            .values()
+            .flat_map(|held| registry.mine(held))
+            .collect()
     }
 
     /// The owners seen in the zone (for the verification interval).
-    pub fn owners(&self) -> BTreeSet<&String> {
-        self.view.owners.values().flatten().collect()
+    pub fn owners(&self) -> BTreeSet<&str> {
+        self.view.names.values().flat_map(Held::owners).collect()
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
@@ -331,7 +336,7 @@ impl Reconciler {
         self.retry_at = None;
         if deregister {
             info!(
-                ours = self.view.current.len(),
+                ours = self.current().len(),
                 "withdrawing every record set of this instance"
             );
             self.desired = Some(BTreeSet::new());
@@ -373,24 +378,33 @@ impl Reconciler {
         })
     }
 
-    /// The diff from `current` to the desired names, less the changes already refused for good. A refused
-    /// entry whose name now needs other changes is forgotten, so the new ones are tried.
+    /// The registry of this instance's routing and owner ids; `None` until the IP is known.
+    fn registry(&self) -> Option<Box<dyn Registry>> {
+        self.spec().map(registry)
+    }
+
+    /// The diff from what the zone holds to the desired names, less the changes already refused for good. A
+    /// refused entry whose name now needs other changes is forgotten, so the new ones are tried.
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
-        let desired = self.desired.clone().unwrap_or_default();
-        for name in &desired {
-            let fqdn = plan::fqdn(name, &spec.zone_name);
-            if let Some(ttl) = self.view.group_ttls.get(&fqdn) {
-                if *ttl != spec.ttl && self.ttl_noticed.insert(fqdn.clone()) {
-                    info!(
-                        name = fqdn,
-                        group_ttl = ttl,
-                        ttl = spec.ttl,
-                        "joining a weighted group with the group's TTL, not route53.ttl"
-                    );
-                }
+        let desired: BTreeSet<String> = self
+            .desired
+            .iter()
+            .flatten()
+            .map(|name| plan::fqdn(name, &spec.zone_name))
+            .collect();
+        let changes = plan::diff(&desired, &self.view.names, registry(spec.clone()).as_ref());
+        for change in &changes {
+            let rs = &change.record_set;
+            let joining = change.action == ChangeAction::Create && rs.ttl != spec.ttl;
+            if joining && self.ttl_noticed.insert(rs.name.clone()) {
+                info!(
+                    name = rs.name,
+                    group_ttl = rs.ttl,
+                    ttl = spec.ttl,
+                    "joining a weighted group with the group's TTL, not route53.ttl"
+                );
             }
         }
-        let changes = plan::diff(&desired, &self.view.current, spec, &self.view.group_ttls);
         let mut by_name: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_name
@@ -421,7 +435,7 @@ impl Reconciler {
     pub fn next(&mut self, now: Instant) -> Action {
         self.stats
             .published_names
-            .set(i64::try_from(self.view.current.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(self.current().len()).unwrap_or(i64::MAX));
         if self.in_flight {
             return idle(None, false);
         }
@@ -571,7 +585,7 @@ impl Reconciler {
         self.view.verifying = desired
             .iter()
             .map(|n| plan::fqdn(n, &zone))
-            .chain(self.view.current.keys().map(|(name, _)| name.clone()))
+            .chain(self.current().into_iter().map(|rs| rs.name.clone()))
             .chain(self.view.rejected.keys().cloned())
             .chain(self.recheck.iter().cloned())
             .collect();
@@ -588,10 +602,7 @@ impl Reconciler {
             Ok(record_sets) => record_sets,
             Err(e) => return self.failed(now, "read the zone", &e),
         };
-        let Some(spec) = self.spec() else { return };
-        self.view.current = plan::ours(&spec, &record_sets);
-        self.view.group_ttls = plan::group_ttls(&spec, &record_sets);
-        self.view.owners = owners_by_name(&record_sets);
+        self.view.names = view_of(&record_sets);
         // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
         self.view.uncertain.clear();
         self.view.size = record_sets.len();
@@ -600,7 +611,7 @@ impl Reconciler {
         info!(
             zone = self.zone.name,
             record_sets = record_sets.len(),
-            ours = self.view.current.len(),
+            ours = self.current().len(),
             owners = self.owners().len(),
             "zone read"
         );
@@ -653,10 +664,12 @@ impl Reconciler {
     /// with `what`, counted as a repair, and the repair is sent at once), and a change refused under it may
     /// be tried again.
     fn take_in(&mut self, read: &BTreeMap<String, Vec<RecordSet>>, what: &str) {
-        let Some(spec) = self.spec() else { return };
+        let Some(registry) = self.registry() else {
+            return;
+        };
         for (name, record_sets) in read {
             self.view.rejected.remove(name);
-            if self.replace_name(&spec, name, record_sets) {
+            if self.replace_name(registry.as_ref(), name, record_sets) {
                 self.stats.repairs.inc();
                 self.view.urgent = true;
                 warn!(name, "{what}");
@@ -666,27 +679,21 @@ impl Reconciler {
 
     /// Replaces what is known under `name` with `record_sets` (a fresh read of it); returns whether this
     /// instance's record sets there differ from what was believed.
-    fn replace_name(&mut self, spec: &RecordSpec, name: &str, record_sets: &[RecordSet]) -> bool {
-        let found = plan::ours(spec, record_sets);
-        let before: Ours = self
-            .view
-            .current
-            .iter()
-            .filter(|((n, _), _)| n == name)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.view.current.retain(|(n, _), _| n != name);
-        self.view.current.extend(found.clone());
-        match plan::group_ttls(spec, record_sets).remove(name) {
-            Some(ttl) => self.view.group_ttls.insert(name.to_string(), ttl),
-            None => self.view.group_ttls.remove(name),
-        };
-        self.view.owners.insert(
-            name.to_string(),
-            owners_by_name(record_sets).remove(name).unwrap_or_default(),
-        );
+    fn replace_name(
+        &mut self,
+        registry: &dyn Registry,
+        name: &str,
+        record_sets: &[RecordSet],
+    ) -> bool {
+        let held = Held::from_read(record_sets);
+        let found: Vec<RecordSet> = registry.mine(&held).into_iter().cloned().collect();
+        let before = self.view.names.insert(name.to_string(), held);
+        let before: Vec<RecordSet> = before
+            .as_ref()
+            .map(|held| registry.mine(held).into_iter().cloned().collect())
+            .unwrap_or_default();
         if found != before {
-            debug!(name, found = ?found.values().collect::<Vec<_>>(), expected = ?before.values().collect::<Vec<_>>(), "read differs");
+            debug!(name, found = ?found, expected = ?before, "read differs");
         }
         found != before
     }
@@ -704,9 +711,11 @@ impl Reconciler {
             );
             self.view.uncertain.extend(outcome.uncertain);
         }
-        let Some(spec) = self.spec() else { return };
+        let (Some(spec), Some(registry)) = (self.spec(), self.registry()) else {
+            return;
+        };
         for (name, record_sets) in &outcome.reread {
-            self.replace_name(&spec, name, record_sets);
+            self.replace_name(registry.as_ref(), name, record_sets);
         }
         for rejection in outcome.rejected {
             let Some(name) = rejection.changes.first().map(|c| c.record_set.name.clone()) else {
@@ -788,18 +797,21 @@ impl Reconciler {
         }
     }
 
-    /// Updates `current` with a change Route53 accepted (or, in a dry run, would have).
+    /// Takes in a change Route53 accepted (or, in a dry run, would have).
     fn applied(&mut self, change: &Change) {
         let rs = &change.record_set;
         let ip = rs.values.join(",");
+        self.view
+            .names
+            .entry(rs.name.clone())
+            .or_default()
+            .apply(change);
         match change.action {
             ChangeAction::Delete => {
-                self.view.current.remove(&plan::key(rs));
-                info!(name = rs.name, ip, owner = rs.set_identifier, "withdrawn");
+                info!(name = rs.name, ip, owner = rs.set_identifier, "withdrawn")
             }
             ChangeAction::Create | ChangeAction::Upsert => {
-                self.view.current.insert(plan::key(rs), rs.clone());
-                info!(name = rs.name, ip, owner = rs.set_identifier, "published");
+                info!(name = rs.name, ip, owner = rs.set_identifier, "published")
             }
         }
         self.report.applied += 1;
@@ -815,9 +827,12 @@ impl Reconciler {
         {
             return;
         }
-        let current = &self.view.current;
-        self.former_owner_ids
-            .retain(|id| current.keys().any(|(_, owner)| owner == id));
+        let mine: BTreeSet<String> = self
+            .current()
+            .into_iter()
+            .filter_map(|rs| rs.set_identifier.clone())
+            .collect();
+        self.former_owner_ids.retain(|id| mine.contains(id));
     }
 }
 
@@ -839,20 +854,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-/// The distinct SetIdentifiers of the A record sets among `record_sets`, by name.
-fn owners_by_name(record_sets: &[RecordSet]) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for rs in record_sets
-        .iter()
-        .filter(|rs| rs.rtype == plan::RECORD_TYPE)
-    {
-        if let Some(id) = &rs.set_identifier {
-            out.entry(rs.name.clone()).or_default().insert(id.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -1584,7 +1585,7 @@ mod tests {
             Ok(BTreeMap::from([(fqdn("web"), vec![ours("web")])])),
         );
         assert_eq!(
-            r.owners().into_iter().cloned().collect::<Vec<_>>(),
+            r.owners().into_iter().collect::<Vec<_>>(),
             vec!["10.0.0.1".to_string(), "10.0.0.4".to_string()]
         );
     }
