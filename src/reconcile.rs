@@ -52,6 +52,7 @@ use crate::plan::{self, RecordSpec};
 use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
 use crate::route53::send::FlushOutcome;
+use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
 use crate::stats::Stats;
 use crate::timing::{verification_interval, Backoff, Debounce, RetryClass, RetryPolicy};
@@ -63,6 +64,10 @@ pub const VERIFY_NAMES_PER_STEP: usize = 1;
 /// While shutting down, the longest wait before the next try of a failed request: the backoff may have grown
 /// to its cap (20 s, and as much again of jitter), longer than `shutdown.timeout` itself.
 pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How many times in a row the same changes to a name may be refused as a lost race (the name changed and
+/// changed back before it was read again) before the refusal counts as one for good.
+pub const SAME_CONFLICTS_FOR_GOOD: u32 = 5;
 
 /// Record sets per page of a whole-zone read (Route53's default `MaxItems`): what reading the zone costs.
 const ZONE_PAGE: usize = 300;
@@ -225,6 +230,8 @@ pub struct Reconciler {
     ttl_noticed: BTreeSet<String>,
     /// When each name's desired state last changed, until a change request carries it: the latency metric.
     changed_at: BTreeMap<String, Instant>,
+    /// Names whose same changes were refused as a lost race in a row, and how many times.
+    same_conflicts: BTreeMap<String, u32>,
     shutting_down: bool,
     report: WriteReport,
     rng: SmallRng,
@@ -249,6 +256,7 @@ impl Reconciler {
             recheck: BTreeSet::new(),
             ttl_noticed: BTreeSet::new(),
             changed_at: BTreeMap::new(),
+            same_conflicts: BTreeMap::new(),
             shutting_down: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
@@ -263,6 +271,11 @@ impl Reconciler {
     /// What was applied and rejected so far.
     pub fn report(&self) -> &WriteReport {
         &self.report
+    }
+
+    /// Whether reads of names must also read their ownership markers (simple routing).
+    pub fn reads_markers(&self) -> bool {
+        self.settings.routing == Routing::Simple
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.
@@ -408,7 +421,7 @@ impl Reconciler {
         let mut by_name: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_name
-                .entry(change.record_set.name.clone())
+                .entry(group_name(&change.record_set.name).to_string())
                 .or_default()
                 .push(change);
         }
@@ -442,9 +455,6 @@ impl Reconciler {
         let (Some(spec), Some(_)) = (self.spec(), self.desired.as_ref()) else {
             return idle(None, false);
         };
-        if self.settings.routing == Routing::Simple {
-            return idle(None, false);
-        }
         if let Some(at) = self.retry_at {
             if at > now {
                 return idle(Some(at), false);
@@ -717,8 +727,17 @@ impl Reconciler {
         for (name, record_sets) in &outcome.reread {
             self.replace_name(registry.as_ref(), name, record_sets);
         }
+        let mut conflicts = 0;
+        for change in &outcome.accepted {
+            self.same_conflicts
+                .remove(group_name(&change.record_set.name));
+        }
         for rejection in outcome.rejected {
-            let Some(name) = rejection.changes.first().map(|c| c.record_set.name.clone()) else {
+            let Some(name) = rejection
+                .changes
+                .first()
+                .map(|c| group_name(&c.record_set.name).to_string())
+            else {
                 continue;
             };
             if !outcome.reread.contains_key(&name) {
@@ -728,9 +747,20 @@ impl Reconciler {
             let now_pending: Vec<Change> = self
                 .pending_changes(&spec)
                 .into_iter()
-                .filter(|c| c.record_set.name == name)
+                .filter(|c| group_name(&c.record_set.name) == name)
                 .collect();
+            // The same changes again may still be a lost race: the name changed and changed back between
+            // the refusal and the re-read (A-B-A). A refusal that says so is retried a few times before it
+            // counts as one for good.
+            let streak = self.same_conflicts.entry(name.clone()).or_default();
+            let raced = rejection.messages.iter().all(|m| is_conflict(m));
+            let refused_for_good =
+                now_pending == rejection.changes && (!raced || *streak >= SAME_CONFLICTS_FOR_GOOD);
             if now_pending == rejection.changes {
+                *streak += 1;
+            }
+            if refused_for_good {
+                self.same_conflicts.remove(&name);
                 for change in &rejection.changes {
                     error!(
                         action = ?change.action,
@@ -747,8 +777,11 @@ impl Reconciler {
                     .inc_by(rejection.changes.len() as u64);
                 self.view.rejected.insert(name, rejection.changes);
             } else {
+                // Another instance changed the name first (a lost compare-and-swap, or a weighted group
+                // created meanwhile): try again with what Route53 holds, after a short jittered wait so that
+                // instances racing for one name do not collide again in lock-step.
                 warn!(name, messages = ?rejection.messages, "record set changed under us; retrying with what Route53 holds");
-                self.view.urgent = true;
+                conflicts += 1;
             }
         }
         if !outcome.accepted.is_empty() {
@@ -757,6 +790,12 @@ impl Reconciler {
             self.backoff.reset();
         }
         match outcome.error {
+            None if conflicts > 0 => {
+                let delay = self.next_delay(RetryClass::Throttled);
+                self.stats.retries.inc();
+                self.retry_at = Some(now + delay);
+                self.view.urgent = true;
+            }
             None => self.backoff.reset(),
             Some(e) => {
                 self.failed(now, "send changes", &e);
@@ -803,7 +842,7 @@ impl Reconciler {
         let ip = rs.values.join(",");
         self.view
             .names
-            .entry(rs.name.clone())
+            .entry(group_name(&rs.name).to_string())
             .or_default()
             .apply(change);
         match change.action {

@@ -9,17 +9,23 @@
 //! |--------------|-------------------------------------------------------------|--------------------------------|
 //! | `multivalue` | the A record set with its SetIdentifier, `MultiValueAnswer` | DELETE as read, CREATE desired |
 //! | `weighted`   | the A record set with its SetIdentifier and a `Weight`      | the same, at the group's TTL   |
-//! | `simple`     | none yet: refused by the settings until it is implemented   | —                              |
+//! | `simple`     | its IP in the name's one plain A record set, when the name  | compare-and-swap: DELETE the   |
+//! |              | carries the ownership marker (TXT `_route53-registrator.…`) | set as read, CREATE it with    |
+//! |              |                                                             | this IP added or removed       |
 
 use std::collections::BTreeMap;
 
 use crate::plan::{desired_record, is_ours, RecordSpec, RECORD_TYPE};
-use crate::route53::{Change, ChangeAction, RecordSet, Routing};
+use crate::route53::{
+    group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
+};
 
-/// What one name holds, as far as this instance knows: every owner's A record sets under it.
+/// What one name holds, as far as this instance knows: every owner's A record sets under it, and its
+/// ownership marker (simple routing).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Held {
     pub a: Vec<RecordSet>,
+    pub marker: Option<RecordSet>,
 }
 
 impl Held {
@@ -31,12 +37,20 @@ impl Held {
                 .filter(|rs| rs.rtype == RECORD_TYPE)
                 .cloned()
                 .collect(),
+            marker: record_sets.iter().find(|rs| is_marker(rs)).cloned(),
         }
     }
 
     /// Takes in a change Route53 accepted for this name.
     pub fn apply(&mut self, change: &Change) {
         let rs = &change.record_set;
+        if is_marker(rs) {
+            self.marker = match change.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
+            };
+            return;
+        }
         if rs.rtype != RECORD_TYPE {
             return;
         }
@@ -56,13 +70,25 @@ impl Held {
     }
 }
 
-/// Every name of a zone listing, with what it holds.
+/// Every name of a zone listing, with what it holds (a marker counts under the name it marks).
 pub fn view_of(record_sets: &[RecordSet]) -> BTreeMap<String, Held> {
     let mut view: BTreeMap<String, Held> = BTreeMap::new();
-    for rs in record_sets.iter().filter(|rs| rs.rtype == RECORD_TYPE) {
-        view.entry(rs.name.clone()).or_default().a.push(rs.clone());
+    for rs in record_sets {
+        if is_marker(rs) {
+            let name = group_name(&rs.name).to_string();
+            view.entry(name).or_default().marker = Some(rs.clone());
+        } else if rs.rtype == RECORD_TYPE {
+            view.entry(rs.name.clone()).or_default().a.push(rs.clone());
+        }
     }
     view
+}
+
+/// Whether `rs` is an ownership marker: the TXT record `_route53-registrator.<name>` with its value.
+fn is_marker(rs: &RecordSet) -> bool {
+    rs.rtype == "TXT"
+        && rs.name.starts_with(&format!("{MARKER_LABEL}."))
+        && rs.values.iter().any(|v| v == MARKER_VALUE)
 }
 
 /// Ownership under one routing.
@@ -79,7 +105,7 @@ pub trait Registry {
 pub fn registry(spec: RecordSpec) -> Box<dyn Registry> {
     match spec.routing {
         Routing::Multivalue | Routing::Weighted => Box::new(Routed(spec)),
-        Routing::Simple => Box::new(NothingYet),
+        Routing::Simple => Box::new(Shared(spec)),
     }
 }
 
@@ -139,16 +165,113 @@ impl Registry for Routed {
     }
 }
 
-/// `simple`: not implemented yet (the settings refuse it); it claims nothing and changes nothing.
-pub struct NothingYet;
+/// `simple`: one plain A record set per name holding every instance's IP, changed by compare-and-swap.
+///
+/// | the name holds                                   | wanted, IP missing           | not wanted, IP there          |
+/// |--------------------------------------------------|------------------------------|-------------------------------|
+/// | nothing                                          | CREATE `[ip]`, CREATE marker | —                             |
+/// | a plain set and the marker                       | DELETE set, CREATE set + ip  | DELETE set, CREATE set − ip   |
+/// | a plain set of this IP alone and the marker      | —                            | DELETE set, DELETE marker     |
+/// | a plain set without the marker (not ours)        | — (never touched)            | — (never touched)             |
+/// | routed record sets (another routing)             | — (Route53 refuses mixing)   | —                             |
+///
+/// Only this instance's IP is ever added or removed (and, after an IP change, its former IPs removed); the
+/// DELETE carries the set exactly as last read, so when another instance changed it first Route53 refuses
+/// the batch, and the name is read again and the change recomputed.
+pub struct Shared(pub RecordSpec);
 
-impl Registry for NothingYet {
-    fn mine<'a>(&self, _: &'a Held) -> Vec<&'a RecordSet> {
-        Vec::new()
+impl Shared {
+    /// The plain A record set the name holds, when the marker says it is managed.
+    fn managed<'a>(&self, held: &'a Held) -> Option<&'a RecordSet> {
+        held.marker.as_ref()?;
+        held.a.iter().find(|rs| is_plain(rs))
     }
 
-    fn changes(&self, _: &str, _: bool, _: &Held) -> Vec<Change> {
-        Vec::new()
+    /// Whether `value` is this instance's IP, now or before it changed.
+    fn is_mine(&self, value: &str) -> bool {
+        value == self.0.ip.to_string() || self.0.former_owner_ids.contains(value)
+    }
+}
+
+/// A record set without routing: no SetIdentifier, weight or multivalue flag.
+fn is_plain(rs: &RecordSet) -> bool {
+    rs.set_identifier.is_none() && rs.weight.is_none() && rs.multivalue_answer.is_none()
+}
+
+impl Registry for Shared {
+    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+        self.managed(held)
+            .filter(|rs| rs.values.iter().any(|v| self.is_mine(v)))
+            .into_iter()
+            .collect()
+    }
+
+    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+        let ip = self.0.ip.to_string();
+        let marker = || RecordSet {
+            name: marker_name(fqdn),
+            rtype: "TXT".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: self.0.ttl,
+            values: vec![MARKER_VALUE.to_string()],
+        };
+        let change = |action, record_set| Change { action, record_set };
+        let plain = held.a.iter().find(|rs| is_plain(rs));
+        let Some(current) = plain else {
+            if !wanted || !held.a.is_empty() {
+                // Nothing to withdraw; or another routing's record sets stand here, beside which Route53
+                // refuses a plain one.
+                return Vec::new();
+            }
+            let created = RecordSet {
+                name: fqdn.to_string(),
+                rtype: RECORD_TYPE.to_string(),
+                set_identifier: None,
+                weight: None,
+                multivalue_answer: None,
+                ttl: self.0.ttl,
+                values: vec![ip],
+            };
+            let mut changes = vec![change(ChangeAction::Create, created)];
+            if held.marker.is_none() {
+                changes.push(change(ChangeAction::Create, marker()));
+            }
+            return changes;
+        };
+        let Some(held_marker) = &held.marker else {
+            // A plain record set made by hand or by another tool: never changed.
+            return Vec::new();
+        };
+        let mut values: Vec<String> = current
+            .values
+            .iter()
+            .filter(|v| !self.is_mine(v))
+            .cloned()
+            .collect();
+        if wanted {
+            values.push(ip);
+        }
+        values.sort();
+        let mut before = current.values.clone();
+        before.sort();
+        if values == before {
+            return Vec::new();
+        }
+        let mut changes = vec![change(ChangeAction::Delete, current.clone())];
+        if values.is_empty() {
+            changes.push(change(ChangeAction::Delete, held_marker.clone()));
+        } else {
+            changes.push(change(
+                ChangeAction::Create,
+                RecordSet {
+                    values,
+                    ..current.clone()
+                },
+            ));
+        }
+        changes
     }
 }
 
@@ -211,7 +334,10 @@ mod tests {
             ),
         ];
         for (before, change, after) in cases {
-            let mut held = Held { a: before.clone() };
+            let mut held = Held {
+                a: before.clone(),
+                marker: None,
+            };
             held.apply(&change);
             assert_eq!(held.a, after, "{before:?} then {change:?}");
         }
@@ -231,5 +357,146 @@ mod tests {
         assert_eq!(view.len(), 2);
         assert_eq!(view["web.zone."].a, vec![rs("a", 10), rs("b", 10)]);
         assert_eq!(view["api.zone."].owners().collect::<Vec<_>>(), vec!["c"]);
+    }
+
+    fn spec(ip: [u8; 4]) -> RecordSpec {
+        RecordSpec {
+            zone_name: "zone.".into(),
+            owner_id: std::net::Ipv4Addr::from(ip).to_string(),
+            former_owner_ids: Default::default(),
+            ip: ip.into(),
+            routing: Routing::Simple,
+            ttl: 10,
+            weight: 50,
+        }
+    }
+
+    fn plain(values: &[&str]) -> RecordSet {
+        RecordSet {
+            name: "web.zone.".into(),
+            rtype: "A".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: 30,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    fn marker() -> RecordSet {
+        RecordSet {
+            name: "_route53-registrator.web.zone.".into(),
+            rtype: "TXT".into(),
+            values: vec![MARKER_VALUE.into()],
+            ttl: 10,
+            ..plain(&[])
+        }
+    }
+
+    /// The compare-and-swap table of [`Shared`], for the instance `10.0.0.1`.
+    #[test]
+    fn shared_changes_table() {
+        use ChangeAction::{Create, Delete};
+        let managed = |values: &[&str]| Held {
+            a: vec![plain(values)],
+            marker: Some(marker()),
+        };
+        let new_plain = |values: &[&str]| RecordSet {
+            ttl: 10,
+            ..plain(values)
+        };
+        // (case, held, wanted, changes)
+        let cases: Vec<(&str, Held, bool, Vec<Change>)> = vec![
+            (
+                "first instance",
+                Held::default(),
+                true,
+                vec![
+                    change(Create, new_plain(&["10.0.0.1"])),
+                    change(Create, marker()),
+                ],
+            ),
+            ("nothing to withdraw", Held::default(), false, vec![]),
+            (
+                "joins others",
+                managed(&["10.0.0.2", "10.0.0.3"]),
+                true,
+                vec![
+                    change(Delete, plain(&["10.0.0.2", "10.0.0.3"])),
+                    change(Create, plain(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])),
+                ],
+            ),
+            (
+                "already in",
+                managed(&["10.0.0.1", "10.0.0.2"]),
+                true,
+                vec![],
+            ),
+            (
+                "leaves others",
+                managed(&["10.0.0.1", "10.0.0.2"]),
+                false,
+                vec![
+                    change(Delete, plain(&["10.0.0.1", "10.0.0.2"])),
+                    change(Create, plain(&["10.0.0.2"])),
+                ],
+            ),
+            (
+                "the last one out removes the marker",
+                managed(&["10.0.0.1"]),
+                false,
+                vec![
+                    change(Delete, plain(&["10.0.0.1"])),
+                    change(Delete, marker()),
+                ],
+            ),
+            (
+                "a plain set without the marker is not ours",
+                Held {
+                    a: vec![plain(&["192.0.2.1"])],
+                    marker: None,
+                },
+                true,
+                vec![],
+            ),
+            (
+                "another routing stands here",
+                Held {
+                    a: vec![RecordSet {
+                        set_identifier: Some("10.0.0.2".into()),
+                        multivalue_answer: Some(true),
+                        ..plain(&["10.0.0.2"])
+                    }],
+                    marker: None,
+                },
+                true,
+                vec![],
+            ),
+        ];
+        let registry = Shared(spec([10, 0, 0, 1]));
+        for (case, held, wanted, want) in cases {
+            assert_eq!(registry.changes("web.zone.", wanted, &held), want, "{case}");
+        }
+    }
+
+    /// After an IP change the former IP is removed and the new one added, in one swap; another instance's IP
+    /// is never touched.
+    #[test]
+    fn shared_after_an_ip_change() {
+        let mut moved = spec([10, 0, 0, 9]);
+        moved.former_owner_ids.insert("10.0.0.1".into());
+        let held = Held {
+            a: vec![plain(&["10.0.0.1", "10.0.0.2"])],
+            marker: Some(marker()),
+        };
+        let registry = Shared(moved);
+        assert_eq!(registry.mine(&held).len(), 1);
+        assert_eq!(
+            registry.changes("web.zone.", true, &held),
+            vec![
+                change(ChangeAction::Delete, plain(&["10.0.0.1", "10.0.0.2"])),
+                change(ChangeAction::Create, plain(&["10.0.0.2", "10.0.0.9"])),
+            ]
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! the AWS SDK where the wire format matters (the two shapes of `InvalidChangeBatch`, a stalled answer).
 //! Every test checks the zone's record sets and the emulator's request log: what was really sent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::ready;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,7 @@ use aws_sdk_route53::config::retry::RetryConfig;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
 use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
 use futures_util::future::{BoxFuture, FutureExt};
+use proptest::prelude::*;
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
@@ -1248,4 +1249,153 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
         "verified, panicked, read again"
     );
     settle(&writer).await;
+}
+
+/// What the zone holds under each name, per routing, as (first label → IPs published there), with the
+/// ownership markers of simple routing: what a test compares with what the writers want.
+fn published(
+    s: &Setup,
+    routing: Routing,
+) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) {
+    let mut by_name: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut markers = BTreeSet::new();
+    for rs in s.emu.record_sets(&s.zone.id) {
+        let label = rs.name.split('.').next().unwrap().to_string();
+        match rs.rtype.as_str() {
+            "A" => {
+                let routed = rs.set_identifier.is_some();
+                assert_eq!(routed, routing != Routing::Simple, "routing of {rs:?}");
+                by_name.entry(label).or_default().extend(rs.values);
+            }
+            "TXT" => {
+                let name = rs.name.split('.').nth(1).unwrap().to_string();
+                assert_eq!(label, "_route53-registrator", "{rs:?}");
+                markers.insert(name);
+            }
+            _ => {}
+        }
+    }
+    (by_name, markers)
+}
+
+fn simple_writer(s: &Setup, ip: Ipv4Addr) -> Addr<Route53Writer> {
+    let writer = s.writer(settings(Routing::Simple));
+    writer.do_send(HostIp(ip));
+    writer
+}
+
+/// Simple routing: two instances share one plain record set under a name, marked as managed; each adds and
+/// removes only its own IP, and the last one out removes the set and its marker.
+#[actix_rt::test]
+async fn simple_routing_shares_one_record_set_and_the_last_one_out_cleans_up() {
+    let s = Setup::new();
+    let (ip1, ip2) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    let (a, b) = (simple_writer(&s, ip1), simple_writer(&s, ip2));
+    a.do_send(names(&["web", "api"]));
+    b.do_send(names(&["web"]));
+    settle(&a).await;
+    settle(&b).await;
+    let ips = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let (by_name, markers) = published(&s, Routing::Simple);
+    assert_eq!(by_name["web"], ips(&["10.0.0.1", "10.0.0.2"]));
+    assert_eq!(by_name["api"], ips(&["10.0.0.1"]));
+    assert_eq!(markers, ips(&["api", "web"]));
+
+    a.do_send(names(&[]));
+    settle(&a).await;
+    let (by_name, markers) = published(&s, Routing::Simple);
+    assert_eq!(by_name.len(), 1);
+    assert_eq!(by_name["web"], ips(&["10.0.0.2"]));
+    assert_eq!(markers, ips(&["web"]));
+
+    b.do_send(names(&[]));
+    settle(&b).await;
+    assert_eq!(
+        published(&s, Routing::Simple),
+        Default::default(),
+        "neither A nor TXT left"
+    );
+}
+
+/// A plain record set without the marker (made by hand, or by another tool) is never changed.
+#[actix_rt::test]
+async fn simple_routing_leaves_an_unmarked_record_set_alone() {
+    let s = Setup::new();
+    let theirs = s.plain("web", "192.0.2.1");
+    s.put(theirs.clone());
+    let writer = simple_writer(&s, IP);
+    writer.do_send(names(&["web"]));
+    let report = settle(&writer).await;
+    assert_eq!(report, WriteReport::default());
+    assert_eq!(s.records(), vec![theirs]);
+    assert_eq!(s.change_requests(), vec![]);
+}
+
+/// One writer's run in [`no_lost_updates`]: which writer, and the names (of 20) it wants from then on.
+type Step = (usize, BTreeSet<usize>);
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec(
+        (
+            0..10usize,
+            proptest::collection::btree_set(0..20usize, 0..8),
+        ),
+        10..40,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// No lost update: 10 writers with distinct IPs change what they want over 20 names in random
+    /// interleavings (each change sent while the others' requests, conflicts and re-reads are in flight),
+    /// against the in-process emulator. When all have settled, every name holds exactly the IPs of the
+    /// writers that want it, in every routing, and (simple routing) a marker exactly where IPs are.
+    #[test]
+    fn no_lost_updates(routing in prop_oneof![Just(Routing::Multivalue), Just(Routing::Weighted), Just(Routing::Simple)], steps in steps(), pauses in proptest::collection::vec(0..3u64, 40)) {
+        let _ = tracing_subscriber::fmt().with_env_filter("route53_registrator=warn").try_init();
+        actix_rt::System::new().block_on(async move {
+            let s = Setup::new();
+            let fast = WriterSettings {
+                debounce: ms(1),
+                max_delay: ms(5),
+                max_requests_per_second: 100_000,
+                retry: RetryPolicy { min_delay: ms(1), max_delay: ms(20) },
+                ..settings(routing)
+            };
+            let writers: Vec<Addr<Route53Writer>> = (0..10u8)
+                .map(|i| {
+                    let writer = s.writer(fast.clone());
+                    writer.do_send(HostIp(Ipv4Addr::new(10, 0, 0, i + 1)));
+                    writer.do_send(DesiredNames(BTreeSet::new()));
+                    writer
+                })
+                .collect();
+            let mut wants: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); 10];
+            for ((writer, names), pause) in steps.iter().zip(pauses.iter().cycle()) {
+                wants[*writer] = names.clone();
+                let desired = names.iter().map(|n| format!("n{n:02}")).collect();
+                writers[*writer].do_send(DesiredNames(desired));
+                actix_rt::time::sleep(ms(*pause)).await;
+            }
+            for writer in &writers {
+                let report = settle(writer).await;
+                assert_eq!(report.rejected, 0, "nothing refused for good");
+            }
+            let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (i, names) in wants.iter().enumerate() {
+                for n in names {
+                    expected.entry(format!("n{n:02}")).or_default().insert(format!("10.0.0.{}", i + 1));
+                }
+            }
+            let (by_name, markers) = published(&s, routing);
+            assert_eq!(by_name, expected, "{routing:?}");
+            let marked: BTreeSet<String> = if routing == Routing::Simple {
+                expected.keys().cloned().collect()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(markers, marked, "{routing:?}");
+        });
+    }
 }

@@ -101,8 +101,9 @@ impl Route53Writer {
             }
             Action::ReadNames { names, purpose } => {
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
+                let markers = self.state.reads_markers();
                 let read = async move {
-                    let result = read_names(api.as_ref(), &zone_id, &names).await;
+                    let result = read_names(api.as_ref(), &zone_id, &names, markers).await;
                     (names, result)
                 };
                 let read = read.into_actor(self).map(move |(names, result), act, ctx| {
@@ -121,7 +122,9 @@ impl Route53Writer {
             }
             Action::Send { batches } => {
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let send = async move { send_batches(api.as_ref(), &zone_id, batches).await };
+                let markers = self.state.reads_markers();
+                let send =
+                    async move { send_batches(api.as_ref(), &zone_id, batches, markers).await };
                 let send = send.into_actor(self).map(|outcome, act, ctx| {
                     act.state.sent(Instant::now(), outcome);
                     act.poll(ctx);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Change, ChangeAction};
+use super::{group_name, Change, ChangeAction};
 
 /// Route53's limits on one ChangeResourceRecordSets request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,10 +46,11 @@ pub fn cost(change: &Change) -> (usize, usize) {
     (records * times, chars * times)
 }
 
-/// Packs `changes` into requests within `limits`. The changes of one record set (name and type), such as a
-/// DELETE and the CREATE that replaces it, always travel together and keep their order; groups are sorted
-/// by name and type, so the same changes always give the same batches. A group that alone exceeds the
-/// limits gets a batch of its own (Route53 will refuse it, and the writer isolates it).
+/// Packs `changes` into requests within `limits`. The changes of one name ([`groups`]), such as a DELETE
+/// and the CREATE that replaces it, or a record set's first CREATE and its ownership marker, always travel
+/// together and keep their order; groups are sorted by name, so the same changes always give the same
+/// batches. A group that alone exceeds the limits gets a batch of its own (Route53 will refuse it, and the
+/// sender isolates it).
 pub fn batches(changes: &[Change], limits: BatchLimits) -> Vec<Vec<Change>> {
     let mut out: Vec<Vec<Change>> = Vec::new();
     let mut batch: Vec<Change> = Vec::new();
@@ -75,15 +76,13 @@ pub fn batches(changes: &[Change], limits: BatchLimits) -> Vec<Vec<Change>> {
     out
 }
 
-/// Splits `changes` into groups that must stay together (the changes of one record set, in order), sorted
-/// as [`batches`] sorts them. The writer halves a rejected batch along these groups to isolate the bad one.
+/// Splits `changes` into groups that must stay together (the changes of one name and of its underscore
+/// attributes such as its ownership marker, [`group_name`], in order), sorted by name as [`batches`] sorts
+/// them. The sender halves a refused batch along these groups to isolate the refused one.
 pub fn groups(changes: &[Change]) -> Vec<Vec<Change>> {
-    let mut groups: BTreeMap<(&str, &str), Vec<Change>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
     for change in changes {
-        let key = (
-            change.record_set.name.as_str(),
-            change.record_set.rtype.as_str(),
-        );
+        let key = group_name(&change.record_set.name);
         groups.entry(key).or_default().push(change.clone());
     }
     groups.into_values().collect()
@@ -186,5 +185,42 @@ mod tests {
             limits,
         );
         assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    }
+
+    /// A name's ownership marker travels with the name's own changes, even where the limits would split
+    /// them.
+    #[test]
+    fn a_marker_travels_with_its_name() {
+        let marker = RecordSet {
+            name: crate::route53::marker_name("web.zone."),
+            rtype: "TXT".into(),
+            set_identifier: None,
+            multivalue_answer: None,
+            values: vec![crate::route53::MARKER_VALUE.into()],
+            ..record("web")
+        };
+        let changes = vec![
+            create(record("api")),
+            create(record("web")),
+            create(marker),
+            create(record("zed")),
+        ];
+        let limits = BatchLimits {
+            max_records: 2,
+            max_value_chars: 1000,
+        };
+        let out = batches(&changes, limits);
+        let names: Vec<Vec<&str>> = out
+            .iter()
+            .map(|b| b.iter().map(|c| c.record_set.name.as_str()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                vec!["api.zone."],
+                vec!["web.zone.", "_route53-registrator.web.zone."],
+                vec!["zed.zone."]
+            ]
+        );
     }
 }

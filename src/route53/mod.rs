@@ -27,6 +27,28 @@ pub enum Routing {
     Simple,
 }
 
+/// The first label of the TXT record that marks a name as managed by this daemon in simple routing:
+/// `_route53-registrator.<name>`. A record under an underscore label is an attribute of its parent name
+/// (the DNS convention), so its changes travel with the parent's in one batch.
+pub const MARKER_LABEL: &str = "_route53-registrator";
+
+/// The marker's value, quoted as a TXT value is written.
+pub const MARKER_VALUE: &str = "\"heritage=route53-registrator\"";
+
+/// The marker's name for the service name `fqdn`.
+pub fn marker_name(fqdn: &str) -> String {
+    format!("{MARKER_LABEL}.{fqdn}")
+}
+
+/// The name whose changes a change to `name` travels with: the parent of an underscore label
+/// (`_route53-registrator.web.zone.` → `web.zone.`), else the name itself.
+pub fn group_name(name: &str) -> &str {
+    match name.split_once('.') {
+        Some((label, parent)) if label.starts_with('_') && !parent.is_empty() => parent,
+        _ => name,
+    }
+}
+
 /// One resource record set, as Route53 holds it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordSet {
@@ -187,6 +209,15 @@ impl Route53Error {
     }
 }
 
+/// Whether one of Route53's `InvalidChangeBatch` messages says that the batch lost a race: the record set
+/// it meant to CREATE exists, or the one it meant to DELETE is gone or holds other values now (another
+/// writer changed it since it was read). Any other message refuses the change itself.
+pub fn is_conflict(message: &str) -> bool {
+    message.ends_with("but it already exists")
+        || message.ends_with("but it was not found")
+        || message.ends_with("but the values provided do not match the current values")
+}
+
 /// The metrics' label for how a request ended: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout,
 /// reset, refused connection) or `fatal` (no such zone, credentials refused).
 pub fn outcome<T>(result: &Result<T, Route53Error>) -> &'static str {
@@ -228,6 +259,27 @@ pub trait Route53Api: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_refusals_are_lost_races() {
+        let cases = [
+            ("Tried to create resource record set [name='web.zone.', type='A'] but it already exists", true),
+            ("Tried to delete resource record set [name='web.zone.', type='A'] but it was not found", true),
+            (
+                "Tried to delete resource record set [name='web.zone.', type='A'] but the values provided do not match the current values",
+                true,
+            ),
+            (
+                "RRSet with DNS name web.zone. and type A, SetIdentifier h1 cannot be created as weighted sets must contain the same TTL.",
+                false,
+            ),
+            ("Invalid Resource Record: 'FATAL problem: ARRDATAIllegalIPv4Address encountered at 10.0.0'", false),
+            ("AccessDenied: not allowed", false),
+        ];
+        for (message, want) in cases {
+            assert_eq!(is_conflict(message), want, "{message}");
+        }
+    }
 
     #[test]
     fn what_each_failure_means() {

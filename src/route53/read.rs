@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use tracing::{error, warn};
 
-use super::{HostedZone, RecordPosition, RecordSet, Route53Api, Route53Error};
+use super::{marker_name, HostedZone, RecordPosition, RecordSet, Route53Api, Route53Error};
 use crate::timing::{Backoff, RetryPolicy};
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
@@ -43,14 +43,20 @@ pub async fn read_all(api: &dyn Route53Api, zone_id: &str) -> Result<Vec<RecordS
 
 /// The A record sets under each of `fqdns` (fully qualified names), every owner's, read by
 /// `StartRecordName` rather than by listing the zone: one request per name in practice. A name with no A
-/// record set maps to an empty list.
+/// record set maps to an empty list. With `markers`, each name's ownership marker (the TXT record
+/// `_route53-registrator.<name>`) is added when it exists: Route53 lists a name's children right after the
+/// name, so it is usually in the same page; when it is not, one more request looks for it.
 pub async fn read_names(
     api: &dyn Route53Api,
     zone_id: &str,
     fqdns: &BTreeSet<String>,
+    markers: bool,
 ) -> Result<BTreeMap<String, Vec<RecordSet>>, Route53Error> {
     let mut out = BTreeMap::new();
     for name in fqdns {
+        let marker = marker_name(name);
+        let is_marker = |rs: &RecordSet| rs.name == marker && rs.rtype == "TXT";
+        let mut marker_found: Option<RecordSet> = None;
         let mut found: Vec<RecordSet> = Vec::new();
         let mut positions: HashSet<RecordPosition> = HashSet::new();
         let mut start = RecordPosition {
@@ -64,6 +70,9 @@ pub async fn read_names(
                 .await?;
             let mut past = false;
             for rs in page.record_sets {
+                if markers && marker_found.is_none() && is_marker(&rs) {
+                    marker_found = Some(rs.clone());
+                }
                 if rs.name == *name && rs.rtype == "A" {
                     if !found.iter().any(|f| f.set_identifier == rs.set_identifier) {
                         found.push(rs);
@@ -86,6 +95,16 @@ pub async fn read_names(
                 _ => break,
             }
         }
+        if markers && marker_found.is_none() {
+            let start = RecordPosition {
+                name: marker.clone(),
+                rtype: Some("TXT".into()),
+                identifier: None,
+            };
+            let page = api.list_record_sets(zone_id, Some(&start), Some(1)).await?;
+            marker_found = page.record_sets.into_iter().find(|rs| is_marker(rs));
+        }
+        found.extend(marker_found);
         out.insert(name.clone(), found);
     }
     Ok(out)
@@ -253,7 +272,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let got = read_names(&api, "Z", &names).await.unwrap();
+        let got = read_names(&api, "Z", &names, false).await.unwrap();
         assert_eq!(api.calls.lock().unwrap().len(), 3, "one request per name");
         assert_eq!(
             got["n004.zone."].len(),
@@ -277,7 +296,7 @@ mod tests {
             .collect();
         let api = Paged::new(records, 4, false);
         let names: BTreeSet<String> = ["web.zone.".to_string()].into();
-        let got = read_names(&api, "Z", &names).await.unwrap();
+        let got = read_names(&api, "Z", &names, false).await.unwrap();
         assert_eq!(got["web.zone."].len(), 10);
         assert_eq!(api.calls.lock().unwrap().len(), 3);
     }

@@ -7,7 +7,7 @@ use tracing::debug;
 
 use super::batch;
 use super::read::read_names;
-use super::{Change, Meaning, RecordSet, Route53Api, Route53Error};
+use super::{group_name, Change, Meaning, RecordSet, Route53Api, Route53Error};
 
 /// A change Route53 refused on its own (its record set's changes isolated from the rest of the batch).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,11 +40,13 @@ pub struct FlushOutcome {
 /// policy that limits record names or types) is halved along record-set boundaries ([`batch::groups`])
 /// until each refused record set is alone, so every good change is applied; the refused names are then
 /// read again. Any other failure ends the flush: what was not sent is recomputed at the retry, and when
-/// the failed batch may have been applied its names are [`FlushOutcome::uncertain`].
+/// the failed batch may have been applied its names are [`FlushOutcome::uncertain`]. `markers`: the names
+/// are read again with their ownership markers (simple routing).
 pub async fn send_batches(
     api: &dyn Route53Api,
     zone_id: &str,
     batches: Vec<Vec<Change>>,
+    markers: bool,
 ) -> FlushOutcome {
     let mut out = FlushOutcome::default();
     let mut work: VecDeque<Vec<Change>> = batches.into();
@@ -81,7 +83,10 @@ pub async fn send_batches(
             }
             Err(e) => {
                 if e.meaning() == Meaning::MaybeApplied {
-                    out.uncertain = batch.iter().map(|c| c.record_set.name.clone()).collect();
+                    out.uncertain = batch
+                        .iter()
+                        .map(|c| group_name(&c.record_set.name).to_string())
+                        .collect();
                 }
                 out.error = Some(e);
                 return out;
@@ -92,11 +97,11 @@ pub async fn send_batches(
         .rejected
         .iter()
         .filter_map(|r| r.changes.first())
-        .map(|c| c.record_set.name.clone())
+        .map(|c| group_name(&c.record_set.name).to_string())
         .collect();
     if !names.is_empty() {
         out.requests += names.len();
-        match read_names(api, zone_id, &names).await {
+        match read_names(api, zone_id, &names, markers).await {
             Ok(reread) => out.reread = reread,
             Err(e) => out.error = Some(e),
         }
