@@ -66,8 +66,7 @@ pub struct Route53Settings {
     pub zone_id: String,
     /// TTL of the records written, in seconds, 0..=2147483647.
     pub ttl: i64,
-    /// `multivalue` or `weighted`. `simple` is parsed, so that its error says it is not supported yet, and
-    /// refused by [`Settings::validate`] until the writer can compare-and-swap shared record sets.
+    /// `multivalue`, `weighted` or `simple` (one shared record set per name, changed by compare-and-swap).
     pub routing: Routing,
     /// Weight of this instance's record sets when `routing = "weighted"`, 0..=255.
     pub weight: i64,
@@ -289,13 +288,6 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
-    /// A documented value this version cannot act on yet (`routing = "simple"`).
-    #[error("{key}: {value} is not supported yet; expected {expected}")]
-    Unsupported {
-        key: String,
-        value: String,
-        expected: String,
-    },
 }
 
 impl ConfigError {
@@ -306,8 +298,7 @@ impl ConfigError {
             ConfigError::UnknownKey { key, .. }
             | ConfigError::Required { key, .. }
             | ConfigError::OutOfRange { key, .. }
-            | ConfigError::Invalid { key, .. }
-            | ConfigError::Unsupported { key, .. } => Some(key),
+            | ConfigError::Invalid { key, .. } => Some(key),
         }
     }
 }
@@ -406,15 +397,6 @@ impl Settings {
             return Err(ConfigError::Required {
                 key: "route53.zone_id".into(),
                 expected: "the id of a private hosted zone, such as Z0123456789ABCDEFGHIJ".into(),
-            });
-        }
-        if r.routing == Routing::Simple {
-            // Parsed as a known value so that this message, not "unknown variant", is what a user of the
-            // documented setting sees; the writer cannot do compare-and-swap record sets yet.
-            return Err(ConfigError::Unsupported {
-                key: "route53.routing".into(),
-                value: "\"simple\"".into(),
-                expected: "multivalue or weighted".into(),
             });
         }
         if !(0..=i64::from(i32::MAX)).contains(&r.ttl) {
@@ -1437,17 +1419,17 @@ mod tests {
     }
 
     #[test]
-    fn simple_routing_is_refused_until_it_exists() {
-        let message =
-            "route53.routing: \"simple\" is not supported yet; expected multivalue or weighted";
-        let err = load("[route53]\nzone_id = \"Z1\"\nrouting = \"simple\"\n", &[]).unwrap_err();
-        assert_eq!(err.to_string(), message);
-        assert_eq!(err.key(), Some("route53.routing"));
-        let err = load(ZONE, &[("R53R_ROUTE53__ROUTING", "simple")]).unwrap_err();
-        assert_eq!(err.to_string(), message);
-        let mut s = defaults_with_zone("Z1");
-        s.route53.routing = Routing::Simple;
-        assert_eq!(s.validate().unwrap_err().to_string(), message);
+    fn every_routing_is_accepted() {
+        for (text, routing) in [
+            ("multivalue", Routing::Multivalue),
+            ("weighted", Routing::Weighted),
+            ("simple", Routing::Simple),
+        ] {
+            let file = format!("[route53]\nzone_id = \"Z1\"\nrouting = \"{text}\"\n");
+            assert_eq!(load(&file, &[]).unwrap().route53.routing, routing);
+            let from_env = load(ZONE, &[("R53R_ROUTE53__ROUTING", text)]).unwrap();
+            assert_eq!(from_env.route53.routing, routing);
+        }
     }
 
     #[test]

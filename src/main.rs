@@ -64,10 +64,6 @@ fn run(args: RunArgs) -> ExitCode {
         Err(e) => return config_error(e),
     };
     let writer_settings = WriterSettings::from(&settings).with_dry_run(args.dry_run);
-    if let Err(e) = writer_settings.check() {
-        eprintln!("route53-registrator: invalid configuration: {e}");
-        return ExitCode::from(EXIT_USAGE);
-    }
     init_logging(&settings);
     log_panics(settings.log.format);
     let system = actix_rt::System::new();

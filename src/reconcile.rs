@@ -75,7 +75,7 @@ const ZONE_PAGE: usize = 300;
 /// What the writer needs to know from the configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WriterSettings {
-    /// `multivalue` or `weighted` (`simple` is refused by [`WriterSettings::check`]).
+    /// `multivalue`, `weighted` or `simple`.
     pub routing: Routing,
     /// TTL of the record sets written, in seconds (a weighted group's own TTL wins).
     pub ttl: i64,
@@ -125,17 +125,6 @@ impl WriterSettings {
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
         self
-    }
-
-    /// Whether this writer can work with these settings: `routing = "simple"` is not implemented yet.
-    pub fn check(&self) -> Result<(), String> {
-        match self.routing {
-            Routing::Simple => Err(
-                "route53.routing: \"simple\" is not supported yet; use multivalue or weighted"
-                    .into(),
-            ),
-            Routing::Multivalue | Routing::Weighted => Ok(()),
-        }
     }
 }
 

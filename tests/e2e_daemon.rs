@@ -88,6 +88,16 @@ impl World {
             .collect()
     }
 
+    /// How many ownership markers (simple routing) stand beside `name`.
+    fn markers(&self, name: &str) -> usize {
+        let marker = format!("_route53-registrator.{}", self.fqdn(name));
+        self.emulator
+            .record_sets(&self.zone_id)
+            .iter()
+            .filter(|rs| rs.name == marker && rs.rtype == "TXT")
+            .count()
+    }
+
     fn wait_published(&self, name: &str, ip: &str) {
         wait_until(DEADLINE, &format!("{name} publishes {ip}"), || {
             self.ips(name).contains(ip)
@@ -395,25 +405,51 @@ fn only_the_containers_own_stop_signal_withdraws_it() {
     let _ = stopping.wait();
 }
 
+/// Three daemons (three instances, each with its own `host.ip`) on one engine see the same containers: in
+/// each routing every name ends with all three IPs while its container runs (one record set per instance,
+/// or one shared set and its marker), and nothing at all is left, neither A nor TXT, once it stops.
 #[test]
-fn two_daemons_on_one_engine_publish_both_ips_under_one_name() {
-    let world = World::new();
-    let _one = world.daemon("10.0.1.1");
-    let _two = world.daemon("10.0.1.2");
-    let shared = world.service("shared").run();
-    wait_until(DEADLINE, "both IPs are published", || {
-        world.ips("shared") == BTreeSet::from(["10.0.1.1".to_string(), "10.0.1.2".to_string()])
-    });
-    assert_eq!(
-        world.a_records("shared").len(),
-        2,
-        "one record set per instance"
-    );
-
-    shared.stop(5);
-    wait_until(DEADLINE, "both IPs are withdrawn", || {
-        world.ips("shared").is_empty()
-    });
+fn three_daemons_publish_every_ip_under_every_name_in_each_routing() {
+    for routing in ["multivalue", "weighted", "simple"] {
+        let world = World::new();
+        let ips = ["10.0.1.1", "10.0.1.2", "10.0.1.3"];
+        let _daemons: Vec<Daemon> = ips
+            .iter()
+            .map(|ip| {
+                let config = world.config(ip).replace(
+                    "[route53]\n",
+                    &format!("[route53]\nrouting = \"{routing}\"\n"),
+                );
+                Daemon::builder(&world.server.endpoint())
+                    .config(&config)
+                    .label(&format!("{routing} {ip}"))
+                    .spawn()
+            })
+            .collect();
+        let all: BTreeSet<String> = ips.iter().map(|ip| ip.to_string()).collect();
+        let services: Vec<_> = ["trioa", "triob"]
+            .iter()
+            .map(|name| world.service(name).run())
+            .collect();
+        for name in ["trioa", "triob"] {
+            wait_until(DEADLINE, &format!("{routing}: {name} has every IP"), || {
+                world.ips(name) == all
+            });
+            let (sets, markers) = (world.a_records(name).len(), world.markers(name));
+            let want = if routing == "simple" { (1, 1) } else { (3, 0) };
+            assert_eq!((sets, markers), want, "{routing}: {name}");
+        }
+        for service in &services {
+            service.stop(5);
+        }
+        wait_until(DEADLINE, &format!("{routing}: nothing is left"), || {
+            world
+                .emulator
+                .record_sets(&world.zone_id)
+                .iter()
+                .all(|rs| rs.rtype != "A" && rs.rtype != "TXT")
+        });
+    }
 }
 
 #[test]
