@@ -2,7 +2,7 @@
 # The test command: everything the suite needs, set up on a fresh Debian machine (as root), then the suite.
 #
 #   scripts/test.sh               set up, then check formatting and lints and run every test
-#   scripts/test.sh --setup-only  set up only (engine, image, virtualenv)
+#   scripts/test.sh --setup-only  set up only (engine, images, virtualenv)
 #   scripts/test.sh --docker-only set up the engine and the image only (what the quick start needs)
 #
 # Steps, each skipped when already done:
@@ -11,7 +11,10 @@
 #   2. the test image `route53-registrator-test:latest`, `FROM scratch` with Debian's `busybox-static`
 #      (scripts/test-image/Dockerfile), rebuilt only when its inputs changed;
 #   3. `.venv` with moto (the independent Route53 cross-check), pinned;
-#   4. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
+#   4. the daemon's image `route53-registrator:test`: a static binary built here for the musl target (Debian's
+#      `musl-tools` and the rustup target installed if missing), packaged by the top-level Dockerfile's
+#      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
+#   5. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
 #      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time).
 #
 # Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
@@ -21,6 +24,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
 
 TEST_IMAGE="route53-registrator-test:latest"
+DAEMON_IMAGE="route53-registrator:test"
+MUSL_TARGET="x86_64-unknown-linux-musl"
 MOTO_VERSION="5.2.5"
 STATE_DIR="$ROOT/.test-env"          # git-ignored: dockerd's log, the image's build context
 DOCKERD_LOG="$STATE_DIR/dockerd.log"
@@ -174,6 +179,73 @@ ensure_rust_tools() {
     note "$(cargo --version); $(cargo nextest --version | head -n 1)"
 }
 
+ensure_musl_toolchain() {
+    if ! command -v musl-gcc >/dev/null; then
+        apt_install musl-tools
+    fi
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
+        command -v rustup >/dev/null || die "rustup not found: install the $MUSL_TARGET target for cargo yourself"
+        note "rustup target add $MUSL_TARGET"
+        rustup target add "$MUSL_TARGET"
+    fi
+}
+
+ensure_daemon_image() {
+    step "Image $DAEMON_IMAGE (the Dockerfile's prebuilt target, with a static binary built here)"
+    ensure_musl_toolchain
+    # The release profile, as the Dockerfile's builder stage compiles it: the image under test is the one
+    # shipped. Cargo rebuilds only what changed.
+    note "cargo build --release --locked --target $MUSL_TARGET --bin route53-registrator"
+    local started=$SECONDS
+    cargo build --release --locked --target "$MUSL_TARGET" --bin route53-registrator
+    note "built in $((SECONDS - started)) s"
+    local binary="${CARGO_TARGET_DIR:-$ROOT/target}/$MUSL_TARGET/release/route53-registrator"
+    [ -x "$binary" ] || die "$binary missing after the build"
+    if readelf -l "$binary" | grep -q "program interpreter"; then
+        die "$binary is dynamically linked; the image has no libc"
+    fi
+
+    # Current when also tagged with the hash of everything it is built from (as the test image).
+    local hash
+    hash="$(sha256sum Dockerfile ca-bundle.crt "$binary" | cut -d' ' -f1 | sha256sum | cut -d' ' -f1)"
+    local inputs_tag="${DAEMON_IMAGE%:*}:inputs-${hash:0:16}"
+    local latest_id inputs_id
+    latest_id="$(docker image inspect --format '{{.Id}}' "$DAEMON_IMAGE" 2>/dev/null || true)"
+    inputs_id="$(docker image inspect --format '{{.Id}}' "$inputs_tag" 2>/dev/null || true)"
+    if [ -n "$latest_id" ] && [ "$latest_id" = "$inputs_id" ]; then
+        note "current ($inputs_tag)"
+        return
+    fi
+
+    # A context of its own: the Dockerfile, the bundle and the binary where the prebuilt stage takes it.
+    local ctx="$STATE_DIR/daemon-image"
+    rm -rf "$ctx"
+    mkdir -p "$ctx/prebuilt"
+    cp Dockerfile ca-bundle.crt "$ctx/"
+    cp "$binary" "$ctx/prebuilt/route53-registrator"
+    note "building $inputs_tag"
+    started=$SECONDS
+    if ! docker build --target prebuilt -t "$DAEMON_IMAGE" -t "$inputs_tag" "$ctx" \
+        >"$STATE_DIR/daemon-image-build.log" 2>&1; then
+        cat "$STATE_DIR/daemon-image-build.log" >&2
+        die "docker build of $DAEMON_IMAGE failed (its output is above)"
+    fi
+    note "built in $((SECONDS - started)) s"
+    # Earlier builds' tags go (their layers with them, unless still in use).
+    local tag
+    for tag in $(docker image ls --format '{{.Repository}}:{{.Tag}}' "${DAEMON_IMAGE%:*}"); do
+        case "$tag" in
+            "$inputs_tag") ;;
+            *:inputs-*) docker rmi "$tag" >/dev/null 2>&1 || true ;;
+        esac
+    done
+    # The binary must run in it: no shell, no libc, nothing writable.
+    local out
+    out="$(docker run --rm --network none --read-only --cap-drop ALL "$DAEMON_IMAGE" --version)" \
+        || die "a container from $DAEMON_IMAGE does not run"
+    note "built and checked: $out, $(docker image inspect --format '{{.Size}}' "$DAEMON_IMAGE") bytes"
+}
+
 SETUP_ONLY=0
 case "${1:-}" in
     "") ;;
@@ -186,6 +258,7 @@ ensure_docker
 ensure_test_image
 ensure_moto
 ensure_rust_tools
+ensure_daemon_image
 if [ "$SETUP_ONLY" -eq 1 ]; then
     step "Set-up done"
     exit 0

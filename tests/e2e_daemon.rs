@@ -5,144 +5,16 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
+use route53_emulator::{spawn_server, Emulator, Fault, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 use support::daemon::Daemon;
-use support::docker::{
-    require_test_image, ContainerSpec, Network, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM,
-};
+use support::docker::{ContainerSpec, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM};
 use support::imds::ImdsServer;
 use support::proxy::SocketProxy;
+use support::world::{World, DEADLINE};
 use support::{free_port, http_get, unique, unique_zone, wait_until};
-
-/// Long enough for Docker, the daemon's debounce and one resync on a loaded machine.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// One test's world: an emulator with one private zone, served over HTTP, and a Docker network.
-struct World {
-    emulator: Emulator,
-    server: ServerHandle,
-    zone_id: String,
-    zone: String,
-    network: Network,
-}
-
-impl World {
-    fn new() -> World {
-        require_test_image();
-        let emulator = Emulator::new();
-        let zone = unique_zone();
-        let hosted = emulator.create_zone(&zone, true);
-        let server = spawn_server(emulator.clone(), 0).expect("emulator server");
-        World {
-            emulator,
-            server,
-            zone_id: hosted.id,
-            zone,
-            network: Network::create(&unique("net")),
-        }
-    }
-
-    /// A daemon config for this zone with short timings, publishing `ip` (so no metadata request).
-    fn config(&self, ip: &str) -> String {
-        self.config_without_ip() + &format!("[host]\nip = \"{ip}\"\n")
-    }
-
-    /// The same, with the IP left to the metadata service.
-    fn config_without_ip(&self) -> String {
-        format!(
-            "[route53]\nzone_id = \"{}\"\ndebounce = \"50ms\"\nmax_delay = \"300ms\"\n\
-             max_requests_per_second = 50\n[docker]\nresync_interval = \"1s\"\n[http]\nlisten = \"\"\n",
-            self.zone_id
-        )
-    }
-
-    fn daemon(&self, ip: &str) -> Daemon {
-        Daemon::builder(&self.server.endpoint())
-            .config(&self.config(ip))
-            .label(ip)
-            .spawn()
-    }
-
-    fn fqdn(&self, name: &str) -> String {
-        format!("{name}.{}.", self.zone)
-    }
-
-    /// The A record sets under `name`.
-    fn a_records(&self, name: &str) -> Vec<RecordSet> {
-        let fqdn = self.fqdn(name);
-        self.emulator
-            .record_sets(&self.zone_id)
-            .into_iter()
-            .filter(|rs| rs.name == fqdn && rs.rtype == "A")
-            .collect()
-    }
-
-    /// Every IP published under `name`, across all owners.
-    fn ips(&self, name: &str) -> BTreeSet<String> {
-        self.a_records(name)
-            .into_iter()
-            .flat_map(|rs| rs.values)
-            .collect()
-    }
-
-    /// How many ownership markers (simple routing) stand beside `name`.
-    fn markers(&self, name: &str) -> usize {
-        let marker = format!("_route53-registrator.{}", self.fqdn(name));
-        self.emulator
-            .record_sets(&self.zone_id)
-            .iter()
-            .filter(|rs| rs.name == marker && rs.rtype == "TXT")
-            .count()
-    }
-
-    fn wait_published(&self, name: &str, ip: &str) {
-        wait_until(DEADLINE, &format!("{name} publishes {ip}"), || {
-            self.ips(name).contains(ip)
-        });
-    }
-
-    fn wait_withdrawn(&self, name: &str, ip: &str) {
-        wait_until(
-            DEADLINE,
-            &format!("{name} no longer publishes {ip}"),
-            || !self.ips(name).contains(ip),
-        );
-    }
-
-    /// A service container (ECS labels, family ending in `-service`) on this world's network.
-    fn service(&self, name: &str) -> ContainerSpec {
-        ContainerSpec::new(&unique(name))
-            .network(&self.network)
-            .ecs(&format!("{name}-service"), name)
-            .shell(SLEEP_UNTIL_TERM)
-    }
-
-    /// Asserts that whether `name` is published does not change from `published` for `period`, however
-    /// often the daemon resyncs meanwhile.
-    fn assert_stays(&self, name: &str, published: bool, period: Duration) {
-        let until = Instant::now() + period;
-        while Instant::now() < until {
-            assert_eq!(
-                !self.ips(name).is_empty(),
-                published,
-                "{name}: {:?}",
-                self.a_records(name)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn change_requests(&self) -> usize {
-        self.emulator
-            .requests()
-            .iter()
-            .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
-            .count()
-    }
-}
 
 /// A multivalue record set of `owner` publishing `ip` under `fqdn`, as another instance would write it.
 fn multivalue(fqdn: &str, owner: &str, ip: &str) -> RecordSet {

@@ -2,7 +2,7 @@
 //!
 //! Every container and network is a guard that removes itself on drop, also when the test panics. The
 //! image is `route53-registrator-test:latest`, built by `scripts/test.sh` from `scripts/test-image/`:
-//! busybox only, with `sh`, `sleep`, `kill` and friends.
+//! busybox only, with `sh`, `sleep`, `kill` and friends (unless a spec names another, [`ContainerSpec::image`]).
 
 use std::process::{Child, Command, Output, Stdio};
 
@@ -97,6 +97,7 @@ impl Drop for Network {
 #[derive(Clone, Debug)]
 pub struct ContainerSpec {
     name: String,
+    image: String,
     network: Option<String>,
     labels: Vec<(String, String)>,
     options: Vec<String>,
@@ -108,6 +109,7 @@ impl ContainerSpec {
     pub fn new(name: &str) -> ContainerSpec {
         ContainerSpec {
             name: name.to_string(),
+            image: TEST_IMAGE.to_string(),
             network: None,
             labels: Vec::new(),
             options: Vec::new(),
@@ -173,6 +175,13 @@ impl ContainerSpec {
         self
     }
 
+    /// Another image than [`TEST_IMAGE`], run with its own entrypoint and these arguments (none: its `CMD`).
+    pub fn image(mut self, image: &str, args: &[&str]) -> Self {
+        self.image = image.to_string();
+        self.command = args.iter().map(|arg| arg.to_string()).collect();
+        self
+    }
+
     /// `docker run -d` it; the container is removed when the guard drops.
     pub fn run(self) -> Container {
         let mut args: Vec<String> = vec![
@@ -190,7 +199,7 @@ impl ContainerSpec {
             args.push(format!("{key}={value}"));
         }
         args.extend(self.options.iter().cloned());
-        args.push(TEST_IMAGE.into());
+        args.push(self.image.clone());
         args.extend(self.command.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let id = docker(&args);
@@ -263,6 +272,16 @@ impl Container {
     pub fn health(&self) -> Option<String> {
         self.inspect("{{if .State.Health}}{{.State.Health.Status}}{{end}}")
             .filter(|status| !status.is_empty())
+    }
+
+    /// `docker logs`: everything it printed, standard output then standard error.
+    pub fn logs(&self) -> String {
+        let output = docker_output(&["logs", &self.id]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
     }
 
     /// `docker container inspect --format FORMAT`; `None` when the container is gone.

@@ -9,6 +9,9 @@
 //! - [`emulator`]: the Route53 emulator over HTTP with one zone of a unique name, for daemon tests that start
 //!   no containers.
 //! - [`proxy`]: a Unix socket proxy in front of the engine that a test can cut and restore.
+//! - [`world`]: one end-to-end test's emulator zone (served over HTTP) and Docker network, and waiting until
+//!   a name is published or withdrawn.
+//! - [`tls`]: a test root and server certificate generated at run time, and a loopback TLS proxy with them.
 //! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
 //! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
 //! - [`unique`]: names no other test (or earlier run) uses: zones, services, containers, networks.
@@ -26,6 +29,8 @@ pub mod docker;
 pub mod emulator;
 pub mod imds;
 pub mod proxy;
+pub mod tls;
+pub mod world;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
