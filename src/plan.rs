@@ -20,6 +20,7 @@
 //! | other owner's record set      | web     | — (theirs is not ours)          | CREATE web; theirs untouched              |
 //! | joining a weighted group      | web     | — (theirs: weighted, ttl 60)    | CREATE web ttl 60 (the group's TTL)       |
 //! | owner id changed (new IP)     | web     | web under the old owner id      | DELETE old owner's web, CREATE web        |
+//! | routing switched              | web     | web weighted (now multivalue)   | DELETE weighted web, CREATE multivalue web |
 //! | not a name we could produce   | —       | a.b / apex / `*` with our id    | — (never ours)                            |
 //! ```
 //!
@@ -394,11 +395,18 @@ mod tests {
                 want: vec![],
             },
             Case {
-                name: "multivalue instance ignores its weighted record set",
+                name: "routing switched: the old routing's record set is withdrawn",
                 spec: multi.clone(),
                 desired: names(&[]),
                 zone: vec![web_w.clone()],
-                want: vec![],
+                want: vec![delete(web_w.clone())],
+            },
+            Case {
+                name: "routing switched: replaced in one batch",
+                spec: multi.clone(),
+                desired: names(&["web"]),
+                zone: vec![web_w.clone()],
+                want: vec![delete(web_w.clone()), create(web.clone())],
             },
             Case {
                 name: "joining a weighted group",

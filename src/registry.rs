@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{desired_record, is_ours, RecordSpec, RECORD_TYPE};
+use crate::plan::{desired_record, is_ours, is_service_name, RecordSpec, RECORD_TYPE};
 use crate::route53::{
     group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
 };
@@ -130,29 +130,85 @@ impl Routed {
     }
 }
 
-impl Registry for Routed {
-    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
-        held.a.iter().filter(|rs| is_ours(&self.0, rs)).collect()
+impl Routed {
+    /// Whether `rs` is one of this instance's routed record sets, in either routed policy: an A record set
+    /// of a service name with one of its owner ids.
+    fn ours_in_any_policy(&self, rs: &RecordSet) -> bool {
+        let spec = &self.0;
+        rs.rtype == RECORD_TYPE
+            && (rs.weight.is_some() || rs.multivalue_answer == Some(true))
+            && rs
+                .set_identifier
+                .as_deref()
+                .is_some_and(|id| id == spec.owner_id || spec.former_owner_ids.contains(id))
+            && is_service_name(&rs.name, &spec.zone_name)
     }
 
+    /// Whether `rs` is of another form than the configured one (plain, or the other routed policy): Route53
+    /// refuses two routing policies under one name and type.
+    fn other_form(&self, rs: &RecordSet) -> bool {
+        match self.0.routing {
+            Routing::Multivalue => is_plain(rs) || rs.weight.is_some(),
+            Routing::Weighted => is_plain(rs) || rs.multivalue_answer == Some(true),
+            Routing::Simple => !is_plain(rs),
+        }
+    }
+}
+
+impl Registry for Routed {
+    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+        let shared = Shared(self.0.clone());
+        let in_shared = shared.mine_shared(held);
+        held.a
+            .iter()
+            .filter(|rs| self.ours_in_any_policy(rs) || in_shared.contains(rs))
+            .collect()
+    }
+
+    /// The configured record set, after this instance has left any other form it held the name in (its IP in
+    /// a shared set, its record set of the other routed policy): all in one batch, which Route53 applies
+    /// atomically, unless another owner's record sets of another form still stand there, beside which
+    /// Route53 would refuse it; then only the leaving goes now.
     fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+        let mut left = held.clone();
+        let mut changes = Shared(self.0.clone()).swap(fqdn, false, held);
+        changes.extend(
+            held.a
+                .iter()
+                .filter(|rs| self.ours_in_any_policy(rs) && !is_ours(&self.0, rs))
+                .map(|rs| Change {
+                    action: ChangeAction::Delete,
+                    record_set: rs.clone(),
+                }),
+        );
+        for change in &changes {
+            left.apply(change);
+        }
+        // Leaving an old form while another owner's record sets of another form stand: the new record set
+        // would make Route53 refuse the whole batch, leaving included, so it waits for a later diff.
+        let leaving = !changes.is_empty();
+        let blocked = leaving
+            && left
+                .a
+                .iter()
+                .any(|rs| !self.ours_in_any_policy(rs) && self.other_form(rs));
         let label = fqdn.strip_suffix(&format!(".{}", self.0.zone_name.trim_start_matches('.')));
-        let desired = wanted.then(|| {
+        let desired = (wanted && !blocked).then(|| {
             let mut rs = desired_record(&self.0, label.unwrap_or(fqdn));
-            if let Some(ttl) = self.group_ttl(held) {
+            if let Some(ttl) = self.group_ttl(&left) {
                 rs.ttl = ttl;
             }
             rs
         });
-        let mine = self.mine(held);
-        let mut changes: Vec<Change> = mine
-            .iter()
-            .filter(|rs| Some(**rs) != desired.as_ref())
-            .map(|rs| Change {
-                action: ChangeAction::Delete,
-                record_set: (*rs).clone(),
-            })
-            .collect();
+        let mine: Vec<&RecordSet> = left.a.iter().filter(|rs| is_ours(&self.0, rs)).collect();
+        changes.extend(
+            mine.iter()
+                .filter(|rs| Some(**rs) != desired.as_ref())
+                .map(|rs| Change {
+                    action: ChangeAction::Delete,
+                    record_set: (*rs).clone(),
+                }),
+        );
         if let Some(desired) = desired {
             if !mine.contains(&&desired) {
                 changes.push(Change {
@@ -193,20 +249,53 @@ impl Shared {
     }
 }
 
+impl Registry for Shared {
+    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+        let routed = Routed(self.0.clone());
+        let mut mine = self.mine_shared(held);
+        mine.extend(held.a.iter().filter(|rs| routed.ours_in_any_policy(rs)));
+        mine
+    }
+
+    /// The swap, after this instance's routed record sets of an earlier routing are deleted, in the same
+    /// batch: when they were the only routed ones, the name switches to the shared form atomically.
+    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+        let routed = Routed(self.0.clone());
+        let mut changes: Vec<Change> = held
+            .a
+            .iter()
+            .filter(|rs| routed.ours_in_any_policy(rs))
+            .map(|rs| Change {
+                action: ChangeAction::Delete,
+                record_set: rs.clone(),
+            })
+            .collect();
+        let mut left = held.clone();
+        for change in &changes {
+            left.apply(change);
+        }
+        changes.extend(self.swap(fqdn, wanted, &left));
+        changes
+    }
+}
+
 /// A record set without routing: no SetIdentifier, weight or multivalue flag.
 fn is_plain(rs: &RecordSet) -> bool {
     rs.set_identifier.is_none() && rs.weight.is_none() && rs.multivalue_answer.is_none()
 }
 
-impl Registry for Shared {
-    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+impl Shared {
+    /// The shared record set, when it is managed and holds this instance's IP (or a former one).
+    fn mine_shared<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
         self.managed(held)
             .filter(|rs| rs.values.iter().any(|v| self.is_mine(v)))
             .into_iter()
             .collect()
     }
 
-    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+    /// The compare-and-swap that adds (`wanted`) or removes this instance's IP in the shared record set:
+    /// the table of [`Shared`].
+    fn swap(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
         let ip = self.0.ip.to_string();
         let marker = || RecordSet {
             name: marker_name(fqdn),

@@ -1012,31 +1012,107 @@ async fn shutdown_with_deregister_withdraws_everything_ours_and_nothing_else() {
     let s = Setup::new();
     let theirs = s.multivalue("web", "10.0.0.2", "10.0.0.2");
     let plain = s.plain("static", "192.0.2.1");
-    let our_weighted = s.weighted("legacy", "10.0.0.1", "10.0.0.1", 5);
     s.put(theirs.clone());
     s.put(plain.clone());
-    s.put(our_weighted.clone());
     let writer = s.writer(settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["api", "web"]));
     settle(&writer).await;
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "legacy", "web"]);
+    assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
 
     let report = shutdown(&writer, true).await;
     assert_eq!(report.applied, 4);
     let mut left = s.records();
     left.sort();
-    let mut want = vec![theirs, plain, our_weighted];
+    let mut want = vec![theirs, plain];
     want.sort();
-    assert_eq!(
-        left, want,
-        "only this instance's multivalue record sets are withdrawn"
-    );
+    assert_eq!(left, want, "only this instance's record sets are withdrawn");
 
     // Events after the shutdown are not taken.
     writer.do_send(names(&["api"]));
     quiet_period().await;
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["legacy"]);
+    assert_eq!(s.owned_names("10.0.0.1"), Vec::<String>::new());
+}
+
+/// A zone that holds this instance's record sets in another routing (the old tool's weighted ones, say)
+/// ends in the configured one: a name still wanted is replaced in one batch, one no longer wanted withdrawn;
+/// another owner's weighted record set is left alone.
+#[actix_rt::test]
+async fn a_switch_of_routing_replaces_this_instances_record_sets() {
+    let s = Setup::new();
+    let ours_kept = s.weighted("kept", "10.0.0.1", "10.0.0.1", 5);
+    let ours_gone = s.weighted("gone", "10.0.0.1", "10.0.0.1", 5);
+    let theirs = s.weighted("other", "10.0.0.2", "10.0.0.2", 5);
+    for rs in [&ours_kept, &ours_gone, &theirs] {
+        s.put(rs.clone());
+    }
+    let writer = s.writer(settings(Routing::Multivalue));
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["kept"]));
+    let report = settle(&writer).await;
+    assert_eq!(report.rejected, 0);
+    let mut left = s.records();
+    left.sort();
+    let mut want = vec![s.multivalue("kept", "10.0.0.1", "10.0.0.1"), theirs];
+    want.sort();
+    assert_eq!(left, want);
+    let replaced = s
+        .change_requests()
+        .into_iter()
+        .find(|r| r.changes.iter().any(|c| c.record_set == ours_kept))
+        .expect("the kept name's request");
+    let created = s.multivalue("kept", "10.0.0.1", "10.0.0.1");
+    assert!(
+        replaced
+            .changes
+            .iter()
+            .any(|c| c.action == ChangeAction::Create && c.record_set == created),
+        "DELETE and CREATE in one batch: {replaced:?}"
+    );
+}
+
+/// Switching a name from simple to multivalue routing across two instances: the first to switch leaves the
+/// shared set at once (Route53 would refuse its multivalue record set beside the other's plain one); the
+/// last one out switches in one batch, and once the first reads the name again it publishes too. Both IPs
+/// end in multivalue record sets, and neither the plain set nor its marker is left.
+#[actix_rt::test]
+async fn a_switch_from_simple_routing_ends_in_the_new_routing() {
+    let s = Setup::new();
+    let (ip1, ip2) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+    let (a, b) = (simple_writer(&s, ip1), simple_writer(&s, ip2));
+    a.do_send(names(&["web"]));
+    b.do_send(names(&["web"]));
+    settle(&a).await;
+    settle(&b).await;
+    shutdown(&a, false).await;
+    shutdown(&b, false).await;
+
+    let fast_verify = WriterSettings {
+        verify_interval: ms(300),
+        ..settings(Routing::Multivalue)
+    };
+    let a = s.writer(fast_verify.clone());
+    a.do_send(HostIp(ip1));
+    a.do_send(names(&["web"]));
+    settle(&a).await;
+    let (by_name, _) = published(&s, Routing::Simple);
+    assert_eq!(
+        by_name["web"],
+        BTreeSet::from(["10.0.0.2".to_string()]),
+        "a left the shared set"
+    );
+
+    let b = s.writer(fast_verify);
+    b.do_send(HostIp(ip2));
+    b.do_send(names(&["web"]));
+    settle(&b).await;
+    eventually("both IPs in multivalue record sets", || {
+        s.owned_names("10.0.0.1") == vec!["web"] && s.owned_names("10.0.0.2") == vec!["web"]
+    })
+    .await;
+    let (by_name, markers) = published(&s, Routing::Multivalue);
+    assert_eq!(by_name["web"].len(), 2);
+    assert!(markers.is_empty(), "the marker went with the plain set");
 }
 
 #[actix_rt::test]
