@@ -221,6 +221,8 @@ pub struct Reconciler {
     changed_at: BTreeMap<String, Instant>,
     /// Names whose same changes were refused as a lost race in a row, and how many times.
     same_conflicts: BTreeMap<String, u32>,
+    /// Desired names left alone because they hold record sets this instance may not change, already logged.
+    left_alone: BTreeSet<String>,
     shutting_down: bool,
     report: WriteReport,
     rng: SmallRng,
@@ -246,6 +248,7 @@ impl Reconciler {
             ttl_noticed: BTreeSet::new(),
             changed_at: BTreeMap::new(),
             same_conflicts: BTreeMap::new(),
+            left_alone: BTreeSet::new(),
             shutting_down: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
@@ -394,7 +397,11 @@ impl Reconciler {
             .flatten()
             .map(|name| plan::fqdn(name, &spec.zone_name))
             .collect();
-        let changes = plan::diff(&desired, &self.view.names, registry(spec.clone()).as_ref());
+        let registry = registry(spec.clone());
+        let changes = plan::diff(&desired, &self.view.names, registry.as_ref());
+        if self.view.loaded {
+            self.notice_left_alone(&desired, &changes, registry.as_ref());
+        }
         for change in &changes {
             let rs = &change.record_set;
             let joining = change.action == ChangeAction::Create && rs.ttl != spec.ttl;
@@ -430,6 +437,34 @@ impl Reconciler {
         self.changed_at
             .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
         pending
+    }
+
+    /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
+    /// holds record sets that are not this daemon's to change (a plain record set without the ownership
+    /// marker, made by hand or another tool; another routing's record sets in simple routing).
+    fn notice_left_alone(
+        &mut self,
+        desired: &BTreeSet<String>,
+        changes: &[Change],
+        registry: &dyn Registry,
+    ) {
+        for name in desired {
+            let Some(held) = self.view.names.get(name) else {
+                continue;
+            };
+            let untouched = registry.mine(held).is_empty()
+                && !changes
+                    .iter()
+                    .any(|c| group_name(&c.record_set.name) == name);
+            if untouched && self.left_alone.insert(name.clone()) {
+                warn!(
+                    name,
+                    held = ?held.a,
+                    "not published: the name holds record sets this instance may not change; left alone"
+                );
+                self.stats.names_left_alone.inc();
+            }
+        }
     }
 
     /// The one scheduler: what to do at `now`. Call it after every input and outcome, and when the instant

@@ -79,6 +79,8 @@ pub struct Stats {
     pub rejected_changes: Counter,
     /// Differences between what Route53 held and what this instance expected, found by a read and repaired.
     pub repairs: Counter,
+    /// Desired names left alone (once each) because they hold record sets this instance may not change.
+    pub names_left_alone: Counter,
     /// Unix time (seconds) at which the zone last matched the desired names, 0 before the first time.
     pub last_reconciled: Gauge,
     /// Seconds since the zone last matched the desired names (-1 before the first time); set when rendered.
@@ -118,6 +120,7 @@ impl Stats {
             batch_size: Histogram::new(exponential_buckets(1.0, 4.0, 6)),
             rejected_changes: Counter::default(),
             repairs: Counter::default(),
+            names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
             seconds_since_reconciled: Gauge::default(),
             route53_seen: Arc::default(),
@@ -183,6 +186,11 @@ impl Stats {
             "repairs",
             "Differences from the expected record sets found by a read",
             stats.repairs.clone(),
+        );
+        registry.register(
+            "names_left_alone",
+            "Desired names left alone because they hold record sets this instance may not change",
+            stats.names_left_alone.clone(),
         );
         registry.register(
             "last_reconciled_timestamp_seconds",

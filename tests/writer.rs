@@ -1393,18 +1393,31 @@ async fn simple_routing_shares_one_record_set_and_the_last_one_out_cleans_up() {
     );
 }
 
-/// A plain record set without the marker (made by hand, or by another tool) is never changed.
+/// A plain record set without the marker (made by hand, or by another tool) is never changed; the name is
+/// counted once as left alone.
 #[actix_rt::test]
 async fn simple_routing_leaves_an_unmarked_record_set_alone() {
     let s = Setup::new();
     let theirs = s.plain("web", "192.0.2.1");
     s.put(theirs.clone());
-    let writer = simple_writer(&s, IP);
+    let stats = Stats::new();
+    let limited = RateLimited::new(Arc::new(s.emu.clone()), route53_limiter(1000), Stats::new());
+    let writer = Route53Writer::new(
+        Arc::new(limited),
+        s.zone.clone(),
+        settings(Routing::Simple),
+        stats.clone(),
+    )
+    .start_supervised();
+    writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     let report = settle(&writer).await;
     assert_eq!(report, WriteReport::default());
     assert_eq!(s.records(), vec![theirs]);
     assert_eq!(s.change_requests(), vec![]);
+    writer.do_send(names(&["web", "api"]));
+    settle(&writer).await;
+    assert_eq!(stats.names_left_alone.get(), 1, "counted once");
 }
 
 /// One writer's run in [`no_lost_updates`]: which writer, and the names (of 20) it wants from then on.
