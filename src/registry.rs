@@ -2,8 +2,13 @@
 //! like, behind one seam ([`Registry`]) with one implementation per routing, so that the diff, the writer,
 //! verification and (later) the clean-up of gone instances do not branch on routing.
 //!
-//! The zone is seen name by name: [`Held`] is what one name holds (every owner's A record sets), as last
-//! read from Route53 or as changed by the changes it accepted since.
+//! The zone is seen name by name: [`Held`] is what one name holds (every owner's A record sets, and its
+//! ownership marker), as last read from Route53 or as changed by the changes it accepted since.
+//!
+//! Each registry also claims this instance's record sets of the other forms (its SetIdentifier in the other
+//! routed policy, its IP in a shared set), so that a change of routing leaves them: in the same batch as the
+//! new record set, unless another owner's record sets of another form still stand at the name (Route53
+//! refuses two routing policies under one name), in which case the new one follows later.
 //!
 //! | routing      | this instance's record sets under a name                    | a change                       |
 //! |--------------|-------------------------------------------------------------|--------------------------------|
