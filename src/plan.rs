@@ -30,7 +30,8 @@
 //!
 //! Route53 refuses a weighted record set whose TTL differs from the other weighted record sets of its name
 //! (`InvalidChangeBatch`: "... cannot be created as weighted sets must contain the same TTL."), so an
-//! instance joining an existing weighted group writes the group's TTL (the weighted registry, [`crate::registry::Routed`]), not `route53.ttl`.
+//! instance joining an existing weighted group writes the group's TTL, not `route53.ttl` (the weighted
+//! registry, [`crate::registry::Routed`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
