@@ -20,6 +20,7 @@ use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::route53::batch::BatchLimits;
+use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
@@ -1486,5 +1487,56 @@ proptest! {
             };
             assert_eq!(markers, marked, "{routing:?}");
         });
+    }
+}
+
+/// A lost compare-and-swap reaches the daemon as Route53 sends it: over HTTP, through the SDK, a stale
+/// DELETE of a shared record set and the CREATE that replaces it are refused as one `InvalidChangeBatch`,
+/// whose messages the daemon reads as a lost race (not a refusal for good), and nothing is applied. Also in
+/// Route53's older `<InvalidChangeBatch><Messages>` shape.
+#[actix_rt::test]
+async fn a_lost_compare_and_swap_is_a_conflict_on_the_wire() {
+    for legacy in [false, true] {
+        let s = Setup::new();
+        s.emu.set_legacy_invalid_change_batch(legacy);
+        let server = spawn_server(s.emu.clone(), 0).unwrap();
+        let client = sdk_client(&server.endpoint(), Duration::from_secs(5));
+        let read = RecordSet {
+            values: vec!["10.0.0.1".into()],
+            ..s.plain("web", "10.0.0.1")
+        };
+        s.put(RecordSet {
+            values: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+            ..read.clone()
+        });
+        let stale = [
+            Change {
+                action: ChangeAction::Delete,
+                record_set: read.clone(),
+            },
+            Change {
+                action: ChangeAction::Create,
+                record_set: RecordSet {
+                    values: vec!["10.0.0.1".into(), "10.0.0.3".into()],
+                    ..read.clone()
+                },
+            },
+        ];
+        let error = client
+            .change_record_sets(&s.zone.id, &stale)
+            .await
+            .unwrap_err();
+        let Route53Error::InvalidChangeBatch(messages) = &error else {
+            panic!("legacy {legacy}: {error:?}");
+        };
+        assert!(
+            messages.iter().all(|m| is_conflict(m)) && !messages.is_empty(),
+            "legacy {legacy}: {messages:?}"
+        );
+        assert_eq!(
+            s.records()[0].values,
+            vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()],
+            "nothing applied"
+        );
     }
 }
