@@ -167,13 +167,19 @@ pub fn probe_address(listen: SocketAddr) -> SocketAddr {
 
 /// `GET /healthz` on `addr` (ureq, plain HTTP): the status code and the body.
 pub fn get_healthz(addr: SocketAddr, timeout: Duration) -> Result<(u16, String), String> {
+    get(&addr.to_string(), "/healthz", timeout)
+}
+
+/// `GET http://{addr}{path}` (plain HTTP), giving up after `timeout`: the status code and the body, whatever
+/// the status; an error when there is no answer.
+pub fn get(addr: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .build()
         .into();
     let mut response = agent
-        .get(&format!("http://{addr}/healthz"))
+        .get(&format!("http://{addr}{path}"))
         .call()
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();

@@ -97,19 +97,5 @@ pub fn free_port() -> u16 {
 
 /// `GET http://{addr}{path}`: the status and the body, or the error (nothing listening yet, say).
 pub fn http_get(addr: &str, path: &str) -> Result<(u16, String), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut response = agent
-        .get(&format!("http://{addr}{path}"))
-        .call()
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok((status, body))
+    route53_registrator::http::get(addr, path, Duration::from_secs(5))
 }
