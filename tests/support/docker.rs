@@ -184,12 +184,20 @@ impl ContainerSpec {
 
     /// `docker run -d` it; the container is removed when the guard drops.
     pub fn run(self) -> Container {
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "-d".into(),
-            "--name".into(),
-            self.name.clone(),
-        ];
+        self.launch(&["run", "-d"])
+    }
+
+    /// `docker create` it, not started yet ([`Container::start`]): a test that wants many containers to
+    /// start at once creates them first, since creating is the slow part. Removed when the guard drops.
+    pub fn create(self) -> Container {
+        self.launch(&["create"])
+    }
+
+    /// `docker VERB... --name NAME [--network N] [--label K=V]... [OPTIONS] IMAGE COMMAND`.
+    fn launch(self, verb: &[&str]) -> Container {
+        let mut args: Vec<String> = verb.iter().map(|word| word.to_string()).collect();
+        args.push("--name".into());
+        args.push(self.name.clone());
         if let Some(network) = &self.network {
             args.push("--network".into());
             args.push(network.clone());
@@ -226,6 +234,11 @@ impl Container {
     /// The name given at `run`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `docker start` (of a container made with [`ContainerSpec::create`]), waiting for it.
+    pub fn start(&self) {
+        docker(&["start", &self.id]);
     }
 
     /// `docker kill --signal SIGNAL` (such as `"TERM"` or `"KILL"`).

@@ -1,5 +1,7 @@
 //! The project's Route53 emulator served over HTTP on loopback, with one hosted zone of a name no other test
-//! uses: what a daemon test needs when it starts no containers of its own.
+//! uses, and what a daemon test asks of it: the record sets under a name, their IPs, the ownership markers
+//! of simple routing, the requests that arrived. The end-to-end tests that start containers build their
+//! worlds on it (`tests/e2e_daemon.rs`, `tests/e2e_storm.rs`).
 //!
 //! ```ignore
 //! let zone = EmulatedZone::private();
@@ -9,6 +11,8 @@
 //!     .arg("--once")
 //!     .run(Duration::from_secs(30));
 //! ```
+
+use std::collections::BTreeSet;
 
 use route53_emulator::{spawn_server, Emulator, Operation, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
@@ -79,6 +83,56 @@ impl EmulatedZone {
                 }],
             )
             .expect("seed the zone");
+    }
+
+    /// `name.<zone>.`: the fully qualified name a daemon publishes the service `name` under.
+    pub fn fqdn(&self, name: &str) -> String {
+        format!("{name}.{}.", self.zone)
+    }
+
+    /// `_route53-registrator.name.<zone>.`: where simple routing's ownership marker of `name` stands.
+    pub fn marker_fqdn(&self, name: &str) -> String {
+        format!("_route53-registrator.{}", self.fqdn(name))
+    }
+
+    /// Every record set of the zone, in Route53's order (the apex's SOA and NS included).
+    pub fn record_sets(&self) -> Vec<RecordSet> {
+        self.emulator.record_sets(&self.zone_id)
+    }
+
+    /// The A record sets under `name`, every owner's.
+    pub fn a_records(&self, name: &str) -> Vec<RecordSet> {
+        let fqdn = self.fqdn(name);
+        self.record_sets()
+            .into_iter()
+            .filter(|rs| rs.name == fqdn && rs.rtype == "A")
+            .collect()
+    }
+
+    /// Every IP published under `name`, across all owners.
+    pub fn ips(&self, name: &str) -> BTreeSet<String> {
+        self.a_records(name)
+            .into_iter()
+            .flat_map(|rs| rs.values)
+            .collect()
+    }
+
+    /// How many ownership markers (simple routing: TXT records at [`EmulatedZone::marker_fqdn`]) stand
+    /// beside `name`.
+    pub fn markers(&self, name: &str) -> usize {
+        let marker = self.marker_fqdn(name);
+        self.record_sets()
+            .iter()
+            .filter(|rs| rs.name == marker && rs.rtype == "TXT")
+            .count()
+    }
+
+    /// How many ChangeResourceRecordSets requests arrived, whatever their answer.
+    pub fn change_requests(&self) -> usize {
+        self.operations()
+            .into_iter()
+            .filter(|operation| *operation == Operation::ChangeResourceRecordSets)
+            .count()
     }
 
     /// The operations of every request the server got, in order.

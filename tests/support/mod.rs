@@ -13,6 +13,8 @@
 //!   a name is published or withdrawn.
 //! - [`tls`]: a test root and server certificate generated at run time, and a loopback TLS proxy with them.
 //! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
+//! - [`in_parallel`] / [`drop_in_parallel`]: many `docker` commands at once (a storm of starts, say), and
+//!   the removal of many container guards.
 //! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
 //! - [`unique`]: names no other test (or earlier run) uses: zones, services, containers, networks.
 //!
@@ -32,7 +34,8 @@ pub mod proxy;
 pub mod tls;
 pub mod world;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Polls `condition` every 50 ms until it holds; panics naming `what` once `timeout` has passed.
@@ -61,6 +64,54 @@ pub async fn wait_until_async(timeout: Duration, what: &str, mut condition: impl
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Runs `job` on every item on `workers` threads at once (each thread takes the next item when it is done
+/// with one) and returns the results in the items' order. A job that panics fails the call, once every
+/// thread has finished.
+pub fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    job: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(index) else {
+                    break;
+                };
+                let result = job(item);
+                results.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(result);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .map(|result| result.expect("every job ran"))
+        .collect()
+}
+
+/// Drops every item on `workers` threads at once: container guards, whose drop (`docker rm -f`) takes a
+/// while each.
+pub fn drop_in_parallel<T: Send>(items: Vec<T>, workers: usize) {
+    let workers = workers.clamp(1, items.len().max(1));
+    let items = Mutex::new(items);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let item = items.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                match item {
+                    Some(item) => drop(item),
+                    None => break,
+                }
+            });
+        }
+    });
 }
 
 /// `prefix-xxxxxxxx`: a lower-case DNS label unique to this test (process id, clock and a counter), so that
