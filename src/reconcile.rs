@@ -51,6 +51,7 @@ use crate::config::Settings;
 use crate::plan::{self, RecordSpec};
 use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
+use crate::route53::read::{Reread, ZONE_PAGE};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
@@ -68,9 +69,6 @@ pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// How many times in a row the same changes to a name may be refused as a lost race (the name changed and
 /// changed back before it was read again) before the refusal counts as one for good.
 pub const SAME_CONFLICTS_FOR_GOOD: u32 = 5;
-
-/// Record sets per page of a whole-zone read (Route53's default `MaxItems`): what reading the zone costs.
-const ZONE_PAGE: usize = 300;
 
 /// What the writer needs to know from the configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -268,6 +266,14 @@ impl Reconciler {
     /// Whether reads of names must also read their ownership markers (simple routing).
     pub fn reads_markers(&self) -> bool {
         self.settings.routing == Routing::Simple
+    }
+
+    /// How names refused in a flush are read again (see [`Reread`]).
+    pub fn reread(&self) -> Reread {
+        Reread {
+            markers: self.reads_markers(),
+            zone_size: self.view.size,
+        }
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.

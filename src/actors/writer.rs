@@ -122,9 +122,9 @@ impl Route53Writer {
             }
             Action::Send { batches } => {
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let markers = self.state.reads_markers();
+                let reread = self.state.reread();
                 let send =
-                    async move { send_batches(api.as_ref(), &zone_id, batches, markers).await };
+                    async move { send_batches(api.as_ref(), &zone_id, batches, reread).await };
                 let send = send.into_actor(self).map(|outcome, act, ctx| {
                     act.state.sent(Instant::now(), outcome);
                     act.poll(ctx);

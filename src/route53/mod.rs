@@ -218,6 +218,30 @@ pub fn is_conflict(message: &str) -> bool {
         || message.ends_with("but the values provided do not match the current values")
 }
 
+/// The record names one of Route53's `InvalidChangeBatch` messages is about, fully qualified and
+/// lower-case: `[name='web.zone.', type='A']` in the "Tried to create/delete" messages, `DNS name web.zone.`
+/// in the "RRSet with DNS name" ones. Empty for a message that names none.
+pub fn names_in(message: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (open, close) in [("name='", '\''), ("DNS name ", ' ')] {
+        let mut rest = message;
+        while let Some(at) = rest.find(open) {
+            rest = &rest[at + open.len()..];
+            let end = rest.find(close).unwrap_or(rest.len());
+            let name = rest[..end].trim_end_matches(',').to_ascii_lowercase();
+            if !name.is_empty() {
+                names.push(if name.ends_with('.') {
+                    name
+                } else {
+                    format!("{name}.")
+                });
+            }
+            rest = &rest[end..];
+        }
+    }
+    names
+}
+
 /// The metrics' label for how a request ended: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout,
 /// reset, refused connection) or `fatal` (no such zone, credentials refused).
 pub fn outcome<T>(result: &Result<T, Route53Error>) -> &'static str {
@@ -259,6 +283,28 @@ pub trait Route53Api: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_names_a_refusal_is_about() {
+        let cases: [(&str, &[&str]); 4] = [
+            (
+                "Tried to create resource record set [name='web.zone.', type='A'] but it already exists",
+                &["web.zone."],
+            ),
+            (
+                "Tried to delete resource record set [name='_route53-registrator.Web.zone.', type='TXT'] but it was not found",
+                &["_route53-registrator.web.zone."],
+            ),
+            (
+                "RRSet with DNS name api.zone. and type A, SetIdentifier h1 cannot be created as weighted sets must contain the same TTL.",
+                &["api.zone."],
+            ),
+            ("change batch refused (HTTP 400)", &[]),
+        ];
+        for (message, want) in cases {
+            assert_eq!(names_in(message), want, "{message}");
+        }
+    }
 
     #[test]
     fn which_refusals_are_lost_races() {

@@ -110,6 +110,50 @@ pub async fn read_names(
     Ok(out)
 }
 
+/// How some names are read again: with their ownership markers or not, and whether a whole-zone listing
+/// is cheaper than one read per name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reread {
+    /// Read each name's ownership marker too (simple routing).
+    pub markers: bool,
+    /// Record sets in the zone at the last whole-zone read: what listing it costs ([`ZONE_PAGE`] a page).
+    pub zone_size: usize,
+}
+
+/// Record sets per page of a whole-zone read (Route53's default `MaxItems`).
+pub const ZONE_PAGE: usize = 300;
+
+impl Reread {
+    /// Reads `fqdns` again: name by name ([`read_names`]), or the whole zone ([`read_all`]) when that takes
+    /// fewer requests (many names refused at once, in a small zone).
+    pub async fn read(
+        self,
+        api: &dyn Route53Api,
+        zone_id: &str,
+        fqdns: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<RecordSet>>, Route53Error> {
+        if fqdns.len() <= self.zone_size / ZONE_PAGE + 1 {
+            return read_names(api, zone_id, fqdns, self.markers).await;
+        }
+        let listing = read_all(api, zone_id).await?;
+        Ok(fqdns
+            .iter()
+            .map(|name| {
+                let marker = marker_name(name);
+                let found = listing
+                    .iter()
+                    .filter(|rs| {
+                        (rs.name == *name && rs.rtype == "A")
+                            || (self.markers && rs.name == marker && rs.rtype == "TXT")
+                    })
+                    .cloned()
+                    .collect();
+                (name.clone(), found)
+            })
+            .collect())
+    }
+}
+
 /// The hosted zone `zone_id`, asked with GetHostedZone until Route53 answers: retriable failures
 /// (throttling, 5xx, unreachable) are retried with backoff for as long as it takes; a fatal one
 /// (`NoSuchHostedZone`, `AccessDenied`, anything else) is returned, for `main` to exit 1 naming the zone.

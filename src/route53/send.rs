@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tracing::debug;
 
 use super::batch;
-use super::read::read_names;
-use super::{group_name, Change, Meaning, RecordSet, Route53Api, Route53Error};
+use super::read::Reread;
+use super::{group_name, names_in, Change, Meaning, RecordSet, Route53Api, Route53Error};
 
 /// A change Route53 refused on its own (its record set's changes isolated from the rest of the batch).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,17 +36,19 @@ pub struct FlushOutcome {
     pub requests: usize,
 }
 
-/// Sends `batches` in order. A batch that is refused ([`Meaning::Refused`]: invalid, or forbidden by an IAM
-/// policy that limits record names or types) is halved along record-set boundaries ([`batch::groups`])
-/// until each refused record set is alone, so every good change is applied; the refused names are then
-/// read again. Any other failure ends the flush: what was not sent is recomputed at the retry, and when
-/// the failed batch may have been applied its names are [`FlushOutcome::uncertain`]. `markers`: the names
-/// are read again with their ownership markers (simple routing).
+/// Sends `batches` in order. A batch that is refused ([`Meaning::Refused`]: invalid, a lost race, or
+/// forbidden by an IAM policy that limits record names or types) is split so that every good change is
+/// applied: the names Route53's messages are about ([`names_in`]) are set apart at once and the rest sent
+/// again in one request; when the messages name none of the batch's names (an IAM refusal, say), it is
+/// halved along record-set boundaries ([`batch::groups`]) until each refused record set is alone. The refused
+/// names are then read again. Any other failure ends the flush: what was not sent is recomputed at the retry, and when
+/// the failed batch may have been applied its names are [`FlushOutcome::uncertain`]. `reread` says how the
+/// refused names are read again.
 pub async fn send_batches(
     api: &dyn Route53Api,
     zone_id: &str,
     batches: Vec<Vec<Change>>,
-    markers: bool,
+    reread: Reread,
 ) -> FlushOutcome {
     let mut out = FlushOutcome::default();
     let mut work: VecDeque<Vec<Change>> = batches.into();
@@ -64,7 +66,39 @@ pub async fn send_batches(
             }
             Err(e) if e.meaning() == Meaning::Refused => {
                 let groups = batch::groups(&batch);
-                if groups.len() > 1 {
+                let messages = e.messages();
+                let named: BTreeSet<String> = messages
+                    .iter()
+                    .flat_map(|m| names_in(m))
+                    .map(|name| group_name(&name).to_string())
+                    .collect();
+                let (refused, rest): (Vec<Vec<Change>>, Vec<Vec<Change>>) = groups
+                    .iter()
+                    .cloned()
+                    .partition(|g| named.contains(group_name(&g[0].record_set.name)));
+                if !refused.is_empty() {
+                    debug!(
+                        zone_id,
+                        refused = refused.len(),
+                        rest = rest.len(),
+                        "batch refused; setting apart the names Route53 named and sending the rest"
+                    );
+                    for changes in refused {
+                        let name = group_name(&changes[0].record_set.name).to_string();
+                        let about: Vec<String> = messages
+                            .iter()
+                            .filter(|m| names_in(m).iter().any(|n| group_name(n) == name))
+                            .cloned()
+                            .collect();
+                        out.rejected.push(Rejection {
+                            changes,
+                            messages: about,
+                        });
+                    }
+                    if !rest.is_empty() {
+                        work.push_front(rest.concat());
+                    }
+                } else if groups.len() > 1 {
                     debug!(
                         zone_id,
                         changes = batch.len(),
@@ -101,7 +135,7 @@ pub async fn send_batches(
         .collect();
     if !names.is_empty() {
         out.requests += names.len();
-        match read_names(api, zone_id, &names, markers).await {
+        match reread.read(api, zone_id, &names).await {
             Ok(reread) => out.reread = reread,
             Err(e) => out.error = Some(e),
         }
