@@ -265,7 +265,8 @@ impl Reconciler {
 
     /// Whether reads of names must also read their ownership markers (simple routing).
     pub fn reads_markers(&self) -> bool {
-        self.settings.routing == Routing::Simple
+        self.registry()
+            .is_some_and(|registry| registry.reads_markers())
     }
 
     /// How names refused in a flush are read again (see [`Reread`]).

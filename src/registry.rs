@@ -104,6 +104,11 @@ pub trait Registry {
     /// The changes that make name `fqdn` hold this instance's IP when `wanted`, and nothing of this
     /// instance's otherwise, given what it `held`: DELETEs first, so that one batch replaces atomically.
     fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change>;
+
+    /// Whether a read of a name must also read its ownership marker.
+    fn reads_markers(&self) -> bool {
+        false
+    }
 }
 
 /// The registry of `spec`'s routing.
@@ -260,6 +265,10 @@ impl Registry for Shared {
         let mut mine = self.mine_shared(held);
         mine.extend(held.a.iter().filter(|rs| routed.ours_in_any_policy(rs)));
         mine
+    }
+
+    fn reads_markers(&self) -> bool {
+        true
     }
 
     /// The swap, after this instance's routed record sets of an earlier routing are deleted, in the same
