@@ -101,6 +101,14 @@ ensure_docker() {
     note "answers: server $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 }
 
+# Whether `image` is the same image as `inputs_tag` (the tag naming the hash of what it is built from).
+image_is_current() {
+    local latest_id inputs_id
+    latest_id="$(docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true)"
+    inputs_id="$(docker image inspect --format '{{.Id}}' "$2" 2>/dev/null || true)"
+    [ -n "$latest_id" ] && [ "$latest_id" = "$inputs_id" ]
+}
+
 ensure_test_image() {
     step "Test image $TEST_IMAGE"
     if ! deb_installed busybox-static; then
@@ -115,10 +123,7 @@ ensure_test_image() {
     hash="$({ cat scripts/test-image/Dockerfile; sha256sum "$busybox" | cut -d' ' -f1; echo "${APPLETS[*]}"; } \
         | sha256sum | cut -d' ' -f1)"
     local inputs_tag="${TEST_IMAGE%:*}:inputs-${hash:0:16}"
-    local latest_id inputs_id
-    latest_id="$(docker image inspect --format '{{.Id}}' "$TEST_IMAGE" 2>/dev/null || true)"
-    inputs_id="$(docker image inspect --format '{{.Id}}' "$inputs_tag" 2>/dev/null || true)"
-    if [ -n "$latest_id" ] && [ "$latest_id" = "$inputs_id" ]; then
+    if image_is_current "$TEST_IMAGE" "$inputs_tag"; then
         note "current ($inputs_tag)"
         return
     fi
@@ -209,10 +214,7 @@ ensure_daemon_image() {
     local hash
     hash="$(sha256sum Dockerfile ca-bundle.crt "$binary" | cut -d' ' -f1 | sha256sum | cut -d' ' -f1)"
     local inputs_tag="${DAEMON_IMAGE%:*}:inputs-${hash:0:16}"
-    local latest_id inputs_id
-    latest_id="$(docker image inspect --format '{{.Id}}' "$DAEMON_IMAGE" 2>/dev/null || true)"
-    inputs_id="$(docker image inspect --format '{{.Id}}' "$inputs_tag" 2>/dev/null || true)"
-    if [ -n "$latest_id" ] && [ "$latest_id" = "$inputs_id" ]; then
+    if image_is_current "$DAEMON_IMAGE" "$inputs_tag"; then
         note "current ($inputs_tag)"
         return
     fi

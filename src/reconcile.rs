@@ -51,7 +51,7 @@ use crate::config::Settings;
 use crate::plan::{self, RecordSpec};
 use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
-use crate::route53::read::{Reread, ZONE_PAGE};
+use crate::route53::read::{listing_is_cheaper, Reread};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
@@ -500,7 +500,7 @@ impl Reconciler {
             // Whatever this read finds, a request applied late may land after it: the next verification
             // looks again.
             self.recheck.extend(names.iter().cloned());
-            if names.len() > self.view.size / ZONE_PAGE + 1 {
+            if listing_is_cheaper(names.len(), self.view.size) {
                 debug!(
                     names = names.len(),
                     zone = self.view.size,

@@ -123,6 +123,12 @@ pub struct Reread {
 /// Record sets per page of a whole-zone read (Route53's default `MaxItems`).
 pub const ZONE_PAGE: usize = 300;
 
+/// Whether listing a zone of `zone_size` record sets takes fewer requests than reading `names` names one by
+/// one (one request each).
+pub fn listing_is_cheaper(names: usize, zone_size: usize) -> bool {
+    names > zone_size / ZONE_PAGE + 1
+}
+
 impl Reread {
     /// Reads `fqdns` again: name by name ([`read_names`]), or the whole zone ([`read_all`]) when that takes
     /// fewer requests (many names refused at once, in a small zone).
@@ -132,7 +138,7 @@ impl Reread {
         zone_id: &str,
         fqdns: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, Vec<RecordSet>>, Route53Error> {
-        if fqdns.len() <= self.zone_size / ZONE_PAGE + 1 {
+        if !listing_is_cheaper(fqdns.len(), self.zone_size) {
             return read_names(api, zone_id, fqdns, self.markers).await;
         }
         let listing = read_all(api, zone_id).await?;
