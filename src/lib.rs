@@ -22,6 +22,8 @@
 //! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
 //!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
 //!   it now knows.
+//! - [`perform`]: the I/O half of the writer: an action of the reconciler performed through any
+//!   [`route53::Route53Api`], its outcome handed back.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation, what each failure means
 //!   ([`route53::Meaning`], the one place that decides it), packing changes into requests under Route53's
 //!   limits ([`route53::batch`], pure), the zone reads (paginated, by name), sending batches with a refused
@@ -52,6 +54,7 @@ pub mod docker;
 pub mod http;
 pub mod logging;
 pub mod metadata;
+pub mod perform;
 pub mod plan;
 pub mod reconcile;
 pub mod registry;

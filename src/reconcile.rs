@@ -164,6 +164,40 @@ pub enum Action {
     Send { batches: Vec<Vec<Change>> },
 }
 
+impl Action {
+    /// What performing it does, for a log line ("read the zone").
+    pub fn what(&self) -> &'static str {
+        match self {
+            Action::Idle { .. } => "wait",
+            Action::ReadZone => "read the zone",
+            Action::ReadNames {
+                purpose: ReadPurpose::Uncertain,
+                ..
+            } => "read the uncertain names again",
+            Action::ReadNames {
+                purpose: ReadPurpose::Verify,
+                ..
+            } => "verify the zone",
+            Action::Send { .. } => "send changes",
+        }
+    }
+}
+
+/// What performing an [`Action`] found, for [`Reconciler::outcome`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// [`Action::ReadZone`]: every record set of the zone, or why not.
+    ZoneRead(Result<Vec<RecordSet>, Route53Error>),
+    /// [`Action::ReadNames`]: the record sets under each name, or why not.
+    NamesRead {
+        purpose: ReadPurpose,
+        names: BTreeSet<String>,
+        result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
+    },
+    /// [`Action::Send`]: what was accepted, refused, and how the flush ended.
+    Sent(FlushOutcome),
+}
+
 /// What is known of the zone: forgotten at a restart, rebuilt by reading the zone again.
 #[derive(Debug, Default)]
 struct ZoneView {
@@ -633,6 +667,19 @@ impl Reconciler {
         debug!(names = self.view.verifying.len(), "verifying");
         if self.view.verifying.is_empty() {
             self.arm_verification(now);
+        }
+    }
+
+    /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
+    pub fn outcome(&mut self, now: Instant, outcome: Outcome) {
+        match outcome {
+            Outcome::ZoneRead(result) => self.zone_read(now, result),
+            Outcome::NamesRead {
+                purpose,
+                names,
+                result,
+            } => self.names_read(now, purpose, names, result),
+            Outcome::Sent(flush) => self.sent(now, flush),
         }
     }
 

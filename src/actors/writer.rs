@@ -2,9 +2,9 @@
 //!
 //! Every decision (when to send, what, how to retry, when to verify) is the reconciler's, a pure state
 //! machine documented in [`crate::reconcile`]. This actor feeds it the inputs (desired names, host IP,
-//! settle and shutdown requests), performs the action it returns (a zone read, a read of some names, a
-//! flush through [`send_batches`]) with the Route53 client it was given (rate limited and counted by its
-//! caller), hands back the outcome, and arms its one timer for the instant the reconciler names.
+//! settle and shutdown requests), performs the action it returns ([`crate::perform`]: a zone read, a read
+//! of some names, a flush) with the Route53 client it was given (rate limited and counted by its caller),
+//! hands back the outcome, and arms its one timer for the instant the reconciler names.
 //!
 //! Supervised: a panic anywhere in its Route53 calls or its scheduling stops the actor
 //! ([`crate::actors::CatchPanic`]: without it, actix would drop the writer and its supervisor together).
@@ -20,10 +20,9 @@ use tracing::info;
 
 use crate::actors::messages::{DesiredNames, HostIp, Ping, Settle, Shutdown, WriteReport};
 use crate::actors::{stop_on_panic, CatchPanic};
-use crate::reconcile::{Action, ReadPurpose, Reconciler};
-use crate::route53::read::{read_all, read_names};
-use crate::route53::send::{send_batches, FlushOutcome};
-use crate::route53::{Change, HostedZone, Route53Api};
+use crate::perform::perform;
+use crate::reconcile::{Action, Reconciler};
+use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
 
 pub use crate::reconcile::{WriterSettings, SHUTDOWN_MAX_RETRY_DELAY, VERIFY_NAMES_PER_STEP};
@@ -90,46 +89,19 @@ impl Route53Writer {
                     ));
                 }
             }
-            Action::ReadZone => {
+            action => {
+                let what = action.what();
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let read = async move { read_all(api.as_ref(), &zone_id).await };
-                let read = read.into_actor(self).map(|result, act, ctx| {
-                    act.state.zone_read(Instant::now(), result);
+                let (reread, dry_run) = (self.state.reread(), self.dry_run);
+                let work =
+                    async move { perform(api.as_ref(), &zone_id, action, reread, dry_run).await };
+                let work = work.into_actor(self).map(|outcome, act, ctx| {
+                    if let Some(outcome) = outcome {
+                        act.state.outcome(Instant::now(), outcome);
+                    }
                     act.poll(ctx);
                 });
-                ctx.spawn(read.catch_panic("read the zone"));
-            }
-            Action::ReadNames { names, purpose } => {
-                let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let markers = self.state.reads_markers();
-                let read = async move {
-                    let result = read_names(api.as_ref(), &zone_id, &names, markers).await;
-                    (names, result)
-                };
-                let read = read.into_actor(self).map(move |(names, result), act, ctx| {
-                    act.state.names_read(Instant::now(), purpose, names, result);
-                    act.poll(ctx);
-                });
-                ctx.spawn(read.catch_panic(match purpose {
-                    ReadPurpose::Uncertain => "read the uncertain names again",
-                    ReadPurpose::Verify => "verify the zone",
-                }));
-            }
-            Action::Send { batches } if self.dry_run => {
-                let outcome = pretend(batches.concat());
-                self.state.sent(now, outcome);
-                self.poll(ctx);
-            }
-            Action::Send { batches } => {
-                let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let reread = self.state.reread();
-                let send =
-                    async move { send_batches(api.as_ref(), &zone_id, batches, reread).await };
-                let send = send.into_actor(self).map(|outcome, act, ctx| {
-                    act.state.sent(Instant::now(), outcome);
-                    act.poll(ctx);
-                });
-                ctx.spawn(send.catch_panic("send changes"));
+                ctx.spawn(work.catch_panic(what));
             }
         }
     }
@@ -146,24 +118,6 @@ impl Route53Writer {
         self.waiters.push(tx);
         self.poll(ctx);
         Box::pin(async move { rx.await.unwrap_or_default() })
-    }
-}
-
-/// `--dry-run`: logs what would be sent and answers as if Route53 had accepted it.
-fn pretend(changes: Vec<Change>) -> FlushOutcome {
-    for change in &changes {
-        info!(
-            action = ?change.action,
-            name = change.record_set.name,
-            values = ?change.record_set.values,
-            ttl = change.record_set.ttl,
-            set_identifier = change.record_set.set_identifier,
-            "dry run: would send"
-        );
-    }
-    FlushOutcome {
-        accepted: changes,
-        ..FlushOutcome::default()
     }
 }
 
