@@ -81,6 +81,9 @@ pub struct Route53Settings {
     /// The shortest interval between two verifications of this instance's records against Route53.
     #[serde(with = "humantime_serde")]
     pub verify_interval: Duration,
+    /// Keep this instance's ledger, a TXT record listing the names where it holds record sets, so that a
+    /// start reads one record instead of the whole zone (needs permission to write TXT records).
+    pub ledger: bool,
 }
 
 impl Default for Route53Settings {
@@ -94,6 +97,7 @@ impl Default for Route53Settings {
             max_delay: Duration::from_secs(1),
             max_requests_per_second: 5,
             verify_interval: Duration::from_secs(15 * 60),
+            ledger: true,
         }
     }
 }

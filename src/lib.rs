@@ -16,6 +16,8 @@
 //!   publish (counting, health, stopping, tombstones).
 //! - [`registry`]: pure: ownership, one implementation per routing: which record sets under a name are this
 //!   instance's, and what a change to them looks like.
+//! - [`ledger`]: pure: an instance's ledger, the TXT record listing the names where it may hold record
+//!   sets, so that a restart finds its stale record sets with one read instead of a listing of the zone.
 //! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
 //!   it should hold, through the registry.
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
@@ -52,6 +54,7 @@ pub mod container;
 pub mod desired;
 pub mod docker;
 pub mod http;
+pub mod ledger;
 pub mod logging;
 pub mod metadata;
 pub mod perform;

@@ -5,8 +5,9 @@
 
 use tracing::info;
 
+use crate::ledger::{is_ledger, LEDGER_TYPE};
 use crate::reconcile::{Action, Outcome};
-use crate::route53::read::{read_all, read_names, Reread};
+use crate::route53::read::{read_all, read_names, read_record, Reread};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, Route53Api};
 
@@ -26,6 +27,11 @@ pub async fn perform(
     Some(match action {
         Action::Idle { .. } => return None,
         Action::ReadZone => Outcome::ZoneRead(read_all(api, zone_id).await),
+        Action::ReadLedger { name } => Outcome::LedgerRead(
+            read_record(api, zone_id, &name, LEDGER_TYPE)
+                .await
+                .map(|found| found.filter(|rs| is_ledger(rs, &name))),
+        ),
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;
             Outcome::NamesRead {

@@ -48,6 +48,7 @@ use rand::{Rng, SeedableRng};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Settings;
+use crate::ledger::{self, ledger_change, ledger_name, listed_names};
 use crate::plan::{self, RecordSpec};
 use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
@@ -56,7 +57,9 @@ use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
 use crate::stats::Stats;
-use crate::timing::{verification_interval, Backoff, Debounce, RetryClass, RetryPolicy};
+use crate::timing::{
+    throttle_window, verification_interval, Backoff, Debounce, RetryClass, RetryPolicy,
+};
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
 /// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
@@ -89,6 +92,8 @@ pub struct WriterSettings {
     pub max_requests_per_second: u32,
     /// The shortest interval between two verifications.
     pub verify_interval: Duration,
+    /// Keep this instance's ledger ([`crate::ledger`]); without it, every start lists the zone.
+    pub ledger: bool,
     /// Log the changes instead of sending them.
     pub dry_run: bool,
     /// Backoff between retries of a failed request.
@@ -111,6 +116,7 @@ impl From<&Settings> for WriterSettings {
             max_delay: r53.max_delay,
             max_requests_per_second: r53.max_requests_per_second,
             verify_interval: r53.verify_interval,
+            ledger: r53.ledger,
             dry_run: false,
             retry: RetryPolicy::default(),
             limits: BatchLimits::ROUTE53,
@@ -142,6 +148,9 @@ pub enum ReadPurpose {
     Uncertain,
     /// A step of a verification.
     Verify,
+    /// At start-up: the names this instance's ledger lists (and, in the routings that need a read before
+    /// a write, the desired names), to find its stale record sets without listing the zone.
+    Owned,
 }
 
 /// What the writer should do now.
@@ -155,6 +164,9 @@ pub enum Action {
     },
     /// Read the whole zone, then call [`Reconciler::zone_read`].
     ReadZone,
+    /// Read this instance's ledger (the TXT record `name`, see [`crate::ledger`]), then hand back
+    /// [`Outcome::LedgerRead`].
+    ReadLedger { name: String },
     /// Read the A record sets under these names, then call [`Reconciler::names_read`].
     ReadNames {
         names: BTreeSet<String>,
@@ -170,6 +182,7 @@ impl Action {
         match self {
             Action::Idle { .. } => "wait",
             Action::ReadZone => "read the zone",
+            Action::ReadLedger { .. } => "read this instance's ledger",
             Action::ReadNames {
                 purpose: ReadPurpose::Uncertain,
                 ..
@@ -178,6 +191,10 @@ impl Action {
                 purpose: ReadPurpose::Verify,
                 ..
             } => "verify the zone",
+            Action::ReadNames {
+                purpose: ReadPurpose::Owned,
+                ..
+            } => "read the names this instance may hold",
             Action::Send { .. } => "send changes",
         }
     }
@@ -188,6 +205,8 @@ impl Action {
 pub enum Outcome {
     /// [`Action::ReadZone`]: every record set of the zone, or why not.
     ZoneRead(Result<Vec<RecordSet>, Route53Error>),
+    /// [`Action::ReadLedger`]: the ledger, `None` when the zone holds none, or why not.
+    LedgerRead(Result<Option<RecordSet>, Route53Error>),
     /// [`Action::ReadNames`]: the record sets under each name, or why not.
     NamesRead {
         purpose: ReadPurpose,
@@ -222,6 +241,10 @@ struct ZoneView {
     /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
     /// changed under us, a retry.
     urgent: bool,
+    /// This instance's ledger as Route53 holds it: `None` until read, then the record or its absence.
+    ledger: Option<Option<RecordSet>>,
+    /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
+    published_blind: bool,
 }
 
 /// The writer's state and decisions. See the module documentation.
@@ -307,8 +330,25 @@ impl Reconciler {
     pub fn reread(&self) -> Reread {
         Reread {
             markers: self.reads_markers(),
-            zone_size: self.view.size,
+            zone_size: self.zone_size(),
         }
+    }
+
+    /// Record sets in the zone: at the last whole-zone read, else as GetHostedZone described it.
+    fn zone_size(&self) -> usize {
+        if self.view.size > 0 {
+            self.view.size
+        } else {
+            self.zone.record_sets.unwrap_or(0)
+        }
+    }
+
+    /// How many instances share the zone, as far as this one can tell: the owners it has seen, or the
+    /// zone's size over this instance's own names when that says more (a restart reads none of the names
+    /// it publishes, so it sees no other owner).
+    pub fn fleet_estimate(&self) -> usize {
+        let names = self.desired.as_ref().map_or(0, BTreeSet::len).max(1);
+        self.owners().len().max(self.zone_size() / names)
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.
@@ -340,8 +380,10 @@ impl Reconciler {
         }
         info!(ip = %ip, previous = ?self.ip, "host IP");
         if let (Some(old), None) = (self.ip, &self.settings.owner_id) {
-            // The record sets written under the old IP stay ours until they are gone.
+            // The record sets written under the old IP stay ours until they are gone; the new owner id has
+            // a ledger of its own, read before it is written.
             self.former_owner_ids.insert(old.to_string());
+            self.view.ledger = None;
         }
         self.former_owner_ids.remove(&ip.to_string());
         self.ip = Some(ip);
@@ -432,12 +474,7 @@ impl Reconciler {
     /// The diff from what the zone holds to the desired names, less the changes already refused for good. A
     /// refused entry whose name now needs other changes is forgotten, so the new ones are tried.
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
-        let desired: BTreeSet<String> = self
-            .desired
-            .iter()
-            .flatten()
-            .map(|name| plan::fqdn(name, &spec.zone_name))
-            .collect();
+        let desired = self.desired_fqdns(spec);
         let registry = registry(spec.clone());
         let changes = plan::diff(&desired, &self.view.names, registry.as_ref());
         if self.view.loaded {
@@ -478,6 +515,162 @@ impl Reconciler {
         self.changed_at
             .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
         pending
+    }
+
+    /// The desired names, fully qualified in the zone.
+    fn desired_fqdns(&self, spec: &RecordSpec) -> BTreeSet<String> {
+        self.desired
+            .iter()
+            .flatten()
+            .map(|name| plan::fqdn(name, &spec.zone_name))
+            .collect()
+    }
+
+    /// The change that keeps this instance's ledger listing every name where it may hold a record set,
+    /// once `changes` are applied (see [`crate::ledger`]); `None` when it already does, or while the ledger
+    /// has not been read (it is never written blind). A flush of more than one batch keeps the names it
+    /// withdraws listed too, since a later batch may fail after the first; the next flush drops them.
+    fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
+        let name = self.own_ledger(spec)?;
+        let held = self.view.ledger.as_ref()?;
+        let registry = registry(spec.clone());
+        let holds_ours = |held: &Held| !registry.mine(held).is_empty();
+        let mut after: BTreeMap<String, Held> = BTreeMap::new();
+        for change in changes {
+            let group = group_name(&change.record_set.name).to_string();
+            after
+                .entry(group)
+                .or_insert_with_key(|group| self.view.names.get(group).cloned().unwrap_or_default())
+                .apply(change);
+        }
+        let before: BTreeSet<String> = self
+            .view
+            .names
+            .iter()
+            .filter(|(_, held)| holds_ours(held))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut wanted: BTreeSet<String> = before
+            .iter()
+            .filter(|name| !after.contains_key(*name))
+            .cloned()
+            .collect();
+        wanted.extend(
+            after
+                .iter()
+                .filter(|(_, held)| holds_ours(held))
+                .map(|(name, _)| name.clone()),
+        );
+        // Where a change may have been applied without our knowing, a record set of ours may stand.
+        wanted.extend(self.view.uncertain.iter().cloned());
+        wanted.extend(self.recheck.iter().cloned());
+        if batch::batches(changes, self.settings.limits).len() > 1 {
+            wanted.extend(before);
+        }
+        ledger_change(&name, &spec.zone_name, held.as_ref(), &wanted)
+    }
+
+    /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, or an owner id
+    /// that cannot stand as DNS labels).
+    fn own_ledger(&self, spec: &RecordSpec) -> Option<String> {
+        if !self.settings.ledger {
+            return None;
+        }
+        ledger_name(&spec.owner_id, &spec.zone_name)
+    }
+
+    /// Whether `name` is this instance's ledger.
+    fn is_own_ledger(&self, name: &str) -> bool {
+        self.spec()
+            .and_then(|spec| self.own_ledger(&spec))
+            .is_some_and(|ledger| ledger == name)
+    }
+
+    /// The steps of a start (or a restart) until every name where this instance may hold a record set has
+    /// been read, each returned as the action to perform; then `None`. With a ledger: (multivalue) publish
+    /// what runs blind, read the ledger, read the names it lists that are not published yet (the desired
+    /// names too, in the routings that read before writing). Without one (none in the zone yet, or an owner
+    /// id that cannot have one): list the zone. Once started, a ledger whose change failed is read again.
+    fn start_up(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
+        let ledger = self.own_ledger(spec);
+        if self.view.loaded {
+            return match (ledger, &self.view.ledger) {
+                (Some(name), None) => Some(self.start(Action::ReadLedger { name })),
+                _ => None,
+            };
+        }
+        let Some(name) = ledger else {
+            return Some(self.start(Action::ReadZone));
+        };
+        if let Some(send) = self.publish_blind(now, spec) {
+            return Some(send);
+        }
+        let Some(held) = self.view.ledger.clone() else {
+            return Some(self.start(Action::ReadLedger { name }));
+        };
+        let Some(held) = held else {
+            info!(
+                ledger = name,
+                "no ledger of this instance in the zone; reading the whole zone once"
+            );
+            return Some(self.start(Action::ReadZone));
+        };
+        let mut names = listed_names(&held, &spec.zone_name);
+        if spec.routing == Routing::Multivalue {
+            // What was published blind is known; the rest may hold stale record sets of ours.
+            names.retain(|name| !self.view.names.contains_key(name));
+        } else {
+            // A weighted group's TTL and a shared record set's values come from a read.
+            names.extend(self.desired_fqdns(spec));
+        }
+        if names.is_empty() {
+            self.mark_loaded(now);
+            return None;
+        }
+        if listing_is_cheaper(names.len(), self.zone_size()) {
+            return Some(self.start(Action::ReadZone));
+        }
+        Some(self.start(Action::ReadNames {
+            names,
+            purpose: ReadPurpose::Owned,
+        }))
+    }
+
+    /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
+    /// instance's own record set (its SetIdentifier, so nobody else's) needs none, and Route53 refuses it
+    /// where it would mix routing policies under a name (the refusal re-reads the name, and the usual
+    /// rules take over). Weighted and simple routing read first: a weighted group's TTL and a shared
+    /// record set's values come from what the name holds.
+    fn publish_blind(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
+        if spec.routing != Routing::Multivalue || self.view.published_blind {
+            return None;
+        }
+        self.view.published_blind = true;
+        let registry = registry(spec.clone());
+        let changes: Vec<Change> = self
+            .desired_fqdns(spec)
+            .iter()
+            .flat_map(|name| registry.changes(name, true, &Held::default()))
+            .map(|change| Change {
+                action: ChangeAction::Upsert,
+                ..change
+            })
+            .collect();
+        if changes.is_empty() {
+            return None;
+        }
+        info!(
+            names = changes.len(),
+            "publishing what runs before reading the zone"
+        );
+        Some(self.flush(now, changes, None))
+    }
+
+    /// The zone's names that matter are known: the diff can be trusted.
+    fn mark_loaded(&mut self, now: Instant) {
+        self.view.loaded = true;
+        self.view.urgent = true;
+        self.arm_verification(now);
     }
 
     /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
@@ -526,15 +719,15 @@ impl Reconciler {
             }
             self.retry_at = None;
         }
-        if !self.view.loaded {
-            return self.start(Action::ReadZone);
+        if let Some(action) = self.start_up(now, &spec) {
+            return action;
         }
         if !self.view.uncertain.is_empty() {
             let names = self.view.uncertain.clone();
             // Whatever this read finds, a request applied late may land after it: the next verification
             // looks again.
             self.recheck.extend(names.iter().cloned());
-            if listing_is_cheaper(names.len(), self.view.size) {
+            if listing_is_cheaper(names.len(), self.zone_size()) {
                 debug!(
                     names = names.len(),
                     zone = self.view.size,
@@ -550,7 +743,8 @@ impl Reconciler {
             });
         }
         let changes = self.pending_changes(&spec);
-        if changes.is_empty() {
+        let ledger = self.ledger_update(&spec, &changes);
+        if changes.is_empty() && ledger.is_none() {
             self.debounce.clear();
             self.view.urgent = false;
             self.forget_former_owners();
@@ -579,10 +773,20 @@ impl Reconciler {
                 return idle(earliest(Some(deadline), self.verify_wake()), false);
             }
         }
+        self.flush(now, changes, ledger)
+    }
+
+    /// Sends `changes` in batches, with the change to the ledger (if any) first in the first batch, so
+    /// that it is applied with, or before, every record set it lists.
+    fn flush(&mut self, now: Instant, changes: Vec<Change>, ledger: Option<Change>) -> Action {
         // Debounced or not (a retry, an urgent flush), this flush paces the next debounced one.
         self.debounce.flushed(now);
         self.view.urgent = false;
-        debug!(changes = changes.len(), "flushing");
+        debug!(
+            changes = changes.len(),
+            ledger = ledger.is_some(),
+            "flushing"
+        );
         for change in &changes {
             if let Some(at) = self.changed_at.remove(&change.record_set.name) {
                 self.stats
@@ -590,9 +794,14 @@ impl Reconciler {
                     .observe(now.saturating_duration_since(at).as_secs_f64());
             }
         }
-        self.start(Action::Send {
-            batches: batch::batches(&changes, self.settings.limits),
-        })
+        let mut batches = batch::batches(&changes, self.settings.limits);
+        if let Some(ledger) = ledger {
+            match batches.first_mut() {
+                Some(first) => first.insert(0, ledger),
+                None => batches.push(vec![ledger]),
+            }
+        }
+        self.start(Action::Send { batches })
     }
 
     fn start(&mut self, action: Action) -> Action {
@@ -639,7 +848,7 @@ impl Reconciler {
             self.view.verify_at = None;
             return;
         }
-        let owners = self.owners().len();
+        let owners = self.fleet_estimate();
         let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
         let interval = verification_interval(
             self.settings.verify_interval,
@@ -674,6 +883,7 @@ impl Reconciler {
     pub fn outcome(&mut self, now: Instant, outcome: Outcome) {
         match outcome {
             Outcome::ZoneRead(result) => self.zone_read(now, result),
+            Outcome::LedgerRead(result) => self.ledger_read(now, result),
             Outcome::NamesRead {
                 purpose,
                 names,
@@ -694,8 +904,15 @@ impl Reconciler {
         // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
         self.view.uncertain.clear();
         self.view.size = record_sets.len();
-        self.view.loaded = true;
-        self.view.urgent = true;
+        if let Some(name) = self.spec().and_then(|spec| self.own_ledger(&spec)) {
+            // The listing holds the ledger too (or shows there is none).
+            self.view.ledger = Some(
+                record_sets
+                    .iter()
+                    .find(|rs| ledger::is_ledger(rs, &name))
+                    .cloned(),
+            );
+        }
         info!(
             zone = self.zone.name,
             record_sets = record_sets.len(),
@@ -703,7 +920,19 @@ impl Reconciler {
             owners = self.owners().len(),
             "zone read"
         );
-        self.arm_verification(now);
+        self.mark_loaded(now);
+    }
+
+    /// This instance's ledger was read (or could not be).
+    fn ledger_read(&mut self, now: Instant, result: Result<Option<RecordSet>, Route53Error>) {
+        self.in_flight = false;
+        match result {
+            Ok(ledger) => {
+                debug!(ledger = ?ledger, "ledger read");
+                self.view.ledger = Some(ledger);
+            }
+            Err(e) => self.failed(now, "read this instance's ledger", &e),
+        }
     }
 
     /// Some names were read (or could not be), for `purpose`.
@@ -731,6 +960,22 @@ impl Reconciler {
                     self.arm_verification(now);
                 }
             }
+            (ReadPurpose::Owned, Ok(read)) => {
+                if let Some(registry) = self.registry() {
+                    for (name, record_sets) in &read {
+                        self.replace_name(registry.as_ref(), name, record_sets);
+                    }
+                }
+                info!(
+                    names = read.len(),
+                    ours = self.current().len(),
+                    "read the names this instance may hold"
+                );
+                self.mark_loaded(now);
+            }
+            (ReadPurpose::Owned, Err(e)) => {
+                self.failed(now, "read the names this instance may hold", &e)
+            }
             (ReadPurpose::Verify, Err(e)) if self.shutting_down => {
                 // The shutdown has cancelled the verification; the step in flight is not tried again.
                 debug!(error = %e, "a verification read failed while shutting down");
@@ -740,6 +985,8 @@ impl Reconciler {
                 // failure, one that takes longer than the gap between two throttles would never reach its
                 // last names, and would read once a (short) backoff forever.
                 self.view.verifying.extend(names);
+                self.verify_backoff
+                    .set_throttle_window(throttle_window(self.fleet_estimate()));
                 let delay = self.verify_backoff.next_delay_for(retry_class(&e));
                 self.stats.retries.inc();
                 warn!(error = %e, retry_in = ?delay, "a verification read failed; trying it again");
@@ -791,6 +1038,40 @@ impl Reconciler {
         self.in_flight = false;
         for change in &outcome.accepted {
             self.applied(change);
+        }
+        if !self.view.loaded && self.view.ledger.is_none() && outcome.error.is_some() {
+            // The blind UPSERT of a start did not get through (throttled, say): it goes out again, before
+            // any read, when the retry's time comes.
+            self.view.published_blind = false;
+        }
+        let mut outcome = outcome;
+        if let Some(ledger) = outcome
+            .uncertain
+            .iter()
+            .chain(outcome.reread.keys())
+            .chain(
+                outcome
+                    .rejected
+                    .iter()
+                    .flat_map(|r| r.changes.first())
+                    .map(|c| &c.record_set.name),
+            )
+            .find(|name| self.is_own_ledger(name))
+            .cloned()
+        {
+            // What the ledger holds now is unknown: it is read again before it is written again.
+            warn!(
+                ledger,
+                "a change to this instance's ledger failed; reading it again"
+            );
+            self.view.ledger = None;
+            outcome.uncertain.remove(&ledger);
+            outcome.reread.remove(&ledger);
+            outcome.rejected.retain(|r| {
+                r.changes
+                    .first()
+                    .is_none_or(|c| c.record_set.name != ledger)
+            });
         }
         if !outcome.uncertain.is_empty() {
             warn!(
@@ -906,6 +1187,8 @@ impl Reconciler {
     /// The wait before the next try after one more failure of `class`: the backoff's, capped while shutting
     /// down.
     fn next_delay(&mut self, class: RetryClass) -> Duration {
+        self.backoff
+            .set_throttle_window(throttle_window(self.fleet_estimate()));
         let delay = self.backoff.next_delay_for(class);
         if self.shutting_down {
             delay.min(SHUTDOWN_MAX_RETRY_DELAY)
@@ -917,6 +1200,14 @@ impl Reconciler {
     /// Takes in a change Route53 accepted (or, in a dry run, would have).
     fn applied(&mut self, change: &Change) {
         let rs = &change.record_set;
+        if self.is_own_ledger(&rs.name) {
+            debug!(action = ?change.action, names = rs.values.len().saturating_sub(1), "ledger written");
+            self.view.ledger = Some(match change.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
+            });
+            return;
+        }
         let ip = rs.values.join(",");
         self.view
             .names
@@ -1003,6 +1294,7 @@ mod tests {
             max_delay: ms(1000),
             max_requests_per_second: 5,
             verify_interval: Duration::from_secs(900),
+            ledger: false,
             dry_run: false,
             retry: RetryPolicy::default(),
             limits: BatchLimits::ROUTE53,
@@ -1014,6 +1306,7 @@ mod tests {
             id: "Z1".into(),
             name: ZONE.into(),
             private: true,
+            record_sets: None,
         };
         Reconciler::new(zone, settings, Stats::new(), 7)
     }
@@ -1771,5 +2064,404 @@ mod tests {
             vec![],
         );
         assert_eq!(r.next(t(0)), idle(None, true));
+    }
+
+    // The start-up with a ledger (`route53.ledger = true`, the default).
+
+    const LEDGER: &str = "10.0.0.1._owners._route53-registrator";
+
+    fn with_ledger(routing: Routing) -> WriterSettings {
+        WriterSettings {
+            ledger: true,
+            ..settings(routing)
+        }
+    }
+
+    fn ledger_listing(list: &[&str]) -> RecordSet {
+        let listed = list.iter().map(|n| fqdn(n)).collect();
+        crate::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
+    }
+
+    /// The names the ledger lists after `action`'s ledger change (`None`: no ledger change in it).
+    fn ledger_written(action: &Action) -> Option<Vec<String>> {
+        let Action::Send { batches } = action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let change = batches
+            .concat()
+            .into_iter()
+            .find(|c| c.record_set.name == fqdn(LEDGER))?;
+        let listed = crate::ledger::listed_names(&change.record_set, ZONE);
+        Some(match change.action {
+            ChangeAction::Delete => Vec::new(),
+            _ => listed
+                .iter()
+                .map(|n| n.trim_end_matches(ZONE).trim_end_matches('.').to_string())
+                .collect(),
+        })
+    }
+
+    fn read_back(names: &[&str], zone: &[RecordSet]) -> BTreeMap<String, Vec<RecordSet>> {
+        names
+            .iter()
+            .map(|n| {
+                let held = zone.iter().filter(|rs| rs.name == fqdn(n)).cloned();
+                (fqdn(n), held.collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
+        let zone = HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+            record_sets: Some(2_000),
+        };
+        let mut r = Reconciler::new(zone, with_ledger(Routing::Multivalue), Stats::new(), 7);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web", "api"]));
+        let blind = r.next(t(0));
+        assert_eq!(
+            sent(&blind),
+            vec![
+                (ChangeAction::Upsert, "api".to_string()),
+                (ChangeAction::Upsert, "web".to_string())
+            ],
+            "what runs goes out first, as UPSERTs of our own record sets"
+        );
+        assert_eq!(
+            ledger_written(&blind),
+            None,
+            "the ledger is never written blind"
+        );
+        r.sent(t(1), accept_all(&blind));
+        assert_eq!(r.next(t(1)), Action::ReadLedger { name: fqdn(LEDGER) });
+        r.outcome(
+            t(2),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web", "old", "gone"])))),
+        );
+        assert_eq!(
+            r.next(t(2)),
+            Action::ReadNames {
+                names: [fqdn("gone"), fqdn("old")].into(),
+                purpose: ReadPurpose::Owned
+            },
+            "only the listed names not published yet"
+        );
+        let zone = [ours("old"), record("old", "10.0.0.2")];
+        r.names_read(
+            t(3),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "gone"], &zone)),
+        );
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "old".to_string())
+            ],
+            "the stale record set of ours goes at once, the other owner's stays; the ledger first"
+        );
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["api".to_string(), "web".to_string()])
+        );
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+        assert_eq!(
+            r.report().applied,
+            3,
+            "two UPSERTs and a DELETE; the ledger is not counted"
+        );
+    }
+
+    #[test]
+    fn a_ledger_that_lists_nothing_stale_costs_one_read() {
+        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let blind = r.next(t(0));
+        r.sent(t(1), accept_all(&blind));
+        assert!(matches!(r.next(t(1)), Action::ReadLedger { .. }));
+        r.outcome(
+            t(2),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        );
+        assert!(
+            matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
+            "nothing else to read or write"
+        );
+    }
+
+    #[test]
+    fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
+        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let blind = r.next(t(0));
+        r.sent(t(1), accept_all(&blind));
+        assert!(matches!(r.next(t(1)), Action::ReadLedger { .. }));
+        r.outcome(t(2), Outcome::LedgerRead(Ok(None)));
+        assert_eq!(
+            r.next(t(2)),
+            Action::ReadZone,
+            "the first start after an upgrade"
+        );
+        r.zone_read(
+            t(3),
+            Ok(vec![
+                ours("web"),
+                ours("stale"),
+                record("stale", "10.0.0.2"),
+            ]),
+        );
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "stale".to_string())
+            ]
+        );
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+    }
+
+    #[test]
+    fn a_zone_listing_that_holds_the_ledger_needs_no_read_of_it() {
+        let mut r = reconciler(WriterSettings {
+            owner_id: Some("i-0abc".into()),
+            ..with_ledger(Routing::Weighted)
+        });
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let ledger = fqdn("i-0abc._owners._route53-registrator");
+        assert_eq!(
+            r.next(t(0)),
+            Action::ReadLedger {
+                name: ledger.clone()
+            },
+            "weighted routing reads before it writes: no blind UPSERT"
+        );
+        r.outcome(t(1), Outcome::LedgerRead(Ok(None)));
+        assert_eq!(r.next(t(1)), Action::ReadZone);
+        let mut held = crate::ledger::ledger_record(&ledger, ZONE, &[fqdn("web")].into());
+        held.ttl = 300;
+        r.zone_read(t(2), Ok(vec![held]));
+        let action = r.next(t(2));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Create, "web".to_string())],
+            "the ledger in the listing already lists web"
+        );
+    }
+
+    #[test]
+    fn weighted_routing_reads_the_desired_and_the_listed_names_before_it_writes() {
+        let zone = HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+            record_sets: Some(2_000),
+        };
+        let mut r = Reconciler::new(zone, with_ledger(Routing::Weighted), Stats::new(), 7);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
+        r.outcome(
+            t(1),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["old"])))),
+        );
+        assert_eq!(
+            r.next(t(1)),
+            Action::ReadNames {
+                names: [fqdn("old"), fqdn("web")].into(),
+                purpose: ReadPurpose::Owned
+            }
+        );
+        let mut group = record("web", "10.0.0.2");
+        (group.weight, group.multivalue_answer, group.ttl) = (Some(50), None, 60);
+        let mut old = ours("old");
+        (old.weight, old.multivalue_answer) = (Some(50), None);
+        r.names_read(
+            t(2),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "web"], &[group, old])),
+        );
+        let action = r.next(t(2));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let create = batches
+            .concat()
+            .into_iter()
+            .find(|c| c.action == ChangeAction::Create)
+            .expect("a CREATE of web");
+        assert_eq!(create.record_set.ttl, 60, "the group's TTL, read first");
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        assert!(sent(&action).contains(&(ChangeAction::Delete, "old".to_string())));
+    }
+
+    #[test]
+    fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
+        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let blind = r.next(t(0));
+        r.sent(t(0), accept_all(&blind));
+        r.next(t(0));
+        r.outcome(
+            t(0),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        );
+        assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
+
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(1200));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Create, "api".to_string())
+            ],
+            "one request: the ledger grows with the CREATE"
+        );
+        let Action::Send { batches } = &action else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 1);
+        r.sent(t(1200), accept_all(&action));
+
+        r.desired_names(t(5000), names(&[]));
+        let action = r.next(t(5200));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Delete, LEDGER.to_string()),
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ],
+            "the last withdrawal removes the ledger in the same request"
+        );
+        r.sent(t(5200), accept_all(&action));
+        assert!(matches!(
+            r.next(t(5200)),
+            Action::Idle { settled: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
+        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let blind = r.next(t(0));
+        r.sent(t(0), accept_all(&blind));
+        r.next(t(0));
+        r.outcome(
+            t(0),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        );
+        r.next(t(0));
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(1200));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let ledger_change = batches[0][0].clone();
+        assert_eq!(ledger_change.record_set.name, fqdn(LEDGER));
+        r.sent(
+            t(1200),
+            FlushOutcome {
+                accepted: batches.concat()[1..].to_vec(),
+                rejected: vec![Rejection {
+                    changes: vec![ledger_change],
+                    messages: vec!["Access denied".into()],
+                }],
+                reread: [(fqdn(LEDGER), vec![])].into(),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert_eq!(r.next(t(1200)), Action::ReadLedger { name: fqdn(LEDGER) });
+        r.outcome(
+            t(1300),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        );
+        assert!(
+            matches!(r.next(t(1300)), Action::Idle { .. }),
+            "through the debounce"
+        );
+        let action = r.next(t(3000));
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["api".to_string(), "web".to_string()]),
+            "the ledger is written again from what was read"
+        );
+    }
+
+    #[test]
+    fn an_owner_id_that_cannot_be_dns_labels_lists_the_zone_as_without_a_ledger() {
+        let mut r = reconciler(WriterSettings {
+            owner_id: Some("my host".into()),
+            ..with_ledger(Routing::Multivalue)
+        });
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+    }
+
+    #[test]
+    fn a_restart_sizes_its_throttled_retries_to_the_fleet_the_zone_suggests() {
+        let zone = |record_sets| HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+            record_sets,
+        };
+        let longest_throttled_wait = |record_sets| {
+            let mut r = Reconciler::new(
+                zone(record_sets),
+                with_ledger(Routing::Multivalue),
+                Stats::new(),
+                7,
+            );
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
+            r.desired_names(t(0), twenty);
+            let mut longest = Duration::ZERO;
+            let mut now = t(0);
+            for _ in 0..12 {
+                let action = r.next(now);
+                r.sent(
+                    now,
+                    failure(&action, Route53Error::Throttling("Rate exceeded".into())),
+                );
+                let Action::Idle {
+                    until: Some(at), ..
+                } = r.next(now)
+                else {
+                    panic!("expected a wait for the retry");
+                };
+                longest = longest.max(at - now);
+                now = at;
+            }
+            (r.fleet_estimate(), longest)
+        };
+        let (alone, alone_wait) = longest_throttled_wait(Some(22));
+        assert_eq!(alone, 1);
+        assert!(alone_wait <= Duration::from_secs(2), "{alone_wait:?}");
+        let (fleet, fleet_wait) = longest_throttled_wait(Some(2_002));
+        assert_eq!(fleet, 100, "2,002 record sets over 20 names");
+        assert!(
+            fleet_wait > Duration::from_secs(5) && fleet_wait <= Duration::from_secs(20),
+            "spread over up to 100 / 5 per second: {fleet_wait:?}"
+        );
     }
 }

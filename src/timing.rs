@@ -111,6 +111,27 @@ impl Default for RetryPolicy {
 /// last by seconds (the 10-instance benchmark saw 4–8 s waits behind an idle throttle).
 pub const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(2);
 
+/// Route53's request rate, per AWS account: about 5 per second, shared by every instance of the fleet (and
+/// by every other tool in the account).
+pub const ACCOUNT_REQUESTS_PER_SECOND: f64 = 5.0;
+
+/// The longest window a throttled retry is spread over, however large the fleet.
+pub const THROTTLE_WINDOW_LIMIT: Duration = Duration::from_secs(120);
+
+/// The window a throttled retry may be spread over when `owners` instances share the account's rate: no
+/// shorter than [`THROTTLE_MAX_DELAY`], and long enough for each of them to get one request through
+/// (`owners` / [`ACCOUNT_REQUESTS_PER_SECOND`]), up to [`THROTTLE_WINDOW_LIMIT`].
+///
+/// A fleet throttled together (every instance restarting at once, a deploy on every instance) retries in
+/// windows that double from the first delay up to this one. Capped at 2 s, as for a single instance, a
+/// hundred instances keep retrying about 50 times a second against a quota of 5, and nine requests in ten
+/// are throttled for as long as it takes; spread over a window sized to the fleet, the fleet converges at
+/// the quota's rate with a third of the requests (BENCHMARKS.md).
+pub fn throttle_window(owners: usize) -> Duration {
+    let fleet = Duration::from_secs_f64(owners as f64 / ACCOUNT_REQUESTS_PER_SECOND);
+    fleet.clamp(THROTTLE_MAX_DELAY, THROTTLE_WINDOW_LIMIT)
+}
+
 /// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryClass {
@@ -126,7 +147,18 @@ impl RetryPolicy {
     /// The policy for throttles: the same first delay, capped at [`THROTTLE_MAX_DELAY`] (or lower, if this
     /// policy's own cap is lower).
     pub fn throttled(self) -> RetryPolicy {
-        let max_delay = self.max_delay.min(THROTTLE_MAX_DELAY);
+        self.throttled_within(THROTTLE_MAX_DELAY)
+    }
+
+    /// The policy for throttles with the delay capped at `window` ([`throttle_window`]). A policy whose own
+    /// cap is below [`THROTTLE_MAX_DELAY`] (a test's) keeps it; otherwise the fleet's window wins, even over
+    /// the policy's cap for other failures: a throttle says the account is busy, not that Route53 is down.
+    pub fn throttled_within(self, window: Duration) -> RetryPolicy {
+        let max_delay = if self.max_delay < THROTTLE_MAX_DELAY {
+            self.max_delay
+        } else {
+            window
+        };
         RetryPolicy {
             min_delay: self.min_delay.min(max_delay),
             max_delay,
@@ -164,6 +196,8 @@ pub struct Backoff {
     resets: u64,
     delays: Option<ExponentialBackoff>,
     attempts: u32,
+    /// The cap of a throttled wait ([`Backoff::set_throttle_window`]).
+    throttle_window: Duration,
     /// The draws of the throttled waits' full jitter.
     rng: SmallRng,
 }
@@ -184,6 +218,7 @@ impl Backoff {
             resets: 0,
             delays: None,
             attempts: 0,
+            throttle_window: THROTTLE_MAX_DELAY,
             rng: SmallRng::seed_from_u64(seed),
         }
     }
@@ -195,9 +230,16 @@ impl Backoff {
             RetryClass::Throttled => {
                 let attempt = self.attempts;
                 self.attempts = self.attempts.saturating_add(1);
-                full_jitter_delay(self.policy.throttled(), attempt, self.rng.random())
+                let policy = self.policy.throttled_within(self.throttle_window);
+                full_jitter_delay(policy, attempt, self.rng.random())
             }
         }
+    }
+
+    /// Throttled waits are spread over windows up to `window` ([`throttle_window`] of the fleet seen);
+    /// [`THROTTLE_MAX_DELAY`] until told.
+    pub fn set_throttle_window(&mut self, window: Duration) {
+        self.throttle_window = window;
     }
 
     /// The delay before the next attempt, after one more failure ([`RetryClass::Failed`]).
@@ -436,6 +478,57 @@ mod tests {
         assert_eq!(b.attempts(), 0);
         let first = b.next_delay();
         assert!(first >= ms(100) && first < ms(200), "{first:?}");
+    }
+
+    #[test]
+    fn the_throttle_window_grows_with_the_fleet() {
+        // (owners seen, window in ms)
+        let cases = [
+            (0, 2_000),
+            (1, 2_000),
+            (10, 2_000),
+            (11, 2_200),
+            (100, 20_000),
+            (300, 60_000),
+            (5_000, 120_000),
+        ];
+        for (owners, want) in cases {
+            assert_eq!(throttle_window(owners), ms(want), "{owners} owners");
+        }
+    }
+
+    #[test]
+    fn throttled_waits_spread_over_the_fleets_window() {
+        let policy = RetryPolicy::default();
+        let mut alone = Backoff::new(policy, 9);
+        let mut in_fleet = Backoff::new(policy, 9);
+        in_fleet.set_throttle_window(throttle_window(100));
+        let longest = |b: &mut Backoff| {
+            (0..40)
+                .map(|_| b.next_delay_for(RetryClass::Throttled))
+                .max()
+                .unwrap()
+        };
+        assert!(longest(&mut alone) <= THROTTLE_MAX_DELAY);
+        let fleet = longest(&mut in_fleet);
+        assert!(
+            fleet > ms(10_000) && fleet <= ms(20_000),
+            "40 draws of up to 20 s: {fleet:?}"
+        );
+        assert_eq!(
+            policy.throttled_within(ms(60_000)).max_delay,
+            ms(60_000),
+            "over the policy's cap for failures (20 s)"
+        );
+        let short = RetryPolicy {
+            min_delay: ms(5),
+            max_delay: ms(50),
+        };
+        assert_eq!(
+            short.throttled_within(ms(60_000)),
+            short,
+            "a test's cap is kept"
+        );
     }
 
     #[test]

@@ -188,6 +188,7 @@ impl Zone {
                 id: self.id.clone(),
                 name: self.records.apex().to_string(),
                 private: self.private,
+                record_sets: Some(self.records.len()),
             },
             caller_reference: self.caller_reference.clone(),
             comment: self.comment.clone(),

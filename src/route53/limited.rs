@@ -101,6 +101,7 @@ mod tests {
                 id: zone_id.into(),
                 name: "zone.".into(),
                 private: true,
+                record_sets: None,
             })
         }
 

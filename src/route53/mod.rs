@@ -91,6 +91,9 @@ pub struct HostedZone {
     /// The zone's domain, lower-case, with the trailing dot: `service.discovery.`
     pub name: String,
     pub private: bool,
+    /// How many record sets the zone held when it was described (GetHostedZone's
+    /// `ResourceRecordSetCount`): what a whole-zone listing costs, and a first estimate of the fleet.
+    pub record_sets: Option<usize>,
 }
 
 /// Where a page of ListResourceRecordSets starts: `StartRecordName`, `StartRecordType`,

@@ -96,18 +96,34 @@ pub async fn read_names(
             }
         }
         if markers && marker_found.is_none() {
-            let start = RecordPosition {
-                name: marker.clone(),
-                rtype: Some("TXT".into()),
-                identifier: None,
-            };
-            let page = api.list_record_sets(zone_id, Some(&start), Some(1)).await?;
-            marker_found = page.record_sets.into_iter().find(|rs| is_marker(rs));
+            marker_found = read_record(api, zone_id, &marker, "TXT")
+                .await?
+                .filter(is_marker);
         }
         found.extend(marker_found);
         out.insert(name.clone(), found);
     }
     Ok(out)
+}
+
+/// The record set of type `rtype` under `name` that has no SetIdentifier (the first one Route53 lists
+/// there), or `None`: one request.
+pub async fn read_record(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    name: &str,
+    rtype: &str,
+) -> Result<Option<RecordSet>, Route53Error> {
+    let start = RecordPosition {
+        name: name.to_string(),
+        rtype: Some(rtype.to_string()),
+        identifier: None,
+    };
+    let page = api.list_record_sets(zone_id, Some(&start), Some(1)).await?;
+    Ok(page
+        .record_sets
+        .into_iter()
+        .find(|rs| rs.name == name && rs.rtype == rtype))
 }
 
 /// How some names are read again: with their ownership markers or not, and whether a whole-zone listing
@@ -357,6 +373,7 @@ mod tests {
             id: "Z".into(),
             name: "zone.".into(),
             private: true,
+            record_sets: None,
         };
         let api = Paged::new(vec![], 1, false);
         *api.zone_answers.lock().unwrap() = vec![

@@ -77,6 +77,9 @@ impl Route53Api for SdkRoute53 {
             id: strip_prefix(zone.id()),
             name: decode_name(zone.name()),
             private: zone.config().is_some_and(|c| c.private_zone()),
+            record_sets: zone
+                .resource_record_set_count()
+                .and_then(|count| usize::try_from(count).ok()),
         })
     }
 

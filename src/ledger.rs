@@ -1,0 +1,226 @@
+//! Pure: an instance's ledger, the one record that says where its record sets may be, so that a restart
+//! finds its stale record sets with one read instead of listing the whole zone.
+//!
+//! Listing a zone costs one request per 300 record sets, and every instance of a fleet that restarts at
+//! once would list it: with 100 instances of 20 names, 700 requests, more than two minutes of the account's
+//! whole Route53 quota. The ledger turns that into one read per instance. It is the TXT record
+//!
+//! ```text
+//! <owner id>._owners._route53-registrator.<zone>.  TXT  "heritage=route53-registrator" "web" "api" …
+//! ```
+//!
+//! (one value per service name, the first label of each name where this owner may hold a record set; the
+//! marker value makes it recognisable as this daemon's). Route53 lists a name's children together, so the
+//! ledgers of a fleet sit side by side under `_owners._route53-registrator.<zone>`.
+//!
+//! The rule that makes it safe: the ledger Route53 holds always lists every name where the owner holds a
+//! record set. A name is added in the same batch as (or in a batch before) the first record set under it,
+//! and removed only in a batch that also removes the record set, or after it is gone. The one write made
+//! before the ledger is read is a restart's blind UPSERT of what runs (see [`crate::reconcile`]); those
+//! names are added by the first flush after the read.
+//!
+//! An owner id that cannot stand as DNS labels (anything but letters, digits, `-` and `_`, dot-separated)
+//! has no ledger; its instance reads the whole zone at start-up instead.
+
+use std::collections::BTreeSet;
+
+use crate::plan::{fqdn, is_service_name};
+use crate::route53::{Change, ChangeAction, RecordSet, MARKER_VALUE};
+
+/// The ledgers' parent under the zone's apex.
+pub const LEDGER_PARENT: &str = "_owners._route53-registrator";
+
+/// The ledger's TTL: nobody resolves it, so it is only what Route53 requires.
+pub const LEDGER_TTL: i64 = 300;
+
+/// The ledger's record type.
+pub const LEDGER_TYPE: &str = "TXT";
+
+/// The name of `owner_id`'s ledger in the zone `zone_name`, or `None` when the owner id cannot stand as
+/// DNS labels.
+pub fn ledger_name(owner_id: &str, zone_name: &str) -> Option<String> {
+    let valid_label = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !owner_id.split('.').all(valid_label) {
+        return None;
+    }
+    Some(fqdn(&format!("{owner_id}.{LEDGER_PARENT}"), zone_name))
+}
+
+/// The ledger record `name` listing `names` (fully qualified service names of the zone `zone_name`).
+pub fn ledger_record(name: &str, zone_name: &str, names: &BTreeSet<String>) -> RecordSet {
+    let zone = zone_name.trim_end_matches('.');
+    let labels = names.iter().filter_map(|name| {
+        name.trim_end_matches('.')
+            .strip_suffix(zone)
+            .and_then(|rest| rest.strip_suffix('.'))
+            .map(|label| format!("\"{label}\""))
+    });
+    RecordSet {
+        name: name.to_string(),
+        rtype: LEDGER_TYPE.to_string(),
+        set_identifier: None,
+        weight: None,
+        multivalue_answer: None,
+        ttl: LEDGER_TTL,
+        values: std::iter::once(MARKER_VALUE.to_string())
+            .chain(labels)
+            .collect(),
+    }
+}
+
+/// The fully qualified names a ledger lists. A value that is not a service name of the zone (edited by
+/// hand, say) is left out: no record set of this daemon can stand there.
+pub fn listed_names(ledger: &RecordSet, zone_name: &str) -> BTreeSet<String> {
+    ledger
+        .values
+        .iter()
+        .filter(|value| value.as_str() != MARKER_VALUE)
+        .map(|value| fqdn(value.trim_matches('"'), zone_name))
+        .filter(|name| is_service_name(name, zone_name))
+        .collect()
+}
+
+/// Whether `rs` is the ledger named `name`: a TXT record there that carries the marker value.
+pub fn is_ledger(rs: &RecordSet, name: &str) -> bool {
+    rs.name == name && rs.rtype == LEDGER_TYPE && rs.values.iter().any(|v| v == MARKER_VALUE)
+}
+
+/// The change that makes the ledger `name` list exactly `wanted`, given the ledger Route53 `held`: none
+/// when it already does; an UPSERT when something is to be listed (only this owner writes its ledger, so
+/// there is nothing to compare-and-swap); a DELETE of the record as held when nothing is.
+pub fn ledger_change(
+    name: &str,
+    zone_name: &str,
+    held: Option<&RecordSet>,
+    wanted: &BTreeSet<String>,
+) -> Option<Change> {
+    match held {
+        Some(held) if listed_names(held, zone_name) == *wanted => None,
+        Some(held) if wanted.is_empty() => Some(Change {
+            action: ChangeAction::Delete,
+            record_set: held.clone(),
+        }),
+        None if wanted.is_empty() => None,
+        _ => Some(Change {
+            action: ChangeAction::Upsert,
+            record_set: ledger_record(name, zone_name, wanted),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ZONE: &str = "service.discovery.";
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|n| fqdn(n, ZONE)).collect()
+    }
+
+    #[test]
+    fn ledger_names_by_owner_id() {
+        // (owner id, ledger name)
+        let cases = [
+            (
+                "10.0.0.1",
+                Some("10.0.0.1._owners._route53-registrator.service.discovery."),
+            ),
+            (
+                "i-0ABC123",
+                Some("i-0abc123._owners._route53-registrator.service.discovery."),
+            ),
+            (
+                "host_1",
+                Some("host_1._owners._route53-registrator.service.discovery."),
+            ),
+            ("", None),
+            ("a..b", None),
+            ("has space", None),
+            ("tab\t", None),
+            ("сервис", None),
+            ("a/b", None),
+        ];
+        for (owner, want) in cases {
+            assert_eq!(ledger_name(owner, ZONE).as_deref(), want, "{owner:?}");
+        }
+        let long = "x".repeat(64);
+        assert_eq!(ledger_name(&long, ZONE), None, "a label over 63 characters");
+    }
+
+    #[test]
+    fn a_ledger_lists_what_it_was_written_with() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let listed = names(&["web", "api", "db-1"]);
+        let record = ledger_record(&name, ZONE, &listed);
+        assert_eq!(record.rtype, "TXT");
+        assert_eq!(
+            record.values,
+            vec![MARKER_VALUE, "\"api\"", "\"db-1\"", "\"web\""],
+            "the marker first, then the labels in order"
+        );
+        assert!(is_ledger(&record, &name));
+        assert_eq!(listed_names(&record, ZONE), listed);
+    }
+
+    #[test]
+    fn values_that_are_not_service_names_are_left_out() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let mut record = ledger_record(&name, ZONE, &names(&["web"]));
+        record.values.extend(
+            ["\"a.b\"", "\"*\"", "\"\"", "plain"]
+                .iter()
+                .map(|v| v.to_string()),
+        );
+        assert_eq!(listed_names(&record, ZONE), names(&["web", "plain"]));
+    }
+
+    #[test]
+    fn a_txt_record_without_the_marker_is_not_a_ledger() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let mut record = ledger_record(&name, ZONE, &names(&["web"]));
+        record.values.retain(|v| v != MARKER_VALUE);
+        assert!(!is_ledger(&record, &name));
+        let other = ledger_record("elsewhere.", ZONE, &names(&["web"]));
+        assert!(!is_ledger(&other, &name));
+    }
+
+    #[test]
+    fn the_change_that_makes_the_ledger_list_what_is_wanted() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let held = ledger_record(&name, ZONE, &names(&["web", "api"]));
+        // (held, wanted, expected action, expected listing after)
+        let cases: [(Option<&RecordSet>, &[&str], Option<ChangeAction>); 5] = [
+            (None, &[], None),
+            (None, &["web"], Some(ChangeAction::Upsert)),
+            (Some(&held), &["api", "web"], None),
+            (Some(&held), &["web"], Some(ChangeAction::Upsert)),
+            (Some(&held), &[], Some(ChangeAction::Delete)),
+        ];
+        for (held_now, wanted, action) in cases {
+            let wanted = names(wanted);
+            let change = ledger_change(&name, ZONE, held_now, &wanted);
+            assert_eq!(
+                change.as_ref().map(|c| c.action),
+                action,
+                "held {held_now:?}, wanted {wanted:?}"
+            );
+            match change {
+                Some(c) if c.action == ChangeAction::Delete => {
+                    assert_eq!(
+                        Some(&c.record_set),
+                        held_now,
+                        "a DELETE is of the record as held"
+                    )
+                }
+                Some(c) => assert_eq!(listed_names(&c.record_set, ZONE), wanted),
+                None => {}
+            }
+        }
+    }
+}
