@@ -9,8 +9,15 @@
 //! The life of a reconciler:
 //!
 //! 1. Nothing is read or written before both the IP and the first desired names are known.
-//! 2. It reads the whole zone once, keeps this instance's record sets as `current` (so a record of a
-//!    container that stopped while the daemon was down is withdrawn now) and counts the owners.
+//! 2. It learns where its record sets are, at the least cost to the account's shared quota. With a ledger
+//!    ([`crate::ledger`], one TXT record listing the names where this instance holds record sets), a
+//!    multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
+//!    then reads its ledger (one request) and the names it lists that are not published (where record sets
+//!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
+//!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). Without
+//!    a ledger (the first start after an upgrade, `route53.ledger = false`), or when the names to read
+//!    would cost more than a listing, it reads the whole zone once. Every later flush keeps the ledger
+//!    listing every name it may hold, in the same request as the changes.
 //! 3. It sends the diff at once, then every later diff through the debounce ([`Debounce`]), in batches
 //!    within Route53's limits. While changes keep arriving, no two debounced flushes go out closer than
 //!    `max_delay`; retries and urgent flushes are not held back, but the next debounced flush keeps its
@@ -19,7 +26,8 @@
 //!
 //! | the answer                                   | applied? | before the next diff                          |
 //! |----------------------------------------------|----------|-----------------------------------------------|
-//! | `Throttled` (`Throttling`, `PriorRequest…`)  | no       | short, fully jittered backoff                 |
+//! | `Throttled` (`Throttling`, `PriorRequest…`)  | no       | fully jittered backoff, within a window sized |
+//! |                                              |          | to the fleet ([`throttle_window`])            |
 //! | `MaybeApplied` (timeout, reset, 5xx)         | maybe    | backoff; re-read the batch's names            |
 //! | `Refused` (invalid, access denied)           | no       | isolated by the sender; the name is re-read   |
 //! | `Fatal` (no such zone, credentials)          | no       | backoff; forget the zone and read it again    |
@@ -279,6 +287,8 @@ pub struct Reconciler {
     /// Desired names left alone because they hold record sets this instance may not change, already logged.
     left_alone: BTreeSet<String>,
     shutting_down: bool,
+    /// Route53 refused a change to the ledger for good: this process keeps none.
+    ledger_refused: bool,
     report: WriteReport,
     rng: SmallRng,
 }
@@ -305,6 +315,7 @@ impl Reconciler {
             same_conflicts: BTreeMap::new(),
             left_alone: BTreeSet::new(),
             shutting_down: false,
+            ledger_refused: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
         }
@@ -573,7 +584,7 @@ impl Reconciler {
     /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, or an owner id
     /// that cannot stand as DNS labels).
     fn own_ledger(&self, spec: &RecordSpec) -> Option<String> {
-        if !self.settings.ledger {
+        if !self.settings.ledger || self.ledger_refused {
             return None;
         }
         ledger_name(&spec.owner_id, &spec.zone_name)
@@ -1059,11 +1070,27 @@ impl Reconciler {
             .find(|name| self.is_own_ledger(name))
             .cloned()
         {
-            // What the ledger holds now is unknown: it is read again before it is written again.
-            warn!(
-                ledger,
-                "a change to this instance's ledger failed; reading it again"
-            );
+            // What the ledger holds now is unknown: it is read again before it is written again. Refused
+            // for another reason than a lost race (an IAM policy without TXT or UPSERT, say), it would be
+            // refused again at every flush: this process goes on without it.
+            let refused = outcome.rejected.iter().find(|r| {
+                r.changes
+                    .first()
+                    .is_some_and(|c| c.record_set.name == ledger)
+            });
+            if let Some(refused) = refused.filter(|r| !r.messages.iter().all(|m| is_conflict(m))) {
+                error!(
+                    ledger,
+                    messages = ?refused.messages,
+                    "this instance's ledger was refused; going on without it (a restart lists the zone)"
+                );
+                self.ledger_refused = true;
+            } else {
+                warn!(
+                    ledger,
+                    "a change to this instance's ledger failed; reading it again"
+                );
+            }
             self.view.ledger = None;
             outcome.uncertain.remove(&ledger);
             outcome.reread.remove(&ledger);
@@ -2376,13 +2403,18 @@ mod tests {
         };
         let ledger_change = batches[0][0].clone();
         assert_eq!(ledger_change.record_set.name, fqdn(LEDGER));
+        // Lost to a hand edit between the read and the write, as Route53 words it.
+        let conflict = format!(
+            "Tried to delete resource record set [name='{}', type='TXT'] but it was not found",
+            fqdn(LEDGER)
+        );
         r.sent(
             t(1200),
             FlushOutcome {
                 accepted: batches.concat()[1..].to_vec(),
                 rejected: vec![Rejection {
-                    changes: vec![ledger_change],
-                    messages: vec!["Access denied".into()],
+                    changes: vec![ledger_change.clone()],
+                    messages: vec![conflict.clone()],
                 }],
                 reread: [(fqdn(LEDGER), vec![])].into(),
                 requests: 2,
@@ -2403,6 +2435,46 @@ mod tests {
             ledger_written(&action),
             Some(vec!["api".to_string(), "web".to_string()]),
             "the ledger is written again from what was read"
+        );
+    }
+
+    #[test]
+    fn a_ledger_refused_for_good_is_given_up_and_the_rest_goes_on() {
+        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        let blind = r.next(t(0));
+        r.sent(t(0), accept_all(&blind));
+        r.next(t(0));
+        r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![ours("web")]));
+        let action = r.next(t(0));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        r.sent(
+            t(0),
+            FlushOutcome {
+                rejected: vec![Rejection {
+                    changes: vec![batches[0][0].clone()],
+                    messages: vec!["User is not authorized to change TXT records".into()],
+                }],
+                reread: [(fqdn(LEDGER), vec![])].into(),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert!(
+            matches!(r.next(t(0)), Action::Idle { settled: true, .. }),
+            "no ledger read, no ledger write again"
+        );
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(2000));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Create, "api".to_string())],
+            "publishing goes on without the ledger"
         );
     }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use route53_registrator::config::Settings;
 use route53_registrator::docker::DEFAULT_DOCKER_HOST;
+use route53_registrator::ledger::LEDGER_TYPE;
 use route53_registrator::plan::RECORD_TYPE;
 use serde_json::Value;
 
@@ -1066,9 +1067,10 @@ fn policy_conditions_allow_only_what_the_code_sends() {
         !statements.is_empty(),
         "{IAM_POLICY}: no statement grants route53:ChangeResourceRecordSets"
     );
-    // The record sets the daemon writes are all of plan::RECORD_TYPE (desired_record builds them, and it only
-    // deletes record sets of that type that it owns).
-    let types = BTreeSet::from([RECORD_TYPE.to_string()]);
+    // The record sets the daemon writes are of plan::RECORD_TYPE (desired_record builds them, and it only
+    // deletes record sets of that type that it owns), and its ledger and simple routing's ownership markers,
+    // both TXT records (ledger::LEDGER_TYPE).
+    let types = BTreeSet::from([RECORD_TYPE.to_string(), LEDGER_TYPE.to_string()]);
     let actions = change_actions_the_code_sends();
     for statement in statements {
         let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or("?");

@@ -7,7 +7,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use route53_emulator::{spawn_server, Emulator, Fault, ServerHandle};
+use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
+use route53_registrator::ledger::{ledger_name, ledger_record, listed_names};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 use support::daemon::Daemon;
 use support::docker::{ContainerSpec, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM};
@@ -184,6 +185,70 @@ fn start_up_publishes_running_containers_and_removes_stale_records() {
         world.ips("stale"),
         BTreeSet::from(["10.9.9.9".to_string()]),
         "the other owner's record stays"
+    );
+}
+
+#[test]
+fn a_restart_in_a_populated_zone_publishes_first_and_finds_its_stale_record_through_its_ledger() {
+    let world = World::new();
+    let _running = world.service("early").run();
+    // 99 other owners under two names, and what this instance (10.0.0.4) left when it went down: its record
+    // set of a service that stopped meanwhile, and its ledger listing both names.
+    let mut seed: Vec<Change> = (1..=99)
+        .flat_map(|k| {
+            let ip = format!("10.1.0.{k}");
+            [
+                create(multivalue(&world.fqdn("early"), &ip, &ip)),
+                create(multivalue(&world.fqdn("stale"), &ip, &ip)),
+            ]
+        })
+        .collect();
+    seed.push(create(multivalue(
+        &world.fqdn("stale"),
+        "10.0.0.4",
+        "10.0.0.4",
+    )));
+    let ledger = ledger_name("10.0.0.4", &world.zone).expect("an IP can name a ledger");
+    let listed = BTreeSet::from([world.fqdn("early"), world.fqdn("stale")]);
+    seed.push(create(ledger_record(&ledger, &world.zone, &listed)));
+    world
+        .emulator
+        .apply_directly(&world.zone_id, &seed)
+        .expect("seed the zone");
+    let others = |name: &str| world.ips(name).len();
+    assert_eq!((others("early"), others("stale")), (99, 100));
+
+    let _daemon = world.daemon("10.0.0.4");
+    world.wait_published("early", "10.0.0.4");
+    world.wait_withdrawn("stale", "10.0.0.4");
+    assert_eq!(
+        (others("early"), others("stale")),
+        (100, 99),
+        "every other owner's record set stays"
+    );
+
+    let operations = world.operations();
+    let first = |op: Operation| operations.iter().position(|o| *o == op);
+    assert!(
+        first(Operation::ChangeResourceRecordSets) < first(Operation::ListResourceRecordSets),
+        "what runs is published before any read: {operations:?}"
+    );
+    let reads = operations
+        .iter()
+        .filter(|o| **o == Operation::ListResourceRecordSets)
+        .count();
+    assert_eq!(
+        reads, 2,
+        "the ledger and the one name it lists that is not published: {operations:?}"
+    );
+    let ledger_now = world
+        .record_sets()
+        .into_iter()
+        .find(|rs| rs.name == ledger)
+        .expect("the ledger stays while a name is published");
+    assert_eq!(
+        listed_names(&ledger_now, &world.zone),
+        BTreeSet::from([world.fqdn("early")])
     );
 }
 
