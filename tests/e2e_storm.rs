@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use route53_emulator::{LoggedRequest, Operation};
+use route53_registrator::ledger::{ledger_name, ledger_record, listed_names, LEDGER_PARENT};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 use support::daemon::Daemon;
 use support::docker::{require_test_image, Container, ContainerSpec, SLEEP_UNTIL_TERM};
@@ -233,7 +234,8 @@ fn poll(
 
 /// Whether the zone holds exactly what the storm should end with: under every service's name one plain A
 /// record set (no SetIdentifier, weight or multivalue flag) at the default TTL with each of `ips` once,
-/// beside it one marker (plain too), and no other A or TXT record anywhere. Otherwise the first thing that differs.
+/// beside it one marker (plain too), each instance's ledger listing every service, and no other A or TXT
+/// record anywhere. Otherwise the first thing that differs.
 fn published(zone: &EmulatedZone, services: &[String], ips: &[String]) -> Result<(), String> {
     let want_ips: Vec<String> = sorted(ips);
     let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
@@ -241,6 +243,14 @@ fn published(zone: &EmulatedZone, services: &[String], ips: &[String]) -> Result
         expected.insert((zone.fqdn(service), "A".into()));
         expected.insert((zone.marker_fqdn(service), "TXT".into()));
     }
+    let ledgers: BTreeSet<String> = ips
+        .iter()
+        .filter_map(|ip| ledger_name(ip, &zone.zone))
+        .collect();
+    for ledger in &ledgers {
+        expected.insert((ledger.clone(), "TXT".into()));
+    }
+    let every_service: BTreeSet<String> = services.iter().map(|s| zone.fqdn(s)).collect();
     let mut seen = 0;
     for rs in zone.record_sets() {
         let rtype = rs.rtype.as_str();
@@ -253,6 +263,7 @@ fn published(zone: &EmulatedZone, services: &[String], ips: &[String]) -> Result
         seen += 1;
         let right = match rtype {
             "A" => sorted(&rs.values) == want_ips && rs.ttl == TTL,
+            _ if ledgers.contains(&rs.name) => listed_names(&rs, &zone.zone) == every_service,
             _ => rs.values == [MARKER],
         };
         let plain =
@@ -269,9 +280,15 @@ fn published(zone: &EmulatedZone, services: &[String], ips: &[String]) -> Result
         Some((name, rtype)) => Err(format!(
             "{} of {} A and TXT record sets are there; missing, for one, {rtype} {name}",
             seen,
-            2 * services.len()
+            2 * services.len() + ledgers.len()
         )),
     }
+}
+
+/// Whether `rs` is an instance's ledger: written by UPSERT, by the instance alone, so not a
+/// compare-and-swap (its content is checked by [`published`]).
+fn is_a_ledger(rs: &RecordSet) -> bool {
+    rs.rtype == "TXT" && rs.name.contains(&format!(".{LEDGER_PARENT}."))
 }
 
 /// Whether neither an A nor a TXT record is left in the zone (only the apex's SOA and NS).
@@ -417,7 +434,11 @@ impl Report {
             .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
         {
             let mut by_name: BTreeMap<String, Vec<(ChangeAction, &RecordSet)>> = BTreeMap::new();
-            for change in &request.changes {
+            for change in request
+                .changes
+                .iter()
+                .filter(|c| !is_a_ledger(&c.record_set))
+            {
                 let name = change
                     .record_set
                     .name
@@ -545,6 +566,24 @@ fn the_checks_refuse_what_a_wrong_implementation_leaves_or_sends() {
         change(ChangeAction::Create, marker("two")),
     ];
     zone.emulator.apply_directly(&zone.zone_id, &fix).unwrap();
+    assert!(
+        published(&zone, &services, &ips).is_err(),
+        "the instances' ledgers are missing"
+    );
+    let listed: BTreeSet<String> = services.iter().map(|s| zone.fqdn(s)).collect();
+    let ledgers: Vec<Change> = ips
+        .iter()
+        .map(|ip| {
+            let name = ledger_name(ip, &zone.zone).unwrap();
+            change(
+                ChangeAction::Create,
+                ledger_record(&name, &zone.zone, &listed),
+            )
+        })
+        .collect();
+    zone.emulator
+        .apply_directly(&zone.zone_id, &ledgers)
+        .unwrap();
     assert_eq!(published(&zone, &services, &ips), Ok(()));
     // A stray A record set (a third name) or a multivalue one fails it.
     let stray = [change(ChangeAction::Create, plain("three", &all))];
