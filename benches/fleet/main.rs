@@ -1,0 +1,339 @@
+//! The fleet bench (issue 9, points 1 and 4): what hundreds of instances sharing one account's Route53 quota
+//! cost it, measured on today's writer.
+//!
+//! ```text
+//! cargo bench --bench fleet                                     # the full run: N = 10, 100, 300
+//! R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev    # short: N = 10, well under a minute
+//! ```
+//!
+//! `--profile dev` builds the bench with the dependencies the test suite has already built (no release
+//! build of aws-sdk and the rest). Knobs, from the environment: `R53R_FLEET_SIZES` (`10,100,300`; short:
+//! `10`; `0`: part 2 only), `R53R_FLEET_RUNS` (repetitions, 1), `R53R_FLEET_WAVES` (a deploy's waves, 10; short: 2),
+//! `R53R_FLEET_DEADLINE_SECS` (a workload's deadline; by default 10× its lower bound, within 2 to 15
+//! minutes), `R53R_FLEET_SEED` (the offsets' and jitters' seed), `RUST_LOG` (the daemons' logs; off by
+//! default). No Docker is needed: the bench feeds the writers their desired names directly, as the classifier
+//! would. Not a test: `cargo test` and the suite never run it (`test = false` in Cargo.toml).
+//!
+//! # Part 1: the fleet, against the emulator over HTTP
+//!
+//! One process, one actix System. The project's Route53 emulator serves one private zone per fleet size on
+//! loopback, throttled for the whole account at 5 requests per second (its bucket holds one second's worth;
+//! a refused request gets Route53's `Throttling`). Each of the N instances is a real `Route53Writer` actor
+//! with its own IP (`10.1.x.y`, also its owner id) wired as `src/main.rs` wires one daemon: the real AWS SDK
+//! pointed at the emulator (static credentials and region: nothing asks the metadata service or leaves the
+//! machine; the SDK's retries off), its own `route53_limiter(5)` and `Stats` behind `RateLimited`, the zone
+//! resolved with GetHostedZone first, and the default settings (multivalue, debounce 200 ms, max_delay 1 s,
+//! 5 requests/s, verify_interval 15 min). It is fed `HostIp` and `DesiredNames` directly.
+//!
+//! Each instance runs 20 services. Route53 allows at most 100 multivalue record sets per name and type, so
+//! instance `i` runs the names of group `i / 100`: `s{k}-g{i/100}`, k in 0..20. Up to N = 100 every instance
+//! shares the same 20 names (up to 100 owners per name: the hard case). The workloads, in this order, on one
+//! zone per N:
+//!
+//! 1. **Mass restart.** Set-up, not measured: N daemons fill the zone with the throttle lifted, then every
+//!    daemon stops as on SIGTERM (`Shutdown` without deregistration). Measured: N new daemons start at once
+//!    (the throttle back on), every 10th instance now running 19 services (one stopped while the daemon was
+//!    down: its record set is stale and must be withdrawn).
+//! 2. **Rolling deploy.** Waves of N/10 instances (at least 1), one every 10 s; in a wave each instance's
+//!    services stop (`DesiredNames` with none) at a random offset in [0, 1 s) after the wave's start, and
+//!    start again 5 s later (its names as before, another offset). It ends where it began.
+//! 3. **Scale-out.** N/2 new instances (indices N..1.5N, the names of their own group) start, each at a
+//!    random offset in [0, 1 s), with 20 services.
+//!
+//! For each, from the emulator's request log (cleared when the workload starts): requests by operation, how
+//! many were throttled (as the daemons counted them: `route53_requests_total{outcome="throttled"}`) and
+//! their share, and the time until the zone is exactly right: the zone's A record sets are compared
+//! in-process (no request) every 100 ms with the expected end state (every (name, SetIdentifier, values),
+//! nothing else); once they match and every writer answers `Settle` (nothing pending or in flight) and they
+//! still match, the time is the arrival of the last change request the emulator accepted (the one that made
+//! the zone right). A workload not right by its deadline is reported as such, finished unthrottled (not
+//! measured) so that the next one starts from its expected state, and makes the bench exit 1 at the end.
+//!
+//! **The lower bound** is the minimum the quota itself forces: the requests the workload cannot do without,
+//! each arriving when its input was fed, served first come, first served by a token bucket of 5 per second
+//! holding 5 tokens at the start (the emulator's throttle) — the instant the last is served (`bound.rs`).
+//! The requests: one change request per instance per burst (restart: 1 per instance, plus 1 per instance
+//! with a stale record set; deploy: 2 per instance, stop and start; scale-out: 1 per new instance), plus the
+//! reads that cannot be avoided (restart and scale-out: 1 per starting instance, which must read at least
+//! once to learn what it holds; deploy: none). The tables give the measured time divided by it.
+//!
+//! The request logs are written as TSV under Cargo's target tmp dir (`fleet-bench/`).
+//!
+//! # Part 2: the verification budget, on a fake clock
+//!
+//! 300 instances (short: 30), each a bare `Reconciler` driven by a discrete-event loop on a simulated clock,
+//! performing each action with `perform` against the in-process emulator (no throttle, no HTTP); an action's
+//! requests take 200 ms each (the instance's own 5 requests/s). The instances are fed their IP and names
+//! within 1 s of each other (as after a mass restart), publish, settle, then an hour passes (short: 10
+//! minutes) with nothing changing. Counted: ListResourceRecordSets per simulated second across the fleet
+//! during the hour (the start-up excluded), in all against the 0.5 per second of PRODUCT.md's budget, and the
+//! most in any 60 s.
+#![forbid(unsafe_code)]
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+// The storm bench's table printer; the rest of that module is the storm's own.
+#[allow(dead_code)]
+#[path = "../storm/report.rs"]
+mod report;
+
+mod bound;
+mod sim;
+mod verify;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use report::{print_table, secs};
+use sim::{Row, OPERATIONS, THROTTLE_PER_SECOND};
+use verify::Budget;
+
+/// PRODUCT.md's budget for verification, across the fleet.
+const VERIFY_TARGET_PER_SECOND: f64 = 0.5;
+
+/// The knobs, from the environment (see the crate doc).
+pub struct FleetSettings {
+    pub sizes: Vec<usize>,
+    pub runs: usize,
+    pub waves: usize,
+    /// A fixed deadline for every workload, instead of one from its bound.
+    pub deadline: Option<Duration>,
+    pub seed: u64,
+    pub verify_instances: usize,
+    pub verify_span: Duration,
+}
+
+impl FleetSettings {
+    fn from_env() -> FleetSettings {
+        let var = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+        let number = |key: &str, default: u64| {
+            var(key).map_or(default, |v| {
+                v.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{key}={v}: expected a number"))
+            })
+        };
+        let short = var("R53R_FLEET_SHORT").is_some_and(|v| v != "0");
+        let sizes = var("R53R_FLEET_SIZES")
+            .unwrap_or_else(|| if short { "10" } else { "10,100,300" }.to_string())
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("R53R_FLEET_SIZES: {n:?} is not a number"))
+            })
+            .filter(|&n| n > 0)
+            .collect();
+        FleetSettings {
+            sizes,
+            runs: number("R53R_FLEET_RUNS", 1).max(1) as usize,
+            waves: number("R53R_FLEET_WAVES", if short { 2 } else { 10 }).max(1) as usize,
+            deadline: var("R53R_FLEET_DEADLINE_SECS")
+                .map(|_| Duration::from_secs(number("R53R_FLEET_DEADLINE_SECS", 0))),
+            seed: number("R53R_FLEET_SEED", 9),
+            verify_instances: if short { 30 } else { 300 },
+            verify_span: Duration::from_secs(if short { 600 } else { 3600 }),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`; there is nothing else to parse.
+    bound::check();
+    let settings = FleetSettings::from_env();
+    // Belt and braces: the SDK clients have static credentials and a region, so nothing would ask the
+    // instance metadata service anyway.
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    println!(
+        "fleet bench: sizes {:?}, {} run(s), deploy in {} waves, emulator throttled to {THROTTLE_PER_SECOND} \
+         requests/s\nmachine: {} CPUs (shared with other work; numbers vary between runs)",
+        settings.sizes,
+        settings.runs,
+        settings.waves,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    let system = actix_rt::System::new();
+    system.block_on(bench(settings))
+}
+
+async fn bench(settings: FleetSettings) -> ExitCode {
+    let began = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failed = false;
+    for run in 1..=settings.runs {
+        for &n in &settings.sizes {
+            match sim::fleet(&settings, n, run).await {
+                Ok(mut of_n) => {
+                    println!("\n### N = {n}, run {run}\n");
+                    print_rows(&of_n);
+                    rows.append(&mut of_n);
+                }
+                Err(e) => {
+                    eprintln!("fleet bench: {e}");
+                    failed = true;
+                }
+            }
+        }
+    }
+    if !rows.is_empty() {
+        println!("\n## Summary: the fleet behind {THROTTLE_PER_SECOND} requests/s\n");
+        print_rows(&rows);
+    }
+
+    let budget = verify::verification_budget(
+        settings.verify_instances,
+        settings.verify_span,
+        settings.seed,
+    )
+    .await;
+    print_budget(&budget);
+    println!("\nwall time: {:.0} s", began.elapsed().as_secs_f64());
+
+    failed |= rows.iter().any(|row| row.time.is_err());
+    if failed {
+        eprintln!("fleet bench: some workload did not converge before its deadline (see above)");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_rows(rows: &[Row]) {
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let mut cells = vec![
+                if rows.iter().any(|r| r.run != row.run) {
+                    format!("{} (run {})", row.n, row.run)
+                } else {
+                    row.n.to_string()
+                },
+                row.workload.label().to_string(),
+            ];
+            for operation in OPERATIONS {
+                let (all, throttled) = row
+                    .requests
+                    .get(&format!("{operation:?}"))
+                    .copied()
+                    .unwrap_or_default();
+                cells.push(format!("{all} ({throttled})"));
+            }
+            cells.push(row.total.to_string());
+            cells.push(format!(
+                "{} ({:.0} %)",
+                row.throttled,
+                100.0 * row.throttled as f64 / row.total.max(1) as f64
+            ));
+            cells.push(row.other_errors.to_string());
+            match &row.time {
+                Ok(time) => {
+                    cells.push(secs(*time));
+                    cells.push(format!("{} ({} req.)", secs(row.bound), row.bound_requests));
+                    cells.push(format!(
+                        "{:.2}×",
+                        time.as_secs_f64() / row.bound.as_secs_f64().max(1e-3)
+                    ));
+                }
+                Err(missed) => {
+                    cells.push(format!(
+                        "> {:.0} s: NOT right ({})",
+                        missed.deadline.as_secs_f64(),
+                        missed.progress
+                    ));
+                    cells.push(format!("{} ({} req.)", secs(row.bound), row.bound_requests));
+                    cells.push(format!(
+                        "> {:.1}×",
+                        missed.deadline.as_secs_f64() / row.bound.as_secs_f64().max(1e-3)
+                    ));
+                }
+            }
+            cells
+        })
+        .collect();
+    print_table(
+        &[
+            "N",
+            "workload",
+            "GetHostedZone (thr.)",
+            "ListResourceRecordSets (thr.)",
+            "ChangeResourceRecordSets (thr.)",
+            "requests",
+            "throttled",
+            "other errors",
+            "time to right",
+            "lower bound",
+            "÷ bound",
+        ],
+        &table,
+    );
+}
+
+fn print_budget(budget: &Budget) {
+    let span = budget.span.as_secs_f64();
+    let reads = budget.reads();
+    let per_second = reads as f64 / span;
+    let worst = budget.max_reads_per_minute();
+    let others: Vec<String> = budget
+        .span_requests
+        .iter()
+        .filter(|(operation, _)| operation.as_str() != "ListResourceRecordSets")
+        .map(|(operation, count)| format!("{count} {operation}"))
+        .collect();
+    let startup: Vec<String> = budget
+        .startup_requests
+        .iter()
+        .map(|(operation, count)| format!("{count} {operation}"))
+        .collect();
+    println!(
+        "\n## Verification budget: {} instances × 20 names, a simulated {:.0} min with nothing changing\n",
+        budget.instances,
+        span / 60.0
+    );
+    print_table(
+        &["what", "measured", "target"],
+        &[
+            vec![
+                "start-up (not counted): simulated time to settled, requests".into(),
+                format!("{}, {}", secs(budget.startup), startup.join(", ")),
+                String::new(),
+            ],
+            vec![
+                "ListResourceRecordSets in the span".into(),
+                reads.to_string(),
+                String::new(),
+            ],
+            vec![
+                "reads per second, fleet-wide, over the span".into(),
+                format!("{per_second:.3}/s"),
+                format!("< {VERIFY_TARGET_PER_SECOND}/s"),
+            ],
+            vec![
+                "most reads in any 60 s".into(),
+                format!("{worst} ({:.2}/s)", worst as f64 / 60.0),
+                String::new(),
+            ],
+            vec![
+                "other requests in the span".into(),
+                if others.is_empty() {
+                    "none".into()
+                } else {
+                    others.join(", ")
+                },
+                "none".into(),
+            ],
+        ],
+    );
+    let buckets: Vec<String> = budget
+        .reads_by(Duration::from_secs(300))
+        .iter()
+        .map(usize::to_string)
+        .collect();
+    println!("\nreads per 5 simulated minutes: {}", buckets.join(" "));
+}

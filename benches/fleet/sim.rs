@@ -1,0 +1,640 @@
+//! Part 1: the fleet of real writers against the emulator over HTTP, throttled account-wide, through three
+//! workloads (see the crate doc).
+//!
+//! One [`World`] per fleet size: one emulator and zone, its HTTP server, and the instances. An instance's
+//! daemon is wired as `src/main.rs` wires it: its own SDK client (retries off, the daemon's timeouts), its own
+//! rate limiter and statistics behind [`RateLimited`], `resolve_zone` (GetHostedZone) first, then a
+//! supervised [`Route53Writer`] with the default settings, fed `HostIp` and `DesiredNames` as the metadata
+//! cache and the classifier would.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::Addr;
+use actix_rt::task::JoinHandle;
+use aws_sdk_route53::config::retry::RetryConfig;
+use aws_sdk_route53::config::timeout::TimeoutConfig;
+use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
+use futures_util::future::join_all;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use route53_emulator::{LoggedRequest, Operation};
+use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown};
+use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::config::Settings;
+use route53_registrator::route53::limited::{route53_limiter, RateLimited};
+use route53_registrator::route53::read::resolve_zone;
+use route53_registrator::route53::sdk::{SdkRoute53, CONNECT_TIMEOUT};
+use route53_registrator::route53::Route53Api;
+use route53_registrator::stats::Stats;
+use route53_registrator::timing::RetryPolicy;
+
+use crate::bound::{at_once, lower_bound};
+use crate::support::emulator::EmulatedZone;
+use crate::FleetSettings;
+
+/// The emulator's account-wide throttle, Route53's documented rate; its bucket holds one second's worth.
+pub const THROTTLE_PER_SECOND: f64 = 5.0;
+/// Services each instance runs.
+const SERVICES: usize = 20;
+/// Route53 allows at most 100 multivalue record sets per name and type: instance `i` runs group `i / 100`.
+const GROUP: usize = 100;
+/// How often the zone is compared with the expected end state.
+const POLL: Duration = Duration::from_millis(100);
+/// How often a wait says how far it got.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+/// Offsets of the inputs of a deploy's wave and of a scale-out's starts are drawn in `[0, SPREAD)`.
+const SPREAD: Duration = Duration::from_secs(1);
+/// A rolling deploy: a wave every `WAVE_EVERY`, its services started again `RESTART_AFTER` after they stopped.
+const WAVE_EVERY: Duration = Duration::from_secs(10);
+const RESTART_AFTER: Duration = Duration::from_secs(5);
+/// As `src/main.rs`: the longest one Route53 request may take (`ROUTE53_TIMEOUT` there), and the bound on
+/// the final flush (`shutdown.timeout`'s default).
+const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Set-up phases (filling the zone, and letting a workload that missed its deadline finish unthrottled so
+/// that the next one starts from the state it expects) are not measured; they still may not hang.
+const SETUP_DEADLINE: Duration = Duration::from_secs(300);
+/// The measured workloads' deadline, unless `R53R_FLEET_DEADLINE_SECS` says otherwise: generous (10× the
+/// bound; the target is 1.5×), at least 2 minutes, at most 15.
+const DEADLINE_FACTOR: f64 = 10.0;
+const DEADLINE_MIN: Duration = Duration::from_secs(120);
+const DEADLINE_MAX: Duration = Duration::from_secs(900);
+
+/// The operations the daemon sends, in the tables' order.
+pub const OPERATIONS: [Operation; 3] = [
+    Operation::GetHostedZone,
+    Operation::ListResourceRecordSets,
+    Operation::ChangeResourceRecordSets,
+];
+
+/// The three workloads, in the order they run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    Restart,
+    Deploy,
+    ScaleOut,
+}
+
+impl Workload {
+    pub fn label(self) -> &'static str {
+        match self {
+            Workload::Restart => "mass restart",
+            Workload::Deploy => "rolling deploy",
+            Workload::ScaleOut => "scale-out",
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Workload::Restart => "restart",
+            Workload::Deploy => "deploy",
+            Workload::ScaleOut => "scale-out",
+        }
+    }
+}
+
+/// What one workload measured.
+pub struct Row {
+    pub run: usize,
+    pub n: usize,
+    pub workload: Workload,
+    /// Requests that arrived, by operation: (all, throttled).
+    pub requests: BTreeMap<String, (usize, u64)>,
+    pub total: usize,
+    /// Answered `Throttling`, as the daemons counted them (`route53_requests_total{outcome="throttled"}`).
+    pub throttled: u64,
+    /// Answered with another error (neither 200 nor `Throttling`), from the emulator's log.
+    pub other_errors: usize,
+    /// From the workload's start until the zone was exactly right; `Err` when the deadline passed first.
+    pub time: Result<Duration, Missed>,
+    pub bound: Duration,
+    /// Requests the bound counts.
+    pub bound_requests: usize,
+}
+
+/// A workload that was not right by its deadline: how far it got.
+pub struct Missed {
+    pub deadline: Duration,
+    pub progress: Progress,
+}
+
+/// The zone against the expected end state.
+pub struct Progress {
+    pub expected: usize,
+    pub right: usize,
+    pub missing: usize,
+    pub extra: usize,
+    /// Instances whose daemon had not got past GetHostedZone yet.
+    pub not_started: usize,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} A record sets right, {} missing, {} extra",
+            self.right, self.expected, self.missing, self.extra
+        )?;
+        if self.not_started > 0 {
+            write!(f, ", {} daemons still resolving the zone", self.not_started)?;
+        }
+        Ok(())
+    }
+}
+
+/// One A record set as compared: (name, SetIdentifier, values sorted).
+type Published = (String, String, Vec<String>);
+
+/// One instance: its IP (its owner id too), the services it runs now, and its daemon once started.
+struct Instance {
+    ip: Ipv4Addr,
+    names: BTreeSet<String>,
+    writer: Option<Addr<Route53Writer>>,
+}
+
+/// The instance `i`: `10.1.x.y`, and the 20 names of its group.
+fn instance(i: usize) -> Instance {
+    Instance {
+        ip: Ipv4Addr::new(10, 1, (i / 250) as u8, (i % 250 + 1) as u8),
+        names: (0..SERVICES)
+            .map(|k| format!("s{k}-g{}", i / GROUP))
+            .collect(),
+        writer: None,
+    }
+}
+
+/// One fleet size's emulator, zone and instances.
+struct World {
+    n: usize,
+    run: usize,
+    zone: EmulatedZone,
+    sdk: aws_sdk_route53::Config,
+    settings: WriterSettings,
+    instances: Vec<Instance>,
+    /// Daemons whose start (GetHostedZone, then the writer) is under way: (instance, task).
+    starting: Vec<(usize, JoinHandle<Addr<Route53Writer>>)>,
+    /// Every daemon's statistics, those stopped included (their counts stay).
+    stats: Vec<Stats>,
+    rng: SmallRng,
+}
+
+/// Runs the three workloads on `n` instances; returns their rows (a row whose time is `Err` missed its
+/// deadline), or why the run could not go on.
+pub async fn fleet(settings: &FleetSettings, n: usize, run: usize) -> Result<Vec<Row>, String> {
+    let zone = EmulatedZone::private();
+    let sdk = sdk_config(&zone.endpoint());
+    let mut world = World {
+        n,
+        run,
+        sdk,
+        settings: WriterSettings::from(&Settings::default()),
+        instances: (0..n).map(instance).collect(),
+        starting: Vec::new(),
+        stats: Vec::new(),
+        rng: SmallRng::seed_from_u64(settings.seed ^ (n as u64) << 16 ^ run as u64),
+        zone,
+    };
+    println!(
+        "\n## N = {n} (run {run}): zone {}, emulator {}",
+        world.zone.zone,
+        world.zone.endpoint()
+    );
+    let began = Instant::now();
+    world.fill().await?;
+    println!(
+        "filled the zone: {} A record sets, unthrottled, in {:.1} s (set-up, not measured)",
+        world.expected().len(),
+        began.elapsed().as_secs_f64()
+    );
+    let mut rows = Vec::new();
+    for workload in [Workload::Restart, Workload::Deploy, Workload::ScaleOut] {
+        let row = world.measure(settings, workload).await?;
+        println!(
+            "{}: {}",
+            workload.label(),
+            match &row.time {
+                Ok(time) => format!(
+                    "right after {:.2} s (bound {:.2} s)",
+                    time.as_secs_f64(),
+                    row.bound.as_secs_f64()
+                ),
+                Err(missed) => format!(
+                    "NOT right after {:.0} s: {}",
+                    missed.deadline.as_secs_f64(),
+                    missed.progress
+                ),
+            }
+        );
+        rows.push(row);
+    }
+    world.stop_all().await;
+    Ok(rows)
+}
+
+/// The real SDK pointed at the emulator: static credentials and region (nothing asks the instance metadata
+/// service or leaves the machine), the SDK's retries off and the daemon's timeouts, as
+/// `SdkRoute53::from_env` builds it in `src/main.rs`.
+fn sdk_config(endpoint: &str) -> aws_sdk_route53::Config {
+    aws_sdk_route53::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "AKIDFLEETBENCH",
+            "fleet-bench-secret",
+            None,
+            None,
+            "fleet-bench",
+        ))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_timeout(ROUTE53_TIMEOUT)
+                .build(),
+        )
+        .build()
+}
+
+/// One instance's daemon, as `src/main.rs` starts it: the zone resolved through the rate-limited client
+/// (retried inside until it answers), then the writer, then the IP and the names.
+async fn daemon(
+    sdk: aws_sdk_route53::Config,
+    zone_id: String,
+    settings: WriterSettings,
+    stats: Stats,
+    ip: Ipv4Addr,
+    names: BTreeSet<String>,
+) -> Addr<Route53Writer> {
+    let client: Arc<dyn Route53Api> =
+        Arc::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(sdk)));
+    let limiter = route53_limiter(settings.max_requests_per_second);
+    let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(client, limiter, stats.clone()));
+    let zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default())
+        .await
+        .expect("the zone exists");
+    let writer = Route53Writer::new(route53, zone, settings, stats).start_supervised();
+    writer.do_send(HostIp(ip));
+    writer.do_send(DesiredNames(names));
+    writer
+}
+
+impl World {
+    /// Starts instance `i`'s daemon at `at`: a new process, with a new limiter and new statistics.
+    fn start(&mut self, i: usize, at: Instant) {
+        let stats = Stats::new();
+        self.stats.push(stats.clone());
+        let instance = &self.instances[i];
+        let work = daemon(
+            self.sdk.clone(),
+            self.zone.zone_id.clone(),
+            self.settings.clone(),
+            stats,
+            instance.ip,
+            instance.names.clone(),
+        );
+        let task = actix_rt::spawn(async move {
+            actix_rt::time::sleep_until(at.into()).await;
+            work.await
+        });
+        self.starting.push((i, task));
+    }
+
+    /// Every instance's record sets as they should be now.
+    fn expected(&self) -> BTreeSet<Published> {
+        let fqdn = |name: &str| self.zone.fqdn(name);
+        self.instances
+            .iter()
+            .flat_map(|instance| {
+                let ip = instance.ip.to_string();
+                instance
+                    .names
+                    .iter()
+                    .map(move |name| (fqdn(name), ip.clone(), vec![ip.clone()]))
+            })
+            .collect()
+    }
+
+    /// The zone's A record sets (in-process, no HTTP: not a request).
+    fn published(&self) -> BTreeSet<Published> {
+        self.zone
+            .record_sets()
+            .into_iter()
+            .filter(|rs| rs.rtype == "A")
+            .map(|mut rs| {
+                rs.values.sort();
+                (rs.name, rs.set_identifier.unwrap_or_default(), rs.values)
+            })
+            .collect()
+    }
+
+    fn progress(&self, expected: &BTreeSet<Published>) -> Progress {
+        let published = self.published();
+        let right = expected.intersection(&published).count();
+        Progress {
+            expected: expected.len(),
+            right,
+            missing: expected.len() - right,
+            extra: published.len() - right,
+            not_started: self.starting.len(),
+        }
+    }
+
+    /// Takes in the daemons whose start has finished.
+    async fn collect_started(&mut self) {
+        let mut still = Vec::new();
+        for (i, task) in std::mem::take(&mut self.starting) {
+            if task.is_finished() {
+                self.instances[i].writer = Some(task.await.expect("a daemon's start"));
+            } else {
+                still.push((i, task));
+            }
+        }
+        self.starting = still;
+    }
+
+    /// Waits until the zone's A record sets are exactly the expected ones, every daemon has started, and
+    /// every writer says it is settled (nothing pending, nothing in flight: a request still under way could
+    /// change the zone again), then the zone is still right. Returns when it became right: the arrival of the
+    /// last change request Route53 accepted (every accepted request changes the zone; the one that made it
+    /// right is the last), or, had none been needed, the first poll that saw it right. `Err` at `deadline`
+    /// (from `t0`) with how far it got.
+    async fn converge(
+        &mut self,
+        label: &str,
+        t0: Instant,
+        deadline: Duration,
+    ) -> Result<Duration, Progress> {
+        let expected = self.expected();
+        let mut first_right: Option<Duration> = None;
+        let mut report_at = PROGRESS_EVERY;
+        loop {
+            self.collect_started().await;
+            let right = self.published() == expected;
+            if !right {
+                first_right = None;
+            } else if first_right.is_none() {
+                first_right = Some(t0.elapsed());
+            }
+            if right && self.starting.is_empty() {
+                let writers: Vec<Addr<Route53Writer>> = self
+                    .instances
+                    .iter()
+                    .filter_map(|i| i.writer.clone())
+                    .collect();
+                let remaining = deadline.saturating_sub(t0.elapsed());
+                let settled = actix_rt::time::timeout(
+                    remaining,
+                    join_all(writers.iter().map(|w| w.send(Settle))),
+                )
+                .await;
+                if settled.is_ok() && self.published() == expected {
+                    let last_change = self
+                        .zone
+                        .emulator
+                        .requests()
+                        .iter()
+                        .filter(|r| {
+                            r.operation == Operation::ChangeResourceRecordSets
+                                && r.status == 200
+                                && r.at >= t0
+                        })
+                        .map(|r| r.at - t0)
+                        .max();
+                    return Ok(last_change.or(first_right).unwrap_or_default());
+                }
+            }
+            let elapsed = t0.elapsed();
+            if elapsed >= deadline {
+                return Err(self.progress(&expected));
+            }
+            if elapsed >= report_at {
+                report_at += PROGRESS_EVERY;
+                let log = self.zone.emulator.requests();
+                let refused = log.iter().filter(|r| r.status != 200).count();
+                eprintln!(
+                    "  [N={} {label}] {:.0} s: {} requests ({refused} refused); {}",
+                    self.n,
+                    elapsed.as_secs_f64(),
+                    log.len(),
+                    self.progress(&expected)
+                );
+            }
+            actix_rt::time::sleep(POLL).await;
+        }
+    }
+
+    /// Fills the zone, unthrottled: every instance's daemon publishes its names. Set-up, not measured.
+    async fn fill(&mut self) -> Result<(), String> {
+        self.zone.emulator.set_throttle(None);
+        let t0 = Instant::now();
+        for i in 0..self.instances.len() {
+            self.start(i, t0);
+        }
+        self.converge("fill", t0, SETUP_DEADLINE)
+            .await
+            .map(drop)
+            .map_err(|progress| format!("N={}: the zone was not filled: {progress}", self.n))
+    }
+
+    /// Stops every daemon as SIGTERM does (`Shutdown` without deregistration: what is pending is flushed,
+    /// nothing withdrawn), then drops it.
+    async fn stop_all(&mut self) {
+        let writers: Vec<Addr<Route53Writer>> = self
+            .instances
+            .iter_mut()
+            .filter_map(|i| i.writer.take())
+            .collect();
+        let _ = join_all(writers.iter().map(|w| {
+            actix_rt::time::timeout(SHUTDOWN_TIMEOUT, w.send(Shutdown { deregister: false }))
+        }))
+        .await;
+    }
+
+    /// Runs one workload from a fresh throttle (its bucket full) and an empty request log, and measures it.
+    async fn measure(
+        &mut self,
+        settings: &FleetSettings,
+        workload: Workload,
+    ) -> Result<Row, String> {
+        // Set-up: a restart starts from every daemon stopped, with one service of every 10th instance gone
+        // meanwhile (its record set is stale now).
+        let mut stale = 0;
+        if workload == Workload::Restart {
+            self.stop_all().await;
+            for (i, instance) in self.instances.iter_mut().enumerate() {
+                if i % 10 == 0 {
+                    let gone = format!("s{}-g{}", (i / 10) % SERVICES, i / GROUP);
+                    instance.names.remove(&gone);
+                    stale += 1;
+                }
+            }
+        }
+        let throttled_before = self.throttled_by_operation();
+        self.zone.emulator.set_throttle(Some(THROTTLE_PER_SECOND));
+        self.zone.emulator.clear_requests();
+        let t0 = Instant::now();
+        // The requests the bound counts, each at the time its input is fed.
+        let arrivals = match workload {
+            Workload::Restart => {
+                for i in 0..self.instances.len() {
+                    self.start(i, t0);
+                }
+                // One read and one change per instance, one more change per instance with a stale set.
+                at_once(2 * self.n + stale, Duration::ZERO)
+            }
+            // One change to stop and one to start, per instance.
+            Workload::Deploy => self.deploy(settings, t0).await,
+            Workload::ScaleOut => {
+                let new = self.n / 2;
+                let first = self.instances.len();
+                let mut arrivals = Vec::new();
+                for i in first..first + new {
+                    self.instances.push(instance(i));
+                    let offset = self.rng.random_range(Duration::ZERO..SPREAD);
+                    self.start(i, t0 + offset);
+                    // One read and one change per new instance, when it starts.
+                    arrivals.extend([offset, offset]);
+                }
+                arrivals
+            }
+        };
+        let bound = lower_bound(&arrivals, THROTTLE_PER_SECOND, THROTTLE_PER_SECOND);
+        let deadline = settings.deadline.unwrap_or_else(|| {
+            bound
+                .mul_f64(DEADLINE_FACTOR)
+                .clamp(DEADLINE_MIN, DEADLINE_MAX)
+        });
+        let time = self
+            .converge(workload.label(), t0, deadline)
+            .await
+            .map_err(|progress| Missed { deadline, progress });
+        let log = self.zone.emulator.requests();
+        let throttled_after = self.throttled_by_operation();
+        self.dump(workload, &log, t0);
+        if time.is_err() {
+            // Let it finish unthrottled, so that the next workload starts from the state it expects.
+            self.zone.emulator.set_throttle(None);
+            let t = Instant::now();
+            self.converge("catching up, unthrottled", t, SETUP_DEADLINE)
+                .await
+                .map_err(|progress| {
+                    format!(
+                        "N={}: {} did not finish even unthrottled: {progress}",
+                        self.n,
+                        workload.label()
+                    )
+                })?;
+        }
+        let mut requests: BTreeMap<String, (usize, u64)> = BTreeMap::new();
+        for r in &log {
+            requests.entry(format!("{:?}", r.operation)).or_default().0 += 1;
+        }
+        let mut throttled = 0;
+        for (operation, after) in &throttled_after {
+            let count = after - throttled_before.get(operation).copied().unwrap_or(0);
+            throttled += count;
+            requests.entry(operation.clone()).or_default().1 = count;
+        }
+        let refused = log.iter().filter(|r| r.status != 200).count();
+        Ok(Row {
+            run: self.run,
+            n: self.n,
+            workload,
+            requests,
+            total: log.len(),
+            throttled,
+            other_errors: refused.saturating_sub(throttled as usize),
+            time,
+            bound,
+            bound_requests: arrivals.len(),
+        })
+    }
+
+    /// A rolling deploy: waves of instances, one every [`WAVE_EVERY`]; each instance of a wave stops its
+    /// services at a random offset in `[0, SPREAD)` after the wave's start, and starts them again
+    /// [`RESTART_AFTER`] later (another offset). Returns once the last input is fed, with the time each input
+    /// was fed (since `t0`).
+    async fn deploy(&mut self, settings: &FleetSettings, t0: Instant) -> Vec<Duration> {
+        let fed: Rc<RefCell<Vec<Duration>>> = Rc::default();
+        let wave_size = self.n.div_ceil(settings.waves.max(1)).max(1);
+        let mut feeds = Vec::new();
+        for (i, instance) in self.instances.iter().enumerate() {
+            let wave = (i / wave_size) as u32;
+            let writer = instance.writer.clone().expect("every daemon runs");
+            let names = instance.names.clone();
+            let stop_at = t0 + WAVE_EVERY * wave + self.rng.random_range(Duration::ZERO..SPREAD);
+            let start_at = t0
+                + WAVE_EVERY * wave
+                + RESTART_AFTER
+                + self.rng.random_range(Duration::ZERO..SPREAD);
+            let fed = fed.clone();
+            feeds.push(actix_rt::spawn(async move {
+                actix_rt::time::sleep_until(stop_at.into()).await;
+                writer.do_send(DesiredNames(BTreeSet::new()));
+                fed.borrow_mut().push(t0.elapsed());
+                actix_rt::time::sleep_until(start_at.into()).await;
+                writer.do_send(DesiredNames(names));
+                fed.borrow_mut().push(t0.elapsed());
+            }));
+        }
+        for feed in feeds {
+            feed.await.expect("a deploy's inputs");
+        }
+        fed.take()
+    }
+
+    /// Throttled requests by operation, summed over every daemon this world ran.
+    fn throttled_by_operation(&self) -> BTreeMap<String, u64> {
+        OPERATIONS
+            .iter()
+            .map(|operation| {
+                let name = format!("{operation:?}");
+                let count = self
+                    .stats
+                    .iter()
+                    .map(|s| s.requests_of(&name, "throttled"))
+                    .sum();
+                (name, count)
+            })
+            .collect()
+    }
+
+    /// Writes a workload's request log (milliseconds since its start) for reading by hand.
+    fn dump(&self, workload: Workload, log: &[LoggedRequest], t0: Instant) {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-bench");
+        let mut text = String::from("ms\toperation\tstatus\tchanges\tset_identifiers\n");
+        for r in log {
+            let owners: BTreeSet<&str> = r
+                .changes
+                .iter()
+                .filter_map(|c| c.record_set.set_identifier.as_deref())
+                .collect();
+            let _ = writeln!(
+                text,
+                "{:.1}\t{:?}\t{}\t{}\t{}",
+                r.at.saturating_duration_since(t0).as_secs_f64() * 1000.0,
+                r.operation,
+                r.status,
+                r.changes.len(),
+                owners.into_iter().collect::<Vec<_>>().join(",")
+            );
+        }
+        let file = dir.join(format!(
+            "run{}-n{}-{}.tsv",
+            self.run,
+            self.n,
+            workload.file()
+        ));
+        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&file, text).is_ok() {
+            println!("request log: {}", file.display());
+        }
+    }
+}
