@@ -63,7 +63,9 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(settings) => settings,
         Err(e) => return config_error(e),
     };
-    let writer_settings = WriterSettings::from(&settings).with_dry_run(args.dry_run);
+    let writer_settings = WriterSettings::from(&settings)
+        .with_dry_run(args.dry_run)
+        .with_once(args.once);
     init_logging(&settings);
     log_panics(settings.log.format);
     let system = actix_rt::System::new();

@@ -60,13 +60,13 @@ use crate::ledger::{self, ledger_change, ledger_name, listed_names};
 use crate::plan::{self, RecordSpec};
 use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
-use crate::route53::read::{listing_is_cheaper, Reread};
+use crate::route53::read::{listing_is_cheaper, Reread, ZONE_PAGE};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
 use crate::stats::Stats;
 use crate::timing::{
-    throttle_window, verification_interval, Backoff, Debounce, RetryClass, RetryPolicy,
+    scan_spread, throttle_window, verification_interval, Backoff, Debounce, RetryClass, RetryPolicy,
 };
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
@@ -104,6 +104,8 @@ pub struct WriterSettings {
     pub ledger: bool,
     /// Log the changes instead of sending them.
     pub dry_run: bool,
+    /// `--once`: one reconciliation, then exit; nothing is put off for the fleet's sake.
+    pub once: bool,
     /// Backoff between retries of a failed request.
     pub retry: RetryPolicy,
     /// Route53's limits on one ChangeResourceRecordSets.
@@ -126,6 +128,7 @@ impl From<&Settings> for WriterSettings {
             verify_interval: r53.verify_interval,
             ledger: r53.ledger,
             dry_run: false,
+            once: false,
             retry: RetryPolicy::default(),
             limits: BatchLimits::ROUTE53,
         }
@@ -136,6 +139,12 @@ impl WriterSettings {
     /// The same, with `--dry-run` set as given.
     pub fn with_dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// The same, with `--once` set as given.
+    pub fn with_once(mut self, once: bool) -> Self {
+        self.once = once;
         self
     }
 }
@@ -253,6 +262,9 @@ struct ZoneView {
     ledger: Option<Option<RecordSet>>,
     /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
     published_blind: bool,
+    /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
+    /// what runs is published already, so the listing is spread over the fleet's share of the quota).
+    scan_at: Option<Instant>,
 }
 
 /// The writer's state and decisions. See the module documentation.
@@ -544,6 +556,10 @@ impl Reconciler {
     fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
         let name = self.own_ledger(spec)?;
         let held = self.view.ledger.as_ref()?;
+        if !self.view.loaded {
+            // Where this instance holds record sets is not known yet (a listing is put off).
+            return None;
+        }
         let registry = registry(spec.clone());
         let holds_ours = |held: &Held| !registry.mine(held).is_empty();
         let mut after: BTreeMap<String, Held> = BTreeMap::new();
@@ -620,11 +636,7 @@ impl Reconciler {
             return Some(self.start(Action::ReadLedger { name }));
         };
         let Some(held) = held else {
-            info!(
-                ledger = name,
-                "no ledger of this instance in the zone; reading the whole zone once"
-            );
-            return Some(self.start(Action::ReadZone));
+            return self.scan(now, spec, &name);
         };
         let mut names = listed_names(&held, &spec.zone_name);
         if spec.routing == Routing::Multivalue {
@@ -645,6 +657,52 @@ impl Reconciler {
             names,
             purpose: ReadPurpose::Owned,
         }))
+    }
+
+    /// Without a ledger, the zone is listed once to find this instance's stale record sets (and the ledger
+    /// is written from what it finds). Weighted and simple routing list it at once, as they must read before
+    /// they write. Multivalue has published what runs already, and a listing costs one request per 300
+    /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
+    /// after an upgrade): it waits a random share of the time the fleet's listings take at
+    /// [`crate::timing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]), and changes go out meanwhile. `--once` and a
+    /// withdrawal of everything at shutdown list at once; a shutdown that keeps the records does not list.
+    fn scan(&mut self, now: Instant, spec: &RecordSpec, ledger: &str) -> Option<Action> {
+        let put_off = spec.routing == Routing::Multivalue && !self.settings.once;
+        let withdrawing =
+            self.shutting_down && self.desired.as_ref().is_some_and(BTreeSet::is_empty);
+        if put_off && self.shutting_down && !withdrawing {
+            return None;
+        }
+        if put_off && !withdrawing {
+            let at = match self.view.scan_at {
+                Some(at) => at,
+                None => {
+                    let pages = self.zone_size() / ZONE_PAGE + 1;
+                    let spread = scan_spread(self.fleet_estimate(), pages);
+                    let at = now + spread.mul_f64(self.rng.random::<f64>());
+                    info!(
+                        ledger,
+                        in_secs = at.saturating_duration_since(now).as_secs(),
+                        "no ledger of this instance in the zone; listing the zone once, spread over the fleet"
+                    );
+                    self.view.scan_at = Some(at);
+                    at
+                }
+            };
+            if at > now {
+                return None;
+            }
+        }
+        info!(
+            ledger,
+            "no ledger of this instance in the zone; reading the whole zone once"
+        );
+        Some(self.start(Action::ReadZone))
+    }
+
+    /// When a start-up step put off for the fleet is due (`None`: none is).
+    fn scan_wake(&self) -> Option<Instant> {
+        self.view.scan_at.filter(|_| !self.view.loaded)
     }
 
     /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
@@ -769,7 +827,7 @@ impl Reconciler {
                 return step;
             }
             // A verification paused after a failed read is not waited for: it may keep failing.
-            return idle(self.verify_wake(), true);
+            return idle(earliest(self.verify_wake(), self.scan_wake()), true);
         }
         if !self.view.urgent && !self.shutting_down {
             if !self.debounce.is_pending() {
@@ -781,7 +839,8 @@ impl Reconciler {
                     return step;
                 }
                 let deadline = self.debounce.deadline().unwrap_or(now);
-                return idle(earliest(Some(deadline), self.verify_wake()), false);
+                let wake = earliest(self.verify_wake(), self.scan_wake());
+                return idle(earliest(Some(deadline), wake), false);
             }
         }
         self.flush(now, changes, ledger)
@@ -1323,6 +1382,7 @@ mod tests {
             verify_interval: Duration::from_secs(900),
             ledger: false,
             dry_run: false,
+            once: false,
             retry: RetryPolicy::default(),
             limits: BatchLimits::ROUTE53,
         }
@@ -2233,8 +2293,19 @@ mod tests {
         r.sent(t(1), accept_all(&blind));
         assert!(matches!(r.next(t(1)), Action::ReadLedger { .. }));
         r.outcome(t(2), Outcome::LedgerRead(Ok(None)));
+        let Action::Idle {
+            until: Some(scan_at),
+            settled: true,
+        } = r.next(t(2))
+        else {
+            panic!("the listing is put off for the fleet, what runs being published");
+        };
+        assert!(
+            scan_at <= t(2) + ms(500),
+            "one instance, a zone of one page: within 0.5 s"
+        );
         assert_eq!(
-            r.next(t(2)),
+            r.next(scan_at),
             Action::ReadZone,
             "the first start after an upgrade"
         );
@@ -2440,7 +2511,10 @@ mod tests {
 
     #[test]
     fn a_ledger_refused_for_good_is_given_up_and_the_rest_goes_on() {
-        let mut r = reconciler(with_ledger(Routing::Multivalue));
+        let mut r = reconciler(WriterSettings {
+            once: true,
+            ..with_ledger(Routing::Multivalue)
+        });
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_names(t(0), names(&["web"]));
         let blind = r.next(t(0));
@@ -2475,6 +2549,81 @@ mod tests {
             sent(&action),
             vec![(ChangeAction::Create, "api".to_string())],
             "publishing goes on without the ledger"
+        );
+    }
+
+    #[test]
+    fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
+        let zone = HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+            record_sets: Some(2_000),
+        };
+        let mut r = Reconciler::new(zone, with_ledger(Routing::Multivalue), Stats::new(), 7);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
+        r.desired_names(t(0), twenty.clone());
+        let blind = r.next(t(0));
+        r.sent(t(0), accept_all(&blind));
+        r.next(t(0));
+        r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
+        let Action::Idle {
+            until: Some(scan_at),
+            ..
+        } = r.next(t(0))
+        else {
+            panic!("expected the listing to be put off");
+        };
+        assert!(
+            scan_at <= t(0) + Duration::from_secs(350),
+            "100 owners × 7 pages at 2 per second: within 350 s"
+        );
+        let mut fewer = twenty.clone();
+        fewer.remove("s0");
+        r.desired_names(t(1000), fewer);
+        let action = r.next(t(1200));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "s0".to_string())],
+            "a withdrawal goes out before the listing, without the ledger"
+        );
+        r.sent(t(1200), accept_all(&action));
+        assert_eq!(idle_until(&r.next(t(1200))), Some(scan_at));
+    }
+
+    #[test]
+    fn once_and_a_withdrawal_of_everything_list_at_once() {
+        let start = |settings: WriterSettings| {
+            let mut r = reconciler(settings);
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            r.desired_names(t(0), names(&["web"]));
+            let blind = r.next(t(0));
+            r.sent(t(0), accept_all(&blind));
+            r.next(t(0));
+            r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
+            r
+        };
+        let mut once = start(WriterSettings {
+            once: true,
+            ..with_ledger(Routing::Multivalue)
+        });
+        assert_eq!(once.next(t(0)), Action::ReadZone);
+        let mut leaving = start(with_ledger(Routing::Multivalue));
+        assert!(matches!(leaving.next(t(0)), Action::Idle { .. }));
+        leaving.shutdown(true);
+        assert_eq!(
+            leaving.next(t(0)),
+            Action::ReadZone,
+            "every record set of ours goes, the ones it has not seen yet too"
+        );
+        let mut staying = start(with_ledger(Routing::Multivalue));
+        staying.next(t(0));
+        staying.shutdown(false);
+        assert_eq!(
+            staying.next(t(0)),
+            idle(None, true),
+            "a shutdown that keeps the records does not list the zone"
         );
     }
 

@@ -132,6 +132,17 @@ pub fn throttle_window(owners: usize) -> Duration {
     fleet.clamp(THROTTLE_MAX_DELAY, THROTTLE_WINDOW_LIMIT)
 }
 
+/// The share of the account's Route53 rate that the fleet's listings of the zone may use together, when an
+/// instance without a ledger looks for its stale record sets (see `reconcile`).
+pub const FLEET_SCAN_REQUESTS_PER_SECOND: f64 = 2.0;
+
+/// The time over which an instance without a ledger spreads its listing of a zone of `pages` pages, when
+/// `owners` instances may list it too: long enough for all their listings to take
+/// [`FLEET_SCAN_REQUESTS_PER_SECOND`] at most (each instance draws its moment in it).
+pub fn scan_spread(owners: usize, pages: usize) -> Duration {
+    Duration::from_secs_f64((owners.max(1) * pages) as f64 / FLEET_SCAN_REQUESTS_PER_SECOND)
+}
+
 /// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryClass {
@@ -478,6 +489,19 @@ mod tests {
         assert_eq!(b.attempts(), 0);
         let first = b.next_delay();
         assert!(first >= ms(100) && first < ms(200), "{first:?}");
+    }
+
+    #[test]
+    fn listings_are_spread_so_the_fleets_stay_within_its_share() {
+        // (owners, pages, spread in s): owners × pages / 2 per second.
+        let cases = [(1, 1, 0.5), (0, 1, 0.5), (100, 7, 350.0), (300, 20, 3000.0)];
+        for (owners, pages, want) in cases {
+            assert_eq!(
+                scan_spread(owners, pages).as_secs_f64(),
+                want,
+                "{owners} × {pages}"
+            );
+        }
     }
 
     #[test]

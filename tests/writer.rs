@@ -49,6 +49,7 @@ fn settings(routing: Routing) -> WriterSettings {
         max_requests_per_second: 1000,
         verify_interval: Duration::from_secs(3600),
         ledger: false,
+        once: false,
         dry_run: false,
         retry: RetryPolicy {
             min_delay: ms(5),
@@ -1102,6 +1103,7 @@ async fn a_switch_from_simple_routing_ends_in_the_new_routing() {
     let fast_verify = WriterSettings {
         verify_interval: ms(300),
         ledger: false,
+        once: false,
         ..settings(Routing::Multivalue)
     };
     let a = s.writer(fast_verify.clone());
@@ -1155,6 +1157,7 @@ async fn verification_repairs_drift() {
     let writer = s.writer(WriterSettings {
         verify_interval: ms(200),
         ledger: false,
+        once: false,
         ..settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
@@ -1315,6 +1318,7 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
         WriterSettings {
             verify_interval: ms(200),
             ledger: false,
+            once: false,
             ..settings(Routing::Multivalue)
         },
     );
