@@ -1,5 +1,5 @@
 //! The fleet bench (issue 9, points 1 and 4): what hundreds of instances sharing one account's Route53 quota
-//! cost it, measured on today's writer.
+//! cost it.
 //!
 //! ```text
 //! cargo bench --bench fleet                                     # the full run: N = 10, 100, 300
@@ -54,8 +54,11 @@
 //! holding 5 tokens at the start (the emulator's throttle) — the instant the last is served (`bound.rs`).
 //! The requests: one change request per instance per burst (restart: 1 per instance, plus 1 per instance
 //! with a stale record set; deploy: 2 per instance, stop and start; scale-out: 1 per new instance), plus the
-//! reads that cannot be avoided (restart and scale-out: 1 per starting instance, which must read at least
-//! once to learn what it holds; deploy: none). The tables give the measured time divided by it.
+//! reads that cannot be avoided (restart and scale-out: per starting instance GetHostedZone, for the zone's
+//! domain, and 1 read, since an instance must read at least once to learn what it holds; deploy: none). The
+//! tables give the measured time divided by it. The time to right is the arrival of the last accepted change
+//! request with an A record set in it: an instance without a ledger (every new one of a scale-out) lists the
+//! zone later, spread over the fleet's share of the quota, and writes its ledger then.
 //!
 //! The request logs are written as TSV under Cargo's target tmp dir (`fleet-bench/`).
 //!

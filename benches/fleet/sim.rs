@@ -28,6 +28,7 @@ use route53_emulator::{LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::config::Settings;
+use route53_registrator::ledger::ledger_name;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::{SdkRoute53, CONNECT_TIMEOUT};
@@ -401,10 +402,13 @@ impl World {
                         .emulator
                         .requests()
                         .iter()
+                        // The request that made the A record sets right: an instance's ledger, written
+                        // once its search for stale record sets is done, may come later.
                         .filter(|r| {
                             r.operation == Operation::ChangeResourceRecordSets
                                 && r.status == 200
                                 && r.at >= t0
+                                && r.changes.iter().any(|c| c.record_set.rtype == "A")
                         })
                         .map(|r| r.at - t0)
                         .max();
@@ -440,8 +444,33 @@ impl World {
         }
         self.converge("fill", t0, SETUP_DEADLINE)
             .await
-            .map(drop)
-            .map_err(|progress| format!("N={}: the zone was not filled: {progress}", self.n))
+            .map_err(|progress| format!("N={}: the zone was not filled: {progress}", self.n))?;
+        // A fleet that has run for a while has written its ledgers (each once its first listing of the
+        // zone, put off by up to the fleet's spread, is done): the restart is of such a fleet.
+        let ledgers: BTreeSet<String> = self
+            .instances
+            .iter()
+            .filter_map(|i| ledger_name(&i.ip.to_string(), &self.zone.zone))
+            .collect();
+        loop {
+            let written = self
+                .zone
+                .record_sets()
+                .iter()
+                .filter(|rs| ledgers.contains(&rs.name))
+                .count();
+            if written == ledgers.len() {
+                return Ok(());
+            }
+            if t0.elapsed() >= SETUP_DEADLINE {
+                return Err(format!(
+                    "N={}: {written} of {} ledgers written by the deadline",
+                    self.n,
+                    ledgers.len()
+                ));
+            }
+            actix_rt::time::sleep(POLL).await;
+        }
     }
 
     /// Stops every daemon as SIGTERM does (`Shutdown` without deregistration: what is pending is flushed,
@@ -487,8 +516,9 @@ impl World {
                 for i in 0..self.instances.len() {
                     self.start(i, t0);
                 }
-                // One read and one change per instance, one more change per instance with a stale set.
-                at_once(2 * self.n + stale, Duration::ZERO)
+                // Per instance GetHostedZone (the zone's domain), one read (what it holds) and one change;
+                // one more change per instance with a stale set.
+                at_once(3 * self.n + stale, Duration::ZERO)
             }
             // One change to stop and one to start, per instance.
             Workload::Deploy => self.deploy(settings, t0).await,
@@ -500,8 +530,8 @@ impl World {
                     self.instances.push(instance(i));
                     let offset = self.rng.random_range(Duration::ZERO..SPREAD);
                     self.start(i, t0 + offset);
-                    // One read and one change per new instance, when it starts.
-                    arrivals.extend([offset, offset]);
+                    // GetHostedZone, one read and one change per new instance, when it starts.
+                    arrivals.extend([offset, offset, offset]);
                 }
                 arrivals
             }
