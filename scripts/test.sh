@@ -15,7 +15,8 @@
 #      `musl-tools` and the rustup target installed if missing), packaged by the top-level Dockerfile's
 #      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
 #   5. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
-#      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time).
+#      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time);
+#   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged).
 #
 # Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
 set -euo pipefail
@@ -284,3 +285,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo nextest run --workspace --no-fail-fast"
 cargo nextest run --workspace --no-fail-fast
+
+# The fleet bench in its short mode (N = 10, one run, about a minute), built with the test profile: so that
+# it cannot rot. Its figures are printed, not judged; it fails only when a workload does not converge.
+step "R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev"
+R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev

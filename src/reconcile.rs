@@ -15,9 +15,11 @@
 //!    then reads its ledger (one request) and the names it lists that are not published (where record sets
 //!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
 //!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). Without
-//!    a ledger (the first start after an upgrade, `route53.ledger = false`), or when the names to read
-//!    would cost more than a listing, it reads the whole zone once. Every later flush keeps the ledger
-//!    listing every name it may hold, in the same request as the changes.
+//!    a ledger (a new instance, the first start after an upgrade, `route53.ledger = false`), or when the
+//!    names to read would cost more than a listing, it reads the whole zone once: in multivalue, which has
+//!    published already, at a random moment within the time the fleet's listings take at their share of
+//!    the quota ([`scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
+//!    every name it may hold, in the same request as the changes.
 //! 3. It sends the diff at once, then every later diff through the debounce ([`Debounce`]), in batches
 //!    within Route53's limits. While changes keep arriving, no two debounced flushes go out closer than
 //!    `max_delay`; retries and urgent flushes are not held back, but the next debounced flush keeps its
