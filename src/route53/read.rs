@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use tracing::{error, warn};
 
-use super::{marker_name, HostedZone, RecordPosition, RecordSet, Route53Api, Route53Error};
-use crate::timing::{Backoff, RetryPolicy};
+use super::{
+    marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
+};
+use crate::timing::{Backoff, RetryClass, RetryPolicy, START_THROTTLE_WINDOW};
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
 /// sets of one name and type, so one page holds every A record set of a name.
@@ -185,11 +187,15 @@ pub async fn resolve_zone(
     policy: RetryPolicy,
 ) -> Result<HostedZone, Route53Error> {
     let mut backoff = Backoff::new(policy, rand::random());
+    backoff.set_throttle_window(START_THROTTLE_WINDOW);
     loop {
         match api.get_hosted_zone(zone_id).await {
             Ok(zone) => return Ok(zone),
             Err(e) if e.is_retriable() => {
-                let delay = backoff.next_delay();
+                let delay = match e.meaning() {
+                    Meaning::Throttled => backoff.next_delay_for(RetryClass::Throttled),
+                    _ => backoff.next_delay(),
+                };
                 warn!(zone_id, error = %e, attempt = backoff.attempts(), retry_in = ?delay, "hosted zone not read yet");
                 tokio::time::sleep(delay).await;
             }
