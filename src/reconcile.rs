@@ -264,6 +264,8 @@ struct ZoneView {
     ledger: Option<Option<RecordSet>>,
     /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
     published_blind: bool,
+    /// A verification has run since the start (or the last restart).
+    verified: bool,
     /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
     /// what runs is published already, so the listing is spread over the fleet's share of the quota).
     scan_at: Option<Instant>,
@@ -922,12 +924,18 @@ impl Reconciler {
         }
         let owners = self.fleet_estimate();
         let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
-        let interval = verification_interval(
+        let mut interval = verification_interval(
             self.settings.verify_interval,
             owners,
             calls,
             self.rng.random::<f64>(),
         );
+        if !self.view.verified {
+            // The first after a start comes `verify_interval` plus a uniformly random share of the whole
+            // interval later: a fleet that restarted together would otherwise verify together, within the
+            // interval's 25 % of jitter, at several times the fleet's budget for that while.
+            interval = self.settings.verify_interval + interval.mul_f64(self.rng.random::<f64>());
+        }
         debug!(interval = ?interval, owners, calls, "next verification");
         self.view.verify_at = Some(now + interval);
     }
@@ -947,6 +955,7 @@ impl Reconciler {
             .collect();
         debug!(names = self.view.verifying.len(), "verifying");
         if self.view.verifying.is_empty() {
+            self.view.verified = true;
             self.arm_verification(now);
         }
     }
@@ -1029,6 +1038,7 @@ impl Reconciler {
                 self.recheck.retain(|name| !read.contains_key(name));
                 self.take_in(&read, "drift found; repairing");
                 if self.view.verifying.is_empty() {
+                    self.view.verified = true;
                     self.arm_verification(now);
                 }
             }
@@ -1769,14 +1779,56 @@ mod tests {
     }
 
     #[test]
+    fn a_fleet_started_together_spreads_its_first_verifications_over_the_whole_interval() {
+        // 300 owners of two names: each instance verifies every 300 × 2 / 0.5 = 1200 s (plus jitter).
+        let zone: Vec<RecordSet> = (0..300)
+            .flat_map(|k| {
+                let owner = format!("10.9.{}.{}", k / 250, k % 250 + 1);
+                [record("a", &owner), record("b", &owner)]
+            })
+            .chain([ours("a"), ours("b")])
+            .collect();
+        let firsts: Vec<Duration> = (0..40)
+            .map(|seed| {
+                let zone_id = HostedZone {
+                    id: "Z1".into(),
+                    name: ZONE.into(),
+                    private: true,
+                    record_sets: None,
+                };
+                let mut r =
+                    Reconciler::new(zone_id, settings(Routing::Multivalue), Stats::new(), seed);
+                r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+                r.desired_names(t(0), names(&["a", "b"]));
+                assert_eq!(r.next(t(0)), Action::ReadZone);
+                r.zone_read(t(0), Ok(zone.clone()));
+                idle_until(&r.next(t(0)))
+                    .expect("a verification armed")
+                    .duration_since(t(0))
+            })
+            .collect();
+        let earliest = firsts.iter().min().unwrap();
+        let latest = firsts.iter().max().unwrap();
+        assert!(
+            *earliest >= Duration::from_secs(900),
+            "never before the floor"
+        );
+        assert!(
+            *latest - *earliest > Duration::from_secs(600),
+            "spread over more than half the interval, not bunched in its jitter: {earliest:?}..{latest:?}"
+        );
+        assert!(*latest <= Duration::from_secs(900 + 1500));
+    }
+
+    #[test]
     fn verification_reads_one_name_a_step_lets_changes_out_between_steps_and_repairs_drift() {
         let zone = vec![ours("a"), ours("b"), ours("c")];
         let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
         let due = idle_until(&r.next(t(0))).expect("a verification armed");
         let interval = due.duration_since(t(0));
         assert!(
-            interval >= Duration::from_secs(900) && interval <= Duration::from_secs(1125),
-            "{interval:?}"
+            interval >= Duration::from_secs(900) && interval <= Duration::from_secs(900 + 1125),
+            "the first after the start: the floor, plus a random share of an interval: {interval:?}"
         );
 
         let step = |r: &mut Reconciler, now: Instant| match r.next(now) {

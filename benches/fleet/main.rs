@@ -67,10 +67,12 @@
 //! 300 instances (short: 30), each a bare `Reconciler` driven by a discrete-event loop on a simulated clock,
 //! performing each action with `perform` against the in-process emulator (no throttle, no HTTP); an action's
 //! requests take 200 ms each (the instance's own 5 requests/s). The instances are fed their IP and names
-//! within 1 s of each other (as after a mass restart), publish, settle, then an hour passes (short: 10
-//! minutes) with nothing changing. Counted: ListResourceRecordSets per simulated second across the fleet
-//! during the hour (the start-up excluded), in all against the 0.5 per second of PRODUCT.md's budget, and the
-//! most in any 60 s.
+//! within 1 s of each other (as after a mass restart), publish, settle, then 8 hours pass (short: 10
+//! minutes) with nothing changing: with 300 owners of 20 names each instance verifies every 3.3 to 4.2
+//! hours (300 × 20 reads / 0.5 per second, plus jitter), so a single hour after a start would see none.
+//! Counted: ListResourceRecordSets per simulated second across the fleet during the span (the start-up
+//! excluded), in all and in the busiest simulated hour, against the budget of 0.5 per second, and the most
+//! in any 60 s.
 #![forbid(unsafe_code)]
 
 #[path = "../../tests/support/mod.rs"]
@@ -136,7 +138,7 @@ impl FleetSettings {
                 .map(|_| Duration::from_secs(number("R53R_FLEET_DEADLINE_SECS", 0))),
             seed: number("R53R_FLEET_SEED", 9),
             verify_instances: if short { 30 } else { 300 },
-            verify_span: Duration::from_secs(if short { 600 } else { 3600 }),
+            verify_span: Duration::from_secs(if short { 600 } else { 8 * 3600 }),
         }
     }
 }
@@ -282,7 +284,8 @@ fn print_budget(budget: &Budget) {
     let span = budget.span.as_secs_f64();
     let reads = budget.reads();
     let per_second = reads as f64 / span;
-    let worst = budget.max_reads_per_minute();
+    let worst = budget.max_reads_in(60);
+    let busiest_hour = budget.max_reads_in(3600);
     let others: Vec<String> = budget
         .span_requests
         .iter()
@@ -318,6 +321,11 @@ fn print_budget(budget: &Budget) {
                 format!("< {VERIFY_TARGET_PER_SECOND}/s"),
             ],
             vec![
+                "reads per second in the busiest simulated hour".into(),
+                format!("{:.3}/s", busiest_hour as f64 / 3600.0),
+                format!("< {VERIFY_TARGET_PER_SECOND}/s"),
+            ],
+            vec![
                 "most reads in any 60 s".into(),
                 format!("{worst} ({:.2}/s)", worst as f64 / 60.0),
                 String::new(),
@@ -333,10 +341,15 @@ fn print_budget(budget: &Budget) {
             ],
         ],
     );
+    // Twelve to sixteen buckets, whatever the span.
+    let minutes = if span > 2.0 * 3600.0 { 30 } else { 5 };
     let buckets: Vec<String> = budget
-        .reads_by(Duration::from_secs(300))
+        .reads_by(Duration::from_secs(minutes * 60))
         .iter()
         .map(usize::to_string)
         .collect();
-    println!("\nreads per 5 simulated minutes: {}", buckets.join(" "));
+    println!(
+        "\nreads per {minutes} simulated minutes: {}",
+        buckets.join(" ")
+    );
 }

@@ -1,4 +1,4 @@
-//! Part 2: what verification costs the account, over a simulated hour, on a fake clock (see the crate doc).
+//! Part 2: what verification costs the account, over simulated hours, on a fake clock (see the crate doc).
 //!
 //! Every instance is a bare [`Reconciler`]; each action it asks for is performed with
 //! [`route53_registrator::perform::perform`] against the in-process emulator (no throttle, no HTTP), and its
@@ -50,10 +50,10 @@ impl Budget {
         self.reads_per_second.iter().sum()
     }
 
-    /// The most reads in any 60 consecutive simulated seconds.
-    pub fn max_reads_per_minute(&self) -> usize {
+    /// The most reads in any `seconds` consecutive simulated seconds (the whole span, if shorter).
+    pub fn max_reads_in(&self, seconds: usize) -> usize {
         self.reads_per_second
-            .windows(60.min(self.reads_per_second.len()).max(1))
+            .windows(seconds.min(self.reads_per_second.len()).max(1))
             .map(|w| w.iter().sum())
             .max()
             .unwrap_or(0)
