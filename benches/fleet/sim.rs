@@ -75,8 +75,8 @@ pub const OPERATIONS: [Operation; 3] = [
     Operation::ChangeResourceRecordSets,
 ];
 
-/// The three workloads, in the order they run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The three workloads, each on a fleet and a zone (an account) of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Workload {
     Restart,
     Deploy,
@@ -84,6 +84,8 @@ pub enum Workload {
 }
 
 impl Workload {
+    pub const ALL: [Workload; 3] = [Workload::Restart, Workload::Deploy, Workload::ScaleOut];
+
     pub fn label(self) -> &'static str {
         match self {
             Workload::Restart => "mass restart",
@@ -186,9 +188,15 @@ struct World {
     rng: SmallRng,
 }
 
-/// Runs the three workloads on `n` instances; returns their rows (a row whose time is `Err` missed its
-/// deadline), or why the run could not go on.
-pub async fn fleet(settings: &FleetSettings, n: usize, run: usize) -> Result<Vec<Row>, String> {
+/// Runs `workload` on `n` instances, in a zone of its own (its own emulator: an account of its own, with
+/// its own throttle, so that workloads run side by side without sharing a quota); returns its row (whose
+/// time is `Err` when it missed its deadline), or why it could not run.
+pub async fn fleet(
+    settings: &FleetSettings,
+    n: usize,
+    run: usize,
+    workload: Workload,
+) -> Result<Row, String> {
     let zone = EmulatedZone::private();
     let sdk = sdk_config(&zone.endpoint());
     let mut world = World {
@@ -199,44 +207,39 @@ pub async fn fleet(settings: &FleetSettings, n: usize, run: usize) -> Result<Vec
         instances: (0..n).map(instance).collect(),
         starting: Vec::new(),
         stats: Vec::new(),
-        rng: SmallRng::seed_from_u64(settings.seed ^ (n as u64) << 16 ^ run as u64),
+        rng: SmallRng::seed_from_u64(
+            settings.seed ^ (n as u64) << 16 ^ (run as u64) << 8 ^ workload as u64,
+        ),
         zone,
     };
-    println!(
-        "\n## N = {n} (run {run}): zone {}, emulator {}",
-        world.zone.zone,
-        world.zone.endpoint()
-    );
     let began = Instant::now();
     world.fill().await?;
     println!(
-        "filled the zone: {} A record sets, unthrottled, in {:.1} s (set-up, not measured)",
+        "N = {n} (run {run}), {}: zone {} filled with {} A record sets, unthrottled, in {:.1} s (set-up, not measured)",
+        workload.label(),
+        world.zone.zone,
         world.expected().len(),
         began.elapsed().as_secs_f64()
     );
-    let mut rows = Vec::new();
-    for workload in [Workload::Restart, Workload::Deploy, Workload::ScaleOut] {
-        let row = world.measure(settings, workload).await?;
-        println!(
-            "{}: {}",
-            workload.label(),
-            match &row.time {
-                Ok(time) => format!(
-                    "right after {:.2} s (bound {:.2} s)",
-                    time.as_secs_f64(),
-                    row.bound.as_secs_f64()
-                ),
-                Err(missed) => format!(
-                    "NOT right after {:.0} s: {}",
-                    missed.deadline.as_secs_f64(),
-                    missed.progress
-                ),
-            }
-        );
-        rows.push(row);
-    }
+    let row = world.measure(settings, workload).await?;
+    println!(
+        "N = {n} (run {run}), {}: {}",
+        workload.label(),
+        match &row.time {
+            Ok(time) => format!(
+                "right after {:.2} s (bound {:.2} s)",
+                time.as_secs_f64(),
+                row.bound.as_secs_f64()
+            ),
+            Err(missed) => format!(
+                "NOT right after {:.0} s: {}",
+                missed.deadline.as_secs_f64(),
+                missed.progress
+            ),
+        }
+    );
     world.stop_all().await;
-    Ok(rows)
+    Ok(row)
 }
 
 /// The real SDK pointed at the emulator: static credentials and region (nothing asks the instance metadata
