@@ -1401,13 +1401,7 @@ mod tests {
     }
 
     fn reconciler(settings: WriterSettings) -> Reconciler {
-        let zone = HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets: None,
-        };
-        Reconciler::new(zone, settings, Stats::new(), 7)
+        Reconciler::new(zone_of(None), settings, Stats::new(), 7)
     }
 
     fn names(list: &[&str]) -> BTreeSet<String> {
@@ -1790,14 +1784,8 @@ mod tests {
             .collect();
         let firsts: Vec<Duration> = (0..40)
             .map(|seed| {
-                let zone_id = HostedZone {
-                    id: "Z1".into(),
-                    name: ZONE.into(),
-                    private: true,
-                    record_sets: None,
-                };
-                let mut r =
-                    Reconciler::new(zone_id, settings(Routing::Multivalue), Stats::new(), seed);
+                let settings = settings(Routing::Multivalue);
+                let mut r = Reconciler::new(zone_of(None), settings, Stats::new(), seed);
                 r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
                 r.desired_names(t(0), names(&["a", "b"]));
                 assert_eq!(r.next(t(0)), Action::ReadZone);
@@ -2223,6 +2211,34 @@ mod tests {
         crate::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
     }
 
+    /// A hosted zone of `record_sets` record sets (as GetHostedZone described it; `None`: not said).
+    fn zone_of(record_sets: Option<usize>) -> HostedZone {
+        HostedZone {
+            id: "Z1".into(),
+            name: ZONE.into(),
+            private: true,
+            record_sets,
+        }
+    }
+
+    /// A multivalue reconciler with a ledger, in a zone of `record_sets`, that has published `desired` blind
+    /// at `t(0)` and read its ledger `ledger`: what it does next is the test's.
+    fn past_the_ledger(
+        settings: WriterSettings,
+        record_sets: Option<usize>,
+        desired: BTreeSet<String>,
+        ledger: Option<RecordSet>,
+    ) -> Reconciler {
+        let mut r = Reconciler::new(zone_of(record_sets), settings, Stats::new(), 7);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), desired);
+        let blind = r.next(t(0));
+        r.sent(t(0), accept_all(&blind));
+        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
+        r.outcome(t(0), Outcome::LedgerRead(Ok(ledger)));
+        r
+    }
+
     /// The names the ledger lists after `action`'s ledger change (`None`: no ledger change in it).
     fn ledger_written(action: &Action) -> Option<Vec<String>> {
         let Action::Send { batches } = action else {
@@ -2254,13 +2270,12 @@ mod tests {
 
     #[test]
     fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
-        let zone = HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets: Some(2_000),
-        };
-        let mut r = Reconciler::new(zone, with_ledger(Routing::Multivalue), Stats::new(), 7);
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Multivalue),
+            Stats::new(),
+            7,
+        );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_names(t(0), names(&["web", "api"]));
         let blind = r.next(t(0));
@@ -2322,15 +2337,12 @@ mod tests {
 
     #[test]
     fn a_ledger_that_lists_nothing_stale_costs_one_read() {
-        let mut r = reconciler(with_ledger(Routing::Multivalue));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let blind = r.next(t(0));
-        r.sent(t(1), accept_all(&blind));
-        assert!(matches!(r.next(t(1)), Action::ReadLedger { .. }));
-        r.outcome(
-            t(2),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            None,
+            names(&["web"]),
+            ledger,
         );
         assert!(
             matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
@@ -2340,13 +2352,12 @@ mod tests {
 
     #[test]
     fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
-        let mut r = reconciler(with_ledger(Routing::Multivalue));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let blind = r.next(t(0));
-        r.sent(t(1), accept_all(&blind));
-        assert!(matches!(r.next(t(1)), Action::ReadLedger { .. }));
-        r.outcome(t(2), Outcome::LedgerRead(Ok(None)));
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            None,
+            names(&["web"]),
+            None,
+        );
         let Action::Idle {
             until: Some(scan_at),
             settled: true,
@@ -2415,13 +2426,12 @@ mod tests {
 
     #[test]
     fn weighted_routing_reads_the_desired_and_the_listed_names_before_it_writes() {
-        let zone = HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets: Some(2_000),
-        };
-        let mut r = Reconciler::new(zone, with_ledger(Routing::Weighted), Stats::new(), 7);
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Weighted),
+            Stats::new(),
+            7,
+        );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_names(t(0), names(&["web"]));
         assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
@@ -2462,15 +2472,11 @@ mod tests {
 
     #[test]
     fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
-        let mut r = reconciler(with_ledger(Routing::Multivalue));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let blind = r.next(t(0));
-        r.sent(t(0), accept_all(&blind));
-        r.next(t(0));
-        r.outcome(
-            t(0),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            None,
+            names(&["web"]),
+            Some(ledger_listing(&["web"])),
         );
         assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
 
@@ -2510,15 +2516,11 @@ mod tests {
 
     #[test]
     fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
-        let mut r = reconciler(with_ledger(Routing::Multivalue));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let blind = r.next(t(0));
-        r.sent(t(0), accept_all(&blind));
-        r.next(t(0));
-        r.outcome(
-            t(0),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            None,
+            names(&["web"]),
+            Some(ledger_listing(&["web"])),
         );
         r.next(t(0));
         r.desired_names(t(1000), names(&["web", "api"]));
@@ -2565,16 +2567,11 @@ mod tests {
 
     #[test]
     fn a_ledger_refused_for_good_is_given_up_and_the_rest_goes_on() {
-        let mut r = reconciler(WriterSettings {
+        let once = WriterSettings {
             once: true,
             ..with_ledger(Routing::Multivalue)
-        });
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let blind = r.next(t(0));
-        r.sent(t(0), accept_all(&blind));
-        r.next(t(0));
-        r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
+        };
+        let mut r = past_the_ledger(once, None, names(&["web"]), None);
         assert_eq!(r.next(t(0)), Action::ReadZone);
         r.zone_read(t(0), Ok(vec![ours("web")]));
         let action = r.next(t(0));
@@ -2608,20 +2605,9 @@ mod tests {
 
     #[test]
     fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
-        let zone = HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets: Some(2_000),
-        };
-        let mut r = Reconciler::new(zone, with_ledger(Routing::Multivalue), Stats::new(), 7);
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
-        r.desired_names(t(0), twenty.clone());
-        let blind = r.next(t(0));
-        r.sent(t(0), accept_all(&blind));
-        r.next(t(0));
-        r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
+        let settings = with_ledger(Routing::Multivalue);
+        let mut r = past_the_ledger(settings, Some(2_000), twenty.clone(), None);
         let Action::Idle {
             until: Some(scan_at),
             ..
@@ -2648,16 +2634,7 @@ mod tests {
 
     #[test]
     fn once_and_a_withdrawal_of_everything_list_at_once() {
-        let start = |settings: WriterSettings| {
-            let mut r = reconciler(settings);
-            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-            r.desired_names(t(0), names(&["web"]));
-            let blind = r.next(t(0));
-            r.sent(t(0), accept_all(&blind));
-            r.next(t(0));
-            r.outcome(t(0), Outcome::LedgerRead(Ok(None)));
-            r
-        };
+        let start = |settings| past_the_ledger(settings, None, names(&["web"]), None);
         let mut once = start(WriterSettings {
             once: true,
             ..with_ledger(Routing::Multivalue)
@@ -2694,15 +2671,9 @@ mod tests {
 
     #[test]
     fn a_restart_sizes_its_throttled_retries_to_the_fleet_the_zone_suggests() {
-        let zone = |record_sets| HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets,
-        };
         let longest_throttled_wait = |record_sets| {
             let mut r = Reconciler::new(
-                zone(record_sets),
+                zone_of(record_sets),
                 with_ledger(Routing::Multivalue),
                 Stats::new(),
                 7,

@@ -9,9 +9,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::net::Ipv4Addr;
-use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +35,7 @@ use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
 
 use crate::bound::{at_once, lower_bound};
+use crate::report::write_request_log;
 use crate::support::emulator::EmulatedZone;
 use crate::FleetSettings;
 
@@ -642,32 +641,9 @@ impl World {
 
     /// Writes a workload's request log (milliseconds since its start) for reading by hand.
     fn dump(&self, workload: Workload, log: &[LoggedRequest], t0: Instant) {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fleet-bench");
-        let mut text = String::from("ms\toperation\tstatus\tchanges\tset_identifiers\n");
-        for r in log {
-            let owners: BTreeSet<&str> = r
-                .changes
-                .iter()
-                .filter_map(|c| c.record_set.set_identifier.as_deref())
-                .collect();
-            let _ = writeln!(
-                text,
-                "{:.1}\t{:?}\t{}\t{}\t{}",
-                r.at.saturating_duration_since(t0).as_secs_f64() * 1000.0,
-                r.operation,
-                r.status,
-                r.changes.len(),
-                owners.into_iter().collect::<Vec<_>>().join(",")
-            );
-        }
-        let file = dir.join(format!(
-            "run{}-n{}-{}.tsv",
-            self.run,
-            self.n,
-            workload.file()
-        ));
-        if std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&file, text).is_ok() {
-            println!("request log: {}", file.display());
+        let file = format!("run{}-n{}-{}.tsv", self.run, self.n, workload.file());
+        if let Some(path) = write_request_log("fleet-bench", &file, log, t0) {
+            println!("request log: {}", path.display());
         }
     }
 }

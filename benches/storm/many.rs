@@ -4,15 +4,13 @@
 //! `R53R_BENCH_MANY_RUNS` times (3), each on a fresh emulator: the backoff's jitter makes single runs vary.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use route53_emulator::{spawn_server, Emulator, LoggedRequest, Operation};
 
 use crate::daemon::Daemon;
 use crate::fleet::{Fleet, FleetNetwork, Member};
-use crate::report::{ms, print_table, secs, Verdict};
+use crate::report::{ms, print_table, secs, write_request_log, Verdict};
 use crate::support::{unique, unique_zone, wait_until};
 use crate::{daemon_config, BenchSettings, DEFAULT_RESYNC, PHASE_DEADLINE};
 
@@ -198,24 +196,5 @@ fn one_run(settings: &BenchSettings, run_number: usize) -> ManyRun {
 
 /// Writes a run's request log (milliseconds since the first spawn) for reading by hand.
 fn dump(log: &[LoggedRequest], began: Instant, run_number: usize) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("storm-bench");
-    let mut text = String::from("ms\toperation\tstatus\tset_identifiers\n");
-    for r in log {
-        let owners: Vec<&str> = r
-            .changes
-            .iter()
-            .filter_map(|c| c.record_set.set_identifier.as_deref())
-            .collect();
-        let _ = writeln!(
-            text,
-            "{:.1}\t{:?}\t{}\t{}",
-            (r.at - began).as_secs_f64() * 1000.0,
-            r.operation,
-            r.status,
-            owners.join(",")
-        );
-    }
-    if std::fs::create_dir_all(&dir).is_ok() {
-        let _ = std::fs::write(dir.join(format!("many-{run_number}.tsv")), text);
-    }
+    write_request_log("storm-bench", &format!("many-{run_number}.tsv"), log, began);
 }
