@@ -185,13 +185,24 @@ async fn bench(settings: FleetSettings) -> ExitCode {
             .iter()
             .flat_map(|&n| Workload::ALL.map(|workload| (n, workload)))
             .collect();
-        let results = join_all(
+        // Filled together first (set-up, and busy), then measured together (each bound by its own quota).
+        let prepared = join_all(
             cases
                 .iter()
-                .map(|&(n, workload)| sim::fleet(&settings, n, run, workload)),
+                .map(|&(n, workload)| sim::prepare(&settings, n, run, workload)),
         )
         .await;
-        for result in results {
+        let mut ready = Vec::new();
+        for result in prepared {
+            match result {
+                Ok(fleet) => ready.push(fleet.measure(&settings)),
+                Err(e) => {
+                    eprintln!("fleet bench: {e}");
+                    failed = true;
+                }
+            }
+        }
+        for result in join_all(ready).await {
             match result {
                 Ok(row) => rows.push(row),
                 Err(e) => {

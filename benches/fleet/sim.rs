@@ -187,15 +187,20 @@ struct World {
     rng: SmallRng,
 }
 
-/// Runs `workload` on `n` instances, in a zone of its own (its own emulator: an account of its own, with
-/// its own throttle, so that workloads run side by side without sharing a quota); returns its row (whose
-/// time is `Err` when it missed its deadline), or why it could not run.
-pub async fn fleet(
+/// `n` daemons that have filled a zone of their own (an emulator each: an account of its own, with its own
+/// throttle, so that workloads run side by side without sharing a quota), ready for `workload`.
+pub struct Prepared {
+    world: World,
+    workload: Workload,
+}
+
+/// Fills a zone for `workload` on `n` instances (set-up, not measured), or says why it could not.
+pub async fn prepare(
     settings: &FleetSettings,
     n: usize,
     run: usize,
     workload: Workload,
-) -> Result<Row, String> {
+) -> Result<Prepared, String> {
     let zone = EmulatedZone::private();
     let sdk = sdk_config(&zone.endpoint());
     let mut world = World {
@@ -220,25 +225,36 @@ pub async fn fleet(
         world.expected().len(),
         began.elapsed().as_secs_f64()
     );
-    let row = world.measure(settings, workload).await?;
-    println!(
-        "N = {n} (run {run}), {}: {}",
-        workload.label(),
-        match &row.time {
-            Ok(time) => format!(
-                "right after {:.2} s (bound {:.2} s)",
-                time.as_secs_f64(),
-                row.bound.as_secs_f64()
-            ),
-            Err(missed) => format!(
-                "NOT right after {:.0} s: {}",
-                missed.deadline.as_secs_f64(),
-                missed.progress
-            ),
-        }
-    );
-    world.stop_all().await;
-    Ok(row)
+    Ok(Prepared { world, workload })
+}
+
+impl Prepared {
+    /// Runs the workload and measures it: its row (whose time is `Err` when it missed its deadline), or
+    /// why it could not run.
+    pub async fn measure(mut self, settings: &FleetSettings) -> Result<Row, String> {
+        let (world, workload) = (&mut self.world, self.workload);
+        let row = world.measure(settings, workload).await?;
+        println!(
+            "N = {} (run {}), {}: {}",
+            world.n,
+            world.run,
+            workload.label(),
+            match &row.time {
+                Ok(time) => format!(
+                    "right after {:.2} s (bound {:.2} s)",
+                    time.as_secs_f64(),
+                    row.bound.as_secs_f64()
+                ),
+                Err(missed) => format!(
+                    "NOT right after {:.0} s: {}",
+                    missed.deadline.as_secs_f64(),
+                    missed.progress
+                ),
+            }
+        );
+        world.stop_all().await;
+        Ok(row)
+    }
 }
 
 /// The real SDK pointed at the emulator: static credentials and region (nothing asks the instance metadata
