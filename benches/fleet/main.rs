@@ -16,9 +16,9 @@
 //!
 //! # Part 1: the fleet, against the emulator over HTTP
 //!
-//! One process, one actix System. For every (N, workload), the project's Route53 emulator serves a private
-//! zone on loopback (an emulator each: an account each, with a quota of its own, so that the nine run side
-//! by side and the table takes as long as its longest row), throttled for the whole account at 5 requests
+//! One process. For every (N, workload), on a thread and an actix System of its own, the project's Route53
+//! emulator serves a private zone on loopback (an emulator each: an account each, with a quota of its own,
+//! so that the nine run side by side and the table takes as long as its longest row), throttled for the whole account at 5 requests
 //! per second (its bucket holds one second's worth;
 //! a refused request gets Route53's `Throttling`). Each of the N instances is a real `Route53Writer` actor
 //! with its own IP (`10.1.x.y`, also its owner id) wired as `src/main.rs` wires one daemon: the real AWS SDK
@@ -92,9 +92,9 @@ mod sim;
 mod verify;
 
 use std::process::ExitCode;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use report::{print_table, secs};
 use sim::{Row, Workload, OPERATIONS, THROTTLE_PER_SECOND};
 use verify::Budget;
@@ -103,6 +103,7 @@ use verify::Budget;
 const VERIFY_TARGET_PER_SECOND: f64 = 0.5;
 
 /// The knobs, from the environment (see the crate doc).
+#[derive(Clone)]
 pub struct FleetSettings {
     pub sizes: Vec<usize>,
     pub runs: usize,
@@ -178,32 +179,34 @@ async fn bench(settings: FleetSettings) -> ExitCode {
     let mut rows: Vec<Row> = Vec::new();
     let mut failed = false;
     // Every (N, workload) on an account of its own, side by side: the quota each is measured against is its
-    // own, and the whole table takes as long as its longest row instead of their sum.
+    // own, and the whole table takes as long as its longest row instead of their sum. Each runs on a thread
+    // and an actix System of its own, so that the busiest (300 daemons retrying) does not hold up the
+    // others' timers and sockets: they share the machine's cores, as daemons on one host would not, but
+    // each waits on its own quota far longer than on a core.
+    let shared = Arc::new(settings.clone());
     for run in 1..=settings.runs {
         let cases: Vec<(usize, Workload)> = settings
             .sizes
             .iter()
             .flat_map(|&n| Workload::ALL.map(|workload| (n, workload)))
             .collect();
-        // Filled together first (set-up, and busy), then measured together (each bound by its own quota).
-        let prepared = join_all(
-            cases
-                .iter()
-                .map(|&(n, workload)| sim::prepare(&settings, n, run, workload)),
-        )
-        .await;
-        let mut ready = Vec::new();
-        for result in prepared {
-            match result {
-                Ok(fleet) => ready.push(fleet.measure(&settings)),
-                Err(e) => {
-                    eprintln!("fleet bench: {e}");
-                    failed = true;
-                }
-            }
-        }
-        for result in join_all(ready).await {
-            match result {
+        // Filled together first (set-up, and busy), then measured together.
+        let filled = Arc::new(Barrier::new(cases.len()));
+        let threads: Vec<_> = cases
+            .into_iter()
+            .map(|(n, workload)| {
+                let (settings, filled) = (shared.clone(), filled.clone());
+                std::thread::spawn(move || {
+                    actix_rt::System::new().block_on(async move {
+                        let prepared = sim::prepare(&settings, n, run, workload).await;
+                        filled.wait();
+                        prepared?.measure(&settings).await
+                    })
+                })
+            })
+            .collect();
+        for thread in threads {
+            match thread.join().expect("a fleet's thread panicked") {
                 Ok(row) => rows.push(row),
                 Err(e) => {
                     eprintln!("fleet bench: {e}");
