@@ -14,7 +14,9 @@
 //!    multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
 //!    then reads its ledger (one request) and the names it lists that are not published (where record sets
 //!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
-//!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). Without
+//!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). A zone of
+//!    one page (GetHostedZone says how many record sets it holds) is listed first instead: that costs what
+//!    the ledger's read does, shows the ledger, and lets what runs go out with the ledger in one request. Without
 //!    a ledger (a new instance, the first start after an upgrade, `route53.ledger = false`), or when the
 //!    names to read would cost more than a listing, it reads the whole zone once: in multivalue, which has
 //!    published already, at a random moment within the time the fleet's listings take at their share of
@@ -564,6 +566,7 @@ impl Reconciler {
             // Where this instance holds record sets is not known yet (a listing is put off).
             return None;
         }
+
         let registry = registry(spec.clone());
         let holds_ours = |held: &Held| !registry.mine(held).is_empty();
         let mut after: BTreeMap<String, Held> = BTreeMap::new();
@@ -633,6 +636,12 @@ impl Reconciler {
         let Some(name) = ledger else {
             return Some(self.start(Action::ReadZone));
         };
+        if self.view.ledger.is_none() && self.zone_size() <= ZONE_PAGE {
+            // A zone of one page is listed for what reading the ledger costs, and the listing shows the
+            // ledger too; what runs then goes out with the ledger in one request, where publishing first
+            // would take one more.
+            return Some(self.start(Action::ReadZone));
+        }
         if let Some(send) = self.publish_blind(now, spec) {
             return Some(send);
         }
@@ -2221,14 +2230,26 @@ mod tests {
         }
     }
 
+    /// Record sets in a zone of 100 owners of 20 names: more than one page of a listing, so that a ledger
+    /// pays.
+    const BIG_ZONE: usize = 2_000;
+
+    /// The record sets of such a zone's other owners (300 of them here, in one name), for a listing.
+    fn others() -> Vec<RecordSet> {
+        (0..300)
+            .map(|k| record("other", &format!("10.9.{}.{}", k / 250, k % 250 + 1)))
+            .collect()
+    }
+
     /// A multivalue reconciler with a ledger, in a zone of `record_sets`, that has published `desired` blind
     /// at `t(0)` and read its ledger `ledger`: what it does next is the test's.
     fn past_the_ledger(
         settings: WriterSettings,
-        record_sets: Option<usize>,
+        record_sets: usize,
         desired: BTreeSet<String>,
         ledger: Option<RecordSet>,
     ) -> Reconciler {
+        let record_sets = Some(record_sets);
         let mut r = Reconciler::new(zone_of(record_sets), settings, Stats::new(), 7);
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_names(t(0), desired);
@@ -2340,7 +2361,7 @@ mod tests {
         let ledger = Some(ledger_listing(&["web"]));
         let mut r = past_the_ledger(
             with_ledger(Routing::Multivalue),
-            None,
+            BIG_ZONE,
             names(&["web"]),
             ledger,
         );
@@ -2354,7 +2375,7 @@ mod tests {
     fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
         let mut r = past_the_ledger(
             with_ledger(Routing::Multivalue),
-            None,
+            BIG_ZONE,
             names(&["web"]),
             None,
         );
@@ -2366,22 +2387,16 @@ mod tests {
             panic!("the listing is put off for the fleet, what runs being published");
         };
         assert!(
-            scan_at <= t(2) + ms(500),
-            "one instance, a zone of one page: within 0.5 s"
+            scan_at <= t(0) + Duration::from_secs(2_000 * 7 / 2),
+            "2,000 record sets over one name: 2,000 owners at most, 7 pages, 2 requests/s"
         );
         assert_eq!(
             r.next(scan_at),
             Action::ReadZone,
             "the first start after an upgrade"
         );
-        r.zone_read(
-            t(3),
-            Ok(vec![
-                ours("web"),
-                ours("stale"),
-                record("stale", "10.0.0.2"),
-            ]),
-        );
+        let listing = [ours("web"), ours("stale"), record("stale", "10.0.0.2")];
+        r.zone_read(t(3), Ok([others(), listing.to_vec()].concat()));
         let action = r.next(t(3));
         assert_eq!(
             sent(&action),
@@ -2396,31 +2411,44 @@ mod tests {
     }
 
     #[test]
-    fn a_zone_listing_that_holds_the_ledger_needs_no_read_of_it() {
-        let mut r = reconciler(WriterSettings {
-            owner_id: Some("i-0abc".into()),
-            ..with_ledger(Routing::Weighted)
-        });
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        let ledger = fqdn("i-0abc._owners._route53-registrator");
-        assert_eq!(
-            r.next(t(0)),
-            Action::ReadLedger {
-                name: ledger.clone()
-            },
-            "weighted routing reads before it writes: no blind UPSERT"
-        );
-        r.outcome(t(1), Outcome::LedgerRead(Ok(None)));
-        assert_eq!(r.next(t(1)), Action::ReadZone);
-        let mut held = crate::ledger::ledger_record(&ledger, ZONE, &[fqdn("web")].into());
-        held.ttl = 300;
-        r.zone_read(t(2), Ok(vec![held]));
-        let action = r.next(t(2));
+    fn a_zone_of_one_page_is_listed_first_and_what_runs_goes_out_with_the_ledger() {
+        let small = |ledger: Option<RecordSet>| {
+            let mut r = Reconciler::new(
+                zone_of(Some(120)),
+                with_ledger(Routing::Multivalue),
+                Stats::new(),
+                7,
+            );
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            r.desired_names(t(0), names(&["web"]));
+            assert_eq!(
+                r.next(t(0)),
+                Action::ReadZone,
+                "a listing of one page costs what the ledger's read does, and shows the ledger"
+            );
+            r.zone_read(t(1), Ok(ledger.into_iter().collect()));
+            r.next(t(1))
+        };
+        let action = small(None);
         assert_eq!(
             sent(&action),
-            vec![(ChangeAction::Create, "web".to_string())],
-            "the ledger in the listing already lists web"
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Create, "web".to_string())
+            ],
+            "one request: the record set and the ledger that lists it"
+        );
+        let Action::Send { batches } = &action else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 1);
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+
+        let action = small(Some(ledger_listing(&["old"])));
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["web".to_string()]),
+            "a ledger in the listing is the one kept up to date"
         );
     }
 
@@ -2474,7 +2502,7 @@ mod tests {
     fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
         let mut r = past_the_ledger(
             with_ledger(Routing::Multivalue),
-            None,
+            BIG_ZONE,
             names(&["web"]),
             Some(ledger_listing(&["web"])),
         );
@@ -2518,7 +2546,7 @@ mod tests {
     fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
         let mut r = past_the_ledger(
             with_ledger(Routing::Multivalue),
-            None,
+            BIG_ZONE,
             names(&["web"]),
             Some(ledger_listing(&["web"])),
         );
@@ -2571,9 +2599,9 @@ mod tests {
             once: true,
             ..with_ledger(Routing::Multivalue)
         };
-        let mut r = past_the_ledger(once, None, names(&["web"]), None);
+        let mut r = past_the_ledger(once, BIG_ZONE, names(&["web"]), None);
         assert_eq!(r.next(t(0)), Action::ReadZone);
-        r.zone_read(t(0), Ok(vec![ours("web")]));
+        r.zone_read(t(0), Ok([others(), vec![ours("web")]].concat()));
         let action = r.next(t(0));
         let Action::Send { batches } = &action else {
             panic!("expected a send, got {action:?}");
@@ -2607,7 +2635,7 @@ mod tests {
     fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
         let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
         let settings = with_ledger(Routing::Multivalue);
-        let mut r = past_the_ledger(settings, Some(2_000), twenty.clone(), None);
+        let mut r = past_the_ledger(settings, BIG_ZONE, twenty.clone(), None);
         let Action::Idle {
             until: Some(scan_at),
             ..
@@ -2634,7 +2662,7 @@ mod tests {
 
     #[test]
     fn once_and_a_withdrawal_of_everything_list_at_once() {
-        let start = |settings| past_the_ledger(settings, None, names(&["web"]), None);
+        let start = |settings| past_the_ledger(settings, BIG_ZONE, names(&["web"]), None);
         let mut once = start(WriterSettings {
             once: true,
             ..with_ledger(Routing::Multivalue)
@@ -2700,9 +2728,12 @@ mod tests {
             }
             (r.fleet_estimate(), longest)
         };
-        let (alone, alone_wait) = longest_throttled_wait(Some(22));
-        assert_eq!(alone, 1);
-        assert!(alone_wait <= Duration::from_secs(2), "{alone_wait:?}");
+        let (few, few_wait) = longest_throttled_wait(Some(301));
+        assert_eq!(few, 15, "301 record sets over 20 names");
+        assert!(
+            few_wait <= Duration::from_millis(3_000),
+            "15 / 5 per second: {few_wait:?}"
+        );
         let (fleet, fleet_wait) = longest_throttled_wait(Some(2_002));
         assert_eq!(fleet, 100, "2,002 record sets over 20 names");
         assert!(

@@ -192,15 +192,14 @@ fn start_up_publishes_running_containers_and_removes_stale_records() {
 fn a_restart_in_a_populated_zone_publishes_first_and_finds_its_stale_record_through_its_ledger() {
     let world = World::new();
     let _running = world.service("early").run();
-    // 99 other owners under two names, and what this instance (10.0.0.4) left when it went down: its record
-    // set of a service that stopped meanwhile, and its ledger listing both names.
+    // 99 other owners under four names (more than one page of a listing: a start reads its ledger rather than
+    // the zone), and what this instance (10.0.0.4) left when it went down: its record set of a service that
+    // stopped meanwhile, and its ledger listing both its names.
     let mut seed: Vec<Change> = (1..=99)
         .flat_map(|k| {
             let ip = format!("10.1.0.{k}");
-            [
-                create(multivalue(&world.fqdn("early"), &ip, &ip)),
-                create(multivalue(&world.fqdn("stale"), &ip, &ip)),
-            ]
+            ["early", "stale", "other-a", "other-b"]
+                .map(|name| create(multivalue(&world.fqdn(name), &ip, &ip)))
         })
         .collect();
     seed.push(create(multivalue(
