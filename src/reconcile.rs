@@ -621,10 +621,11 @@ impl Reconciler {
     }
 
     /// The steps of a start (or a restart) until every name where this instance may hold a record set has
-    /// been read, each returned as the action to perform; then `None`. With a ledger: (multivalue) publish
-    /// what runs blind, read the ledger, read the names it lists that are not published yet (the desired
-    /// names too, in the routings that read before writing). Without one (none in the zone yet, or an owner
-    /// id that cannot have one): list the zone. Once started, a ledger whose change failed is read again.
+    /// been read, each returned as the action to perform; then `None` (also while a listing is put off, see
+    /// [`Reconciler::scan`]). With a ledger: (multivalue) publish what runs blind, read the ledger, read the
+    /// names it lists that are not published yet (the desired names too, in the routings that read before
+    /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
+    /// one): list the zone. Once started, a ledger whose change failed is read again.
     fn start_up(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
         let ledger = self.own_ledger(spec);
         if self.view.loaded {
