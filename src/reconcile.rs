@@ -269,7 +269,8 @@ struct ZoneView {
     /// A verification has run since the start (or the last restart).
     verified: bool,
     /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
-    /// what runs is published already, so the listing is spread over the fleet's share of the quota).
+    /// what runs is published already, so the listing is spread over the fleet's share of the quota);
+    /// `None` once the zone's names that matter are known.
     scan_at: Option<Instant>,
 }
 
@@ -598,7 +599,7 @@ impl Reconciler {
         // Where a change may have been applied without our knowing, a record set of ours may stand.
         wanted.extend(self.view.uncertain.iter().cloned());
         wanted.extend(self.recheck.iter().cloned());
-        if batch::batches(changes, self.settings.limits).len() > 1 {
+        if !changes.is_empty() && batch::batches(changes, self.settings.limits).len() > 1 {
             wanted.extend(before);
         }
         ledger_change(&name, &spec.zone_name, held.as_ref(), &wanted)
@@ -714,11 +715,6 @@ impl Reconciler {
         Some(self.start(Action::ReadZone))
     }
 
-    /// When a start-up step put off for the fleet is due (`None`: none is).
-    fn scan_wake(&self) -> Option<Instant> {
-        self.view.scan_at.filter(|_| !self.view.loaded)
-    }
-
     /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
     /// instance's own record set (its SetIdentifier, so nobody else's) needs none, and Route53 refuses it
     /// where it would mix routing policies under a name (the refusal re-reads the name, and the usual
@@ -752,6 +748,7 @@ impl Reconciler {
     /// The zone's names that matter are known: the diff can be trusted.
     fn mark_loaded(&mut self, now: Instant) {
         self.view.loaded = true;
+        self.view.scan_at = None;
         self.view.urgent = true;
         self.arm_verification(now);
     }
@@ -841,7 +838,7 @@ impl Reconciler {
                 return step;
             }
             // A verification paused after a failed read is not waited for: it may keep failing.
-            return idle(earliest(self.verify_wake(), self.scan_wake()), true);
+            return idle(earliest(self.verify_wake(), self.view.scan_at), true);
         }
         if !self.view.urgent && !self.shutting_down {
             if !self.debounce.is_pending() {
@@ -853,7 +850,7 @@ impl Reconciler {
                     return step;
                 }
                 let deadline = self.debounce.deadline().unwrap_or(now);
-                let wake = earliest(self.verify_wake(), self.scan_wake());
+                let wake = earliest(self.verify_wake(), self.view.scan_at);
                 return idle(earliest(Some(deadline), wake), false);
             }
         }

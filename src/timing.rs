@@ -116,10 +116,10 @@ pub const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(2);
 pub const ACCOUNT_REQUESTS_PER_SECOND: f64 = 5.0;
 
 /// The window a throttled GetHostedZone at start-up is spread over, before anything tells the size of the
-/// fleet: a fleet restarting at once retries it about N / 10 s times a second instead of N / 2 s (300
-/// instances: 30, not 150, against a quota of 5), and the last one still gets through within a few windows
-/// of the quota's minimum (a simulation of 100 and 300 instances: 1.3× and 1.1× of it; with the general
-/// backoff's 20 s plus jitter, 2.9× and 1.9×).
+/// fleet: a fleet restarting at once retries it about N / 5 s times a second instead of N / 1 s (300
+/// instances: 60, not 300, against a quota of 5), and the last one waits at most 10 s behind a free quota.
+/// The general backoff (20 s plus as much again) left 186 of 300 instances restarting together without
+/// their zone after 15 minutes in the fleet bench (BENCHMARKS.md), the quota taken by the others' reads.
 pub const START_THROTTLE_WINDOW: Duration = Duration::from_secs(10);
 
 /// The longest window a throttled retry is spread over, however large the fleet.
@@ -132,8 +132,8 @@ pub const THROTTLE_WINDOW_LIMIT: Duration = Duration::from_secs(120);
 /// A fleet throttled together (every instance restarting at once, a deploy on every instance) retries in
 /// windows that double from the first delay up to this one. Capped at 2 s, as for a single instance, a
 /// hundred instances keep retrying about 50 times a second against a quota of 5, and nine requests in ten
-/// are throttled for as long as it takes; spread over a window sized to the fleet, the fleet converges at
-/// the quota's rate with a third of the requests (BENCHMARKS.md).
+/// are throttled for as long as it takes; spread over a window sized to the fleet, fewer retries compete for
+/// the same tokens (the fleet bench's figures, before and after, are in BENCHMARKS.md).
 pub fn throttle_window(owners: usize) -> Duration {
     let fleet = Duration::from_secs_f64(owners as f64 / ACCOUNT_REQUESTS_PER_SECOND);
     fleet.clamp(THROTTLE_MAX_DELAY, THROTTLE_WINDOW_LIMIT)
@@ -153,7 +153,7 @@ pub fn scan_spread(owners: usize, pages: usize) -> Duration {
 /// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryClass {
-    /// Refused by a rate limit that clears soon: [`RetryPolicy::throttled`], full jitter
+    /// Refused by a rate limit that clears soon: [`RetryPolicy::throttled_within`], full jitter
     /// ([`full_jitter_delay`]).
     Throttled,
     /// Anything else worth retrying (timeouts, 5xx, a refused connection): the policy as given, with jitter
@@ -162,12 +162,6 @@ pub enum RetryClass {
 }
 
 impl RetryPolicy {
-    /// The policy for throttles: the same first delay, capped at [`THROTTLE_MAX_DELAY`] (or lower, if this
-    /// policy's own cap is lower).
-    pub fn throttled(self) -> RetryPolicy {
-        self.throttled_within(THROTTLE_MAX_DELAY)
-    }
-
     /// The policy for throttles with the delay capped at `window` ([`throttle_window`]). A policy whose own
     /// cap is below [`THROTTLE_MAX_DELAY`] (a test's) keeps it; otherwise the fleet's window wins, even over
     /// the policy's cap for other failures: a throttle says the account is busy, not that Route53 is down.
@@ -199,8 +193,9 @@ pub fn full_jitter_delay(policy: RetryPolicy, attempt: u32, draw: f64) -> Durati
 /// Exponential backoff with jitter and no limit on attempts: a change is never dropped, only delayed.
 ///
 /// Failures of [`RetryClass::Failed`] (and [`Backoff::next_delay`]) use the policy as given;
-/// [`RetryClass::Throttled`] ones the shorter [`RetryPolicy::throttled`] with full jitter. Both count the
-/// failures since the last [`Backoff::reset`] (a success), so either grows while failures of any kind go on.
+/// [`RetryClass::Throttled`] ones [`RetryPolicy::throttled_within`] the throttle window, with full jitter.
+/// Both count the failures since the last [`Backoff::reset`] (a success), so either grows while failures of
+/// any kind go on.
 ///
 /// The delays come from `backon`'s [`ExponentialBuilder`]: attempt `n` waits `d = min(min_delay * 2^n,
 /// max_delay)` plus a random jitter in `[0, d)`. The jitter's generator is seeded by the caller (from its
@@ -581,7 +576,7 @@ mod tests {
     fn throttled_waits_are_capped_lower_with_full_jitter() {
         let policy = RetryPolicy::default();
         assert_eq!(
-            policy.throttled(),
+            policy.throttled_within(THROTTLE_MAX_DELAY),
             RetryPolicy {
                 min_delay: ms(250),
                 max_delay: THROTTLE_MAX_DELAY
@@ -591,9 +586,13 @@ mod tests {
             min_delay: ms(5),
             max_delay: ms(50),
         };
-        assert_eq!(short.throttled(), short, "a lower cap of its own is kept");
+        assert_eq!(
+            short.throttled_within(THROTTLE_MAX_DELAY),
+            short,
+            "a lower cap of its own is kept"
+        );
         // (attempt, draw, expected ms) for 250 ms doubling up to 2 s.
-        let throttled = policy.throttled();
+        let throttled = policy.throttled_within(THROTTLE_MAX_DELAY);
         let cases = [
             (0, 0.0, 0),
             (0, 0.5, 125),

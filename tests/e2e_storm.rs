@@ -20,7 +20,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -29,7 +28,7 @@ use route53_registrator::ledger::{ledger_name, ledger_record, listed_names, LEDG
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 use support::daemon::Daemon;
 use support::docker::{require_test_image, Container, ContainerSpec, SLEEP_UNTIL_TERM};
-use support::emulator::EmulatedZone;
+use support::emulator::{request_log_tsv, EmulatedZone};
 use support::{drop_in_parallel, in_parallel, unique};
 
 /// Instances, each publishing its own IP.
@@ -319,8 +318,7 @@ fn show(rs: &RecordSet) -> String {
 }
 
 /// Where the test keeps what it saw, for reading by hand: the request log of each phase as TSV (one
-/// request a line: ms since the phase began, operation, status, then each change as
-/// `ACTION TYPE name [values]`) and each daemon's output, under `CARGO_TARGET_TMPDIR/e2e-storm/`, the last
+/// request a line: ms since the phase began, operation, status, then each change, [`request_log_tsv`]) and each daemon's output, under `CARGO_TARGET_TMPDIR/e2e-storm/`, the last
 /// run's only.
 struct Dump {
     dir: PathBuf,
@@ -335,25 +333,7 @@ impl Dump {
     }
 
     fn requests(&self, phase: &str, began: Instant, log: &[LoggedRequest]) {
-        let mut tsv = String::from("ms\toperation\tstatus\tchanges\n");
-        for request in log {
-            let changes: Vec<String> = request
-                .changes
-                .iter()
-                .map(|c| {
-                    let rs = &c.record_set;
-                    format!("{:?} {} {} {:?}", c.action, rs.rtype, rs.name, rs.values)
-                })
-                .collect();
-            let _ = writeln!(
-                tsv,
-                "{:.1}\t{:?}\t{}\t{}",
-                request.at.saturating_duration_since(began).as_secs_f64() * 1000.0,
-                request.operation,
-                request.status,
-                changes.join("; ")
-            );
-        }
+        let tsv = request_log_tsv(log, began);
         let _ = std::fs::write(self.dir.join(format!("requests-{phase}.tsv")), tsv);
     }
 

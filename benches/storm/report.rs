@@ -52,33 +52,15 @@ pub fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
-/// Writes a request log as TSV, one request a line (milliseconds since `t0`, operation, status, changes,
-/// the SetIdentifiers the changes name), to `file` under Cargo's target tmp dir's `dir`, for reading by
-/// hand; returns where, or `None` when it could not be written.
+/// Writes a request log as TSV ([`crate::support::emulator::request_log_tsv`]) to `file` under Cargo's target
+/// tmp dir's `dir`, for reading by hand; returns where, or `None` when it could not be written.
 pub fn write_request_log(
     dir: &str,
     file: &str,
     log: &[route53_emulator::LoggedRequest],
     t0: std::time::Instant,
 ) -> Option<std::path::PathBuf> {
-    use std::fmt::Write as _;
-    let mut text = String::from("ms\toperation\tstatus\tchanges\tset_identifiers\n");
-    for r in log {
-        let owners: std::collections::BTreeSet<&str> = r
-            .changes
-            .iter()
-            .filter_map(|c| c.record_set.set_identifier.as_deref())
-            .collect();
-        let _ = writeln!(
-            text,
-            "{:.1}\t{:?}\t{}\t{}\t{}",
-            r.at.saturating_duration_since(t0).as_secs_f64() * 1000.0,
-            r.operation,
-            r.status,
-            r.changes.len(),
-            owners.into_iter().collect::<Vec<_>>().join(",")
-        );
-    }
+    let text = crate::support::emulator::request_log_tsv(log, t0);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
     let path = dir.join(file);
     (std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, text).is_ok()).then_some(path)

@@ -13,8 +13,10 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::time::Instant;
 
-use route53_emulator::{spawn_server, Emulator, Operation, ServerHandle};
+use route53_emulator::{spawn_server, Emulator, LoggedRequest, Operation, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 
 use super::unique_zone;
@@ -143,4 +145,33 @@ impl EmulatedZone {
             .map(|request| request.operation)
             .collect()
     }
+}
+
+/// A request log as TSV, for reading by hand: one request a line, with the milliseconds since `t0`, the
+/// operation, the status, then each change as `ACTION TYPE name SetIdentifier [values]`.
+pub fn request_log_tsv(log: &[LoggedRequest], t0: Instant) -> String {
+    let mut tsv = String::from("ms\toperation\tstatus\tchanges\n");
+    for request in log {
+        let changes: Vec<String> = request
+            .changes
+            .iter()
+            .map(|c| {
+                let rs = &c.record_set;
+                let id = rs.set_identifier.as_deref().unwrap_or("-");
+                format!(
+                    "{:?} {} {} {id} {:?}",
+                    c.action, rs.rtype, rs.name, rs.values
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            tsv,
+            "{:.1}\t{:?}\t{}\t{}",
+            request.at.saturating_duration_since(t0).as_secs_f64() * 1000.0,
+            request.operation,
+            request.status,
+            changes.join("; ")
+        );
+    }
+    tsv
 }
