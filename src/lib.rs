@@ -20,6 +20,8 @@
 //!   sets, so that a restart finds its stale record sets with one read instead of a listing of the zone.
 //! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
 //!   it should hold, through the registry.
+//! - [`gc`]: pure: the clean-up of gone instances' record sets: which owners to ask EC2 about, when,
+//!   and which are gone (two checks `gc.grace` apart; any doubt deletes nothing).
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
 //! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
 //!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
@@ -53,6 +55,7 @@ pub mod config;
 pub mod container;
 pub mod desired;
 pub mod docker;
+pub mod gc;
 pub mod http;
 pub mod ledger;
 pub mod logging;
