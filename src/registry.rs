@@ -1,6 +1,7 @@
 //! Pure: ownership. Which record sets under a name are this instance's, and what a change to them looks
 //! like, behind one seam ([`Registry`]) with one implementation per routing, so that the diff, the writer,
-//! verification and (later) the clean-up of gone instances do not branch on routing.
+//! verification and the clean-up of gone instances ([`Registry::others`], [`Registry::collect`]) do not
+//! branch on routing.
 //!
 //! The zone is seen name by name: [`Held`] is what one name holds (every owner's A record sets, and its
 //! ownership marker), as last read from Route53 or as changed by the changes it accepted since.
@@ -18,7 +19,7 @@
 //! |              | carries the ownership marker (TXT `_route53-registrator.…`) | set as read, CREATE it with    |
 //! |              |                                                             | this IP added or removed       |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::plan::{desired_record, is_ours, is_service_name, RecordSpec, RECORD_TYPE};
 use crate::route53::{
@@ -109,6 +110,15 @@ pub trait Registry {
     fn reads_markers(&self) -> bool {
         false
     }
+
+    /// The other owners present under a name in this routing: the SetIdentifiers of their record sets, or
+    /// in simple routing the IPs of its managed set; never this instance's own.
+    fn others(&self, held: &Held) -> BTreeSet<String>;
+
+    /// The changes that withdraw the `gone` owners from name `fqdn` (the clean-up of instances that are
+    /// gone, [`crate::gc`]): their record sets in this routing exactly as last read, or in simple routing
+    /// their IPs from the managed set by compare-and-swap. Nothing else, and nothing of this instance's.
+    fn collect(&self, fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
 }
 
 /// The registry of `spec`'s routing.
@@ -154,6 +164,22 @@ impl Routed {
             && is_service_name(&rs.name, &spec.zone_name)
     }
 
+    /// Another owner's record set in the configured routing, and that owner: what the clean-up of gone
+    /// instances may withdraw.
+    fn others_record<'a>(&self, rs: &'a RecordSet) -> Option<&'a str> {
+        let in_form = match self.0.routing {
+            Routing::Multivalue => rs.multivalue_answer == Some(true) && rs.weight.is_none(),
+            Routing::Weighted => rs.weight.is_some() && rs.multivalue_answer != Some(true),
+            Routing::Simple => false,
+        };
+        let owner = rs.set_identifier.as_deref()?;
+        (in_form
+            && rs.rtype == RECORD_TYPE
+            && !self.ours_in_any_policy(rs)
+            && is_service_name(&rs.name, &self.0.zone_name))
+        .then_some(owner)
+    }
+
     /// Whether `rs` is of another form than the configured one (plain, or the other routed policy): Route53
     /// refuses two routing policies under one name and type.
     fn other_form(&self, rs: &RecordSet) -> bool {
@@ -166,6 +192,28 @@ impl Routed {
 }
 
 impl Registry for Routed {
+    fn others(&self, held: &Held) -> BTreeSet<String> {
+        held.a
+            .iter()
+            .filter_map(|rs| self.others_record(rs))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn collect(&self, _fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+        held.a
+            .iter()
+            .filter(|rs| {
+                self.others_record(rs)
+                    .is_some_and(|owner| gone.contains(owner))
+            })
+            .map(|rs| Change {
+                action: ChangeAction::Delete,
+                record_set: rs.clone(),
+            })
+            .collect()
+    }
+
     fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
         let shared = Shared(self.0.clone());
         let in_shared = shared.mine_shared(held);
@@ -260,6 +308,31 @@ impl Shared {
 }
 
 impl Registry for Shared {
+    fn others(&self, held: &Held) -> BTreeSet<String> {
+        self.managed(held)
+            .map(|rs| {
+                rs.values
+                    .iter()
+                    .filter(|v| !self.is_mine(v))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn collect(&self, _fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+        let (Some(current), Some(marker)) = (self.managed(held), &held.marker) else {
+            return Vec::new();
+        };
+        let values = current
+            .values
+            .iter()
+            .filter(|v| self.is_mine(v) || !gone.contains(*v))
+            .cloned()
+            .collect();
+        rewrite(current, marker, values)
+    }
+
     fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
         let routed = Routed(self.0.clone());
         let mut mine = self.mine_shared(held);
@@ -356,26 +429,34 @@ impl Shared {
         if wanted {
             values.push(ip);
         }
-        values.sort();
-        let mut before = current.values.clone();
-        before.sort();
-        if values == before {
-            return Vec::new();
-        }
-        let mut changes = vec![change(ChangeAction::Delete, current.clone())];
-        if values.is_empty() {
-            changes.push(change(ChangeAction::Delete, held_marker.clone()));
-        } else {
-            changes.push(change(
-                ChangeAction::Create,
-                RecordSet {
-                    values,
-                    ..current.clone()
-                },
-            ));
-        }
-        changes
+        rewrite(current, held_marker, values)
     }
+}
+
+/// The compare-and-swap that leaves a managed set (`current`, as read, with its `marker`) holding `values`:
+/// the set deleted as read and created again with them, or, with none left, deleted with its marker;
+/// nothing when they are what it holds already.
+fn rewrite(current: &RecordSet, marker: &RecordSet, mut values: Vec<String>) -> Vec<Change> {
+    let change = |action, record_set| Change { action, record_set };
+    values.sort();
+    let mut before = current.values.clone();
+    before.sort();
+    if values == before {
+        return Vec::new();
+    }
+    let mut changes = vec![change(ChangeAction::Delete, current.clone())];
+    if values.is_empty() {
+        changes.push(change(ChangeAction::Delete, marker.clone()));
+    } else {
+        changes.push(change(
+            ChangeAction::Create,
+            RecordSet {
+                values,
+                ..current.clone()
+            },
+        ));
+    }
+    changes
 }
 
 #[cfg(test)]
@@ -494,6 +575,88 @@ mod tests {
             ttl: 10,
             ..plain(&[])
         }
+    }
+
+    /// What the clean-up of gone instances sees and withdraws under a name, in each routing, for the
+    /// instance `10.0.0.1`: only other owners' record sets (IPs) of the configured routing.
+    #[test]
+    fn others_and_what_collecting_gone_owners_changes_table() {
+        use ChangeAction::{Create, Delete};
+        let gone =
+            |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| s.to_string()).collect() };
+        let weighted = |owner: &str| RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ..rs(owner, 10)
+        };
+        let routed = Held {
+            a: vec![
+                rs("a", 10),
+                rs("b", 10),
+                rs("10.0.0.1", 10),
+                weighted("c"),
+                plain(&["10.9.9.9"]),
+            ],
+            marker: None,
+        };
+        let multivalue = Routed(RecordSpec {
+            routing: Routing::Multivalue,
+            ..spec([10, 0, 0, 1])
+        });
+        assert_eq!(multivalue.others(&routed), gone(&["a", "b"]));
+        assert_eq!(
+            multivalue.collect("web.zone.", &routed, &gone(&["a", "c", "10.0.0.1", "10.9.9.9"])),
+            vec![change(Delete, rs("a", 10))],
+            "only another owner's multivalue record set; never this instance's, another routing's or a plain one"
+        );
+        let weighted_registry = Routed(RecordSpec {
+            routing: Routing::Weighted,
+            ..spec([10, 0, 0, 1])
+        });
+        assert_eq!(weighted_registry.others(&routed), gone(&["c"]));
+        assert_eq!(
+            weighted_registry.collect("web.zone.", &routed, &gone(&["a", "c"])),
+            vec![change(Delete, weighted("c"))]
+        );
+
+        let shared = Shared(spec([10, 0, 0, 1]));
+        let managed = |values: &[&str]| Held {
+            a: vec![plain(values)],
+            marker: Some(marker()),
+        };
+        let three = managed(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(shared.others(&three), gone(&["10.0.0.2", "10.0.0.3"]));
+        assert_eq!(
+            shared.collect("web.zone.", &three, &gone(&["10.0.0.2", "10.0.0.1"])),
+            vec![
+                change(Delete, plain(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])),
+                change(Create, plain(&["10.0.0.1", "10.0.0.3"])),
+            ],
+            "a compare-and-swap that removes the gone IP and keeps this instance's"
+        );
+        let others_only = managed(&["10.0.0.2", "10.0.0.3"]);
+        assert_eq!(
+            shared.collect("web.zone.", &others_only, &gone(&["10.0.0.2", "10.0.0.3"])),
+            vec![
+                change(Delete, plain(&["10.0.0.2", "10.0.0.3"])),
+                change(Delete, marker()),
+            ],
+            "the last IPs go with the marker"
+        );
+        assert!(shared
+            .collect("web.zone.", &three, &gone(&["10.0.0.7"]))
+            .is_empty());
+        let unmanaged = Held {
+            a: vec![plain(&["10.0.0.2"])],
+            marker: None,
+        };
+        assert!(
+            shared.others(&unmanaged).is_empty(),
+            "not managed: nobody's"
+        );
+        assert!(shared
+            .collect("web.zone.", &unmanaged, &gone(&["10.0.0.2"]))
+            .is_empty());
     }
 
     /// The compare-and-swap table of [`Shared`], for the instance `10.0.0.1`.
