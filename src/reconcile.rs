@@ -246,6 +246,8 @@ struct ZoneView {
     /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
     /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
     names: BTreeMap<String, Held>,
+    /// Owners the clean-up found gone ([`Reconciler::collect`]), whose record sets are being withdrawn.
+    collecting: BTreeSet<String>,
     /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
     size: usize,
     /// Names whose last change failed in a way that may have been applied: read before the next diff.
@@ -403,6 +405,31 @@ impl Reconciler {
         self.view.names.values().flat_map(Held::owners).collect()
     }
 
+    /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
+    /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
+    pub fn others_seen(&self) -> BTreeSet<String> {
+        let Some(registry) = self.registry() else {
+            return BTreeSet::new();
+        };
+        self.view
+            .names
+            .values()
+            .flat_map(|held| registry.others(held))
+            .collect()
+    }
+
+    /// The clean-up found these owners gone ([`crate::gc`]): their record sets are withdrawn with the
+    /// next flush, through the same batching, rate limit and retries as every change. Owners no longer
+    /// seen are ignored. Returns whether there is anything to withdraw.
+    pub fn collect(&mut self, gone: BTreeSet<String>) -> bool {
+        if self.shutting_down {
+            return false;
+        }
+        let seen = self.others_seen();
+        self.view.collecting = gone.into_iter().filter(|o| seen.contains(o)).collect();
+        !self.view.collecting.is_empty()
+    }
+
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
     pub fn host_ip(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
         if self.shutting_down || self.ip == Some(ip) {
@@ -448,6 +475,7 @@ impl Reconciler {
     /// record set of this instance.
     pub fn shutdown(&mut self, deregister: bool) {
         self.shutting_down = true;
+        self.view.collecting.clear();
         self.view.verifying.clear();
         self.view.verify_at = None;
         self.view.verify_paused_until = None;
@@ -506,9 +534,25 @@ impl Reconciler {
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
         let desired = self.desired_fqdns(spec);
         let registry = registry(spec.clone());
-        let changes = plan::diff(&desired, &self.view.names, registry.as_ref());
+        let mut changes = plan::diff(&desired, &self.view.names, registry.as_ref());
         if self.view.loaded {
             self.notice_left_alone(&desired, &changes, registry.as_ref());
+        }
+        if !self.view.collecting.is_empty() {
+            // A name this instance changes too waits for the next flush: both changes would start from
+            // the same record set as read, and the second would not find it.
+            let own: BTreeSet<&str> = changes
+                .iter()
+                .map(|c| group_name(&c.record_set.name))
+                .collect();
+            let collect: Vec<Change> = self
+                .view
+                .names
+                .iter()
+                .filter(|(name, _)| !own.contains(name.as_str()))
+                .flat_map(|(name, held)| registry.collect(name, held, &self.view.collecting))
+                .collect();
+            changes.extend(collect);
         }
         for change in &changes {
             let rs = &change.record_set;
@@ -1125,13 +1169,23 @@ impl Reconciler {
     /// Some batches were sent (see [`FlushOutcome`]).
     pub fn sent(&mut self, now: Instant, outcome: FlushOutcome) {
         self.in_flight = false;
+        let others_before = self.others_under(&outcome.accepted);
         for change in &outcome.accepted {
             self.applied(change);
         }
+        self.count_collected(others_before);
         if !self.view.loaded && self.view.ledger.is_none() && outcome.error.is_some() {
             // The blind UPSERT of a start did not get through (throttled, say): it goes out again, before
             // any read, when the retry's time comes.
             self.view.published_blind = false;
+        }
+        let seen = self.others_seen();
+        self.view.collecting.retain(|owner| seen.contains(owner));
+        if !outcome.rejected.is_empty() && !self.view.collecting.is_empty() {
+            // Another survivor may have withdrawn them first, or the name changed: nothing more is
+            // withdrawn until the clean-up's next check says again that they are gone.
+            debug!(owners = ?self.view.collecting, "a change was refused; the clean-up waits for its next check");
+            self.view.collecting.clear();
         }
         let mut outcome = outcome;
         if let Some(ledger) = outcome
@@ -1328,6 +1382,48 @@ impl Reconciler {
             }
         }
         self.report.applied += 1;
+    }
+
+    /// The other owners under each name that `changes` touch, while the clean-up withdraws some.
+    fn others_under(&self, changes: &[Change]) -> BTreeMap<String, BTreeSet<String>> {
+        let Some(registry) = self.registry().filter(|_| !self.view.collecting.is_empty()) else {
+            return BTreeMap::new();
+        };
+        changes
+            .iter()
+            .map(|c| group_name(&c.record_set.name).to_string())
+            .map(|name| {
+                let others = self
+                    .view
+                    .names
+                    .get(&name)
+                    .map(|held| registry.others(held))
+                    .unwrap_or_default();
+                (name, others)
+            })
+            .collect()
+    }
+
+    /// Logs and counts each gone owner no longer under a name since `before` ([`Self::others_under`]):
+    /// compared over a whole flush, since a compare-and-swap deletes a set before it creates it again.
+    fn count_collected(&self, before: BTreeMap<String, BTreeSet<String>>) {
+        let Some(registry) = self.registry() else {
+            return;
+        };
+        for (name, others) in before {
+            let after = self
+                .view
+                .names
+                .get(&name)
+                .map(|held| registry.others(held))
+                .unwrap_or_default();
+            for owner in others.difference(&after) {
+                if self.view.collecting.contains(owner) {
+                    info!(name, owner, "withdrawn: its instance is gone");
+                    self.stats.gc_withdrawn.inc();
+                }
+            }
+        }
     }
 
     /// Former owner ids with no record set left are forgotten, once nothing is uncertain: no record set of
@@ -2134,6 +2230,157 @@ mod tests {
             r.owners().into_iter().collect::<Vec<_>>(),
             vec!["10.0.0.1".to_string(), "10.0.0.4".to_string()]
         );
+    }
+
+    /// The clean-up's verdict goes out through the writer: only the gone owners' record sets of the
+    /// configured routing, counted; never this instance's, never another routing's, never an owner not seen.
+    #[test]
+    fn gone_owners_record_sets_are_withdrawn_and_nothing_else() {
+        let weighted = RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ..record("db", "10.0.0.2")
+        };
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("api", "10.0.0.2"),
+            record("api", "10.0.0.3"),
+            weighted,
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        assert_eq!(r.others_seen(), names(&["10.0.0.2", "10.0.0.3"]));
+        assert!(
+            !r.collect(names(&["10.0.0.9", "10.0.0.1"])),
+            "not seen, or this instance"
+        );
+        assert!(r.collect(names(&["10.0.0.2", "10.0.0.1"])));
+        let wait = idle_until(&r.next(t(0))).expect("debounced like every change");
+        let action = r.next(wait);
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ]
+        );
+        let Action::Send { batches } = &action else {
+            panic!()
+        };
+        assert!(batches
+            .concat()
+            .iter()
+            .all(
+                |c| c.record_set.set_identifier.as_deref() == Some("10.0.0.2")
+                    && c.record_set.multivalue_answer == Some(true)
+            ));
+        r.sent(wait, accept_all(&action));
+        assert_eq!(r.stats.gc_withdrawn.get(), 2);
+        assert_eq!(r.others_seen(), names(&["10.0.0.3"]));
+        assert_eq!(r.current(), vec![&ours("web")]);
+        assert!(matches!(r.next(wait), Action::Idle { settled: true, .. }));
+    }
+
+    /// Two survivors collecting one owner: the second's DELETE is refused, the name read again, and
+    /// nothing else is withdrawn until the clean-up checks again, even where the owner is back.
+    #[test]
+    fn a_refused_withdrawal_waits_for_the_next_check() {
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("api", "10.0.0.2"),
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        r.collect(names(&["10.0.0.2"]));
+        let wait = idle_until(&r.next(t(0))).unwrap();
+        let action = r.next(wait);
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}")
+        };
+        let all = batches.concat();
+        let back = RecordSet {
+            ttl: 60,
+            ..record("web", "10.0.0.2")
+        };
+        r.sent(
+            wait,
+            FlushOutcome {
+                accepted: vec![all[0].clone()],
+                rejected: vec![Rejection {
+                    changes: vec![all[1].clone()],
+                    messages: vec!["Tried to delete resource record set [name='web.service.discovery.', type='A', set-identifier='10.0.0.2'] but it was not found".into()],
+                }],
+                reread: BTreeMap::from([(fqdn("web"), vec![ours("web"), back])]),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert_eq!(r.stats.gc_withdrawn.get(), 1);
+        assert!(
+            matches!(r.next(wait + ms(5000)), Action::Idle { settled: true, .. }),
+            "the record set read back is left alone"
+        );
+        assert_eq!(r.others_seen(), names(&["10.0.0.2"]));
+    }
+
+    /// Simple routing: a name this instance changes in the same flush is collected in the next one, from
+    /// the set as its own compare-and-swap left it.
+    #[test]
+    fn in_simple_routing_a_gone_ip_leaves_after_this_instances_own_swap() {
+        use crate::route53::{marker_name, MARKER_VALUE};
+        let plain = |values: &[&str]| RecordSet {
+            name: fqdn("web"),
+            rtype: "A".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: 10,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let marker = RecordSet {
+            name: marker_name(&fqdn("web")),
+            rtype: "TXT".into(),
+            values: vec![MARKER_VALUE.into()],
+            ..plain(&[])
+        };
+        let mut r = reconciler(settings(Routing::Simple));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![plain(&["10.0.0.2"]), marker]));
+        assert!(r.collect(names(&["10.0.0.2"])));
+        let first = r.next(t(0));
+        let Action::Send { batches } = &first else {
+            panic!("expected a send, got {first:?}")
+        };
+        assert_eq!(
+            batches.concat().last().map(|c| c.record_set.values.clone()),
+            Some(vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]),
+            "this instance's own swap first, alone"
+        );
+        r.sent(t(0), accept_all(&first));
+        let wait = idle_until(&r.next(t(0))).unwrap();
+        let second = r.next(wait);
+        let Action::Send { batches } = &second else {
+            panic!("expected a send, got {second:?}")
+        };
+        let changes = batches.concat();
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| (c.action, c.record_set.values.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                (
+                    ChangeAction::Delete,
+                    vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]
+                ),
+                (ChangeAction::Create, vec!["10.0.0.1".to_string()]),
+            ]
+        );
+        r.sent(wait, accept_all(&second));
+        assert_eq!(r.stats.gc_withdrawn.get(), 1);
+        assert!(r.others_seen().is_empty());
     }
 
     /// After an IP change, the record sets of the old owner id are replaced, and the old id is forgotten

@@ -79,6 +79,8 @@ pub struct Stats {
     pub rejected_changes: Counter,
     /// Differences between what Route53 held and what this instance expected, found by a read and repaired.
     pub repairs: Counter,
+    /// Record sets (in simple routing, IPs) of instances that are gone, withdrawn by the clean-up (`[gc]`).
+    pub gc_withdrawn: Counter,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
     pub names_left_alone: Counter,
     /// Unix time (seconds) at which the zone last matched the desired names, 0 before the first time.
@@ -120,6 +122,7 @@ impl Stats {
             batch_size: Histogram::new(exponential_buckets(1.0, 4.0, 6)),
             rejected_changes: Counter::default(),
             repairs: Counter::default(),
+            gc_withdrawn: Counter::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
             seconds_since_reconciled: Gauge::default(),
@@ -186,6 +189,11 @@ impl Stats {
             "repairs",
             "Differences from the expected record sets found by a read",
             stats.repairs.clone(),
+        );
+        registry.register(
+            "gc_withdrawn",
+            "Record sets (in simple routing, IPs) of instances that are gone, withdrawn by the clean-up",
+            stats.gc_withdrawn.clone(),
         );
         registry.register(
             "names_left_alone",
