@@ -128,13 +128,26 @@ impl Instance {
     }
 }
 
-/// `gc.interval` and `gc.grace`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `gc.interval` and `gc.grace`, and the fleet's budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GcTiming {
     /// The shortest interval between two checks.
     pub interval: Duration,
     /// The shortest time between the two checks that must both find an owner gone.
     pub grace: Duration,
+    /// EC2 calls per second the whole fleet makes, at most: [`FLEET_CHECKS_PER_SECOND`] (tests raise it).
+    pub fleet_rate: f64,
+}
+
+impl GcTiming {
+    /// `gc.interval` and `gc.grace`, within the fleet's budget of [`FLEET_CHECKS_PER_SECOND`].
+    pub fn new(interval: Duration, grace: Duration) -> Self {
+        GcTiming {
+            interval,
+            grace,
+            fleet_rate: FLEET_CHECKS_PER_SECOND,
+        }
+    }
 }
 
 /// What one check concluded.
@@ -158,14 +171,14 @@ pub struct Collector {
 }
 
 /// The shortest interval between two checks of an instance that sees `owners` owners: `gc.interval`, or
-/// longer when the fleet's checks would otherwise exceed [`FLEET_CHECKS_PER_SECOND`].
-pub fn check_interval(interval: Duration, owners: usize) -> Duration {
-    interval.max(fleet_floor(owners))
+/// longer when the fleet's checks would otherwise exceed its budget.
+pub fn check_interval(timing: &GcTiming, owners: usize) -> Duration {
+    timing.interval.max(fleet_floor(timing, owners))
 }
 
-/// The fleet's budget alone: `owners` instances checking this often make [`FLEET_CHECKS_PER_SECOND`].
-fn fleet_floor(owners: usize) -> Duration {
-    Duration::from_secs_f64(owners as f64 / FLEET_CHECKS_PER_SECOND)
+/// The fleet's budget alone: `owners` instances checking this often make `timing.fleet_rate` calls a second.
+fn fleet_floor(timing: &GcTiming, owners: usize) -> Duration {
+    Duration::from_secs_f64(owners as f64 / timing.fleet_rate)
 }
 
 impl Collector {
@@ -190,6 +203,13 @@ impl Collector {
     /// The owners under suspicion.
     pub fn suspects(&self) -> BTreeSet<String> {
         self.suspects.keys().cloned().collect()
+    }
+
+    /// A check was due at `now`, but no other owner is seen: EC2 is not asked; the next check comes one
+    /// jittered `gc.interval` later.
+    pub fn nothing_to_check(&mut self, now: Instant) {
+        self.suspects.clear();
+        self.schedule(now, 0);
     }
 
     fn jittered(&mut self, interval: Duration) -> Duration {
@@ -268,14 +288,14 @@ impl Collector {
     /// The next check: a jittered interval away, or sooner when a suspicion can be confirmed (its grace
     /// over), but never sooner than the fleet's budget allows.
     fn schedule(&mut self, now: Instant, owners: usize) {
-        let regular = now + self.jittered(check_interval(self.timing.interval, owners));
+        let regular = now + self.jittered(check_interval(&self.timing, owners));
         let confirm = self
             .suspects
             .values()
             .map(|since| *since + self.timing.grace)
             .filter(|at| *at > now)
             .min()
-            .map(|at| at.max(now + fleet_floor(owners)));
+            .map(|at| at.max(now + fleet_floor(&self.timing, owners)));
         self.next_at = confirm.map_or(regular, |confirm| confirm.min(regular));
     }
 }
@@ -296,10 +316,7 @@ mod tests {
     }
 
     fn timing() -> GcTiming {
-        GcTiming {
-            interval: Duration::from_secs(600),
-            grace: Duration::from_secs(300),
-        }
+        GcTiming::new(Duration::from_secs(600), Duration::from_secs(300))
     }
 
     fn owners(list: &[&str]) -> BTreeSet<String> {
@@ -501,12 +518,9 @@ mod tests {
 
     #[test]
     fn checks_are_spread_for_the_fleet_and_never_shorter_than_the_interval() {
+        assert_eq!(check_interval(&timing(), 10), Duration::from_secs(600));
         assert_eq!(
-            check_interval(Duration::from_secs(600), 10),
-            Duration::from_secs(600)
-        );
-        assert_eq!(
-            check_interval(Duration::from_secs(600), 300),
+            check_interval(&timing(), 300),
             Duration::from_secs(1500),
             "300 owners at 0.2 checks per second"
         );
@@ -533,5 +547,9 @@ mod tests {
             t(6500),
             "the fleet's floor (1500 s) beats the grace (300 s)"
         );
+        // Alone in the zone: EC2 is not asked, and the next check is one jittered interval away.
+        gc.nothing_to_check(t(7000));
+        assert!(gc.suspects().is_empty());
+        assert!((t(7600)..=t(7900)).contains(&gc.due()));
     }
 }

@@ -20,6 +20,7 @@
 //!   sets, so that a restart finds its stale record sets with one read instead of a listing of the zone.
 //! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
 //!   it should hold, through the registry.
+//! - [`ec2`]: the narrow [`ec2::Ec2Api`] trait over EC2's DescribeInstances, all the clean-up asks of it.
 //! - [`gc`]: pure: the clean-up of gone instances' record sets: which owners to ask EC2 about, when,
 //!   and which are gone (two checks `gc.grace` apart; any doubt deletes nothing).
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
@@ -55,6 +56,7 @@ pub mod config;
 pub mod container;
 pub mod desired;
 pub mod docker;
+pub mod ec2;
 pub mod gc;
 pub mod http;
 pub mod ledger;

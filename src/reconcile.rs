@@ -405,6 +405,11 @@ impl Reconciler {
         self.view.names.values().flat_map(Held::owners).collect()
     }
 
+    /// This instance's owner id (`None` before the IP is known).
+    pub fn owner_id(&self) -> Option<String> {
+        self.spec().map(|spec| spec.owner_id)
+    }
+
     /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
     /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
     pub fn others_seen(&self) -> BTreeSet<String> {

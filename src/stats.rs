@@ -81,6 +81,11 @@ pub struct Stats {
     pub repairs: Counter,
     /// Record sets (in simple routing, IPs) of instances that are gone, withdrawn by the clean-up (`[gc]`).
     pub gc_withdrawn: Counter,
+    /// Checks of the clean-up that asked EC2 (one or more DescribeInstances calls each).
+    pub gc_checks: Counter,
+    /// Checks whose answer was doubted, so that nothing was deleted (an EC2 error, an answer that misses
+    /// this instance or covers none of the owners).
+    pub gc_doubtful_checks: Counter,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
     pub names_left_alone: Counter,
     /// Unix time (seconds) at which the zone last matched the desired names, 0 before the first time.
@@ -123,6 +128,8 @@ impl Stats {
             rejected_changes: Counter::default(),
             repairs: Counter::default(),
             gc_withdrawn: Counter::default(),
+            gc_checks: Counter::default(),
+            gc_doubtful_checks: Counter::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
             seconds_since_reconciled: Gauge::default(),
@@ -194,6 +201,16 @@ impl Stats {
             "gc_withdrawn",
             "Record sets (in simple routing, IPs) of instances that are gone, withdrawn by the clean-up",
             stats.gc_withdrawn.clone(),
+        );
+        registry.register(
+            "gc_checks",
+            "Checks of the clean-up of gone instances that asked EC2",
+            stats.gc_checks.clone(),
+        );
+        registry.register(
+            "gc_doubtful_checks",
+            "Checks of the clean-up whose answer was doubted, so that nothing was deleted",
+            stats.gc_doubtful_checks.clone(),
         );
         registry.register(
             "names_left_alone",

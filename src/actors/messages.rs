@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
-use actix::{Message, Recipient};
+use actix::{Message, MessageResponse, Recipient};
 
 use crate::container::{ContainerEvent, ContainerInfo};
 pub use crate::reconcile::WriteReport;
@@ -62,3 +62,22 @@ pub struct Shutdown {
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "()")]
 pub struct Ping;
+
+/// Asks the writer whom the clean-up of gone instances should ask EC2 about (collector → writer): this
+/// instance's owner id (`None` before the IP is known) and the other owners seen in the zone.
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "OwnersSeen")]
+pub struct SeenOwners;
+
+/// The writer's answer to [`SeenOwners`].
+#[derive(MessageResponse, Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnersSeen {
+    pub me: Option<String>,
+    pub others: BTreeSet<String>,
+}
+
+/// Owners EC2 says are gone, in two checks `gc.grace` apart (collector → writer): their record sets are
+/// withdrawn.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct Collect(pub BTreeSet<String>);

@@ -19,6 +19,7 @@
 //! waits for the next snapshot). `panic = "unwind"` in the release profile is what makes this possible.
 
 pub mod classifier;
+pub mod collector;
 pub mod docker_watcher;
 pub mod messages;
 pub mod metadata_cache;

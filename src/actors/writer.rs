@@ -18,7 +18,9 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use crate::actors::messages::{DesiredNames, HostIp, Ping, Settle, Shutdown, WriteReport};
+use crate::actors::messages::{
+    Collect, DesiredNames, HostIp, OwnersSeen, Ping, SeenOwners, Settle, Shutdown, WriteReport,
+};
 use crate::actors::{stop_on_panic, CatchPanic};
 use crate::perform::perform;
 use crate::reconcile::{Action, Reconciler};
@@ -154,6 +156,27 @@ impl Handler<DesiredNames> for Route53Writer {
 
     fn handle(&mut self, DesiredNames(names): DesiredNames, ctx: &mut Context<Self>) {
         if self.state.desired_names(Instant::now(), names) {
+            self.poll(ctx);
+        }
+    }
+}
+
+impl Handler<SeenOwners> for Route53Writer {
+    type Result = OwnersSeen;
+
+    fn handle(&mut self, _: SeenOwners, _: &mut Context<Self>) -> OwnersSeen {
+        OwnersSeen {
+            me: self.state.owner_id(),
+            others: self.state.others_seen(),
+        }
+    }
+}
+
+impl Handler<Collect> for Route53Writer {
+    type Result = ();
+
+    fn handle(&mut self, Collect(gone): Collect, ctx: &mut Context<Self>) {
+        if self.state.collect(gone) {
             self.poll(ctx);
         }
     }

@@ -1,0 +1,309 @@
+//! The clean-up of gone instances, actor to zone: the real writer on the Route53 emulator (in-process,
+//! with Route53's rules) and the `GcCollector` asking a scripted EC2 (the double isolates EC2's answers
+//! and faults). Every test checks the zone's record sets: what was really withdrawn, and what was not.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::Actor;
+use async_trait::async_trait;
+use route53_emulator::Emulator;
+use route53_registrator::actors::collector::GcCollector;
+use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle};
+use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::ec2::{Ec2Api, Ec2Error};
+use route53_registrator::gc::{GcTiming, Instance, OwnerKind, Query};
+use route53_registrator::route53::batch::BatchLimits;
+use route53_registrator::route53::{
+    marker_name, Change, ChangeAction, HostedZone, RecordSet, Routing, MARKER_VALUE,
+};
+use route53_registrator::stats::Stats;
+use route53_registrator::timing::RetryPolicy;
+use support::wait_until_async;
+
+const ME: &str = "10.0.0.1";
+const DEAD: &str = "10.0.0.2";
+const ALIVE: &str = "10.0.0.3";
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// EC2 as a test scripts it: instances by private IP with a state, or an error for every call.
+#[derive(Default)]
+struct ScriptedEc2 {
+    states: Mutex<BTreeMap<String, String>>,
+    failing: Mutex<Option<Ec2Error>>,
+    calls: AtomicUsize,
+}
+
+impl ScriptedEc2 {
+    fn set(&self, ip: &str, state: &str) {
+        self.states
+            .lock()
+            .unwrap()
+            .insert(ip.to_string(), state.to_string());
+    }
+
+    fn fail(&self, error: Option<Ec2Error>) {
+        *self.failing.lock().unwrap() = error;
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl Ec2Api for ScriptedEc2 {
+    async fn describe_instances(&self, query: &Query) -> Result<Vec<Instance>, Ec2Error> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(query.kind, OwnerKind::PrivateIp, "owner ids here are IPs");
+        if let Some(error) = self.failing.lock().unwrap().clone() {
+            return Err(error);
+        }
+        let states = self.states.lock().unwrap();
+        Ok(query
+            .values
+            .iter()
+            .filter_map(|ip| {
+                states.get(ip).map(|state| Instance {
+                    id: format!("i-{:08x}", ip.parse::<Ipv4Addr>().map_or(0, u32::from)),
+                    private_ip: Some(ip.clone()),
+                    state: state.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
+fn settings(routing: Routing) -> WriterSettings {
+    WriterSettings {
+        routing,
+        ttl: 10,
+        weight: 50,
+        owner_id: None,
+        debounce: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_requests_per_second: 1000,
+        verify_interval: Duration::from_secs(3600),
+        ledger: false,
+        once: false,
+        dry_run: false,
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        },
+        limits: BatchLimits::ROUTE53,
+    }
+}
+
+/// A zone holding `records`, this instance's writer publishing `web` on it, and a collector checking
+/// every 100 ms with a grace of 300 ms.
+struct World {
+    emu: Emulator,
+    zone: HostedZone,
+    ec2: Arc<ScriptedEc2>,
+    stats: Stats,
+}
+
+impl World {
+    async fn start(routing: Routing, records: Vec<RecordSet>) -> World {
+        let emu = Emulator::new();
+        let zone = emu.create_zone("gc.discovery", true);
+        let create: Vec<Change> = records
+            .into_iter()
+            .map(|record_set| Change {
+                action: ChangeAction::Create,
+                record_set,
+            })
+            .collect();
+        emu.apply_directly(&zone.id, &create)
+            .expect("seed the zone");
+        let stats = Stats::new();
+        let writer = Route53Writer::new(
+            Arc::new(emu.clone()),
+            zone.clone(),
+            settings(routing),
+            stats.clone(),
+        )
+        .start_supervised();
+        writer.do_send(HostIp(ME.parse().unwrap()));
+        writer.do_send(DesiredNames(["web".to_string()].into()));
+        writer.send(Settle).await.expect("the writer settles");
+        let ec2 = Arc::new(ScriptedEc2::default());
+        ec2.set(ME, "running");
+        let timing = GcTiming {
+            // Two owners at the fleet's budget of 0.2 calls a second would check every 10 s.
+            fleet_rate: 100.0,
+            ..GcTiming::new(Duration::from_millis(100), Duration::from_millis(300))
+        };
+        GcCollector::new(
+            ec2.clone(),
+            writer.clone().recipient(),
+            writer.recipient(),
+            timing,
+            stats.clone(),
+        )
+        .start();
+        World {
+            emu,
+            zone,
+            ec2,
+            stats,
+        }
+    }
+
+    /// Every A value under the zone's names, as `name=ip` (multivalue: one per record set).
+    fn published(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .emu
+            .record_sets(&self.zone.id)
+            .into_iter()
+            .filter(|rs| rs.rtype == "A")
+            .flat_map(|rs| {
+                let label = rs.name.split('.').next().unwrap_or("").to_string();
+                rs.values.into_iter().map(move |ip| format!("{label}={ip}"))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Waits until EC2 has been asked `more` more times than now: checks happened.
+    async fn checks(&self, more: usize) {
+        let target = self.ec2.calls() + more;
+        wait_until_async(DEADLINE, "the collector asks EC2 again", || {
+            self.ec2.calls() >= target
+        })
+        .await;
+    }
+}
+
+fn multivalue(name: &str, owner: &str) -> RecordSet {
+    RecordSet {
+        name: format!("{name}.gc.discovery."),
+        rtype: "A".into(),
+        set_identifier: Some(owner.into()),
+        weight: None,
+        multivalue_answer: Some(true),
+        ttl: 10,
+        values: vec![owner.into()],
+    }
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// An owner EC2 reports running is never touched; once it is terminated (two checks a grace apart), its
+/// record sets go, every other owner's stay, and each withdrawal is counted.
+#[actix_rt::test]
+async fn a_terminated_owner_is_withdrawn_and_a_running_one_never() {
+    let world = World::start(
+        Routing::Multivalue,
+        vec![
+            multivalue("web", DEAD),
+            multivalue("web", ALIVE),
+            multivalue("api", DEAD),
+            multivalue("api", ALIVE),
+        ],
+    )
+    .await;
+    world.ec2.set(DEAD, "running");
+    world.ec2.set(ALIVE, "pending");
+    world.checks(6).await;
+    let everything = strings(&[
+        "api=10.0.0.2",
+        "api=10.0.0.3",
+        "web=10.0.0.1",
+        "web=10.0.0.2",
+        "web=10.0.0.3",
+    ]);
+    assert_eq!(
+        world.published(),
+        everything,
+        "running and pending owners stay"
+    );
+
+    world.ec2.set(DEAD, "terminated");
+    wait_until_async(
+        DEADLINE,
+        "the terminated owner's record sets are withdrawn",
+        || !world.published().iter().any(|p| p.ends_with(DEAD)),
+    )
+    .await;
+    assert_eq!(
+        world.published(),
+        strings(&["api=10.0.0.3", "web=10.0.0.1", "web=10.0.0.3"])
+    );
+    assert_eq!(world.stats.gc_withdrawn.get(), 2);
+}
+
+/// While EC2 answers errors, or an answer that misses this instance, nothing is deleted however long the
+/// owner has been gone; once EC2 answers sensibly again, the owner goes.
+#[actix_rt::test]
+async fn doubtful_answers_delete_nothing() {
+    let world = World::start(
+        Routing::Multivalue,
+        vec![multivalue("web", DEAD), multivalue("web", ALIVE)],
+    )
+    .await;
+    world.ec2.set(ALIVE, "running");
+    world
+        .ec2
+        .fail(Some(Ec2Error::Throttled("Request limit exceeded.".into())));
+    world.checks(8).await;
+    world.ec2.fail(None);
+    world.ec2.set(ME, "terminated");
+    world.checks(8).await;
+    assert_eq!(
+        world.published(),
+        strings(&["web=10.0.0.1", "web=10.0.0.2", "web=10.0.0.3"]),
+        "an EC2 error, or an answer that does not show this instance alive, deletes nothing"
+    );
+    assert!(world.stats.gc_doubtful_checks.get() >= 16);
+    assert_eq!(world.stats.gc_withdrawn.get(), 0);
+
+    world.ec2.set(ME, "running");
+    wait_until_async(DEADLINE, "the gone owner is withdrawn", || {
+        world.published() == strings(&["web=10.0.0.1", "web=10.0.0.3"])
+    })
+    .await;
+}
+
+/// Simple routing: the gone IP leaves the shared set by compare-and-swap; the other IPs and the marker stay.
+#[actix_rt::test]
+async fn in_simple_routing_only_the_gone_ip_leaves_the_shared_set() {
+    let shared = RecordSet {
+        name: "web.gc.discovery.".into(),
+        rtype: "A".into(),
+        set_identifier: None,
+        weight: None,
+        multivalue_answer: None,
+        ttl: 10,
+        values: strings(&[DEAD, ALIVE]),
+    };
+    let marker = RecordSet {
+        name: marker_name("web.gc.discovery."),
+        rtype: "TXT".into(),
+        values: vec![MARKER_VALUE.into()],
+        ..shared.clone()
+    };
+    let world = World::start(Routing::Simple, vec![shared, marker]).await;
+    world.ec2.set(ALIVE, "running");
+    world.ec2.set(DEAD, "stopped");
+    wait_until_async(DEADLINE, "the stopped owner's IP leaves the set", || {
+        world.published() == strings(&["web=10.0.0.1", "web=10.0.0.3"])
+    })
+    .await;
+    let marked = world
+        .emu
+        .record_sets(&world.zone.id)
+        .iter()
+        .any(|rs| rs.rtype == "TXT" && rs.name.starts_with("_route53-registrator.web."));
+    assert!(marked, "the name is still managed");
+    assert_eq!(world.stats.gc_withdrawn.get(), 1);
+}
