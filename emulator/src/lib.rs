@@ -8,12 +8,15 @@
 //!   decision takes `now`.
 //! - [`Emulator`] (`emulator.rs`): the account behind one lock — zones, changes, faults, the request log — and the
 //!   in-process [`Route53Api`](route53_registrator::route53::Route53Api).
+//! - [`ec2`]: pure. EC2's DescribeInstances (Query API) for the clean-up of gone instances: the request's
+//!   form, the filters and paging over the instances a test declares, the XML answers and errors.
 //! - `server.rs` and `xml.rs`: the REST XML API (2013-04-01) over actix-web, [`spawn_server`].
 //!
 //! Tests drive it in-process through the daemon's trait, or start the server and point the AWS SDK at
 //! [`ServerHandle::endpoint`]; either way every request lands in [`Emulator::requests`].
 #![forbid(unsafe_code)]
 
+pub mod ec2;
 mod emulator;
 pub mod faults;
 pub mod rules;
