@@ -15,16 +15,14 @@ use async_trait::async_trait;
 use route53_emulator::Emulator;
 use route53_registrator::actors::collector::GcCollector;
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle};
-use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::actors::writer::Route53Writer;
 use route53_registrator::ec2::{Ec2Api, Ec2Error};
 use route53_registrator::gc::{GcTiming, Instance, OwnerKind, Query};
-use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::{
     marker_name, Change, ChangeAction, HostedZone, RecordSet, Routing, MARKER_VALUE,
 };
 use route53_registrator::stats::Stats;
-use route53_registrator::timing::RetryPolicy;
-use support::wait_until_async;
+use support::{fast_writer_settings, wait_until_async};
 
 const ME: &str = "10.0.0.1";
 const DEAD: &str = "10.0.0.2";
@@ -79,27 +77,6 @@ impl Ec2Api for ScriptedEc2 {
     }
 }
 
-fn settings(routing: Routing) -> WriterSettings {
-    WriterSettings {
-        routing,
-        ttl: 10,
-        weight: 50,
-        owner_id: None,
-        debounce: Duration::from_millis(20),
-        max_delay: Duration::from_millis(200),
-        max_requests_per_second: 1000,
-        verify_interval: Duration::from_secs(3600),
-        ledger: false,
-        once: false,
-        dry_run: false,
-        retry: RetryPolicy {
-            min_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-        },
-        limits: BatchLimits::ROUTE53,
-    }
-}
-
 /// A zone holding `records`, this instance's writer publishing `web` on it, and a collector checking
 /// every 100 ms with a grace of 300 ms.
 struct World {
@@ -126,7 +103,7 @@ impl World {
         let writer = Route53Writer::new(
             Arc::new(emu.clone()),
             zone.clone(),
-            settings(routing),
+            fast_writer_settings(routing),
             stats.clone(),
         )
         .start_supervised();

@@ -2,6 +2,8 @@
 //! the AWS SDK where the wire format matters (the two shapes of `InvalidChangeBatch`, a stalled answer).
 //! Every test checks the zone's record sets and the emulator's request log: what was really sent.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::ready;
 use std::net::Ipv4Addr;
@@ -30,33 +32,13 @@ use route53_registrator::route53::{
 };
 use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
+use support::fast_writer_settings;
 
 const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn settings(routing: Routing) -> WriterSettings {
-    WriterSettings {
-        routing,
-        ttl: 10,
-        weight: 50,
-        owner_id: None,
-        debounce: ms(20),
-        max_delay: ms(200),
-        max_requests_per_second: 1000,
-        verify_interval: Duration::from_secs(3600),
-        ledger: false,
-        once: false,
-        dry_run: false,
-        retry: RetryPolicy {
-            min_delay: ms(5),
-            max_delay: ms(50),
-        },
-        limits: BatchLimits::ROUTE53,
-    }
 }
 
 fn names(list: &[&str]) -> DesiredNames {
@@ -241,7 +223,7 @@ fn sdk_client(endpoint: &str, operation_timeout: Duration) -> SdkRoute53 {
 #[actix_rt::test]
 async fn publishes_and_withdraws() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     let report = settle(&writer).await;
@@ -267,7 +249,7 @@ async fn publishes_and_withdraws() {
 #[actix_rt::test]
 async fn nothing_is_read_or_written_before_the_ip_and_the_names_are_known() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(names(&["web"]));
     quiet_period().await;
     assert_eq!(s.emu.requests(), vec![], "no IP yet");
@@ -279,7 +261,7 @@ async fn nothing_is_read_or_written_before_the_ip_and_the_names_are_known() {
 #[actix_rt::test]
 async fn withdrawing_one_name_leaves_the_others() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["api", "db", "web"]));
     settle(&writer).await;
@@ -301,7 +283,7 @@ async fn another_owners_record_set_under_the_same_name_survives() {
     let s = Setup::new();
     let theirs = s.multivalue("web", "10.0.0.2", "10.0.0.2");
     s.put(theirs.clone());
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
@@ -326,7 +308,7 @@ async fn an_ip_change_replaces_the_record_set_in_one_batch() {
     let s = Setup::new();
     let writer = s.writer(WriterSettings {
         owner_id: Some("i-0abc".into()),
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -354,7 +336,7 @@ async fn a_weighted_writer_joins_a_group_created_after_its_read_at_the_groups_tt
     let s = Setup::new();
     let writer = s.writer(WriterSettings {
         ttl: 5,
-        ..settings(Routing::Weighted)
+        ..fast_writer_settings(Routing::Weighted)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&[]));
@@ -389,7 +371,7 @@ async fn a_weighted_writer_joins_a_group_created_after_its_read_at_the_groups_tt
 #[actix_rt::test]
 async fn a_burst_of_changes_goes_out_as_one_request() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&[]));
     settle(&writer).await;
@@ -420,7 +402,7 @@ async fn a_burst_of_changes_goes_out_as_one_request() {
 #[actix_rt::test]
 async fn no_calls_while_nothing_changes() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
@@ -440,7 +422,7 @@ async fn a_record_set_of_ours_left_from_before_is_withdrawn_at_start() {
     s.put(s.multivalue("old", "10.0.0.1", "10.0.0.1"));
     s.put(s.multivalue("web", "10.0.0.1", "10.0.0.1"));
     s.put(s.multivalue("old", "10.0.0.2", "10.0.0.2"));
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
@@ -460,7 +442,7 @@ async fn a_record_set_of_ours_left_from_before_is_withdrawn_at_start() {
 #[actix_rt::test]
 async fn faults_are_retried_until_every_change_is_applied() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&[]));
     settle(&writer).await;
@@ -488,7 +470,7 @@ async fn faults_are_retried_until_every_change_is_applied() {
 #[actix_rt::test]
 async fn throttling_is_retried_and_nothing_is_lost() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&[]));
     settle(&writer).await;
@@ -517,7 +499,7 @@ async fn throttling_is_retried_and_nothing_is_lost() {
 #[actix_rt::test]
 async fn prior_request_not_complete_is_retried() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["a"]));
     settle(&writer).await;
@@ -595,7 +577,7 @@ async fn check_isolation(s: &Setup, writer: Addr<Route53Writer>) {
 #[actix_rt::test]
 async fn an_invalid_change_is_isolated_in_process() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     check_isolation(&s, writer).await;
 }
 
@@ -605,7 +587,7 @@ async fn an_invalid_change_is_isolated_over_http_in_the_error_response_shape() {
     let server = spawn_server(s.emu.clone(), 0).unwrap();
     let writer = s.writer_over(
         Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
-        settings(Routing::Multivalue),
+        fast_writer_settings(Routing::Multivalue),
     );
     check_isolation(&s, writer).await;
 }
@@ -617,7 +599,7 @@ async fn an_invalid_change_is_isolated_over_http_in_the_legacy_shape() {
     let server = spawn_server(s.emu.clone(), 0).unwrap();
     let writer = s.writer_over(
         Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
-        settings(Routing::Multivalue),
+        fast_writer_settings(Routing::Multivalue),
     );
     check_isolation(&s, writer).await;
 }
@@ -638,7 +620,7 @@ async fn a_forbidden_change_is_isolated_and_the_rest_published() {
                 Route53Error::AccessDenied("AccessDenied: not allowed to change this record".into())
             })
     }));
-    let writer = s.writer_over(api, settings(Routing::Multivalue));
+    let writer = s.writer_over(api, fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["alpha", "beta", "secret"]));
     let report = settle(&writer).await;
@@ -670,7 +652,7 @@ async fn an_ip_change_whose_batch_fails_ambiguously_leaves_no_old_record_set() {
     );
     let writer = s.writer_over(
         failures.on_changes(s.emu.clone()),
-        settings(Routing::Multivalue),
+        fast_writer_settings(Routing::Multivalue),
     );
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["api", "web"]));
@@ -705,7 +687,7 @@ async fn a_timed_out_request_that_was_applied_anyway_is_reconciled() {
     let server = spawn_server(s.emu.clone(), 0).unwrap();
     let writer = s.writer_over(
         Arc::new(sdk_client(&server.endpoint(), ms(300))),
-        settings(Routing::Multivalue),
+        fast_writer_settings(Routing::Multivalue),
     );
     writer.do_send(HostIp(IP));
     writer.do_send(names(&[]));
@@ -739,7 +721,7 @@ fn stalled_writer(s: &Setup, server: &route53_emulator::ServerHandle) -> Addr<Ro
                 min_delay: ms(400),
                 max_delay: ms(400),
             },
-            ..settings(Routing::Multivalue)
+            ..fast_writer_settings(Routing::Multivalue)
         },
     )
 }
@@ -941,7 +923,7 @@ impl Failures {
 #[actix_rt::test]
 async fn more_than_a_thousand_names_go_out_in_batches_within_limits() {
     let s = Setup::new();
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     let desired: BTreeSet<String> = (0..2100).map(|i| format!("svc{i:04}")).collect();
     writer.do_send(DesiredNames(desired));
@@ -982,7 +964,7 @@ async fn requests_are_spaced_by_the_rate_limit() {
     let writer = s.writer(WriterSettings {
         max_requests_per_second: 10,
         limits,
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["a", "b", "c", "d"]));
@@ -1004,7 +986,7 @@ async fn a_dry_run_sends_no_change() {
     s.put(s.multivalue("old", "10.0.0.1", "10.0.0.1"));
     let writer = s.writer(WriterSettings {
         dry_run: true,
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -1027,7 +1009,7 @@ async fn shutdown_with_deregister_withdraws_everything_ours_and_nothing_else() {
     let plain = s.plain("static", "192.0.2.1");
     s.put(theirs.clone());
     s.put(plain.clone());
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["api", "web"]));
     settle(&writer).await;
@@ -1059,7 +1041,7 @@ async fn a_switch_of_routing_replaces_this_instances_record_sets() {
     for rs in [&ours_kept, &ours_gone, &theirs] {
         s.put(rs.clone());
     }
-    let writer = s.writer(settings(Routing::Multivalue));
+    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["kept"]));
     let report = settle(&writer).await;
@@ -1104,7 +1086,7 @@ async fn a_switch_from_simple_routing_ends_in_the_new_routing() {
         verify_interval: ms(300),
         ledger: false,
         once: false,
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     };
     let a = s.writer(fast_verify.clone());
     a.do_send(HostIp(ip1));
@@ -1136,7 +1118,7 @@ async fn shutdown_flushes_what_is_pending_at_once() {
     let writer = s.writer(WriterSettings {
         debounce: Duration::from_secs(30),
         max_delay: Duration::from_secs(60),
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -1158,7 +1140,7 @@ async fn verification_repairs_drift() {
         verify_interval: ms(200),
         ledger: false,
         once: false,
-        ..settings(Routing::Multivalue)
+        ..fast_writer_settings(Routing::Multivalue)
     });
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
@@ -1188,7 +1170,7 @@ async fn verification_repairs_drift() {
 async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
     let s = Setup::new();
     let api = Failures::fatal(1).on_changes(s.emu.clone());
-    let writer = s.writer_over(api, settings(Routing::Multivalue));
+    let writer = s.writer_over(api, fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
@@ -1283,7 +1265,7 @@ async fn a_panic_in_the_zone_read_or_a_change_restarts_the_writer() {
     for at in [PanicAt::List(1), PanicAt::Change(1)] {
         let s = Setup::new();
         let api = panic_once(s.emu.clone(), at);
-        let writer = s.writer_over(api.clone(), settings(Routing::Multivalue));
+        let writer = s.writer_over(api.clone(), fast_writer_settings(Routing::Multivalue));
         writer.do_send(HostIp(IP));
         writer.do_send(names(&["web", "api"]));
         eventually(&format!("published after a panic at {at:?}"), || {
@@ -1319,7 +1301,7 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
             verify_interval: ms(200),
             ledger: false,
             once: false,
-            ..settings(Routing::Multivalue)
+            ..fast_writer_settings(Routing::Multivalue)
         },
     );
     writer.do_send(HostIp(IP));
@@ -1374,7 +1356,7 @@ fn published(
 }
 
 fn simple_writer(s: &Setup, ip: Ipv4Addr) -> Addr<Route53Writer> {
-    let writer = s.writer(settings(Routing::Simple));
+    let writer = s.writer(fast_writer_settings(Routing::Simple));
     writer.do_send(HostIp(ip));
     writer
 }
@@ -1424,7 +1406,7 @@ async fn simple_routing_leaves_an_unmarked_record_set_alone() {
     let writer = Route53Writer::new(
         Arc::new(limited),
         s.zone.clone(),
-        settings(Routing::Simple),
+        fast_writer_settings(Routing::Simple),
         stats.clone(),
     )
     .start_supervised();
@@ -1469,7 +1451,7 @@ proptest! {
                 max_delay: ms(5),
                 max_requests_per_second: 100_000,
                 retry: RetryPolicy { min_delay: ms(1), max_delay: ms(20) },
-                ..settings(routing)
+                ..fast_writer_settings(routing)
             };
             let writers: Vec<Addr<Route53Writer>> = (0..10u8)
                 .map(|i| {

@@ -13,6 +13,7 @@
 //!   a name is published or withdrawn.
 //! - [`tls`]: a test root and server certificate generated at run time, and a loopback TLS proxy with them.
 //! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
+//! - [`fast_writer_settings`]: a writer actor's settings for in-process tests (`tests/writer.rs`, `tests/gc.rs`).
 //! - [`in_parallel`] / [`drop_in_parallel`]: many `docker` commands at once (a storm of starts, say), and
 //!   the removal of many container guards.
 //! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
@@ -37,6 +38,34 @@ pub mod world;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use route53_registrator::actors::writer::WriterSettings;
+use route53_registrator::route53::batch::BatchLimits;
+use route53_registrator::route53::Routing;
+use route53_registrator::timing::RetryPolicy;
+
+/// Writer settings for tests that drive a writer actor in-process: a short debounce and retries, no rate
+/// limit to speak of, no ledger, verification out of the way (an hour).
+pub fn fast_writer_settings(routing: Routing) -> WriterSettings {
+    WriterSettings {
+        routing,
+        ttl: 10,
+        weight: 50,
+        owner_id: None,
+        debounce: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_requests_per_second: 1000,
+        verify_interval: Duration::from_secs(3600),
+        ledger: false,
+        once: false,
+        dry_run: false,
+        retry: RetryPolicy {
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        },
+        limits: BatchLimits::ROUTE53,
+    }
+}
 
 /// Polls `condition` every 50 ms until it holds; panics naming `what` once `timeout` has passed.
 pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
