@@ -46,6 +46,10 @@
 //!    on from there: it never starts over, so on a throttled account it still reaches its last names.
 //! 6. On shutdown it stops verifying and stops waiting for a retry's time (it tries at once, then backs off
 //!    by at most [`SHUTDOWN_MAX_RETRY_DELAY`]), so that a withdrawal fits in `shutdown.timeout`.
+//! 7. The clean-up of gone instances ([`crate::gc`]) asks it whom it sees ([`Reconciler::others_seen`]) and
+//!    hands it the owners EC2 says are gone ([`Reconciler::collect`]): their record sets go out with the next
+//!    flush like any change, except under a name this instance changes in the same flush (that waits for
+//!    the next). A refusal (another survivor withdrew them first) stops it until the next check.
 //!
 //! Whatever owner ids this instance has written under (the host IP before it changed) stay its own until
 //! their record sets are gone, so a change of IP never orphans a record set, even when the replacing batch
