@@ -38,7 +38,8 @@
 //! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
 //!   through aws-config's client: local-ipv4, instance-id).
 //! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
-//!   IP; the messages between them in [`actors::messages`].
+//!   IP and `GcCollector` the owners that are gone (built and tested; `main` does not start it until the
+//!   EC2 client is in); the messages between them in [`actors::messages`].
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
 //! - [`signals`], [`logging`]: what the process needs around the actors (SIGTERM/SIGINT, text or JSON
