@@ -3,8 +3,7 @@
 //! `instance-id` and `instance-state-name` (values OR-ed within a filter, filters AND-ed) and paged by
 //! `NextToken`, and the XML of the answer and of EC2's errors.
 //!
-//! Not yet served over HTTP: the server's route, faults and request log for EC2 come with the daemon's
-//! SDK client.
+//! [`crate::Emulator`] keeps the instances, EC2's own faults and request log; the server answers `POST /`.
 
 use std::collections::BTreeMap;
 

@@ -13,6 +13,7 @@ use route53_registrator::route53::{
     Route53Api, Route53Error,
 };
 
+use crate::ec2::{self, DescribeRequest, Ec2ApiError, Ec2Instance};
 use crate::faults::{Fault, Faults};
 use crate::rules::{self, BatchError, ZoneRecords};
 
@@ -211,6 +212,34 @@ pub(crate) struct State {
     changes: HashMap<String, SubmittedChange>,
     faults: Faults,
     log: Vec<LoggedRequest>,
+    ec2: Ec2State,
+}
+
+/// EC2's side of the account: the instances a test declares, and EC2's own faults and request log (its
+/// API's rate limit is not Route53's).
+#[derive(Default)]
+pub(crate) struct Ec2State {
+    instances: Vec<Ec2Instance>,
+    faults: Faults,
+    log: Vec<Ec2Request>,
+}
+
+/// One DescribeInstances as it arrived, and how it was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ec2Request {
+    /// When it arrived (before any stall).
+    pub at: Instant,
+    /// Its filters, (name, values); empty when its form could not be read.
+    pub filters: Vec<(String, Vec<String>)>,
+    /// The HTTP status of the answer; 0 when the connection was reset without one.
+    pub status: u16,
+}
+
+/// How a DescribeInstances failed.
+pub(crate) enum Ec2Failure {
+    Api(Ec2ApiError),
+    /// Close the connection without answering.
+    Reset,
 }
 
 /// What CreateHostedZone asks for.
@@ -579,6 +608,96 @@ impl Emulator {
             operation,
             zone_id: zone_id.map(str::to_string),
             changes: changes.to_vec(),
+            status,
+        });
+        result
+    }
+}
+
+impl Emulator {
+    /// Declares an EC2 instance (or changes the one with this id): what DescribeInstances answers. Set-up,
+    /// not a request.
+    pub fn declare_instance(&self, id: &str, private_ip: Option<&str>, state: &str) {
+        let instance = Ec2Instance {
+            id: id.to_string(),
+            private_ip: private_ip.map(str::to_string),
+            state: state.to_string(),
+        };
+        let instances = &mut self.lock().ec2.instances;
+        match instances.iter_mut().find(|i| i.id == id) {
+            Some(known) => *known = instance,
+            None => instances.push(instance),
+        }
+    }
+
+    /// Every DescribeInstances that arrived, in order: EC2's own log, apart from Route53's.
+    pub fn ec2_requests(&self) -> Vec<Ec2Request> {
+        self.lock().ec2.log.clone()
+    }
+
+    /// The next `count` DescribeInstances fail this way (a status answers EC2's error body).
+    pub fn ec2_fail_next(&self, count: usize, fault: Fault) {
+        self.lock().ec2.faults.fail_next(count, fault);
+    }
+
+    /// Throttles EC2's API to `requests_per_second` (`RequestLimitExceeded`, 503), or lifts it (`None`).
+    pub fn ec2_set_throttle(&self, requests_per_second: Option<f64>) {
+        self.lock()
+            .ec2
+            .faults
+            .set_throttle(requests_per_second, Instant::now());
+    }
+
+    /// One DescribeInstances: its queued fault, EC2's throttle, then the filters over the declared
+    /// instances; logged with the status it got.
+    pub(crate) async fn describe_instances(
+        &self,
+        request: Result<DescribeRequest, Ec2ApiError>,
+    ) -> Result<(Vec<Ec2Instance>, Option<String>), Ec2Failure> {
+        let at = Instant::now();
+        let fault = self.lock().ec2.faults.take_fault();
+        if let Some(Fault::Stall(duration)) = fault {
+            tokio::time::sleep(duration).await;
+        }
+        let mut state = self.lock();
+        let filters = request
+            .as_ref()
+            .map(|r| r.filters.clone())
+            .unwrap_or_default();
+        let result = match fault {
+            Some(Fault::Reset) => Err(Ec2Failure::Reset),
+            Some(Fault::Status(status)) => Err(Ec2Failure::Api(Ec2ApiError {
+                status,
+                code: if status == 503 {
+                    "Unavailable"
+                } else {
+                    "InternalError"
+                }
+                .into(),
+                message: "An internal error has occurred".into(),
+            })),
+            Some(Fault::Stall(_)) | None => {
+                if state.ec2.faults.admit(Instant::now()) {
+                    request
+                        .and_then(|r| ec2::describe(&state.ec2.instances, &r))
+                        .map_err(Ec2Failure::Api)
+                } else {
+                    Err(Ec2Failure::Api(Ec2ApiError {
+                        status: 503,
+                        code: "RequestLimitExceeded".into(),
+                        message: "Request limit exceeded.".into(),
+                    }))
+                }
+            }
+        };
+        let status = match &result {
+            Ok(_) => 200,
+            Err(Ec2Failure::Reset) => 0,
+            Err(Ec2Failure::Api(error)) => error.status,
+        };
+        state.ec2.log.push(Ec2Request {
+            at,
+            filters,
             status,
         });
         result

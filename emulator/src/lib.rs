@@ -23,6 +23,6 @@ pub mod rules;
 mod server;
 mod xml;
 
-pub use emulator::{bare_zone_id, ApiError, Emulator, LoggedRequest, Operation};
+pub use emulator::{bare_zone_id, ApiError, Ec2Request, Emulator, LoggedRequest, Operation};
 pub use faults::Fault;
 pub use server::{spawn_server, ServerHandle};

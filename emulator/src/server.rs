@@ -11,6 +11,7 @@
 //! | ChangeResourceRecordSets | `POST /2013-04-01/hostedzone/{Id}/rrset/` (the SDKs send the trailing slash; both are served) |
 //! | GetChange | `GET /2013-04-01/change/{Id}` |
 //! | (unofficial) | `GET /_emulator/records`: every zone's record sets, one per line, plain text |
+//! | EC2 DescribeInstances | `POST /` with the Query API's form (`Action=DescribeInstances&Filter.1.Name=…`) |
 
 use std::collections::HashMap;
 use std::io;
@@ -26,8 +27,9 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use rand::Rng;
 use route53_registrator::route53::RecordPosition;
 
+use crate::ec2::{self, Ec2ApiError};
 use crate::emulator::{
-    bare_change_id, bare_zone_id, ApiError, Emulator, Failure, NewZone, Operation,
+    bare_change_id, bare_zone_id, ApiError, Ec2Failure, Emulator, Failure, NewZone, Operation,
 };
 use crate::rules::MAX_PAGE_ITEMS;
 use crate::xml;
@@ -108,6 +110,7 @@ pub fn spawn_server(emulator: Emulator, port: u16) -> io::Result<ServerHandle> {
                         )
                         .route("/2013-04-01/change/{id}", web::get().to(get_change))
                         .route("/_emulator/records", web::get().to(records))
+                        .route("/", web::post().to(ec2_query))
                         .default_service(web::to(unknown_operation))
                 })
                 .workers(1)
@@ -357,6 +360,29 @@ async fn get_change(emulator: web::Data<Emulator>, path: web::Path<String>) -> H
             xml::ChangeInfoResponse::document("GetChangeResponse", &change),
         )
     })
+}
+
+/// EC2's Query API: DescribeInstances, the one action served.
+async fn ec2_query(emulator: web::Data<Emulator>, body: Bytes) -> HttpResponse {
+    let request = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .map_err(|e| Ec2ApiError {
+            status: 400,
+            code: "InvalidParameterValue".into(),
+            message: format!("The form could not be read: {e}"),
+        })
+        .and_then(|pairs| ec2::parse_form(&pairs));
+    let request_id = request_id();
+    match emulator.describe_instances(request).await {
+        Ok((page, next)) => xml_response(
+            StatusCode::OK,
+            ec2::describe_xml(&page, next.as_deref(), &request_id),
+        ),
+        Err(Ec2Failure::Reset) => HttpResponse::Ok().body(ResetBody),
+        Err(Ec2Failure::Api(error)) => xml_response(
+            StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            ec2::error_xml(&error, &request_id),
+        ),
+    }
 }
 
 async fn records(emulator: web::Data<Emulator>) -> HttpResponse {
