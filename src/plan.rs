@@ -112,7 +112,13 @@ pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
     {
         return false;
     }
-    match spec.routing {
+    is_routed_as(spec.routing, rs)
+}
+
+/// Whether `rs` has the form of a record set of `routing`'s own, one per owner: multivalue (the flag, no
+/// weight) or weighted (a weight, no flag). Simple routing has no such record sets.
+pub fn is_routed_as(routing: Routing, rs: &RecordSet) -> bool {
+    match routing {
         Routing::Multivalue => rs.multivalue_answer == Some(true) && rs.weight.is_none(),
         Routing::Weighted => rs.weight.is_some() && rs.multivalue_answer != Some(true),
         Routing::Simple => false,

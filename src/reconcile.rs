@@ -559,7 +559,7 @@ impl Reconciler {
                 .names
                 .iter()
                 .filter(|(name, _)| !own.contains(name.as_str()))
-                .flat_map(|(name, held)| registry.collect(name, held, &self.view.collecting))
+                .flat_map(|(_, held)| registry.collect(held, &self.view.collecting))
                 .collect();
             changes.extend(collect);
         }
@@ -1188,8 +1188,11 @@ impl Reconciler {
             // any read, when the retry's time comes.
             self.view.published_blind = false;
         }
-        let seen = self.others_seen();
-        self.view.collecting.retain(|owner| seen.contains(owner));
+        if !self.view.collecting.is_empty() {
+            // Owners with nothing left in the zone are done with.
+            let seen = self.others_seen();
+            self.view.collecting.retain(|owner| seen.contains(owner));
+        }
         if !outcome.rejected.is_empty() && !self.view.collecting.is_empty() {
             // Another survivor may have withdrawn them first, or the name changed: nothing more is
             // withdrawn until the clean-up's next check says again that they are gone.

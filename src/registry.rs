@@ -21,7 +21,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{desired_record, is_ours, is_service_name, RecordSpec, RECORD_TYPE};
+use crate::plan::{
+    desired_record, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
+};
 use crate::route53::{
     group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
 };
@@ -115,10 +117,10 @@ pub trait Registry {
     /// in simple routing the IPs of its managed set; never this instance's own.
     fn others(&self, held: &Held) -> BTreeSet<String>;
 
-    /// The changes that withdraw the `gone` owners from name `fqdn` (the clean-up of instances that are
-    /// gone, [`crate::gc`]): their record sets in this routing exactly as last read, or in simple routing
+    /// The changes that withdraw the `gone` owners from what a name `held` (the clean-up of instances that
+    /// are gone, [`crate::gc`]): their record sets in this routing exactly as last read, or in simple routing
     /// their IPs from the managed set by compare-and-swap. Nothing else, and nothing of this instance's.
-    fn collect(&self, fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
+    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
 }
 
 /// The registry of `spec`'s routing.
@@ -167,13 +169,8 @@ impl Routed {
     /// Another owner's record set in the configured routing, and that owner: what the clean-up of gone
     /// instances may withdraw.
     fn others_record<'a>(&self, rs: &'a RecordSet) -> Option<&'a str> {
-        let in_form = match self.0.routing {
-            Routing::Multivalue => rs.multivalue_answer == Some(true) && rs.weight.is_none(),
-            Routing::Weighted => rs.weight.is_some() && rs.multivalue_answer != Some(true),
-            Routing::Simple => false,
-        };
         let owner = rs.set_identifier.as_deref()?;
-        (in_form
+        (is_routed_as(self.0.routing, rs)
             && rs.rtype == RECORD_TYPE
             && !self.ours_in_any_policy(rs)
             && is_service_name(&rs.name, &self.0.zone_name))
@@ -200,7 +197,7 @@ impl Registry for Routed {
             .collect()
     }
 
-    fn collect(&self, _fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
         held.a
             .iter()
             .filter(|rs| {
@@ -320,7 +317,7 @@ impl Registry for Shared {
             .unwrap_or_default()
     }
 
-    fn collect(&self, _fqdn: &str, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
         let (Some(current), Some(marker)) = (self.managed(held), &held.marker) else {
             return Vec::new();
         };
@@ -605,7 +602,7 @@ mod tests {
         });
         assert_eq!(multivalue.others(&routed), gone(&["a", "b"]));
         assert_eq!(
-            multivalue.collect("web.zone.", &routed, &gone(&["a", "c", "10.0.0.1", "10.9.9.9"])),
+            multivalue.collect(&routed, &gone(&["a", "c", "10.0.0.1", "10.9.9.9"])),
             vec![change(Delete, rs("a", 10))],
             "only another owner's multivalue record set; never this instance's, another routing's or a plain one"
         );
@@ -615,7 +612,7 @@ mod tests {
         });
         assert_eq!(weighted_registry.others(&routed), gone(&["c"]));
         assert_eq!(
-            weighted_registry.collect("web.zone.", &routed, &gone(&["a", "c"])),
+            weighted_registry.collect(&routed, &gone(&["a", "c"])),
             vec![change(Delete, weighted("c"))]
         );
 
@@ -627,7 +624,7 @@ mod tests {
         let three = managed(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
         assert_eq!(shared.others(&three), gone(&["10.0.0.2", "10.0.0.3"]));
         assert_eq!(
-            shared.collect("web.zone.", &three, &gone(&["10.0.0.2", "10.0.0.1"])),
+            shared.collect(&three, &gone(&["10.0.0.2", "10.0.0.1"])),
             vec![
                 change(Delete, plain(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])),
                 change(Create, plain(&["10.0.0.1", "10.0.0.3"])),
@@ -636,16 +633,14 @@ mod tests {
         );
         let others_only = managed(&["10.0.0.2", "10.0.0.3"]);
         assert_eq!(
-            shared.collect("web.zone.", &others_only, &gone(&["10.0.0.2", "10.0.0.3"])),
+            shared.collect(&others_only, &gone(&["10.0.0.2", "10.0.0.3"])),
             vec![
                 change(Delete, plain(&["10.0.0.2", "10.0.0.3"])),
                 change(Delete, marker()),
             ],
             "the last IPs go with the marker"
         );
-        assert!(shared
-            .collect("web.zone.", &three, &gone(&["10.0.0.7"]))
-            .is_empty());
+        assert!(shared.collect(&three, &gone(&["10.0.0.7"])).is_empty());
         let unmanaged = Held {
             a: vec![plain(&["10.0.0.2"])],
             marker: None,
@@ -654,9 +649,7 @@ mod tests {
             shared.others(&unmanaged).is_empty(),
             "not managed: nobody's"
         );
-        assert!(shared
-            .collect("web.zone.", &unmanaged, &gone(&["10.0.0.2"]))
-            .is_empty());
+        assert!(shared.collect(&unmanaged, &gone(&["10.0.0.2"])).is_empty());
     }
 
     /// The compare-and-swap table of [`Shared`], for the instance `10.0.0.1`.
