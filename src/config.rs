@@ -169,10 +169,11 @@ pub struct HostSettings {
 pub struct GcSettings {
     /// Whether this instance takes part in cleaning up (needs `ec2:DescribeInstances`).
     pub enabled: bool,
-    /// How often, jittered.
+    /// The shortest interval between two checks, jittered (longer in a large fleet: see `gc::check_interval`).
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// How long an owner must have been gone before its records are withdrawn.
+    /// The least time between the two checks that must both find an owner gone before its record sets are
+    /// withdrawn.
     #[serde(with = "humantime_serde")]
     pub grace: Duration,
 }

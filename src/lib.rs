@@ -20,7 +20,8 @@
 //!   sets, so that a restart finds its stale record sets with one read instead of a listing of the zone.
 //! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
 //!   it should hold, through the registry.
-//! - [`ec2`]: the narrow [`ec2::Ec2Api`] trait over EC2's DescribeInstances, all the clean-up asks of it.
+//! - [`ec2`]: the narrow [`ec2::Ec2Api`] trait over EC2's DescribeInstances, all the clean-up asks of it,
+//!   its SDK implementation, and the rate limiter in front of it.
 //! - [`gc`]: pure: the clean-up of gone instances' record sets: which owners to ask EC2 about, when,
 //!   and which are gone (two checks `gc.grace` apart; any doubt deletes nothing).
 //! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
@@ -38,19 +39,23 @@
 //! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
 //!   through aws-config's client: local-ipv4, instance-id).
 //! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
-//!   IP and `GcCollector` the owners that are gone (built and tested; `main` does not start it until the
-//!   EC2 client is in); the messages between them in [`actors::messages`].
+//!   IP and, with `gc.enabled`, `GcCollector` the owners that are gone; the messages between them in
+//!   [`actors::messages`].
 //! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
 //! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
+//! - [`aws`]: the AWS SDK configuration the Route53 and EC2 clients share (the standard chain, the SDK's
+//!   retries off, timeouts).
 //! - [`signals`], [`logging`]: what the process needs around the actors (SIGTERM/SIGINT, text or JSON
 //!   logs, panics logged).
 //!
 //! `src/main.rs` wires the actors together, and builds the parts they share: the Route53 client behind the
-//! one rate limiter, and the statistics handle. The Route53 emulator the tests run against is a separate crate
-//! (`emulator/`), not part of the daemon's binary.
+//! one rate limiter, the EC2 client behind its own, and the statistics handle. The emulator the tests run
+//! against (Route53, and EC2's DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's
+//! binary.
 #![forbid(unsafe_code)]
 
 pub mod actors;
+pub mod aws;
 pub mod classify;
 pub mod cli;
 pub mod config;

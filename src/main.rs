@@ -12,13 +12,18 @@ use std::time::Instant;
 use actix::Supervisor;
 use clap::Parser;
 use route53_registrator::actors::classifier::Classifier;
+use route53_registrator::actors::collector::GcCollector;
 use route53_registrator::actors::docker_watcher::{DockerStatus, DockerWatcher};
 use route53_registrator::actors::messages::{ResyncVia, Settle, Shutdown};
 use route53_registrator::actors::metadata_cache::MetadataCache;
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::aws::sdk_config;
 use route53_registrator::cli::{Cli, Command, ConfigArg, RunArgs};
 use route53_registrator::config::Settings;
 use route53_registrator::docker::resolve_host;
+use route53_registrator::ec2::limited::RateLimitedEc2;
+use route53_registrator::ec2::sdk::SdkEc2;
+use route53_registrator::gc::GcTiming;
 use route53_registrator::http;
 use route53_registrator::logging::{init_logging, log_panics};
 use route53_registrator::metadata::{ImdsMetadata, MetadataApi};
@@ -75,18 +80,21 @@ fn run(args: RunArgs) -> ExitCode {
 /// The longest `healthcheck` waits for `/healthz` (ECS's own health check timeout is 5 s by default).
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// The longest one Route53 request may take before it counts as failed (and is retried).
-const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one AWS request (Route53, EC2) may take before it counts as failed (and is retried, or, for
+/// EC2, doubted).
+const AWS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Wires the actors (`DockerWatcher` → `Classifier` → `Route53Writer`, `MetadataCache` → `Route53Writer`),
-/// runs until a signal (or, with `--once`, one reconciliation), and returns the exit code.
+/// Wires the actors (`DockerWatcher` → `Classifier` → `Route53Writer`, `MetadataCache` → `Route53Writer`,
+/// and with `gc.enabled` `GcCollector` ⇄ `Route53Writer`), runs until a signal (or, with `--once`, one
+/// reconciliation), and returns the exit code.
 async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool) -> u8 {
     let mut signals = Signals::install();
     let zone_id = settings.route53.zone_id.clone();
     // Shared by whoever sends to Route53 (the account's budget is one) and by everything that counts.
     let stats = Stats::new();
     let limiter = route53_limiter(settings.route53.max_requests_per_second);
-    let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_env(ROUTE53_TIMEOUT).await);
+    let aws = sdk_config(AWS_TIMEOUT).await;
+    let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_config(&aws));
     let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(sdk, limiter, stats.clone()));
     // The endpoint first: while the zone is read (Route53 may be unreachable for long) it answers healthy,
     // saying it is not ready yet.
@@ -163,13 +171,32 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     // A classifier restarted after a panic asks the watcher to list at once.
     classifier.do_send(ResyncVia(watcher.clone().recipient()));
 
+    let mut actors = vec![
+        ("writer", writer.clone().recipient()),
+        ("classifier", classifier.clone().recipient()),
+        ("docker_watcher", watcher.clone().recipient()),
+        ("metadata_cache", metadata.clone().recipient()),
+    ];
+    // The clean-up of gone instances' record sets; not for `--once`, which reconciles this instance only.
+    if settings.gc.enabled && !once {
+        let ec2 = Arc::new(RateLimitedEc2::new(
+            Arc::new(SdkEc2::from_config(&aws)),
+            stats.clone(),
+        ));
+        let timing = GcTiming::new(settings.gc.interval, settings.gc.grace);
+        info!(interval = ?settings.gc.interval, grace = ?settings.gc.grace, "gc: cleaning up after instances that are gone");
+        let gc = GcCollector::new(
+            ec2,
+            writer.clone().recipient(),
+            writer.clone().recipient(),
+            timing,
+            stats.clone(),
+        )
+        .start_supervised();
+        actors.push(("gc", gc.recipient()));
+    }
     health.running(http::Running {
-        actors: vec![
-            ("writer", writer.clone().recipient()),
-            ("classifier", classifier.clone().recipient()),
-            ("docker_watcher", watcher.clone().recipient()),
-            ("metadata_cache", metadata.clone().recipient()),
-        ],
+        actors,
         docker: status,
     });
 

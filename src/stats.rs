@@ -14,13 +14,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-/// One Route53 request's operation and how it ended.
+/// One AWS request's operation and how it ended.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `GetHostedZone`, `ListResourceRecordSets`, `ChangeResourceRecordSets`.
+    /// Route53's `GetHostedZone`, `ListResourceRecordSets`, `ChangeResourceRecordSets`; EC2's
+    /// `DescribeInstances`.
     pub operation: String,
-    /// `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout, reset, refused connection) or `fatal`
-    /// (no such zone, credentials refused): see `route53::outcome`.
+    /// Route53: `ok`, `throttled`, `rejected`, `5xx`, `unreachable` (timeout, reset, refused connection) or
+    /// `fatal` (no such zone, credentials refused): see `route53::outcome`. EC2: see `ec2::limited::outcome`.
     pub outcome: String,
 }
 
@@ -86,6 +87,8 @@ pub struct Stats {
     /// Checks whose answer was doubted, so that nothing was deleted (an EC2 error, an answer that misses
     /// this instance or covers none of the owners).
     pub gc_doubtful_checks: Counter,
+    /// EC2 requests of the clean-up (DescribeInstances), by outcome.
+    pub ec2_requests: Family<RequestLabels, Counter>,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
     pub names_left_alone: Counter,
     /// Unix time (seconds) at which the zone last matched the desired names, 0 before the first time.
@@ -130,6 +133,7 @@ impl Stats {
             gc_withdrawn: Counter::default(),
             gc_checks: Counter::default(),
             gc_doubtful_checks: Counter::default(),
+            ec2_requests: Family::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
             seconds_since_reconciled: Gauge::default(),
@@ -213,6 +217,11 @@ impl Stats {
             stats.gc_doubtful_checks.clone(),
         );
         registry.register(
+            "ec2_requests",
+            "EC2 requests of the clean-up by operation and outcome (ok, throttled, error, unreachable)",
+            stats.ec2_requests.clone(),
+        );
+        registry.register(
             "names_left_alone",
             "Desired names left alone because they hold record sets this instance may not change",
             stats.names_left_alone.clone(),
@@ -245,6 +254,16 @@ impl Stats {
             None => seen.last_ok = Some(Instant::now()),
             Some(e) => seen.last_error = Some((Instant::now(), format!("{operation}: {e}"))),
         }
+    }
+
+    /// Counts one EC2 request of `operation` that ended with `outcome`.
+    pub fn ec2_request(&self, operation: &str, outcome: &str) {
+        self.ec2_requests
+            .get_or_create(&RequestLabels {
+                operation: operation.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
     }
 
     /// How many requests of `operation` ended with `outcome` (`ok`, `throttled`, ...).

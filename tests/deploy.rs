@@ -1016,6 +1016,10 @@ fn task_definition_placeholders_are_obvious() {
     }
     let policy = read_json(IAM_POLICY);
     for (i, statement) in policy["Statement"].as_array().unwrap().iter().enumerate() {
+        let actions = string_or_list(IAM_POLICY, at(IAM_POLICY, statement, &["Action"]), "Action");
+        if actions.iter().all(|a| a.starts_with("ec2:")) {
+            continue; // EC2's statement has no resource to name (policy_grants_describe_instances_apart)
+        }
         for resource in string_or_list(
             IAM_POLICY,
             at(IAM_POLICY, statement, &["Resource"]),
@@ -1027,6 +1031,44 @@ fn task_definition_placeholders_are_obvious() {
             );
         }
     }
+}
+
+/// `ec2:DescribeInstances` is needed only with `gc.enabled`: it stands in a statement of its own, marked by
+/// its Sid, that an operator who leaves gc off can drop, and it names no resource because DescribeInstances
+/// supports no resource-level permissions (IAM refuses it on anything but `*`).
+#[test]
+fn policy_grants_describe_instances_apart() {
+    let policy = read_json(IAM_POLICY);
+    let statements = statements_granting(IAM_POLICY, &policy, "ec2:DescribeInstances");
+    assert_eq!(
+        statements.len(),
+        1,
+        "{IAM_POLICY}: exactly one statement grants ec2:DescribeInstances"
+    );
+    let statement = statements[0];
+    assert_eq!(
+        string_or_list(IAM_POLICY, at(IAM_POLICY, statement, &["Action"]), "Action"),
+        BTreeSet::from(["ec2:DescribeInstances".to_string()]),
+        "{IAM_POLICY}: the statement granting ec2:DescribeInstances grants nothing else"
+    );
+    let sid = str_at(IAM_POLICY, statement, &["Sid"]);
+    assert!(
+        sid.starts_with("GcOnly"),
+        "{IAM_POLICY}: the statement granting ec2:DescribeInstances must say it is for gc only (Sid GcOnly...), is {sid:?}"
+    );
+    assert_eq!(
+        string_or_list(
+            IAM_POLICY,
+            at(IAM_POLICY, statement, &["Resource"]),
+            "Resource"
+        ),
+        BTreeSet::from(["*".to_string()]),
+        "{IAM_POLICY}: {sid}.Resource"
+    );
+    assert!(
+        statement.get("Condition").is_none(),
+        "{IAM_POLICY}: {sid} needs no condition"
+    );
 }
 
 #[test]

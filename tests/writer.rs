@@ -21,6 +21,7 @@ use proptest::prelude::*;
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::aws::sdk_config;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
@@ -1179,10 +1180,10 @@ async fn a_restarted_writer_reads_the_zone_again_and_reconciles() {
     assert_eq!(reads, 2, "read at start and again after the restart");
 }
 
-/// `SdkRoute53::from_env` takes the endpoint, region and credentials from the standard AWS environment
-/// variables; `resolve_zone` returns the zone, or the fatal error for a zone that does not exist. (The only
-/// test here that reads the environment; it sets every variable the chain would otherwise look further for,
-/// so nothing leaves this machine.)
+/// `aws::sdk_config` takes the endpoint, region and credentials from the standard AWS environment variables;
+/// `resolve_zone` returns the zone, or the fatal error for a zone that does not exist. (The only test here
+/// that reads the environment; it sets every variable the chain would otherwise look further for, so
+/// nothing leaves this machine.)
 #[actix_rt::test]
 async fn the_sdk_client_from_the_environment_resolves_the_zone() {
     let s = Setup::new();
@@ -1197,7 +1198,7 @@ async fn the_sdk_client_from_the_environment_resolves_the_zone() {
         "AWS_SHARED_CREDENTIALS_FILE",
         "/nonexistent/aws-credentials",
     );
-    let api = SdkRoute53::from_env(Duration::from_secs(5)).await;
+    let api = SdkRoute53::from_config(&sdk_config(Duration::from_secs(5)).await);
     let fast = RetryPolicy {
         min_delay: ms(5),
         max_delay: ms(20),

@@ -25,11 +25,12 @@ use rand::{Rng, SeedableRng};
 use route53_emulator::{LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
+use route53_registrator::aws::CONNECT_TIMEOUT;
 use route53_registrator::config::Settings;
 use route53_registrator::ledger::ledger_name;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
-use route53_registrator::route53::sdk::{SdkRoute53, CONNECT_TIMEOUT};
+use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
 use route53_registrator::stats::Stats;
 use route53_registrator::timing::RetryPolicy;
@@ -259,7 +260,7 @@ impl Prepared {
 
 /// The real SDK pointed at the emulator: static credentials and region (nothing asks the instance metadata
 /// service or leaves the machine), the SDK's retries off and the daemon's timeouts, as
-/// `SdkRoute53::from_env` builds it in `src/main.rs`.
+/// `route53_registrator::aws::sdk_config` builds it in `src/main.rs`.
 fn sdk_config(endpoint: &str) -> aws_sdk_route53::Config {
     aws_sdk_route53::Config::builder()
         .behavior_version(BehaviorVersion::latest())

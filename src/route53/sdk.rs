@@ -1,31 +1,22 @@
 //! [`Route53Api`] over `aws-sdk-route53`.
 //!
-//! The SDK's own retries are turned off ([`SdkRoute53::from_env`]): the writer owns every retry, so that each
+//! The SDK's own retries are turned off ([`crate::aws::sdk_config`]): the writer owns every retry, so that each
 //! request passes its rate limiter and is counted. Every SDK error is mapped to a [`Route53Error`] in one
 //! place, `classify`, from what came back: the HTTP status, the error code, the message and the raw body.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
-use aws_config::meta::region::RegionProviderChain;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::SdkConfig;
 use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_route53::types as sdk;
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use crate::aws::THROTTLING_CODES;
+
 use super::{
     Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
     Route53Api, Route53Error,
 };
-
-/// The longest a TCP (and TLS) connection to Route53 may take to open.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Route53 is a global service signed in us-east-1; the region only matters when none is configured.
-const FALLBACK_REGION: &str = "us-east-1";
 
 /// [`Route53Api`] over an `aws-sdk-route53` client.
 #[derive(Clone, Debug)]
@@ -35,28 +26,15 @@ pub struct SdkRoute53 {
 
 impl SdkRoute53 {
     /// Wraps a client configured by the caller (it should have retries disabled, as
-    /// [`SdkRoute53::from_env`] does).
+    /// [`crate::aws::sdk_config`] has).
     pub fn new(client: Client) -> Self {
         SdkRoute53 { client }
     }
 
-    /// A client from the standard AWS chain (region, credentials, `AWS_ENDPOINT_URL`), with the SDK's retries
-    /// disabled so that every request passes the writer's rate limiter, a connect timeout, and
-    /// `operation_timeout` on each call (a stalled Route53 becomes a retriable transport error).
-    pub async fn from_env(operation_timeout: Duration) -> Self {
-        let region =
-            RegionProviderChain::default_provider().or_else(Region::from_static(FALLBACK_REGION));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT.min(operation_timeout))
-            .operation_timeout(operation_timeout)
-            .build();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(timeouts)
-            .load()
-            .await;
-        SdkRoute53::new(Client::new(&config))
+    /// A client on the shared configuration ([`crate::aws::sdk_config`]: the standard chain, the SDK's
+    /// retries off, timeouts on each call).
+    pub fn from_config(config: &SdkConfig) -> Self {
+        SdkRoute53::new(Client::new(config))
     }
 }
 
@@ -211,14 +189,6 @@ fn body_text(raw: &HttpResponse) -> Option<String> {
         .bytes()
         .map(|b| String::from_utf8_lossy(b).into_owned())
 }
-
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-];
 
 /// An IAM policy forbids the request (the credentials themselves are good).
 const ACCESS_DENIED_CODES: &[&str] = &["AccessDenied", "AccessDeniedException", "NotAuthorized"];

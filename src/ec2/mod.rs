@@ -1,5 +1,11 @@
 //! The narrow trait over EC2: the one call the clean-up of gone instances makes ([`crate::gc`]).
 //! "The subset of the EC2 API that we actually use": DescribeInstances with one filter, every page.
+//!
+//! [`sdk::SdkEc2`] implements it over `aws-sdk-ec2`; [`limited::RateLimitedEc2`] puts this instance's EC2
+//! rate limiter in front of it and counts each request. The clean-up's tests script it in-process.
+
+pub mod limited;
+pub mod sdk;
 
 use async_trait::async_trait;
 
