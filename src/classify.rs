@@ -96,7 +96,11 @@ pub enum NameRefusal {
     Dot(String),
     /// It contains `*`: no wildcards.
     Wildcard(String),
-    /// Nothing is left after sanitising (it was empty, or made only of characters that become `-`).
+    /// It holds characters a DNS label cannot (a space, `/`, `@`, a non-ASCII letter, ...), listed once
+    /// each in `chars`. Replacing or dropping them could turn one service's name into another's
+    /// (`сервис-api` into `api`), so the name is refused instead.
+    Characters { raw: String, chars: String },
+    /// Nothing is left after sanitising (it was empty, or made only of `-` and `_`).
     Empty(String),
     /// Longer than 63 characters after sanitising; never truncated, so that two long names cannot collide.
     TooLong { raw: String, len: usize },
@@ -108,6 +112,7 @@ impl NameRefusal {
         match self {
             NameRefusal::Dot(_) => "dot",
             NameRefusal::Wildcard(_) => "wildcard",
+            NameRefusal::Characters { .. } => "characters",
             NameRefusal::Empty(_) => "empty",
             NameRefusal::TooLong { .. } => "too_long",
         }
@@ -119,6 +124,11 @@ impl fmt::Display for NameRefusal {
         match self {
             NameRefusal::Dot(raw) => write!(f, "{raw:?} contains \".\": a name is one DNS label, no sub-domains"),
             NameRefusal::Wildcard(raw) => write!(f, "{raw:?} contains \"*\": no wildcards"),
+            NameRefusal::Characters { raw, chars } => write!(
+                f,
+                "{raw:?} contains {chars:?}, which a DNS name cannot hold; only letters a-z (any case), digits, \
+                 \"-\" and \"_\" are allowed, since replacing others could make it another service's name"
+            ),
             NameRefusal::Empty(raw) => write!(f, "{raw:?} is empty once sanitised"),
             NameRefusal::TooLong { raw, len } => write!(
                 f,
@@ -156,7 +166,7 @@ pub fn classify(sel: &SelectionSettings, c: &ContainerInfo) -> Classification {
         return Classification::Skipped(SkipReason::NetworkContainer(c.network_mode.clone()));
     }
 
-    let Some(raw) = name_override.or(ecs_name) else {
+    let Some(raw) = name_label_value(sel, c) else {
         return Classification::Skipped(SkipReason::NoNameLabel {
             label: sel.name_label.clone(),
         });
@@ -167,18 +177,32 @@ pub fn classify(sel: &SelectionSettings, c: &ContainerInfo) -> Classification {
     }
 }
 
+/// Whether a label value may hold `ch`: sanitising changes nothing but case and `_` (to `-`).
+fn is_allowed(ch: char) -> bool {
+    ch.is_ascii_alphanumeric() || ch == '-' || ch == '_'
+}
+
+/// The label value a service container is named by: the name-override label's, else the ECS name label's.
+pub fn name_label_value<'a>(sel: &SelectionSettings, c: &'a ContainerInfo) -> Option<&'a str> {
+    let label = |key: &str| c.labels.get(key).map(String::as_str);
+    label(&sel.name_override_label).or(label(&sel.name_label))
+}
+
 /// Turns a label value into one DNS label, or refuses it. The rules, in order:
 ///
 /// | the label value                                  | result                                              |
 /// |--------------------------------------------------|-----------------------------------------------------|
 /// | contains `.` or `*`                              | refused (no sub-domains, no wildcards)              |
-/// | `My_Svc`                                         | `my-svc`: lower-cased (ASCII); every character other than `a-z 0-9 -` becomes `-` |
-/// | `--api--`                                        | `api`: leading and trailing `-` trimmed             |
-/// | empty, or empty after the rules above (`сервис` → `------` → ``) | refused                             |
+/// | any character but `A-Z a-z 0-9 - _` (` `, `/`, `é`, `сервис-api`) | refused: replacing it could make another service's name |
+/// | `My_Svc`                                         | `my-svc`: lower-cased, `_` becomes `-`              |
+/// | `--api--`                                        | `api`: leading and trailing `-` (and `_`) trimmed   |
+/// | empty, or empty after the rules above (`__`)     | refused                                             |
 /// | longer than 63 characters after the rules above  | refused (never truncated: two long names must not collide) |
 ///
-/// Every character (not byte) becomes one character, so `сервис` is six `-`. Inner runs of `-` are kept
-/// (`a__b` → `a--b`): collapsing them would make `a_b` and `a__b` collide.
+/// So two label values map to one name only when they differ in case, in `_` against `-`, or in leading
+/// and trailing `-`/`_`; a name that differs from its label is logged (once per container) by the
+/// classifier. Inner runs of `-` are kept (`a__b` → `a--b`): collapsing them would make `a_b` and `a__b`
+/// collide.
 pub fn sanitize_name(raw: &str) -> Result<String, NameRefusal> {
     if raw.contains('.') {
         return Err(NameRefusal::Dot(raw.to_owned()));
@@ -186,14 +210,25 @@ pub fn sanitize_name(raw: &str) -> Result<String, NameRefusal> {
     if raw.contains('*') {
         return Err(NameRefusal::Wildcard(raw.to_owned()));
     }
+    let mut bad = String::new();
+    for ch in raw.chars().filter(|ch| !is_allowed(*ch)) {
+        if !bad.contains(ch) {
+            bad.push(ch);
+        }
+    }
+    if !bad.is_empty() {
+        return Err(NameRefusal::Characters {
+            raw: raw.to_owned(),
+            chars: bad,
+        });
+    }
     let mapped: String = raw
         .chars()
         .map(|ch| {
-            let ch = ch.to_ascii_lowercase();
-            if ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' {
-                ch
-            } else {
+            if ch == '_' {
                 '-'
+            } else {
+                ch.to_ascii_lowercase()
             }
         })
         .collect();
@@ -474,8 +509,12 @@ mod tests {
             ("_api_", Ok("api")),
             ("API2", Ok("api2")),
             ("a__b", Ok("a--b")),
-            ("a b/c:d", Ok("a-b-c-d")),
-            ("café", Ok("caf")),
+            ("a b/c:d", Err(chars("a b/c:d", " /:"))),
+            ("café", Err(chars("café", "é"))),
+            ("сервис-api", Err(chars("сервис-api", "серви"))),
+            ("pay ment", Err(chars("pay ment", " "))),
+            ("Pay_Ment", Ok("pay-ment")),
+            ("pay-ment", Ok("pay-ment")),
             ("9lives", Ok("9lives")),
             ("a.b", Err(NameRefusal::Dot("a.b".into()))),
             ("web.", Err(NameRefusal::Dot("web.".into()))),
@@ -484,7 +523,8 @@ mod tests {
             ("we*b", Err(NameRefusal::Wildcard("we*b".into()))),
             ("", Err(NameRefusal::Empty("".into()))),
             ("---", Err(NameRefusal::Empty("---".into()))),
-            ("сервис", Err(NameRefusal::Empty("сервис".into()))),
+            ("сервис", Err(chars("сервис", "серви"))),
+            ("-_-", Err(NameRefusal::Empty("-_-".into()))),
             ("___", Err(NameRefusal::Empty("___".into()))),
             (long63.as_str(), Ok(long63.as_str())),
         ];
@@ -501,15 +541,13 @@ mod tests {
             })
         );
         assert_eq!(sanitize_name(&format!("-{long63}-")), Ok(long63.clone()));
-        // Each character is one character, whatever its width in bytes: 62 two-byte letters are 62 dashes.
-        let wide = format!("a{}b", "é".repeat(62));
-        assert_eq!(
-            sanitize_name(&wide),
-            Err(NameRefusal::TooLong {
-                raw: wide.clone(),
-                len: 64
-            })
-        );
+    }
+
+    fn chars(raw: &str, chars: &str) -> NameRefusal {
+        NameRefusal::Characters {
+            raw: raw.into(),
+            chars: chars.into(),
+        }
     }
 
     #[test]
@@ -517,7 +555,11 @@ mod tests {
         let cases = [
             (sanitize_name("a.b"), "no sub-domains"),
             (sanitize_name("*"), "no wildcards"),
-            (sanitize_name("сервис"), "empty once sanitised"),
+            (
+                sanitize_name("сервис-api"),
+                "contains \"серви\", which a DNS name cannot hold",
+            ),
+            (sanitize_name("__"), "empty once sanitised"),
             (sanitize_name(&"x".repeat(70)), "70 characters"),
         ];
         for (result, words) in cases {
@@ -547,6 +589,34 @@ mod tests {
         #[test]
         fn names_are_case_insensitive(raw in "[A-Za-z0-9_-]{1,80}") {
             prop_assert_eq!(sanitize_name(&raw).ok(), sanitize_name(&raw.to_ascii_lowercase()).ok());
+        }
+
+        /// Two label values that share a name differ only in case, `_` against `-`, and leading or trailing
+        /// `-`/`_`. Short strings over a small alphabet (with characters that must be refused) make
+        /// collisions common enough to test; arbitrary strings cover the rest.
+        #[test]
+        fn only_case_and_dashes_can_make_two_labels_one_name(
+            a in prop_oneof!["[aAbB1_ .é-]{0,6}", any::<String>()],
+            b in prop_oneof!["[aAbB1_ .é-]{0,6}", any::<String>()],
+        ) {
+            let canonical = |raw: &str| {
+                raw.to_ascii_lowercase().replace('_', "-").trim_matches('-').to_string()
+            };
+            if let (Ok(x), Ok(y)) = (sanitize_name(&a), sanitize_name(&b)) {
+                prop_assert_eq!(x == y, canonical(&a) == canonical(&b), "{:?} {:?} -> {:?} {:?}", a, b, x, y);
+            }
+        }
+
+        /// A refusal for characters names each character that is not allowed, once, and only those.
+        #[test]
+        fn a_refusal_names_the_characters(raw in any::<String>()) {
+            if let Err(NameRefusal::Characters { chars, .. }) = sanitize_name(&raw) {
+                for ch in chars.chars() {
+                    prop_assert!(raw.contains(ch) && !is_allowed(ch));
+                    prop_assert_eq!(chars.matches(ch).count(), 1);
+                }
+                prop_assert!(!chars.is_empty());
+            }
         }
     }
 }

@@ -42,7 +42,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use crate::classify::{classify, Classification, NameRefusal, SkipReason};
+use crate::classify::{classify, name_label_value, Classification, NameRefusal, SkipReason};
 use crate::config::SelectionSettings;
 use crate::container::{ContainerEvent, ContainerInfo, Health};
 
@@ -51,7 +51,8 @@ const SIGKILL: u32 = 9;
 /// SIGTERM: the stop signal of a container that sets none.
 const SIGTERM: u32 = 15;
 
-/// Something about a container to log once: it asked to be published but cannot be.
+/// Something about a container to log once: it asked to be published but cannot be, or is published
+/// under a name that differs from its label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
     /// The container's id.
@@ -61,11 +62,17 @@ pub struct Notice {
     pub kind: NoticeKind,
 }
 
-/// Why a container that asked to be published is not.
+/// What is said of a container, once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NoticeKind {
     Skipped(SkipReason),
     Refused(NameRefusal),
+    /// Published, under a name that is not its label's value as written (`My_Svc` as `my-svc`): said so
+    /// that whoever looks for `My_Svc` in the zone finds it.
+    Renamed {
+        label: String,
+        name: String,
+    },
 }
 
 /// One run of a container: its `StartedAt` (see the module's doc).
@@ -260,7 +267,14 @@ impl DesiredState {
         let kind = match &tracked.class {
             Classification::Skipped(reason) => NoticeKind::Skipped(reason.clone()),
             Classification::Refused(refusal) => NoticeKind::Refused(refusal.clone()),
-            Classification::Service(_) | Classification::NotService => return None,
+            Classification::Service(name) => match name_label_value(&self.sel, &tracked.info) {
+                Some(label) if label != name => NoticeKind::Renamed {
+                    label: label.to_owned(),
+                    name: name.clone(),
+                },
+                _ => return None,
+            },
+            Classification::NotService => return None,
         };
         if !self.reported.insert(id.to_owned()) {
             return None;
@@ -731,14 +745,16 @@ mod tests {
     }
 
     #[test]
-    fn skips_and_refusals_are_reported_once_per_container() {
+    fn skips_refusals_and_renames_are_reported_once_per_container() {
         let refused = svc("r", "api.v2");
         let skipped = with_network(svc("s", "db"), "container:abc");
+        let renamed = svc("n", "My_Svc");
         let mut state = DesiredState::new(SelectionSettings::default());
 
         let notices = state.snapshot(vec![
             refused.clone(),
             skipped.clone(),
+            renamed.clone(),
             svc("ok", "web"),
             plain("p"),
         ]);
@@ -755,11 +771,23 @@ mod tests {
                     container: "ecs-db-s".into(),
                     kind: NoticeKind::Skipped(SkipReason::NetworkContainer("container:abc".into())),
                 },
+                Notice {
+                    id: "n".into(),
+                    container: "ecs-My_Svc-n".into(),
+                    kind: NoticeKind::Renamed {
+                        label: "My_Svc".into(),
+                        name: "my-svc".into()
+                    },
+                },
             ]
+        );
+        assert!(
+            state.names().contains("my-svc"),
+            "a renamed service is published"
         );
         // Listed again, restarted, or started again: not reported again while the id is known.
         assert_eq!(
-            state.snapshot(vec![refused.clone(), skipped.clone()]),
+            state.snapshot(vec![refused.clone(), skipped.clone(), renamed.clone()]),
             vec![]
         );
         assert_eq!(

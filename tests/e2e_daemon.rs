@@ -66,7 +66,7 @@ fn a_service_is_published_with_the_ip_from_imds_and_withdrawn_when_it_stops() {
 #[test]
 fn only_selected_containers_are_published() {
     let world = World::new();
-    let _daemon = world.daemon("10.0.0.1");
+    let daemon = world.daemon("10.0.0.1");
     let net = world.network.name().to_string();
 
     // Started first, so that by the time the control is published the daemon has seen all of them.
@@ -102,6 +102,11 @@ fn only_selected_containers_are_published() {
         .service("dotted")
         .label("route53-registrator.name", "a.b")
         .run();
+    // Sanitised by replacing its Cyrillic letters, it would be published as `api`: another service's name.
+    let cyrillic = world
+        .service("cyrillic")
+        .label("route53-registrator.name", "сервис-api")
+        .run();
     let _control = world.service("control").run();
 
     world.wait_published("control", "10.0.0.1");
@@ -122,6 +127,23 @@ fn only_selected_containers_are_published() {
     assert_eq!(
         names, expected,
         "only the selected containers are published (network {net})"
+    );
+    // Each refusal and each name that differs from its label is logged once, with the container's name.
+    let log = daemon.output();
+    let lines = |words: &[&str]| {
+        log.lines()
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .count()
+    };
+    assert_eq!(
+        lines(&["name refused", cyrillic.name(), "серви"]),
+        1,
+        "the Cyrillic name refused once, naming its letters:\n{log}"
+    );
+    assert_eq!(
+        lines(&["published under its sanitised name", "Opt_In", "opt-in"]),
+        1,
+        "the sanitised name logged once with its label:\n{log}"
     );
 }
 

@@ -1,7 +1,7 @@
 //! `Classifier`: turns the watcher's events and snapshots into the set of names this instance should publish,
 //! and hands it to the writer whenever it changes.
 //!
-//! The decisions are [`DesiredState`]'s; this actor holds it, logs its skips and refusals (once per
+//! The decisions are [`DesiredState`]'s; this actor holds it, logs its skips, refusals and renames (once per
 //! container, fields first), counts refusals, and sends [`DesiredNames`]. Nothing is sent before the first
 //! [`Snapshot`]: until the running containers have been listed, an empty set would not mean "nothing runs",
 //! and the writer would withdraw live records.
@@ -70,6 +70,9 @@ impl Classifier {
                 NoticeKind::Skipped(reason) => {
                     self.stats.container("skipped", reason.label());
                     info!(container = %n.container, id = %short(&n.id), reason = %reason, "container skipped");
+                }
+                NoticeKind::Renamed { label, name } => {
+                    info!(container = %n.container, id = %short(&n.id), label, name, "published under its sanitised name");
                 }
             }
         }
