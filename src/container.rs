@@ -51,6 +51,14 @@ pub enum ContainerEvent {
     Destroy { id: String },
 }
 
+/// A [`ContainerEvent`] and the engine's time for it (its `timeNano`): the point a replay after a reconnect
+/// must start from, since an event may be delivered long after it happened (behind a slow inspection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimedEvent {
+    pub event: ContainerEvent,
+    pub at: SystemTime,
+}
+
 impl ContainerEvent {
     /// Docker's name for the event's action (the metrics' `action` label).
     pub fn action(&self) -> &'static str {

@@ -26,7 +26,7 @@ use bollard::Docker;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::FutureExt;
 
-use crate::container::{ContainerEvent, ContainerInfo, Health};
+use crate::container::{ContainerEvent, ContainerInfo, Health, TimedEvent};
 
 /// The engine's address when neither `docker.host` nor `DOCKER_HOST` names one.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -78,7 +78,8 @@ pub trait DockerApi: Send + Sync {
     /// is inspected and becomes [`ContainerEvent::Started`]; one whose container is already gone is
     /// dropped (its `die` and `destroy` follow). The stream ends or yields an error when the connection
     /// does; it never resumes.
-    fn events(&self, since: SystemTime) -> BoxStream<'static, Result<ContainerEvent, DockerError>>;
+    /// Each event carries the engine's time for it ([`TimedEvent`]).
+    fn events(&self, since: SystemTime) -> BoxStream<'static, Result<TimedEvent, DockerError>>;
 }
 
 /// [`DockerApi`] over a bollard client whose API version has been negotiated with the engine.
@@ -123,6 +124,17 @@ pub fn resolve_host(configured: &str, docker_host_env: Option<&str>) -> String {
         .find(|host| !host.is_empty())
         .unwrap_or(DEFAULT_DOCKER_HOST)
         .to_string()
+}
+
+/// The engine's time for an event: `timeNano`, else `time` (seconds); `None` when it gives neither.
+pub fn event_time(message: &EventMessage) -> Option<SystemTime> {
+    let nanos = message.time_nano.filter(|n| *n > 0).or_else(|| {
+        message
+            .time
+            .filter(|s| *s > 0)
+            .map(|s| s.saturating_mul(1_000_000_000))
+    })?;
+    UNIX_EPOCH.checked_add(Duration::from_nanos(u64::try_from(nanos).ok()?))
 }
 
 /// What an event from the engine means before any follow-up call: either the event itself, or a container
@@ -348,7 +360,7 @@ impl DockerApi for BollardDocker {
         BollardDocker::inspect_info(&self.docker, id, false).await
     }
 
-    fn events(&self, since: SystemTime) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
+    fn events(&self, since: SystemTime) -> BoxStream<'static, Result<TimedEvent, DockerError>> {
         let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
             (
@@ -378,7 +390,10 @@ impl DockerApi for BollardDocker {
         });
         raw.filter_map(|item| async move {
             match item {
-                Ok(message) => parse_event(&message).map(Ok),
+                Ok(message) => {
+                    let at = event_time(&message).unwrap_or_else(SystemTime::now);
+                    parse_event(&message).map(|parsed| Ok((parsed, at)))
+                }
                 Err(error) => Some(Err(error)),
             }
         })
@@ -387,8 +402,8 @@ impl DockerApi for BollardDocker {
             let docker = Arc::clone(&docker);
             async move {
                 match parsed {
-                    Ok(ParsedEvent::Ready(event)) => Some(Ok(event)),
-                    Ok(ParsedEvent::Start { id }) => {
+                    Ok((ParsedEvent::Ready(event), at)) => Some(Ok(TimedEvent { event, at })),
+                    Ok((ParsedEvent::Start { id }, at)) => {
                         let inspected =
                             AssertUnwindSafe(BollardDocker::inspect_info(&docker, &id, false))
                                 .catch_unwind()
@@ -397,7 +412,10 @@ impl DockerApi for BollardDocker {
                                     Err(DockerError::Panic(panic_message(payload)))
                                 });
                         match inspected {
-                            Ok(Some(info)) => Some(Ok(ContainerEvent::Started(info))),
+                            Ok(Some(info)) => Some(Ok(TimedEvent {
+                                event: ContainerEvent::Started(info),
+                                at,
+                            })),
                             // Already gone: its `die` and `destroy` follow.
                             Ok(None) => None,
                             Err(error) => Some(Err(error)),
@@ -440,6 +458,26 @@ mod tests {
 
     fn ready(event: ContainerEvent) -> Option<ParsedEvent> {
         Some(ParsedEvent::Ready(event))
+    }
+
+    #[test]
+    fn an_events_time_is_the_engines() {
+        let mut message = event("die", "c1", &[]);
+        assert_eq!(event_time(&message), None, "neither time given");
+        message.time = Some(1_700_000_000);
+        assert_eq!(
+            event_time(&message),
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        message.time_nano = Some(1_700_000_000_123_456_789);
+        assert_eq!(
+            event_time(&message),
+            Some(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)),
+            "timeNano wins"
+        );
+        message.time_nano = Some(-5);
+        message.time = None;
+        assert_eq!(event_time(&message), None, "nonsense is no time");
     }
 
     #[test]

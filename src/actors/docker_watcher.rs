@@ -9,9 +9,11 @@
 //! taken earlier would be undone by it (a container started during the listing would vanish until the next
 //! resync); an event forwarded after it is applied on top, which is always right. The subscription asks the
 //! engine for the events since a second before it was made, so nothing between subscribing and listing is
-//! lost either; after a reconnect, since a second before the last event the previous stream delivered, so
-//! that the engine replays what happened during the outage (a stop-signal `kill` of a container that still
-//! drains is only seen that way: the listing shows it running). Replayed events keep the engine's order, so
+//! lost either; after a reconnect, since a second before the engine's time (`timeNano`) of the last event
+//! the previous stream delivered (not the time it was delivered: events queued behind it, behind a slow
+//! inspection, may have happened before that), so that the engine replays what happened during the outage
+//! (a stop-signal `kill` of a container that still drains is only seen that way: the listing shows it
+//! running). Replayed events keep the engine's order, so
 //! applied on top of the new snapshot they end where the engine is; the snapshot stays what the state rests
 //! on, since the engine keeps only its last few hundred events.
 //!
@@ -36,7 +38,7 @@ use tracing::{debug, info, warn};
 
 use crate::actors::messages::{Event, Resync, Snapshot};
 use crate::actors::CatchPanic;
-use crate::container::{ContainerEvent, ContainerInfo};
+use crate::container::{ContainerEvent, ContainerInfo, TimedEvent};
 use crate::docker::{BollardDocker, DockerApi, DockerError};
 use crate::stats::Stats;
 use crate::timing::{Backoff, RetryPolicy};
@@ -260,19 +262,21 @@ impl DockerWatcher {
     }
 
     /// One item of the event stream: an event is held while a listing is in flight, else forwarded.
-    fn event(&mut self, item: Result<ContainerEvent, DockerError>, ctx: &mut Context<Self>) {
+    fn event(&mut self, item: Result<TimedEvent, DockerError>, ctx: &mut Context<Self>) {
         if ctx.state().stopping() {
             // This incarnation has failed; the next one lists what the engine holds anyway.
             return;
         }
-        if item.is_ok() {
-            self.last_event_at = Some(SystemTime::now());
-        }
         match item {
-            Ok(event) => match self.held.as_mut() {
-                Some(held) => held.push(event),
-                None => self.events.do_send(Event(event)),
-            },
+            Ok(TimedEvent { event, at }) => {
+                // The engine's time, not the delivery's: events queued behind this one (behind a slow
+                // inspection, say) when the stream dies happened after `at`, and must be replayed.
+                self.last_event_at = Some(at.min(SystemTime::now()));
+                match self.held.as_mut() {
+                    Some(held) => held.push(event),
+                    None => self.events.do_send(Event(event)),
+                }
+            }
             Err(error) => self.fail(ctx, &error),
         }
     }
@@ -367,7 +371,7 @@ mod tests {
     struct FakeDocker {
         containers: Mutex<Vec<ContainerInfo>>,
         list_permits: Semaphore,
-        streams: Mutex<Vec<mpsc::UnboundedSender<Result<ContainerEvent, DockerError>>>>,
+        streams: Mutex<Vec<mpsc::UnboundedSender<Result<TimedEvent, DockerError>>>>,
         lists: AtomicUsize,
         panicking_lists: AtomicUsize,
         panicking_streams: AtomicUsize,
@@ -395,12 +399,18 @@ mod tests {
                 .is_ok()
         }
 
+        /// Delivers `event` now, as having happened now.
         fn send(&self, event: ContainerEvent) {
+            self.send_at(event, SystemTime::now());
+        }
+
+        /// Delivers `event` now, as having happened at `at` (in the engine's clock).
+        fn send_at(&self, event: ContainerEvent, at: SystemTime) {
             let streams = self.streams.lock().unwrap();
             streams
                 .last()
                 .expect("subscribed")
-                .send(Ok(event))
+                .send(Ok(TimedEvent { event, at }))
                 .expect("stream open");
         }
 
@@ -434,10 +444,7 @@ mod tests {
                 .cloned())
         }
 
-        fn events(
-            &self,
-            since: SystemTime,
-        ) -> BoxStream<'static, Result<ContainerEvent, DockerError>> {
+        fn events(&self, since: SystemTime) -> BoxStream<'static, Result<TimedEvent, DockerError>> {
             self.sinces.lock().unwrap().push(since);
             let (sender, receiver) = mpsc::unbounded_channel();
             self.streams.lock().unwrap().push(sender);
@@ -647,6 +654,28 @@ mod tests {
         assert!(
             second <= seen_by - SUBSCRIBE_OVERLAP,
             "the replay starts before the last event ({second:?} > {seen_by:?} - 1 s)"
+        );
+    }
+
+    /// The replay starts from the engine's time for the last event, not from when it was delivered: an
+    /// event delivered late (behind a slow inspection) may have others queued behind it, which happened
+    /// before its delivery, when the stream dies.
+    #[actix_rt::test]
+    async fn a_resubscription_replays_from_the_engines_time_of_the_last_event() {
+        let docker = Arc::new(FakeDocker::new());
+        docker.list_permits.add_permits(10);
+        let h = start(Arc::clone(&docker), 0, HOUR);
+        wait_until("the first snapshot", || h.seen().len() == 1).await;
+
+        let happened = SystemTime::now() - Duration::from_secs(30);
+        docker.send_at(ContainerEvent::Die { id: "a".into() }, happened);
+        wait_until("the event is forwarded", || h.seen().len() == 2).await;
+        docker.end_stream();
+        wait_until("a second snapshot", || h.seen().len() == 3).await;
+        let second = docker.sinces.lock().unwrap()[1];
+        assert!(
+            second <= happened - SUBSCRIBE_OVERLAP,
+            "the replay starts a second before the event happened ({second:?} > {happened:?} - 1 s)"
         );
     }
 
