@@ -289,8 +289,9 @@ impl Backoff {
 /// [`THROTTLE_WINDOW_LIMIT`], the longest a throttled retry waits.
 pub const MIN_REQUESTS_PER_SECOND: f64 = 1.0 / 120.0;
 
-/// The lowest rate a throttle slows an instance to before it knows the size of its fleet (the GetHostedZone
-/// of a start): one request per [`START_THROTTLE_WINDOW`], the window that start's retries are spread over.
+/// The lowest rate throttles slow an instance to by quarters ([`AdaptiveRate`]), before it knows the size of
+/// its fleet (the GetHostedZone of a start) or when its fleet's share is higher: one request per
+/// [`START_THROTTLE_WINDOW`], the window that start's retries are spread over.
 pub const START_REQUESTS_PER_SECOND: f64 = 0.1;
 
 /// How many times its even share of the account's rate ([`ACCOUNT_REQUESTS_PER_SECOND`] / owners) a
@@ -298,7 +299,7 @@ pub const START_REQUESTS_PER_SECOND: f64 = 0.1;
 /// exactly its share, an instance whose neighbours are idle would leave most of the quota unused.
 pub const FLEET_SHARE_HEADROOM: f64 = 3.0;
 
-/// How much a throttle slows an instance that does not know its fleet's size yet: to a quarter, so that
+/// How much a throttle slows an instance whose fleet's share does not slow it more: to a quarter, so that
 /// a fleet starting together reaches [`START_REQUESTS_PER_SECOND`] in three throttles instead of six.
 pub const START_DECREASE: f64 = 0.25;
 
@@ -314,13 +315,14 @@ pub const ACCEPTED_INCREASE: f64 = 1.5;
 /// evenly spaced, exactly as a fixed limiter would (the first request at once, then one per interval).
 ///
 /// A `Throttling` answer cuts the rate, at most once per interval of the current rate (the answers to
-/// requests already under way say nothing new, and would otherwise collapse it):
+/// requests already under way say nothing new, and would otherwise collapse it), to the lower of:
 ///
-/// - when the instance knows how many owners share the zone ([`AdaptiveRate::set_fleet`]), straight to
-///   [`FLEET_SHARE_HEADROOM`] times its even share of the account's rate (halving from 5 per second to a
-///   hundred instances' share would cost each seven throttles, paid again by every instance a deploy or a
-///   restart wakes up); a fleet of one is not slowed at all (its backoff alone retries);
-/// - before that (the GetHostedZone of a start), to a quarter, down to [`START_REQUESTS_PER_SECOND`].
+/// - a quarter of it, down to [`START_REQUESTS_PER_SECOND`]: what a throttle says when nothing else is
+///   known (the GetHostedZone of a start), or when the fleet is larger than the instance thought;
+/// - [`FLEET_SHARE_HEADROOM`] times its even share of the account's rate, once the instance knows how many
+///   owners share the zone ([`AdaptiveRate::set_fleet`]): halving from 5 per second to a hundred
+///   instances' share would cost each seven throttles, paid again by every instance a deploy or a restart
+///   wakes up, where this costs one.
 ///
 /// Every accepted request raises the rate by half ([`ACCEPTED_INCREASE`]), back up to the configured rate.
 /// The increase is relative, not additive: a step that brings a lone instance back to 5 per second in a few
@@ -401,9 +403,10 @@ impl AdaptiveRate {
         if cut_lately {
             return;
         }
+        let quarter = (self.rate * START_DECREASE).max(START_REQUESTS_PER_SECOND);
         let cut = match self.fleet_share() {
-            Some(share) => self.rate.min(share),
-            None => (self.rate * START_DECREASE).max(START_REQUESTS_PER_SECOND.min(self.rate)),
+            Some(share) => quarter.min(share),
+            None => quarter,
         };
         if cut < self.rate {
             self.rate = cut;
@@ -807,11 +810,13 @@ mod tests {
     #[test]
     fn a_throttle_cuts_to_the_fleets_share() {
         let t0 = Instant::now();
-        // (owners, the rate after a throttle): 3 × 5 / owners, within 1/120 and the configured 5.
+        // (owners, the rate after a throttle): 3 × 5 / owners, within 1/120 and the configured 5, or a
+        // quarter of 5 if that is lower.
         let cases = [
-            (1, 5.0),
-            (3, 5.0),
-            (10, 1.5),
+            (1, 1.25),
+            (10, 1.25),
+            (12, 1.25),
+            (20, 0.75),
             (100, 0.15),
             (300, 0.05),
             (100_000, MIN_REQUESTS_PER_SECOND),
@@ -864,11 +869,12 @@ mod tests {
     }
 
     #[test]
-    fn before_the_fleet_is_known_a_throttle_cuts_to_a_quarter_once_per_interval() {
+    fn without_a_lower_share_a_throttle_cuts_to_a_quarter_once_per_interval() {
         let t0 = Instant::now();
-        let mut rate = AdaptiveRate::new(5);
         // (ms of the throttled answer, the rate after it): a burst within an interval of the current rate
-        // cuts once; the cuts stop at one request per START_THROTTLE_WINDOW.
+        // cuts once; the cuts stop at one request per START_THROTTLE_WINDOW. The same whether the fleet is
+        // unknown (a start's GetHostedZone) or thought too small for its share to cut as much (2 owners:
+        // 7.5 per second; the throttles say there are more).
         let steps = [
             (0, 1.25),
             (100, 1.25),
@@ -879,21 +885,27 @@ mod tests {
             (20_000, START_REQUESTS_PER_SECOND),
             (60_000, START_REQUESTS_PER_SECOND),
         ];
-        for (at, want) in steps {
-            rate.throttled(t0 + ms(at), 0.5);
-            assert!(
-                (rate.rate() - want).abs() < 1e-9,
-                "throttled at {at} ms: {}, expected {want}",
-                rate.rate()
-            );
+        for owners in [None, Some(2)] {
+            let mut rate = AdaptiveRate::new(5);
+            if let Some(owners) = owners {
+                rate.set_fleet(owners);
+            }
+            for (at, want) in steps {
+                rate.throttled(t0 + ms(at), 0.5);
+                assert!(
+                    (rate.rate() - want).abs() < 1e-9,
+                    "{owners:?} owners, throttled at {at} ms: {}, expected {want}",
+                    rate.rate()
+                );
+            }
+            // Told of a fleet whose share is lower still: the next throttle cuts to it.
+            rate.set_fleet(300);
+            rate.throttled(t0 + ms(100_000), 0.5);
+            assert!((rate.rate() - 0.05).abs() < 1e-9, "{}", rate.rate());
+            // No owners is no news: an unknown fleet again.
+            rate.set_fleet(0);
+            assert_eq!(rate.fleet_share(), None);
         }
-        // Told the fleet: a further throttle cuts no lower than its share.
-        rate.set_fleet(10);
-        rate.throttled(t0 + ms(100_000), 0.5);
-        assert_eq!(rate.rate(), START_REQUESTS_PER_SECOND);
-        // Other news: an unknown fleet again (0 owners).
-        rate.set_fleet(0);
-        assert_eq!(rate.fleet_share(), None);
     }
 
     #[test]
