@@ -242,8 +242,8 @@ mod tests {
         let stats = Stats::new();
         let limiter = route53_limiter(50);
         let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
-        // Ten owners share the account: a throttle cuts to 3 × 5 / 10 = 1.5 requests per second (a quarter
-        // of 50 would be 12.5).
+        // Ten owners share the account: a throttle cuts to 3 × 5 / 10 = 1.5 requests per second (half of 50
+        // would be 25).
         limited.fleet_seen(10);
         let start = Instant::now();
         assert!(limited.get_hosted_zone("Z").await.is_err());
