@@ -1541,3 +1541,32 @@ async fn a_lost_compare_and_swap_is_a_conflict_on_the_wire() {
         );
     }
 }
+
+/// The writer tells its rate limiter how many instances it sees in the zone, so that a throttle slows it to
+/// its share of the account's rate instead of by half (`AdaptiveRate`).
+#[actix_rt::test]
+async fn the_writer_tells_its_rate_limiter_the_size_of_its_fleet() {
+    let s = Setup::new();
+    for i in 0..40 {
+        let owner = format!("10.0.1.{}", i + 1);
+        s.put(s.multivalue("web", &owner, &owner));
+    }
+    let settings = fast_writer_settings(Routing::Multivalue);
+    let limiter = route53_limiter(settings.max_requests_per_second);
+    let limited = RateLimited::new(Arc::new(s.emu.clone()), limiter.clone(), Stats::new());
+    let writer = Route53Writer::new(Arc::new(limited), s.zone.clone(), settings, Stats::new())
+        .start_supervised();
+    writer.do_send(HostIp(IP));
+    writer.do_send(names(&["web"]));
+    settle(&writer).await;
+    assert_eq!(s.owned_names(&IP.to_string()), vec!["web".to_string()]);
+    // A throttle now: with about 41 owners in the zone (the 40 others, this one, and the zone's own record
+    // sets counted by its size), the rate falls to 3 × 5 / owners per second, not to half of the 1,000 the
+    // tests allow.
+    limiter.answered::<()>(&Err(Route53Error::Throttling("Rate exceeded".into())));
+    let rate = limiter.rate();
+    assert!(
+        (15.0 / 45.0..=15.0 / 40.0).contains(&rate),
+        "{rate} requests per second"
+    );
+}

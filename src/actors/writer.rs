@@ -92,6 +92,10 @@ impl Route53Writer {
                 }
             }
             action => {
+                if self.state.can_write() {
+                    // The limiter slows down on a throttle by as much as the fleet's size says.
+                    self.api.fleet_seen(self.state.fleet_estimate());
+                }
                 let what = action.what();
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
                 let (reread, dry_run) = (self.state.reread(), self.dry_run);

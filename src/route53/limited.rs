@@ -1,28 +1,85 @@
-//! A [`Route53Api`] that waits for the account's rate limiter before every request and counts every request
-//! in the [`Stats`], so that everything sent (reads, changes and their retries, by the writer or anyone
-//! else sharing the limiter) stays within `route53.max_requests_per_second` and shows in `/metrics`.
+//! A [`Route53Api`] that waits for the instance's rate limiter before every request, tells it how Route53
+//! answered, and counts every request in the [`Stats`], so that everything sent (reads, changes and their
+//! retries, by the writer or anyone else sharing the limiter) stays within `route53.max_requests_per_second`,
+//! slows down while Route53 throttles, and shows in `/metrics`.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_trait::async_trait;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 
 use super::{
-    outcome, Change, ChangeInfo, HostedZone, RecordPage, RecordPosition, Route53Api, Route53Error,
+    outcome, Change, ChangeInfo, HostedZone, Meaning, RecordPage, RecordPosition, Route53Api,
+    Route53Error,
 };
 use crate::stats::Stats;
+use crate::timing::AdaptiveRate;
 
 /// The rate limiter of this instance's Route53 requests: built once (in `main`) and shared by whoever
 /// sends, since the account's budget is one.
-pub type Route53Limiter = Arc<DefaultDirectRateLimiter>;
+pub type Route53Limiter = Arc<AdaptiveLimiter>;
 
 /// At most `per_second` requests in any second (at least 1), evenly spaced: no burst, because the account's
-/// limit of about 5 per second is shared by every instance.
+/// limit of about 5 per second is shared by every instance; slower while Route53 throttles
+/// ([`AdaptiveRate`]).
 pub fn route53_limiter(per_second: u32) -> Route53Limiter {
-    let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-    let quota = Quota::per_second(per_second).allow_burst(NonZeroU32::MIN);
-    Arc::new(RateLimiter::direct(quota))
+    Arc::new(AdaptiveLimiter::new(per_second))
+}
+
+/// An [`AdaptiveRate`] on the real clock, shared by the tasks that send: each request books its moment
+/// under the lock, then sleeps until it comes, so two senders never take the same one.
+#[derive(Debug)]
+pub struct AdaptiveLimiter {
+    state: Mutex<(AdaptiveRate, SmallRng)>,
+}
+
+impl AdaptiveLimiter {
+    /// At most `per_second` requests per second, none throttled yet.
+    pub fn new(per_second: u32) -> Self {
+        AdaptiveLimiter {
+            state: Mutex::new((
+                AdaptiveRate::new(per_second),
+                SmallRng::seed_from_u64(rand::random()),
+            )),
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut AdaptiveRate, &mut SmallRng) -> T) -> T {
+        // A panic while holding the lock leaves a rate that is still a rate: go on with it.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (rate, rng) = &mut *state;
+        f(rate, rng)
+    }
+
+    /// Waits until the next request may go.
+    pub async fn until_ready(&self) {
+        let at = self.with(|rate, rng| rate.reserve(Instant::now(), rng.random()));
+        tokio::time::sleep_until(at.into()).await;
+    }
+
+    /// Takes in Route53's answer to a request: a throttle slows the rate, an accepted request speeds it up
+    /// again; any other failure says nothing about the account's rate.
+    pub fn answered<T>(&self, result: &Result<T, Route53Error>) {
+        match result {
+            Ok(_) => self.with(|rate, _| rate.accepted()),
+            Err(e) if e.meaning() == Meaning::Throttled => {
+                self.with(|rate, rng| rate.throttled(Instant::now(), rng.random()))
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// `owners` instances share the account's rate ([`AdaptiveRate::set_fleet`]).
+    pub fn set_fleet(&self, owners: usize) {
+        self.with(|rate, _| rate.set_fleet(owners));
+    }
+
+    /// The current rate, in requests per second.
+    pub fn rate(&self) -> f64 {
+        self.with(|rate, _| rate.rate())
+    }
 }
 
 /// Wraps another [`Route53Api`] behind a shared [`Route53Limiter`], counting each request in [`Stats`].
@@ -44,7 +101,9 @@ impl RateLimited {
 }
 
 impl RateLimited {
+    /// Tells the limiter how Route53 answered, and counts the request.
     fn count<T>(&self, operation: &str, result: &Result<T, Route53Error>) {
+        self.limiter.answered(result);
         let failure = result.as_ref().err().map(ToString::to_string);
         self.stats.request(operation, outcome(result), failure);
     }
@@ -81,6 +140,10 @@ impl Route53Api for RateLimited {
         let result = self.inner.change_record_sets(zone_id, changes).await;
         self.count("ChangeResourceRecordSets", &result);
         result
+    }
+
+    fn fleet_seen(&self, owners: usize) {
+        self.limiter.set_fleet(owners);
     }
 }
 
@@ -141,6 +204,61 @@ mod tests {
         );
         assert_eq!(inner.0.load(Ordering::SeqCst), 6);
         assert_eq!(stats.requests_of("GetHostedZone", "ok"), 6);
+    }
+
+    /// Answers GetHostedZone with `Throttling` while `throttling` holds.
+    struct Throttling(std::sync::atomic::AtomicBool);
+
+    #[async_trait]
+    impl Route53Api for Throttling {
+        async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
+            if self.0.load(Ordering::SeqCst) {
+                return Err(Route53Error::Throttling("Rate exceeded".into()));
+            }
+            Counting(AtomicUsize::new(0)).get_hosted_zone(zone_id).await
+        }
+
+        async fn list_record_sets(
+            &self,
+            _: &str,
+            _: Option<&RecordPosition>,
+            _: Option<i32>,
+        ) -> Result<RecordPage, Route53Error> {
+            unreachable!()
+        }
+
+        async fn change_record_sets(
+            &self,
+            _: &str,
+            _: &[Change],
+        ) -> Result<ChangeInfo, Route53Error> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttle_slows_the_next_request_to_the_fleets_share() {
+        let inner = Arc::new(Throttling(std::sync::atomic::AtomicBool::new(true)));
+        let stats = Stats::new();
+        let limiter = route53_limiter(50);
+        let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
+        // Ten owners share the account: a throttle cuts to 3 × 5 / 10 = 1.5 requests per second (half of 50
+        // would be 25).
+        limited.fleet_seen(10);
+        let start = Instant::now();
+        assert!(limited.get_hosted_zone("Z").await.is_err());
+        assert_eq!(limiter.rate(), 1.5);
+        assert_eq!(stats.requests_of("GetHostedZone", "throttled"), 1);
+        inner.0.store(false, Ordering::SeqCst);
+        limited.get_hosted_zone("Z").await.unwrap();
+        // At 50 per second it would have gone after 20 ms; at 1.5, after 333 to 1,000 ms.
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(330) && waited < Duration::from_millis(1500),
+            "{waited:?}"
+        );
+        // The accepted answer speeds it up by half.
+        assert_eq!(limiter.rate(), 2.25);
     }
 
     #[tokio::test]

@@ -281,6 +281,11 @@ pub trait Route53Api: Send + Sync + 'static {
         zone_id: &str,
         changes: &[Change],
     ) -> Result<ChangeInfo, Route53Error>;
+
+    /// About `owners` instances share the account's request rate (the writer's estimate of its fleet). A
+    /// rate limiter sizes its slowdown on a throttle by it ([`crate::timing::AdaptiveRate`]); anything else
+    /// ignores it.
+    fn fleet_seen(&self, _owners: usize) {}
 }
 
 #[cfg(test)]
