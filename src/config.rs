@@ -214,7 +214,8 @@ impl Default for ShutdownSettings {
 pub struct HttpSettings {
     /// Address to listen on; empty disables the endpoint.
     pub listen: String,
-    /// `/healthz` fails once the Docker event stream has been down this long.
+    /// `/healthz` fails once the Docker event stream has been down this long; `--once` gives up after as
+    /// long without the engine.
     #[serde(with = "humantime_serde")]
     pub docker_grace: Duration,
 }

@@ -65,6 +65,7 @@ impl Health {
 pub fn verdict(
     silent: &[&str],
     docker_down_for: Option<Duration>,
+    docker_error: Option<&str>,
     docker_grace: Duration,
     route53: &str,
 ) -> Result<String, String> {
@@ -72,10 +73,12 @@ pub fn verdict(
     if !silent.is_empty() {
         problems.push(format!("actors not answering: {}", silent.join(", ")));
     }
+    // Why it is down, when the watcher knows: the first thing an operator reading the body needs.
+    let why = docker_error.map(|e| format!(": {e}")).unwrap_or_default();
     let docker = match docker_down_for {
         None => "docker: event stream connected".to_string(),
         Some(down) if down < docker_grace => format!(
-            "docker: event stream down for {:.0} s (within the grace of {:.0} s)",
+            "docker: event stream down for {:.0} s (within the grace of {:.0} s){why}",
             down.as_secs_f64(),
             docker_grace.as_secs_f64()
         ),
@@ -85,7 +88,10 @@ pub fn verdict(
                 down.as_secs_f64(),
                 docker_grace.as_secs_f64()
             ));
-            format!("docker: event stream down for {:.0} s", down.as_secs_f64())
+            format!(
+                "docker: event stream down for {:.0} s{why}",
+                down.as_secs_f64()
+            )
         }
     };
     let details = format!("{docker}\nroute53: {route53}\n");
@@ -118,6 +124,7 @@ async fn healthz(health: web::Data<Health>) -> HttpResponse {
     match verdict(
         &silent,
         running.docker.down_for(Instant::now()),
+        running.docker.last_error().as_deref(),
         health.docker_grace,
         &route53,
     ) {
@@ -208,12 +215,17 @@ mod tests {
             (vec!["writer", "classifier"], Some(secs(1)), false),
         ];
         for (silent, down, healthy) in cases {
-            let got = verdict(&silent, down, grace, "throttled");
+            let got = verdict(&silent, down, Some("socket gone"), grace, "throttled");
             assert_eq!(got.is_ok(), healthy, "{silent:?} {down:?}: {got:?}");
             let body = got.unwrap_or_else(|e| e);
             assert!(
                 body.contains("route53: throttled"),
                 "Route53 is said: {body}"
+            );
+            assert_eq!(
+                body.contains("socket gone"),
+                down.is_some(),
+                "why Docker is down is said while it is down: {body}"
             );
             for name in &silent {
                 assert!(body.contains(name), "{name} is named: {body}");

@@ -84,6 +84,9 @@ const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(4);
 /// EC2, doubted).
 const AWS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often `--once` looks whether the Docker engine has been unreachable for too long.
+const DOCKER_POLL: Duration = Duration::from_millis(250);
+
 /// Wires the actors (`DockerWatcher` → `Classifier` → `Route53Writer`, `MetadataCache` → `Route53Writer`,
 /// and with `gc.enabled` `GcCollector` ⇄ `Route53Writer`), runs until a signal (or, with `--once`, one
 /// reconciliation), and returns the exit code.
@@ -197,13 +200,21 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     }
     health.running(http::Running {
         actors,
-        docker: status,
+        docker: status.clone(),
     });
 
     if once {
         let settled = tokio::select! {
             settled = writer.send(Settle) => settled,
             signal = signals.recv() => return interrupted(signal),
+            error = docker_unreachable(&status, settings.http.docker_grace) => {
+                error!(
+                    grace = ?settings.http.docker_grace,
+                    error,
+                    "--once gave up: the Docker engine was unreachable for http.docker_grace; the reconciliation did not finish"
+                );
+                return EXIT_FATAL;
+            }
         };
         return match settled {
             Ok(report) if report.rejected == 0 => {
@@ -252,6 +263,23 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         }
     }
     0
+}
+
+/// Resolves once the Docker engine has been unreachable for `grace` (the time after which `/healthz` fails
+/// too), with why: `--once` must end, and a reconciliation without knowing what runs would withdraw
+/// everything. Polled: the watcher's status is shared state, not a message.
+async fn docker_unreachable(status: &DockerStatus, grace: Duration) -> String {
+    loop {
+        if status
+            .down_for(Instant::now())
+            .is_some_and(|down| down >= grace)
+        {
+            return status
+                .last_error()
+                .unwrap_or_else(|| "no connection was made".to_string());
+        }
+        tokio::time::sleep(DOCKER_POLL).await;
+    }
 }
 
 /// `--once` stopped by `signal` before it finished: says so, and exits 1 (the changes may be half sent).

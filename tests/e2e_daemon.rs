@@ -699,6 +699,39 @@ fn once_is_stopped_by_sigterm_and_says_it_did_not_finish() {
     );
 }
 
+/// `--once` with no engine to ask must end, not wait forever (a cron job or a deploy step would hang): after
+/// `http.docker_grace` without a connection it exits 1, saying that Docker was unreachable and why, and has
+/// sent nothing (without knowing what runs, a reconciliation would withdraw everything).
+#[test]
+fn once_gives_up_when_docker_stays_unreachable() {
+    let emulator = Emulator::new();
+    let hosted = emulator.create_zone(&unique_zone(), true);
+    let server = spawn_server(emulator.clone(), 0).expect("emulator server");
+    let (status, output) = Daemon::builder(&server.endpoint())
+        .config(&format!(
+            "[route53]\nzone_id = \"{}\"\n[host]\nip = \"10.0.0.19\"\n[http]\ndocker_grace = \"2s\"\n",
+            hosted.id
+        ))
+        .env("R53R_DOCKER__HOST", "unix:///nonexistent.sock")
+        .arg("--once")
+        .run(DEADLINE);
+    assert_eq!(status.code(), Some(1), "{output}");
+    let line = output
+        .lines()
+        .find(|line| line.contains("--once gave up"))
+        .unwrap_or_else(|| panic!("no line says why --once gave up: {output}"));
+    assert!(
+        line.contains("Docker engine was unreachable") && line.contains("nonexistent.sock"),
+        "the line names the engine's trouble: {line}"
+    );
+    let changes = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
+        .count();
+    assert_eq!(changes, 0, "nothing was sent without knowing what runs");
+}
+
 /// A public zone would publish the instances' private IPs to the internet: the daemon runs (it may be
 /// deliberate), but says so at start, naming the zone.
 #[test]
@@ -887,6 +920,16 @@ fn healthz_follows_the_docker_socket_with_its_grace() {
     assert!(
         body.starts_with("unhealthy: Docker event stream down"),
         "{body}"
+    );
+    let docker = body
+        .lines()
+        .find(|line| line.starts_with("docker: "))
+        .unwrap_or_default();
+    assert!(
+        docker
+            .split_once(" s: ")
+            .is_some_and(|(_, why)| !why.is_empty()),
+        "the docker line says why the stream is down: {body}"
     );
     assert_eq!(healthcheck(), Some(1));
 

@@ -25,8 +25,8 @@
 //! listing, or inside the event stream) or in the watcher's own handling of it stops the watcher the same
 //! way ([`crate::actors::CatchPanic`]), instead of silently killing it and its supervisor.
 //!
-//! [`DockerStatus`] is shared with whoever reports health (`/healthz`): connected since when, or
-//! disconnected since when.
+//! [`DockerStatus`] is shared with whoever reports health (`/healthz`) or waits for the engine (`--once`):
+//! connected since when, or disconnected since when and why.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -71,6 +71,7 @@ pub enum Connection {
 #[derive(Debug)]
 pub struct DockerStatus {
     connection: Mutex<Connection>,
+    last_error: Mutex<Option<String>>,
 }
 
 impl DockerStatus {
@@ -78,7 +79,24 @@ impl DockerStatus {
     pub fn new(now: Instant) -> Self {
         DockerStatus {
             connection: Mutex::new(Connection::Disconnected { since: now }),
+            last_error: Mutex::new(None),
         }
+    }
+
+    /// Why the last connection failed (or the last attempt to make one); `None` before any failure.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records why the engine was lost (kept after a reconnection: it is the last failure, not a state).
+    pub fn failed(&self, error: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(error);
     }
 
     /// The current state.
@@ -205,6 +223,7 @@ impl DockerWatcher {
             return;
         }
         warn!(%error, attempt = self.backoff.attempts() + 1, "lost Docker; reconnecting");
+        self.status.failed(error.to_string());
         ctx.stop();
     }
 
@@ -711,6 +730,11 @@ mod tests {
             "three failed attempts, then one that worked"
         );
         assert_eq!(h.seen(), vec![Seen::Snapshot(vec![])]);
+        assert_eq!(
+            h.status.last_error().as_deref(),
+            Some("Docker answered an inspection of engine down without a container id"),
+            "why the engine was lost is kept for /healthz and --once"
+        );
     }
 
     /// A panic in the Docker client would kill the watcher's task (and its supervisor with it): the
