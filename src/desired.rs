@@ -101,6 +101,9 @@ pub struct DesiredState {
     /// Kill signals seen for ids not known yet (a kill delivered before the first listing that shows the
     /// container), applied when a snapshot adds them.
     early_kills: BTreeMap<String, Vec<String>>,
+    /// Runs seen stopping by a state this one restarted from ([`DesiredState::restarted`]), applied when a
+    /// snapshot adds the same run of the id, and dropped at the next snapshot either way.
+    stopped_runs: BTreeMap<String, Run>,
     /// Ids whose skip or refusal has been reported.
     reported: BTreeSet<String>,
 }
@@ -113,8 +116,26 @@ impl DesiredState {
             containers: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             early_kills: BTreeMap::new(),
+            stopped_runs: BTreeMap::new(),
             reported: BTreeSet::new(),
         }
+    }
+
+    /// A state to start again from after a panic (which may have left this one half-updated): empty, as
+    /// before a first snapshot, but keeping what no listing can show again. A draining container is listed as
+    /// running, so the runs seen stopping are carried over (and the runs seen dying, for a listing taken
+    /// before their die); the next snapshot applies them to the same runs only.
+    pub fn restarted(&self) -> DesiredState {
+        let mut next = DesiredState::new(self.sel.clone());
+        next.stopped_runs = self.stopped_runs.clone();
+        next.stopped_runs.extend(
+            self.containers
+                .iter()
+                .filter(|(_, tracked)| tracked.stopping)
+                .map(|(id, tracked)| (id.clone(), tracked.info.started_at)),
+        );
+        next.tombstones = self.tombstones.clone();
+        next
     }
 
     /// Applies one Docker event; returns what to log (at most one notice, for a newly started container).
@@ -124,6 +145,7 @@ impl DesiredState {
                 let id = info.id.clone();
                 self.tombstones.remove(&id);
                 self.early_kills.remove(&id);
+                self.stopped_runs.remove(&id);
                 self.track(info, true);
                 self.notice(&id).into_iter().collect()
             }
@@ -204,16 +226,19 @@ impl DesiredState {
                 }
                 None => {
                     let kills = self.early_kills.remove(&id).unwrap_or_default();
+                    let stopped_run = self.stopped_runs.remove(&id);
                     let tracked = self.track(info, false);
                     let stop_signal = tracked.info.stop_signal.as_deref();
-                    tracked.stopping = kills
-                        .iter()
-                        .any(|signal| is_stop_signal(signal, stop_signal));
+                    tracked.stopping = stopped_run == Some(tracked.info.started_at)
+                        || kills
+                            .iter()
+                            .any(|signal| is_stop_signal(signal, stop_signal));
                 }
             }
             notices.extend(self.notice(&id));
         }
         self.early_kills.clear();
+        self.stopped_runs.clear();
         let containers = &self.containers;
         let tombstones = &self.tombstones;
         self.reported
@@ -742,6 +767,59 @@ mod tests {
                 assert_eq!(state.names(), expected, "{}: after step {}", s.name, i + 1);
             }
         }
+    }
+
+    /// After a panic the classifier starts again from [`DesiredState::restarted`]: the listing it asks for
+    /// shows a draining container as running, so the stop seen before the panic must still hold it
+    /// withdrawn; a new run of that id, or a start event, is published.
+    #[test]
+    fn a_restarted_state_keeps_the_stops_and_dies_no_listing_can_show() {
+        let (web_a, web_b, api_c) = (svc("a", "web"), svc("b", "web"), svc("c", "api"));
+        let mut before = DesiredState::new(SelectionSettings::default());
+        before.snapshot(vec![web_a.clone(), web_b.clone(), api_c.clone()]);
+        before.apply(ContainerEvent::Kill {
+            id: "a".into(),
+            signal: "15".into(),
+        });
+        before.apply(ContainerEvent::Kill {
+            id: "b".into(),
+            signal: "15".into(),
+        });
+        before.apply(ContainerEvent::Die { id: "c".into() });
+        assert_eq!(before.names(), BTreeSet::new());
+
+        let mut after = before.restarted();
+        assert_eq!(
+            after.names(),
+            BTreeSet::new(),
+            "empty, as before a first snapshot"
+        );
+        // Listed before c's die, with a and b draining: nothing comes back.
+        after.snapshot(vec![web_a.clone(), web_b.clone(), api_c.clone()]);
+        assert_eq!(
+            after.names(),
+            BTreeSet::new(),
+            "the stops and the die outlive the restart"
+        );
+
+        // A new run of a stopped id (its start missed) is published; so is one whose start is seen.
+        let mut after = before.restarted().restarted();
+        after.snapshot(vec![rerun(web_a.clone(), 1), web_b.clone()]);
+        assert_eq!(
+            after.names(),
+            BTreeSet::from(["web".to_string()]),
+            "twice restarted"
+        );
+        let mut after = before.restarted();
+        after.apply(ContainerEvent::Started(rerun(web_b.clone(), 1)));
+        after.snapshot(vec![web_a.clone(), rerun(web_b, 1)]);
+        assert_eq!(after.names(), BTreeSet::from(["web".to_string()]));
+
+        // The marks last for one snapshot only: the id listed later, as a new container, is published.
+        let mut after = before.restarted();
+        after.snapshot(vec![]);
+        after.snapshot(vec![web_a]);
+        assert_eq!(after.names(), BTreeSet::from(["web".to_string()]));
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! and the writer would withdraw live records.
 //!
 //! A panic in the rules stops the classifier ([`crate::actors::stop_on_panic`]); started with
-//! [`Classifier::start_supervised`], it is restarted with an empty state and waits for a snapshot again,
-//! sending nothing before it. It asks the watcher for that snapshot at once ([`Resync`], through the
+//! [`Classifier::start_supervised`], it is restarted with an empty state ([`DesiredState::restarted`]: only
+//! the marks of containers seen stopping or dying are kept, since a listing shows a draining container as
+//! running) and waits for a snapshot again, sending nothing before it. It asks the watcher for that snapshot at once ([`Resync`], through the
 //! recipient main hands it with [`ResyncVia`]) rather than waiting for the next `docker.resync_interval`;
 //! until it arrives the writer keeps publishing the names it had, and the events that arrive meanwhile are
 //! applied to the new state as before a first snapshot (the snapshot's rules sort out which came first).
@@ -27,8 +28,6 @@ use crate::stats::Stats;
 
 /// Holds this instance's desired state and sends its names downstream.
 pub struct Classifier {
-    /// The rules, kept to start again from an empty state after a restart.
-    sel: SelectionSettings,
     state: DesiredState,
     downstream: Recipient<DesiredNames>,
     /// The set last sent; `None` until the first snapshot.
@@ -45,8 +44,7 @@ impl Classifier {
     /// A classifier applying `sel`, sending to `downstream` (the writer), counting in `stats`.
     pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>, stats: Stats) -> Self {
         Classifier {
-            state: DesiredState::new(sel.clone()),
-            sel,
+            state: DesiredState::new(sel),
             downstream,
             sent: None,
             services: BTreeSet::new(),
@@ -119,11 +117,12 @@ impl Actor for Classifier {
 }
 
 impl Supervised for Classifier {
-    /// The state may be half-updated by the panic: start again from nothing, as before a first snapshot.
+    /// The state may be half-updated by the panic: start again as before a first snapshot, keeping only the
+    /// stopping and dying marks that no listing could give back.
     fn restarting(&mut self, _: &mut Context<Self>) {
         warn!("classifier restarting; nothing is sent until the containers are listed again");
         self.stats.actor_restarted("classifier");
-        self.state = DesiredState::new(self.sel.clone());
+        self.state = self.state.restarted();
         self.sent = None;
         if let Some(resync) = &self.resync {
             resync.do_send(Resync);
@@ -348,6 +347,40 @@ mod tests {
         assert_eq!(
             recorder.send(Take).await.unwrap(),
             vec![set(&["api", "web"])]
+        );
+    }
+
+    /// The listing after a restart shows a draining container as running: the stop seen before the panic
+    /// keeps it withdrawn.
+    #[actix_rt::test]
+    async fn a_restart_keeps_a_draining_container_withdrawn() {
+        let recorder = Recorder::default().start();
+        let classifier = Classifier::new(
+            SelectionSettings::default(),
+            recorder.clone().recipient(),
+            Stats::new(),
+        )
+        .start_supervised();
+        let listing = vec![svc("a", "web"), svc("b", "api")];
+        classifier.send(Snapshot(listing.clone())).await.unwrap();
+        classifier
+            .send(Event(ContainerEvent::Kill {
+                id: "a".into(),
+                signal: "15".into(),
+            }))
+            .await
+            .unwrap();
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            vec![set(&["api", "web"]), set(&["api"])]
+        );
+
+        classifier.send(Panic).await.unwrap();
+        classifier.send(Snapshot(listing)).await.unwrap();
+        assert_eq!(
+            recorder.send(Take).await.unwrap(),
+            vec![set(&["api"])],
+            "a, still draining, is not published again"
         );
     }
 
