@@ -16,7 +16,9 @@
 #      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
 #   5. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
 #      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time);
-#   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged).
+#   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged);
+#   7. the chaos soak in its short mode (benches/chaos, 150 s, a new seed each run, printed first): it
+#      fails when the zone does not come to equal its model after a storm of faults.
 #
 # Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
 set -euo pipefail
@@ -290,3 +292,9 @@ cargo nextest run --workspace --no-fail-fast
 # it cannot rot. Its figures are printed, not judged; it fails only when a workload does not converge.
 step "R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev"
 R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev
+
+# The chaos soak in its short mode: 50 s in each routing, three daemons, faults and container changes drawn
+# from a new seed (printed first, to replay a failure with R53R_CHAOS_SEED). Judged: after every storm the
+# zone must come to equal the model within two minutes.
+step "R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev"
+R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev

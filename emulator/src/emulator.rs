@@ -559,6 +559,15 @@ impl Emulator {
         self.lock().faults.fail_next(count, fault);
     }
 
+    /// Route53's side back to health: the queued faults dropped, the throttle lifted, no prior-request window
+    /// (a stall in progress still ends as it would). EC2's faults are left as they are.
+    pub fn clear_faults(&self) {
+        let mut state = self.lock();
+        state.faults.clear_queued();
+        state.faults.set_throttle(None, Instant::now());
+        state.faults.set_prior_request_window(Duration::ZERO);
+    }
+
     /// GetChange says `PENDING` until `delay` after the change, `INSYNC` after (zero, the default: at once).
     pub fn set_insync_delay(&self, delay: Duration) {
         self.lock().faults.set_insync_delay(delay);

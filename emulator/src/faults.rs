@@ -75,6 +75,11 @@ impl Faults {
         self.queued.extend(std::iter::repeat_n(fault, count));
     }
 
+    /// Drops the queued faults: the requests that arrive from now on get none of them.
+    pub fn clear_queued(&mut self) {
+        self.queued.clear();
+    }
+
     /// The fault the request arriving now must suffer, if any (consumed).
     pub fn take_fault(&mut self) -> Option<Fault> {
         self.queued.pop_front()

@@ -131,6 +131,24 @@ async fn queued_faults_hit_the_next_requests_in_order() {
     );
 }
 
+/// What a soak calls between its storms: every Route53 fault switched off at once, whatever was queued.
+#[tokio::test]
+async fn clear_faults_switches_every_route53_fault_off() {
+    let (emulator, zone) = zone();
+    emulator.fail_next(5, Fault::Status(503));
+    emulator.set_throttle(Some(0.001));
+    emulator.set_prior_request_window(Duration::from_secs(3600));
+    emulator.clear_faults();
+
+    for name in ["web", "api", "db"] {
+        emulator
+            .change_record_sets(&zone, &[create(multivalue(name, "h1", "10.0.0.1"))])
+            .await
+            .expect("no queued fault, no throttle, no window");
+    }
+    assert_eq!(a_records(emulator.record_sets(&zone)).len(), 3);
+}
+
 #[tokio::test]
 async fn a_stalled_request_is_answered_late_and_applied() {
     let (emulator, zone) = zone();
