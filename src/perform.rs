@@ -7,7 +7,7 @@ use tracing::info;
 
 use crate::ledger::{is_ledger, LEDGER_TYPE};
 use crate::reconcile::{Action, Outcome};
-use crate::route53::read::{read_all, read_names, read_record, Reread};
+use crate::route53::read::{count_ledgers, read_all, read_names, read_record, Reread};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, Route53Api};
 
@@ -32,6 +32,9 @@ pub async fn perform(
                 .await
                 .map(|found| found.filter(|rs| is_ledger(rs, &name))),
         ),
+        Action::CountOwners { parent } => {
+            Outcome::OwnersCounted(count_ledgers(api, zone_id, &parent).await)
+        }
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;
             Outcome::NamesRead {

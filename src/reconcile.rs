@@ -192,6 +192,9 @@ pub enum Action {
     /// Read this instance's ledger (the TXT record `name`, see [`crate::ledger`]), then hand back
     /// [`Outcome::LedgerRead`].
     ReadLedger { name: String },
+    /// Count the ledgers under `parent` (`_owners._route53-registrator.<zone>.`): how many instances share
+    /// the zone, which sizes the verification's interval. Then hand back [`Outcome::OwnersCounted`].
+    CountOwners { parent: String },
     /// Read the A record sets under these names, then call [`Reconciler::names_read`].
     ReadNames {
         names: BTreeSet<String>,
@@ -208,6 +211,7 @@ impl Action {
             Action::Idle { .. } => "wait",
             Action::ReadZone => "read the zone",
             Action::ReadLedger { .. } => "read this instance's ledger",
+            Action::CountOwners { .. } => "count the fleet's ledgers",
             Action::ReadNames {
                 purpose: ReadPurpose::Uncertain,
                 ..
@@ -232,6 +236,8 @@ pub enum Outcome {
     ZoneRead(Result<Vec<RecordSet>, Route53Error>),
     /// [`Action::ReadLedger`]: the ledger, `None` when the zone holds none, or why not.
     LedgerRead(Result<Option<RecordSet>, Route53Error>),
+    /// [`Action::CountOwners`]: the ledgers counted, or why not.
+    OwnersCounted(Result<usize, Route53Error>),
     /// [`Action::ReadNames`]: the record sets under each name, or why not.
     NamesRead {
         purpose: ReadPurpose,
@@ -274,6 +280,13 @@ struct ZoneView {
     published_blind: bool,
     /// A verification has run since the start (or the last restart).
     verified: bool,
+    /// The verification in progress counts the fleet's ledgers before its first read.
+    census_due: bool,
+    /// Ledgers in the zone at the last count: the fleet's size, whatever names its instances publish (the
+    /// owners seen at this instance's own names are only those that share them).
+    census: Option<usize>,
+    /// The fleet's estimate when the verification in progress was armed.
+    armed_for: usize,
     /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
     /// what runs is published already, so the listing is spread over the fleet's share of the quota);
     /// `None` once the zone's names that matter are known.
@@ -384,7 +397,10 @@ impl Reconciler {
     /// it publishes, so it sees no other owner).
     pub fn fleet_estimate(&self) -> usize {
         let names = self.desired.as_ref().map_or(0, BTreeSet::len).max(1);
-        self.owners().len().max(self.zone_size() / names)
+        self.owners()
+            .len()
+            .max(self.zone_size() / names)
+            .max(self.view.census.unwrap_or(0))
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.
@@ -959,6 +975,10 @@ impl Reconciler {
             return None;
         }
         self.view.verify_paused_until = None;
+        if std::mem::take(&mut self.view.census_due) {
+            let parent = plan::fqdn(ledger::LEDGER_PARENT, &self.zone.name);
+            return Some(self.start(Action::CountOwners { parent }));
+        }
         let step: BTreeSet<String> = self
             .view
             .verifying
@@ -997,6 +1017,7 @@ impl Reconciler {
             interval = self.settings.verify_interval + interval.mul_f64(self.rng.random::<f64>());
         }
         debug!(interval = ?interval, owners, calls, "next verification");
+        self.view.armed_for = owners;
         self.view.verify_at = Some(now + interval);
     }
 
@@ -1014,6 +1035,12 @@ impl Reconciler {
             .chain(self.recheck.iter().cloned())
             .collect();
         debug!(names = self.view.verifying.len(), "verifying");
+        // With ledgers, the verification first counts them: one request per 300 instances, and the only
+        // way to see instances that publish none of this one's names (their share of the budget counts).
+        self.view.census_due = self
+            .spec()
+            .and_then(|spec| self.own_ledger(&spec))
+            .is_some();
         if self.view.verifying.is_empty() {
             self.view.verified = true;
             self.arm_verification(now);
@@ -1025,12 +1052,38 @@ impl Reconciler {
         match outcome {
             Outcome::ZoneRead(result) => self.zone_read(now, result),
             Outcome::LedgerRead(result) => self.ledger_read(now, result),
+            Outcome::OwnersCounted(result) => self.owners_counted(now, result),
             Outcome::NamesRead {
                 purpose,
                 names,
                 result,
             } => self.names_read(now, purpose, names, result),
             Outcome::Sent(flush) => self.sent(now, flush),
+        }
+    }
+
+    /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
+    /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
+    /// armed again for the fleet counted: instances that started together and saw only the owners of their
+    /// own names would otherwise all verify within the short interval they armed, at several times the
+    /// fleet's budget, the count costing a request each.
+    pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
+        self.in_flight = false;
+        match result {
+            Ok(owners) => {
+                debug!(owners, "counted the fleet's ledgers");
+                self.view.census = Some(owners);
+                if owners > self.view.armed_for.saturating_mul(2) {
+                    debug!(
+                        owners,
+                        armed_for = self.view.armed_for,
+                        "the fleet is larger than the verification was armed for; put off"
+                    );
+                    self.view.verifying.clear();
+                    self.arm_verification(now);
+                }
+            }
+            Err(e) => debug!(error = %e, "could not count the fleet's ledgers"),
         }
     }
 
@@ -1889,7 +1942,7 @@ mod tests {
 
     #[test]
     fn a_fleet_started_together_spreads_its_first_verifications_over_the_whole_interval() {
-        // 300 owners of two names: each instance verifies every 300 × 2 / 0.5 = 1200 s (plus jitter).
+        // 300 owners of two names: each instance verifies every 300 × 2 / 0.4 = 1500 s (plus jitter).
         let zone: Vec<RecordSet> = (0..300)
             .flat_map(|k| {
                 let owner = format!("10.9.{}.{}", k / 250, k % 250 + 1);
@@ -1920,7 +1973,7 @@ mod tests {
             *latest - *earliest > Duration::from_secs(600),
             "spread over more than half the interval, not bunched in its jitter: {earliest:?}..{latest:?}"
         );
-        assert!(*latest <= Duration::from_secs(900 + 1500));
+        assert!(*latest <= Duration::from_secs(900 + 1875));
     }
 
     #[test]
@@ -2626,6 +2679,95 @@ mod tests {
             matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
             "nothing else to read or write"
         );
+    }
+
+    /// The owners seen at this instance's names are only those that share them: a fleet of disjoint
+    /// groups would each verify as if it were alone, at several times the fleet's budget. With ledgers, a
+    /// verification counts them first, and the next interval is sized by the count.
+    #[test]
+    fn a_verification_counts_the_fleets_ledgers_and_the_next_one_is_sized_by_them() {
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            BIG_ZONE,
+            names(&["web"]),
+            ledger,
+        );
+        let due = idle_until(&r.next(t(2))).expect("a verification armed");
+        assert_eq!(
+            r.fleet_estimate(),
+            BIG_ZONE,
+            "the zone's size over its one name"
+        );
+
+        assert_eq!(
+            r.next(due),
+            Action::CountOwners {
+                parent: fqdn("_owners._route53-registrator")
+            },
+            "the count comes first"
+        );
+        r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
+        assert_eq!(r.fleet_estimate(), 3_000);
+        let Action::ReadNames {
+            names: read,
+            purpose: ReadPurpose::Verify,
+        } = r.next(due)
+        else {
+            panic!("then the names are read");
+        };
+        let held = read
+            .iter()
+            .map(|n| (n.clone(), vec![ours("web")]))
+            .collect();
+        r.names_read(due, ReadPurpose::Verify, read, Ok(held));
+        let next = idle_until(&r.next(due)).expect("the next verification armed");
+        assert!(
+            next.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
+            "3,000 owners of one name at 0.4 reads per second: {:?}",
+            next.duration_since(due)
+        );
+
+        // A fleet more than twice as large as the one the verification was armed for puts it off.
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            BIG_ZONE,
+            names(&["web"]),
+            ledger,
+        );
+        let due = idle_until(&r.next(t(2))).expect("a verification armed");
+        assert!(matches!(r.next(due), Action::CountOwners { .. }));
+        r.outcome(due, Outcome::OwnersCounted(Ok(BIG_ZONE * 2 + 1)));
+        let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
+        assert!(
+            later.duration_since(due) >= Duration::from_secs(900),
+            "armed again from the count: {:?}",
+            later.duration_since(due)
+        );
+
+        // A count that fails leaves the estimate as it was, and the verification goes on.
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            BIG_ZONE,
+            names(&["web"]),
+            ledger,
+        );
+        let due = idle_until(&r.next(t(2))).expect("a verification armed");
+        assert!(matches!(r.next(due), Action::CountOwners { .. }));
+        r.outcome(
+            due,
+            Outcome::OwnersCounted(Err(Route53Error::Throttling("Rate exceeded".into()))),
+        );
+        assert_eq!(r.fleet_estimate(), BIG_ZONE);
+        assert!(matches!(
+            r.next(due),
+            Action::ReadNames {
+                purpose: ReadPurpose::Verify,
+                ..
+            }
+        ));
     }
 
     #[test]

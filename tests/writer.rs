@@ -22,10 +22,11 @@ use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
 use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
 use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::aws::sdk_config;
+use route53_registrator::ledger::{ledger_name, ledger_record, LEDGER_PARENT};
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
-use route53_registrator::route53::read::resolve_zone;
+use route53_registrator::route53::read::{count_ledgers, resolve_zone};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
     Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
@@ -169,6 +170,34 @@ impl Setup {
             ..self.multivalue(name, "", ip)
         }
     }
+}
+
+/// The fleet's size is the number of ledgers, counted from their parent on in Route53's order (a name's
+/// descendants right after it), a page of 300 at a time, whatever record sets sort before and after them.
+#[actix_rt::test]
+async fn the_fleets_ledgers_are_counted_a_page_per_300() {
+    let s = Setup::new();
+    let zone = s.zone.name.clone();
+    let web: BTreeSet<String> = [s.fqdn("web")].into();
+    for k in 0..650 {
+        let owner = format!("10.1.{}.{}", k / 250, k % 250 + 1);
+        let name = ledger_name(&owner, &zone).expect("an IP stands as labels");
+        s.put(ledger_record(&name, &zone, &web));
+    }
+    // Before the ledgers (the parent's parent), right after them (a sibling of the parent), and elsewhere.
+    s.put(s.plain("_route53-registrator", "10.2.0.1"));
+    s.put(s.plain("x._route53-registrator", "10.2.0.2"));
+    s.put(s.multivalue("web", "10.1.0.1", "10.1.0.1"));
+    s.put(s.plain("aaa", "10.2.0.3"));
+    // A page's worth after them: a count that did not stop where the ledgers end would read it.
+    for k in 0..300 {
+        s.put(s.plain(&format!("w{k}"), "10.2.0.4"));
+    }
+
+    let parent = format!("{LEDGER_PARENT}.{zone}");
+    let counted = count_ledgers(&s.emu, &s.zone.id, &parent).await.unwrap();
+    assert_eq!(counted, 650);
+    assert_eq!(s.lists(), 3, "three pages, no more");
 }
 
 async fn settle(writer: &Addr<Route53Writer>) -> WriteReport {

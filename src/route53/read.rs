@@ -8,6 +8,7 @@ use tracing::{error, warn};
 use super::{
     marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
 };
+use crate::ledger::LEDGER_TYPE;
 use crate::timing::{Backoff, RetryClass, RetryPolicy, START_THROTTLE_WINDOW};
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
@@ -106,6 +107,39 @@ pub async fn read_names(
         out.insert(name.clone(), found);
     }
     Ok(out)
+}
+
+/// How many ledgers (TXT record sets, see [`crate::ledger`]) stand under `parent`: the fleet's size. Route53
+/// lists a name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a
+/// time, until the listing leaves them: one request per 300 instances.
+pub async fn count_ledgers(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    parent: &str,
+) -> Result<usize, Route53Error> {
+    let descendant = format!(".{parent}");
+    let mut count = 0;
+    let mut positions: HashSet<RecordPosition> = HashSet::new();
+    let mut start = RecordPosition {
+        name: parent.to_string(),
+        rtype: None,
+        identifier: None,
+    };
+    loop {
+        let page = api.list_record_sets(zone_id, Some(&start), None).await?;
+        let mut past = false;
+        for rs in &page.record_sets {
+            if rs.name.ends_with(&descendant) {
+                count += usize::from(rs.rtype == LEDGER_TYPE);
+            } else if rs.name != parent {
+                past = true;
+            }
+        }
+        match page.next {
+            Some(next) if !past && positions.insert(next.clone()) => start = next,
+            _ => return Ok(count),
+        }
+    }
 }
 
 /// The record set of type `rtype` under `name` that has no SetIdentifier (the first one Route53 lists
