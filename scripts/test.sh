@@ -16,7 +16,9 @@
 #      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
 #   5. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
 #      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time);
-#   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged).
+#   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged);
+#   7. each fuzz target (fuzz/, libFuzzer) for FUZZ_SECONDS from its kept corpus, with the nightly toolchain
+#      and cargo-fuzz (pinned) installed if missing; a crash fails the script.
 #
 # Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
 set -euo pipefail
@@ -28,6 +30,9 @@ TEST_IMAGE="route53-registrator-test:latest"
 DAEMON_IMAGE="route53-registrator:test"
 MUSL_TARGET="x86_64-unknown-linux-musl"
 MOTO_VERSION="5.2.5"
+CARGO_FUZZ_VERSION="0.13.2"
+FUZZ_TARGETS=(classify config error_body emulator_request)
+FUZZ_SECONDS=25                      # per target, after the build
 STATE_DIR="$ROOT/.test-env"          # git-ignored: dockerd's log, the image's build context
 DOCKERD_LOG="$STATE_DIR/dockerd.log"
 DOCKER_WAIT_SECONDS=90
@@ -249,6 +254,38 @@ ensure_daemon_image() {
     note "built and checked: $out, $(docker image inspect --format '{{.Size}}' "$DAEMON_IMAGE") bytes"
 }
 
+# Step 7. The targets are built without a sanitizer (`-s none`): the crates fuzzed forbid unsafe code and the
+# properties are assertions, so AddressSanitizer would only make the build and every run slower.
+fuzz_briefly() {
+    step "Fuzz targets, ${FUZZ_SECONDS}s each (cargo +nightly fuzz, cargo-fuzz $CARGO_FUZZ_VERSION)"
+    command -v rustup >/dev/null || die "rustup not found: the fuzz targets need the nightly toolchain"
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        note "rustup toolchain install nightly --profile minimal"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        note "cargo install --locked cargo-fuzz --version $CARGO_FUZZ_VERSION (about a minute)"
+        cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+    fi
+    local started=$SECONDS
+    cargo +nightly fuzz build -s none
+    note "built in $((SECONDS - started)) s"
+    local target out
+    for target in "${FUZZ_TARGETS[@]}"; do
+        # New inputs go to a scratch directory: the kept corpus (fuzz/corpus/) is only read.
+        out="$STATE_DIR/fuzz/$target"
+        rm -rf "$out"
+        mkdir -p "$out"
+        note "$target"
+        cargo +nightly fuzz run -s none "$target" "$out" "fuzz/corpus/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 >"$STATE_DIR/fuzz/$target.log" 2>&1 \
+            || { tail -n 40 "$STATE_DIR/fuzz/$target.log" >&2
+                 die "fuzz target $target failed (the log's tail is above; the input is in fuzz/artifacts/$target/)"; }
+        note "$(grep -E '^stat::number_of_executed_units' "$STATE_DIR/fuzz/$target.log" | tail -n 1)"
+    done
+    note "done in $((SECONDS - started)) s"
+}
+
 SETUP_ONLY=0
 case "${1:-}" in
     "") ;;
@@ -290,3 +327,6 @@ cargo nextest run --workspace --no-fail-fast
 # it cannot rot. Its figures are printed, not judged; it fails only when a workload does not converge.
 step "R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev"
 R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev
+
+# Each fuzz target briefly (step 7): about 2 min with the build warm; a cold build adds about N min.
+fuzz_briefly

@@ -337,18 +337,36 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
-        let mut file_from_env = None;
-        // Sorted, so that of two bad variables the same one is reported every time.
-        let mut vars = BTreeMap::new();
-        let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
-        for (name, value) in env {
-            if name == CONFIG_FILE_ENV {
-                file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
-            } else if let Some(key) = name.to_ascii_lowercase().strip_prefix(&prefix) {
-                vars.insert(key.replace("__", "."), (name, value));
-            }
-        }
+        let (file_from_env, vars) = variables(env);
+        let Some(path) = file.map(Path::to_path_buf).or(file_from_env) else {
+            return Settings::layer(None, vars);
+        };
+        // Read here, not by `config::File::from(path)`, which would fall back to `<path>.toml`, read bad UTF-8
+        // lossily and name the file relative to the working directory.
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        Settings::layer(Some((&path, &text)), vars)
+    }
 
+    /// [`Settings::load_from`] with the file's text given instead of read: `file` is the path its errors name
+    /// and the text. `ROUTE53_REGISTRATOR_CONFIG` in `env` is ignored, since the file is given. For callers
+    /// that hold the text and no file: the config fuzz target and its corpus replay.
+    pub fn load_from_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let (_, vars) = variables(env);
+        Settings::layer(file, vars)
+    }
+
+    /// The layering and validation behind [`Settings::load_from`]: `file` is the file's path and text, `vars`
+    /// the `R53R_` variables as [`variables`] keys them.
+    fn layer(
+        file: Option<(&Path, &str)>,
+        vars: BTreeMap<String, (String, String)>,
+    ) -> Result<Settings, ConfigError> {
         let Ok(Value::Table(defaults)) = Value::try_from(Settings::default()) else {
             unreachable!("settings serialise to a table")
         };
@@ -357,16 +375,13 @@ impl Settings {
         let bottom = ::config::Config::try_from(&Settings::default());
         let mut layers =
             ::config::Config::builder().add_source(bottom.expect("settings serialise to a table"));
-        if let Some(path) = file.map(Path::to_path_buf).or(file_from_env) {
+        if let Some((path, text)) = file {
             let fail = |reason: String| ConfigError::File {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reason,
             };
-            // Read here, not by `config::File::from(path)`, which would fall back to `<path>.toml`, read bad
-            // UTF-8 lossily and name the file relative to the working directory.
-            let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
             let layer = ::config::Config::builder()
-                .add_source(::config::File::from_str(&text, ::config::FileFormat::Toml))
+                .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
                 .build()
                 // toml's own message names the line, config's not always (`ttl = 99999999999999999999`).
                 .map_err(|e| {
@@ -519,6 +534,25 @@ impl Settings {
         toml::to_string_pretty(self)
             .expect("settings are plain tables of strings, numbers and lists")
     }
+}
+
+/// The file `ROUTE53_REGISTRATOR_CONFIG` names (unset or empty: none), and the `R53R_` variables of `env`,
+/// each by its key (`R53R_ROUTE53__TTL` as `route53.ttl`) with its name and text. Sorted, so that of two bad
+/// variables the same one is reported every time.
+fn variables(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> (Option<PathBuf>, BTreeMap<String, (String, String)>) {
+    let mut file_from_env = None;
+    let mut vars = BTreeMap::new();
+    let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
+    for (name, value) in env {
+        if name == CONFIG_FILE_ENV {
+            file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
+        } else if let Some(key) = name.to_ascii_lowercase().strip_prefix(&prefix) {
+            vars.insert(key.replace("__", "."), (name, value));
+        }
+    }
+    (file_from_env, vars)
 }
 
 fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
