@@ -574,6 +574,17 @@ impl Variables {
         defaults: &Table,
     ) -> Result<Variables, ConfigError> {
         let values = vars.into_iter().map(|(key, (name, raw))| {
+            // `R53R_`, `R53R___TTL`, `R53R_ROUTE53__`: no section or no key to name (found by the config
+            // fuzz target, which got "unknown key ``"); the variable's own name is what the user wrote.
+            if key.split('.').any(str::is_empty) {
+                return Err(ConfigError::UnknownKey {
+                    key: name,
+                    origin: "the environment".into(),
+                    expected: format!(
+                        "{ENV_PREFIX}_<SECTION>__<KEY>, such as {ENV_PREFIX}_ROUTE53__ZONE_ID"
+                    ),
+                });
+            }
             let mut path = key.split('.');
             let section = path.next().and_then(|name| defaults.get(name));
             let default = path.fold(section, |value, name| value?.get(name));
@@ -805,6 +816,22 @@ mod tests {
         let mut s = Settings::default();
         s.route53.zone_id = zone.into();
         s
+    }
+
+    #[test]
+    fn a_variable_without_a_section_or_a_key_is_named() {
+        for name in [
+            "R53R_",
+            "R53R___TTL",
+            "R53R_ROUTE53__",
+            "R53R_ROUTE53____TTL",
+        ] {
+            let err =
+                Settings::load_from(None, env(&[("R53R_ROUTE53__ZONE_ID", "Z1"), (name, "5")]))
+                    .unwrap_err();
+            assert_eq!(err.key(), Some(name), "{err}");
+            assert!(err.to_string().contains("R53R_<SECTION>__<KEY>"), "{err}");
+        }
     }
 
     #[test]
