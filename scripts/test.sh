@@ -328,5 +328,6 @@ cargo nextest run --workspace --no-fail-fast
 step "R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev"
 R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev
 
-# Each fuzz target briefly (step 7): about 2 min with the build warm; a cold build adds about N min.
+# Each fuzz target briefly (step 7): about 2 min with the build warm (4 x 25 s); cold, the nightly build of the
+# targets adds about 13 min on 2 cores (fuzz/README.md).
 fuzz_briefly
