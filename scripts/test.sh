@@ -18,7 +18,9 @@
 #      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time);
 #   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged);
 #   7. the chaos soak in its short mode (benches/chaos, 150 s, a new seed each run, printed first): it
-#      fails when the zone does not come to equal its model after a storm of faults.
+#      fails when the zone does not come to equal its model after a storm of faults;
+#   8. each fuzz target (fuzz/, libFuzzer) for FUZZ_SECONDS from its kept corpus, with the nightly toolchain
+#      and cargo-fuzz (pinned) installed if missing; a crash fails the script.
 #
 # Nothing here talks to anything but Debian's and the language registries' package mirrors and loopback.
 set -euo pipefail
@@ -30,6 +32,9 @@ TEST_IMAGE="route53-registrator-test:latest"
 DAEMON_IMAGE="route53-registrator:test"
 MUSL_TARGET="x86_64-unknown-linux-musl"
 MOTO_VERSION="5.2.5"
+CARGO_FUZZ_VERSION="0.13.2"
+FUZZ_TARGETS=(classify config error_body emulator_request)
+FUZZ_SECONDS=25                      # per target, after the build
 STATE_DIR="$ROOT/.test-env"          # git-ignored: dockerd's log, the image's build context
 DOCKERD_LOG="$STATE_DIR/dockerd.log"
 DOCKER_WAIT_SECONDS=90
@@ -251,6 +256,38 @@ ensure_daemon_image() {
     note "built and checked: $out, $(docker image inspect --format '{{.Size}}' "$DAEMON_IMAGE") bytes"
 }
 
+# Step 7. The targets are built without a sanitizer (`-s none`): the crates fuzzed forbid unsafe code and the
+# properties are assertions, so AddressSanitizer would only make the build and every run slower.
+fuzz_briefly() {
+    step "Fuzz targets, ${FUZZ_SECONDS}s each (cargo +nightly fuzz, cargo-fuzz $CARGO_FUZZ_VERSION)"
+    command -v rustup >/dev/null || die "rustup not found: the fuzz targets need the nightly toolchain"
+    if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+        note "rustup toolchain install nightly --profile minimal"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+        note "cargo install --locked cargo-fuzz --version $CARGO_FUZZ_VERSION (about a minute)"
+        cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+    fi
+    local started=$SECONDS
+    cargo +nightly fuzz build -s none
+    note "built in $((SECONDS - started)) s"
+    local target out
+    for target in "${FUZZ_TARGETS[@]}"; do
+        # New inputs go to a scratch directory: the kept corpus (fuzz/corpus/) is only read.
+        out="$STATE_DIR/fuzz/$target"
+        rm -rf "$out"
+        mkdir -p "$out"
+        note "$target"
+        cargo +nightly fuzz run -s none "$target" "$out" "fuzz/corpus/$target" -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 >"$STATE_DIR/fuzz/$target.log" 2>&1 \
+            || { tail -n 40 "$STATE_DIR/fuzz/$target.log" >&2
+                 die "fuzz target $target failed (the log's tail is above; the input is in fuzz/artifacts/$target/)"; }
+        note "$(grep -E '^stat::number_of_executed_units' "$STATE_DIR/fuzz/$target.log" | tail -n 1)"
+    done
+    note "done in $((SECONDS - started)) s"
+}
+
 SETUP_ONLY=0
 case "${1:-}" in
     "") ;;
@@ -298,3 +335,7 @@ R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev
 # zone must come to equal the model within two minutes.
 step "R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev"
 R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev
+
+# Each fuzz target briefly (step 8): about 2 min with the build warm (4 x 25 s); cold, the nightly build of the
+# targets adds about 13 min on 2 cores (fuzz/README.md).
+fuzz_briefly

@@ -337,18 +337,36 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
-        let mut file_from_env = None;
-        // Sorted, so that of two bad variables the same one is reported every time.
-        let mut vars = BTreeMap::new();
-        let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
-        for (name, value) in env {
-            if name == CONFIG_FILE_ENV {
-                file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
-            } else if let Some(key) = name.to_ascii_lowercase().strip_prefix(&prefix) {
-                vars.insert(key.replace("__", "."), (name, value));
-            }
-        }
+        let (file_from_env, vars) = variables(env);
+        let Some(path) = file.map(Path::to_path_buf).or(file_from_env) else {
+            return Settings::layer(None, vars);
+        };
+        // Read here, not by `config::File::from(path)`, which would fall back to `<path>.toml`, read bad UTF-8
+        // lossily and name the file relative to the working directory.
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        Settings::layer(Some((&path, &text)), vars)
+    }
 
+    /// [`Settings::load_from`] with the file's text given instead of read: `file` is the path its errors name
+    /// and the text. `ROUTE53_REGISTRATOR_CONFIG` in `env` is ignored, since the file is given. For callers
+    /// that hold the text and no file: the config fuzz target and its corpus replay.
+    pub fn load_from_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let (_, vars) = variables(env);
+        Settings::layer(file, vars)
+    }
+
+    /// The layering and validation behind [`Settings::load_from`]: `file` is the file's path and text, `vars`
+    /// the `R53R_` variables as [`variables`] keys them.
+    fn layer(
+        file: Option<(&Path, &str)>,
+        vars: BTreeMap<String, (String, String)>,
+    ) -> Result<Settings, ConfigError> {
         let Ok(Value::Table(defaults)) = Value::try_from(Settings::default()) else {
             unreachable!("settings serialise to a table")
         };
@@ -357,16 +375,13 @@ impl Settings {
         let bottom = ::config::Config::try_from(&Settings::default());
         let mut layers =
             ::config::Config::builder().add_source(bottom.expect("settings serialise to a table"));
-        if let Some(path) = file.map(Path::to_path_buf).or(file_from_env) {
+        if let Some((path, text)) = file {
             let fail = |reason: String| ConfigError::File {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 reason,
             };
-            // Read here, not by `config::File::from(path)`, which would fall back to `<path>.toml`, read bad
-            // UTF-8 lossily and name the file relative to the working directory.
-            let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
             let layer = ::config::Config::builder()
-                .add_source(::config::File::from_str(&text, ::config::FileFormat::Toml))
+                .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
                 .build()
                 // toml's own message names the line, config's not always (`ttl = 99999999999999999999`).
                 .map_err(|e| {
@@ -521,6 +536,25 @@ impl Settings {
     }
 }
 
+/// The file `ROUTE53_REGISTRATOR_CONFIG` names (unset or empty: none), and the `R53R_` variables of `env`,
+/// each by its key (`R53R_ROUTE53__TTL` as `route53.ttl`) with its name and text. Sorted, so that of two bad
+/// variables the same one is reported every time.
+fn variables(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> (Option<PathBuf>, BTreeMap<String, (String, String)>) {
+    let mut file_from_env = None;
+    let mut vars = BTreeMap::new();
+    let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
+    for (name, value) in env {
+        if name == CONFIG_FILE_ENV {
+            file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
+        } else if let Some(key) = name.to_ascii_lowercase().strip_prefix(&prefix) {
+            vars.insert(key.replace("__", "."), (name, value));
+        }
+    }
+    (file_from_env, vars)
+}
+
 fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(invalid(key, "0s", "a duration greater than 0"));
@@ -540,6 +574,17 @@ impl Variables {
         defaults: &Table,
     ) -> Result<Variables, ConfigError> {
         let values = vars.into_iter().map(|(key, (name, raw))| {
+            // `R53R_`, `R53R___TTL`, `R53R_ROUTE53__`: no section or no key to name (found by the config
+            // fuzz target, which got "unknown key ``"); the variable's own name is what the user wrote.
+            if key.split('.').any(str::is_empty) {
+                return Err(ConfigError::UnknownKey {
+                    key: name,
+                    origin: "the environment".into(),
+                    expected: format!(
+                        "{ENV_PREFIX}_<SECTION>__<KEY>, such as {ENV_PREFIX}_ROUTE53__ZONE_ID"
+                    ),
+                });
+            }
             let mut path = key.split('.');
             let section = path.next().and_then(|name| defaults.get(name));
             let default = path.fold(section, |value, name| value?.get(name));
@@ -771,6 +816,22 @@ mod tests {
         let mut s = Settings::default();
         s.route53.zone_id = zone.into();
         s
+    }
+
+    #[test]
+    fn a_variable_without_a_section_or_a_key_is_named() {
+        for name in [
+            "R53R_",
+            "R53R___TTL",
+            "R53R_ROUTE53__",
+            "R53R_ROUTE53____TTL",
+        ] {
+            let err =
+                Settings::load_from(None, env(&[("R53R_ROUTE53__ZONE_ID", "Z1"), (name, "5")]))
+                    .unwrap_err();
+            assert_eq!(err.key(), Some(name), "{err}");
+            assert!(err.to_string().contains("R53R_<SECTION>__<KEY>"), "{err}");
+        }
     }
 
     #[test]

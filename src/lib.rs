@@ -63,6 +63,9 @@ pub mod container;
 pub mod desired;
 pub mod docker;
 pub mod ec2;
+// The fuzz targets' properties as plain functions (fuzz/, tests/fuzz_corpus.rs); not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gc;
 pub mod http;
 pub mod ledger;

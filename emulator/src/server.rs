@@ -217,7 +217,7 @@ async fn create_hosted_zone(
     request: HttpRequest,
     body: Bytes,
 ) -> HttpResponse {
-    let parsed = parse::<xml::CreateHostedZoneRequest>(&body).map(|r| {
+    let parsed = xml::parse::<xml::CreateHostedZoneRequest>(&body).map(|r| {
         let config = r.config.unwrap_or(xml::HostedZoneConfigXml {
             comment: None,
             private_zone: false,
@@ -321,8 +321,7 @@ async fn change_record_sets(
     body: Bytes,
 ) -> HttpResponse {
     let id = bare_zone_id(&path).to_string();
-    let parsed =
-        parse::<xml::ChangeResourceRecordSetsRequest>(&body).and_then(|r| r.into_changes());
+    let parsed = xml::change_batch(&body);
     let changes = parsed
         .as_ref()
         .map(|(changes, _)| changes.clone())
@@ -401,12 +400,6 @@ async fn unknown_operation(request: HttpRequest) -> HttpResponse {
     let mut response = error_response(&error, false);
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
-}
-
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::InvalidInput(format!("Invalid XML ; {e}")))?;
-    quick_xml::de::from_str(text).map_err(|e| ApiError::InvalidInput(format!("Invalid XML ; {e}")))
 }
 
 /// `maxitems` from the query: `default` when absent, never above it.

@@ -21,6 +21,18 @@ pub fn document<T: Serialize>(value: &T) -> String {
 // ---------------------------------------------------------------------------------------------------------------
 // Requests
 
+/// A request body as `T`, or Route53's `InvalidInput` for a body that is not UTF-8 or not the document.
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::InvalidInput(format!("Invalid XML ; {e}")))?;
+    quick_xml::de::from_str(text).map_err(|e| ApiError::InvalidInput(format!("Invalid XML ; {e}")))
+}
+
+/// A ChangeResourceRecordSets body as the batch the rules take (and its comment), or `InvalidInput`.
+pub fn change_batch(body: &[u8]) -> Result<(Vec<Change>, Option<String>), ApiError> {
+    parse::<ChangeResourceRecordSetsRequest>(body)?.into_changes()
+}
+
 /// `ChangeResourceRecordSetsRequest`.
 #[derive(Debug, Deserialize)]
 pub struct ChangeResourceRecordSetsRequest {

@@ -303,7 +303,7 @@ fn change_batch_messages(f: &Failure) -> Vec<String> {
 }
 
 /// The text of every `<Message>` element in `body`, unescaped.
-fn xml_elements_named_message(body: &str) -> Vec<String> {
+pub(crate) fn xml_elements_named_message(body: &str) -> Vec<String> {
     const OPEN: &str = "<Message>";
     const CLOSE: &str = "</Message>";
     let mut out = Vec::new();
@@ -317,7 +317,7 @@ fn xml_elements_named_message(body: &str) -> Vec<String> {
     out
 }
 
-fn unescape_xml(text: &str) -> String {
+pub(crate) fn unescape_xml(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
