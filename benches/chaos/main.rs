@@ -189,7 +189,7 @@ impl Figures {
         println!("\n{title}");
         println!("  operations                      {operations}");
         for (kind, n) in &self.ops {
-            println!("    {kind:<36}{n}");
+            println!("    {kind:<40}{n}");
         }
         println!("  faults injected                 {}", self.faults);
         println!("  quiet-period checks passed      {}", self.checks_passed);
