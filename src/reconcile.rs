@@ -2686,27 +2686,32 @@ mod tests {
     /// verification counts them first, and the next interval is sized by the count.
     #[test]
     fn a_verification_counts_the_fleets_ledgers_and_the_next_one_is_sized_by_them() {
-        let ledger = Some(ledger_listing(&["web"]));
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            ledger,
-        );
-        let due = idle_until(&r.next(t(2))).expect("a verification armed");
-        assert_eq!(
-            r.fleet_estimate(),
-            BIG_ZONE,
-            "the zone's size over its one name"
-        );
+        // A reconciler of one name in a zone of 2,000 record sets, at its first verification: it counts first.
+        let counting = || {
+            let ledger = Some(ledger_listing(&["web"]));
+            let mut r = past_the_ledger(
+                with_ledger(Routing::Multivalue),
+                BIG_ZONE,
+                names(&["web"]),
+                ledger,
+            );
+            let due = idle_until(&r.next(t(2))).expect("a verification armed");
+            assert_eq!(
+                r.fleet_estimate(),
+                BIG_ZONE,
+                "the zone's size over its one name"
+            );
+            assert_eq!(
+                r.next(due),
+                Action::CountOwners {
+                    parent: fqdn("_owners._route53-registrator")
+                },
+                "the count comes first"
+            );
+            (r, due)
+        };
 
-        assert_eq!(
-            r.next(due),
-            Action::CountOwners {
-                parent: fqdn("_owners._route53-registrator")
-            },
-            "the count comes first"
-        );
+        let (mut r, due) = counting();
         r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
         assert_eq!(r.fleet_estimate(), 3_000);
         let Action::ReadNames {
@@ -2729,15 +2734,7 @@ mod tests {
         );
 
         // A fleet more than twice as large as the one the verification was armed for puts it off.
-        let ledger = Some(ledger_listing(&["web"]));
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            ledger,
-        );
-        let due = idle_until(&r.next(t(2))).expect("a verification armed");
-        assert!(matches!(r.next(due), Action::CountOwners { .. }));
+        let (mut r, due) = counting();
         r.outcome(due, Outcome::OwnersCounted(Ok(BIG_ZONE * 2 + 1)));
         let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
         assert!(
@@ -2747,15 +2744,7 @@ mod tests {
         );
 
         // A count that fails leaves the estimate as it was, and the verification goes on.
-        let ledger = Some(ledger_listing(&["web"]));
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            ledger,
-        );
-        let due = idle_until(&r.next(t(2))).expect("a verification armed");
-        assert!(matches!(r.next(due), Action::CountOwners { .. }));
+        let (mut r, due) = counting();
         r.outcome(
             due,
             Outcome::OwnersCounted(Err(Route53Error::Throttling("Rate exceeded".into()))),

@@ -281,6 +281,18 @@ mod tests {
         (classifier, recorder)
     }
 
+    /// As [`start`], under a supervisor that restarts it after a panic.
+    fn start_supervised() -> (Addr<Classifier>, Addr<Recorder>) {
+        let recorder = Recorder::default().start();
+        let classifier = Classifier::new(
+            SelectionSettings::default(),
+            recorder.clone().recipient(),
+            Stats::new(),
+        )
+        .start_supervised();
+        (classifier, recorder)
+    }
+
     #[actix_rt::test]
     async fn nothing_is_sent_before_the_first_snapshot() {
         let (classifier, recorder) = start();
@@ -308,13 +320,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn after_a_panic_it_restarts_and_sends_nothing_before_the_next_snapshot() {
-        let recorder = Recorder::default().start();
-        let classifier = Classifier::new(
-            SelectionSettings::default(),
-            recorder.clone().recipient(),
-            Stats::new(),
-        )
-        .start_supervised();
+        let (classifier, recorder) = start_supervised();
         let resyncs = Resyncs::default().start();
         classifier
             .send(ResyncVia(resyncs.clone().recipient()))
@@ -354,13 +360,7 @@ mod tests {
     /// keeps it withdrawn.
     #[actix_rt::test]
     async fn a_restart_keeps_a_draining_container_withdrawn() {
-        let recorder = Recorder::default().start();
-        let classifier = Classifier::new(
-            SelectionSettings::default(),
-            recorder.clone().recipient(),
-            Stats::new(),
-        )
-        .start_supervised();
+        let (classifier, recorder) = start_supervised();
         let listing = vec![svc("a", "web"), svc("b", "api")];
         classifier.send(Snapshot(listing.clone())).await.unwrap();
         classifier
