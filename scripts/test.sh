@@ -34,7 +34,7 @@ MUSL_TARGET="x86_64-unknown-linux-musl"
 MOTO_VERSION="5.2.5"
 CARGO_FUZZ_VERSION="0.13.2"
 FUZZ_TARGETS=(classify config error_body emulator_request)
-FUZZ_SECONDS=25                      # per target, after the build
+FUZZ_SECONDS=15                      # per target, after the build
 STATE_DIR="$ROOT/.test-env"          # git-ignored: dockerd's log, the image's build context
 DOCKERD_LOG="$STATE_DIR/dockerd.log"
 DOCKER_WAIT_SECONDS=90
@@ -336,6 +336,6 @@ R53R_FLEET_SHORT=1 cargo bench --bench fleet --profile dev
 step "R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev"
 R53R_CHAOS_SECONDS=150 cargo bench --bench chaos --profile dev
 
-# Each fuzz target briefly (step 8): about 2 min with the build warm (4 x 25 s); cold, the nightly build of the
-# targets adds about 13 min on 2 cores (fuzz/README.md).
+# Each fuzz target briefly (step 8): about 1 min with the build warm (4 x 15 s); cold, the nightly build of the
+# targets adds about 7 min on 2 cores (400 s in a fresh clone's `.ci/run`, 2026-12-05; fuzz/README.md).
 fuzz_briefly
