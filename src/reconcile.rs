@@ -2570,6 +2570,16 @@ mod tests {
         r
     }
 
+    /// [`past_the_ledger`] with the usual set-up: multivalue, a zone of [`BIG_ZONE`], `web` desired.
+    fn web_past_the_ledger(ledger: Option<RecordSet>) -> Reconciler {
+        past_the_ledger(
+            with_ledger(Routing::Multivalue),
+            BIG_ZONE,
+            names(&["web"]),
+            ledger,
+        )
+    }
+
     /// The names the ledger lists after `action`'s ledger change (`None`: no ledger change in it).
     fn ledger_written(action: &Action) -> Option<Vec<String>> {
         let Action::Send { batches } = action else {
@@ -2669,12 +2679,7 @@ mod tests {
     #[test]
     fn a_ledger_that_lists_nothing_stale_costs_one_read() {
         let ledger = Some(ledger_listing(&["web"]));
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            ledger,
-        );
+        let mut r = web_past_the_ledger(ledger);
         assert!(
             matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
             "nothing else to read or write"
@@ -2689,12 +2694,7 @@ mod tests {
         // A reconciler of one name in a zone of 2,000 record sets, at its first verification: it counts first.
         let counting = || {
             let ledger = Some(ledger_listing(&["web"]));
-            let mut r = past_the_ledger(
-                with_ledger(Routing::Multivalue),
-                BIG_ZONE,
-                names(&["web"]),
-                ledger,
-            );
+            let mut r = web_past_the_ledger(ledger);
             let due = idle_until(&r.next(t(2))).expect("a verification armed");
             assert_eq!(
                 r.fleet_estimate(),
@@ -2761,12 +2761,7 @@ mod tests {
 
     #[test]
     fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            None,
-        );
+        let mut r = web_past_the_ledger(None);
         let Action::Idle {
             until: Some(scan_at),
             settled: true,
@@ -2888,12 +2883,7 @@ mod tests {
 
     #[test]
     fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            Some(ledger_listing(&["web"])),
-        );
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
         assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
 
         r.desired_names(t(1000), names(&["web", "api"]));
@@ -2932,12 +2922,7 @@ mod tests {
 
     #[test]
     fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
-        let mut r = past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            Some(ledger_listing(&["web"])),
-        );
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
         r.next(t(0));
         r.desired_names(t(1000), names(&["web", "api"]));
         let action = r.next(t(1200));

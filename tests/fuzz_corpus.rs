@@ -1,7 +1,7 @@
 //! Replays every input kept in `fuzz/corpus/<target>/` through the check its fuzz target runs, on stable: the
 //! fuzzer's properties hold in the ordinary suite, and an input that once crashed stays fixed. A corpus
 //! directory that is missing or empty fails, as does a fuzz target that no replay covers. The emulator's
-//! target is replayed beside its check, in `emulator/tests/fuzz_corpus.rs`.
+//! check lives in its crate (`route53_emulator::fuzzing`) and is replayed here with the others.
 
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use route53_registrator::fuzzing;
 
-/// Every fuzz target, and which suite replays its corpus (the emulator's is replayed in its own crate).
+/// Every fuzz target, each replayed below.
 const TARGETS: &[&str] = &["classify", "config", "error_body", "emulator_request"];
 
 fn fuzz_dir() -> PathBuf {
@@ -52,7 +52,15 @@ fn error_body_corpus() {
     replay("error_body", fuzzing::check_error_body);
 }
 
-/// A target added under `fuzz/fuzz_targets/` needs its corpus and its replay here (or in the emulator's).
+#[test]
+fn emulator_request_corpus() {
+    replay(
+        "emulator_request",
+        route53_emulator::fuzzing::check_request_body,
+    );
+}
+
+/// A target added under `fuzz/fuzz_targets/` needs its corpus and its replay here.
 #[test]
 fn every_fuzz_target_is_replayed() {
     let dir = fuzz_dir().join("fuzz_targets");

@@ -1,5 +1,5 @@
 //! The property the fuzz target `emulator_request` checks (`fuzz/fuzz_targets/`), as a plain function, so that
-//! the fuzzer (on nightly) and the corpus replay (`emulator/tests/fuzz_corpus.rs`, on stable) run the same code.
+//! the fuzzer (on nightly) and the corpus replay (the top-level `tests/fuzz_corpus.rs`, on stable) run the same code.
 //! It panics, with the broken property, when the emulator breaks one; libFuzzer then records the input as a
 //! crash.
 //!

@@ -19,7 +19,7 @@
 pub mod ec2;
 mod emulator;
 pub mod faults;
-// The fuzz target's property as a plain function (fuzz/, emulator/tests/fuzz_corpus.rs); not an API.
+// The fuzz target's property as a plain function (fuzz/, the top-level tests/fuzz_corpus.rs); not an API.
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod rules;

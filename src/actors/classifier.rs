@@ -270,27 +270,26 @@ mod tests {
         names.iter().map(|n| n.to_string()).collect()
     }
 
-    fn start() -> (Addr<Classifier>, Addr<Recorder>) {
+    /// A classifier with the default rules, not started yet, sending to a recorder.
+    fn recorded() -> (Classifier, Addr<Recorder>) {
         let recorder = Recorder::default().start();
         let classifier = Classifier::new(
             SelectionSettings::default(),
             recorder.clone().recipient(),
             Stats::new(),
-        )
-        .start();
+        );
         (classifier, recorder)
+    }
+
+    fn start() -> (Addr<Classifier>, Addr<Recorder>) {
+        let (classifier, recorder) = recorded();
+        (classifier.start(), recorder)
     }
 
     /// As [`start`], under a supervisor that restarts it after a panic.
     fn start_supervised() -> (Addr<Classifier>, Addr<Recorder>) {
-        let recorder = Recorder::default().start();
-        let classifier = Classifier::new(
-            SelectionSettings::default(),
-            recorder.clone().recipient(),
-            Stats::new(),
-        )
-        .start_supervised();
-        (classifier, recorder)
+        let (classifier, recorder) = recorded();
+        (classifier.start_supervised(), recorder)
     }
 
     #[actix_rt::test]

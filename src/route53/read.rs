@@ -8,7 +8,7 @@ use tracing::{error, warn};
 use super::{
     marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
 };
-use crate::ledger::LEDGER_TYPE;
+use crate::ledger::is_ledger;
 use crate::timing::{Backoff, RetryClass, RetryPolicy, START_THROTTLE_WINDOW};
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
@@ -109,7 +109,7 @@ pub async fn read_names(
     Ok(out)
 }
 
-/// How many ledgers (TXT record sets, see [`crate::ledger`]) stand under `parent`: the fleet's size. Route53
+/// How many ledgers ([`is_ledger`]: TXT record sets with the marker value) stand under `parent`: the fleet's size. Route53
 /// lists a name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a
 /// time, until the listing leaves them: one request per 300 instances.
 pub async fn count_ledgers(
@@ -130,7 +130,7 @@ pub async fn count_ledgers(
         let mut past = false;
         for rs in &page.record_sets {
             if rs.name.ends_with(&descendant) {
-                count += usize::from(rs.rtype == LEDGER_TYPE);
+                count += usize::from(is_ledger(rs, &rs.name));
             } else if rs.name != parent {
                 past = true;
             }
