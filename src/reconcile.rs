@@ -394,12 +394,22 @@ impl Reconciler {
 
     /// How many instances share the zone, as far as this one can tell: the owners it has seen, or the
     /// zone's size over this instance's own names when that says more (a restart reads none of the names
-    /// it publishes, so it sees no other owner).
+    /// it publishes, so it sees no other owner), or the last count of the fleet's ledgers.
+    ///
+    /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
+    /// one name it made an instance whose services had all stopped take the zone's 2,000 record sets for
+    /// 2,000 instances, and a throttle then slowed it to one request per 2 minutes (the fleet bench's rolling
+    /// deploy of 100 took 3.3× its bound, a withdrawal 2.5 minutes).
     pub fn fleet_estimate(&self) -> usize {
-        let names = self.desired.as_ref().map_or(0, BTreeSet::len).max(1);
+        let names = self
+            .desired
+            .as_ref()
+            .map_or(0, BTreeSet::len)
+            .max(self.current().len());
+        let by_size = self.zone_size().checked_div(names).unwrap_or(0);
         self.owners()
             .len()
-            .max(self.zone_size() / names)
+            .max(by_size)
             .max(self.view.census.unwrap_or(0))
     }
 
@@ -2684,6 +2694,34 @@ mod tests {
             matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
             "nothing else to read or write"
         );
+    }
+
+    /// An instance whose services have all stopped sizes its fleet by its names while it still holds their
+    /// record sets, and by the owners it has seen once it holds none: the zone's size over no names is no
+    /// estimate (it took 2,000 record sets for 2,000 instances).
+    #[test]
+    fn a_fleet_is_not_estimated_from_the_zone_over_no_names() {
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
+        assert_eq!(r.fleet_estimate(), BIG_ZONE, "the zone over its one name");
+        r.desired_names(t(3), names(&[]));
+        assert_eq!(
+            r.fleet_estimate(),
+            BIG_ZONE,
+            "still holding web: the zone over the name it holds"
+        );
+        let action = r.next(t(4));
+        assert!(
+            sent(&action).contains(&(ChangeAction::Delete, "web".to_string())),
+            "{action:?}"
+        );
+        r.sent(t(5), accept_all(&action));
+        assert!(r.current().is_empty());
+        assert_eq!(
+            r.fleet_estimate(),
+            r.owners().len(),
+            "holding nothing: the owners seen"
+        );
+        assert!(r.fleet_estimate() < 10, "{}", r.fleet_estimate());
     }
 
     /// The owners seen at this instance's names are only those that share them: a fleet of disjoint
