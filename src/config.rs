@@ -84,6 +84,11 @@ pub struct Route53Settings {
     /// Keep this instance's ledger, a TXT record listing the names where it holds record sets, so that a
     /// start reads one record instead of the whole zone (needs permission to write TXT records).
     pub ledger: bool,
+    /// At start-up, wait a random time up to this long before the first Route53 request, so that a fleet
+    /// starting together (an upgrade of the daemon, an AMI roll) arrives at the account's rate instead of
+    /// all in its first second; 0: at once. At most 1h.
+    #[serde(with = "humantime_serde")]
+    pub startup_spread: Duration,
 }
 
 impl Default for Route53Settings {
@@ -98,6 +103,7 @@ impl Default for Route53Settings {
             max_requests_per_second: 5,
             verify_interval: Duration::from_secs(15 * 60),
             ledger: true,
+            startup_spread: Duration::ZERO,
         }
     }
 }
@@ -262,6 +268,10 @@ pub const CONFIG_FILE_ENV: &str = "ROUTE53_REGISTRATOR_CONFIG";
 
 /// The prefix of the variables that override single keys: `R53R_<SECTION>__<KEY>`.
 pub const ENV_PREFIX: &str = "R53R";
+
+/// The longest `route53.startup_spread`: a longer wait before a start's first request is more likely a
+/// mistaken unit than a fleet (an hour spreads 6,000 starting instances at the account's rate).
+pub const MAX_STARTUP_SPREAD: Duration = Duration::from_secs(3600);
 
 /// A configuration that cannot be used. Every message names the key, the value and what would be valid; `main`
 /// exits 2 on any of these.
@@ -448,6 +458,13 @@ impl Settings {
                 "route53.verify_interval",
                 humantime::format_duration(r.verify_interval),
                 "at least 1s",
+            ));
+        }
+        if r.startup_spread > MAX_STARTUP_SPREAD {
+            return Err(out_of_range(
+                "route53.startup_spread",
+                humantime::format_duration(r.startup_spread),
+                "at most 1h",
             ));
         }
 
@@ -1188,6 +1205,11 @@ mod tests {
                 "verify",
                 |s| s.route53.verify_interval = Duration::from_millis(999),
                 "route53.verify_interval: 999ms is out of range; expected at least 1s",
+            ),
+            (
+                "spread",
+                |s| s.route53.startup_spread = Duration::from_secs(3601),
+                "route53.startup_spread: 1h 1s is out of range; expected at most 1h",
             ),
             (
                 "docker host",

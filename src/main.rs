@@ -33,7 +33,7 @@ use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
 use route53_registrator::signals::Signals;
 use route53_registrator::stats::Stats;
-use route53_registrator::timing::RetryPolicy;
+use route53_registrator::timing::{startup_delay, RetryPolicy};
 use tracing::{error, info, warn};
 
 /// Exit code of a bad command line or configuration.
@@ -116,8 +116,15 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     }
     // The zone's domain first: nothing can be named without it. A zone that does not exist or cannot be
     // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
+    // `--once` is a single reconciliation (a deploy step, a cron job): nothing is put off for the fleet.
+    let spread = if once {
+        Duration::ZERO
+    } else {
+        settings.route53.startup_spread
+    };
+    let delay = startup_delay(spread, rand::random());
     let zone = tokio::select! {
-        zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default()) => zone,
+        zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay) => zone,
         signal = signals.recv() => return if once { interrupted(signal) } else { 0 },
     };
     let zone = match zone {

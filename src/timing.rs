@@ -150,6 +150,15 @@ pub fn scan_spread(owners: usize, pages: usize) -> Duration {
     Duration::from_secs_f64((owners.max(1) * pages) as f64 / FLEET_SCAN_REQUESTS_PER_SECOND)
 }
 
+/// How long a start waits before its first Route53 request (`route53.startup_spread`): `draw` (in
+/// `[0, 1)`) of `spread`, so that instances starting together arrive spread evenly over it. Every instance's
+/// first request going at once is the one collision the adaptive rate cannot prevent: the fleet bench's
+/// hundred instances restarting together lost 95 of their first 100 requests to throttling in the first
+/// second, a quarter of all they needed, before any of them could know its fleet (BENCHMARKS.md).
+pub fn startup_delay(spread: Duration, draw: f64) -> Duration {
+    spread.mul_f64(draw.clamp(0.0, 1.0))
+}
+
 /// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryClass {
@@ -808,6 +817,26 @@ mod tests {
             rate.accepted();
             assert_eq!(rate.rate(), f64::from(max.max(1)));
             assert_eq!(reserve_all(&mut rate, t0, 60_000, 1, draw), vec![60_000]);
+        }
+    }
+
+    #[test]
+    fn a_start_waits_its_draw_of_the_spread() {
+        // (spread in s, draw, the wait in ms): the draw's share, a draw out of [0, 1] clamped.
+        let cases = [
+            (0, 0.7, 0),
+            (70, 0.0, 0),
+            (70, 0.5, 35_000),
+            (70, 0.999, 69_930),
+            (70, 3.0, 70_000),
+            (70, -1.0, 0),
+        ];
+        for (spread, draw, want) in cases {
+            assert_eq!(
+                startup_delay(Duration::from_secs(spread), draw),
+                ms(want),
+                "spread {spread} s, draw {draw}"
+            );
         }
     }
 

@@ -64,6 +64,7 @@ fn refusals() -> Vec<Refusal> {
         refusal("route53.max_requests_per_second", File, "0", "0"),
         refusal("route53.verify_interval", Env, "500ms", "500ms"),
         refusal("route53.ledger", Env, "yes", "yes"),
+        refusal("route53.startup_spread", File, "\"2h\"", "2h"),
         refusal("docker.host", File, "\"ftp://docker\"", "ftp://docker"),
         refusal("docker.resync_interval", Env, "0s", "0s"),
         refusal("selection.family_label", File, "\"\"", "\"\""),

@@ -1233,9 +1233,11 @@ async fn the_sdk_client_from_the_environment_resolves_the_zone() {
         max_delay: ms(20),
     };
 
-    let zone = resolve_zone(&api, &s.zone.id, fast).await.unwrap();
+    let zone = resolve_zone(&api, &s.zone.id, fast, Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(zone, s.zone);
-    let missing = resolve_zone(&api, "ZNOSUCHZONE", fast).await;
+    let missing = resolve_zone(&api, "ZNOSUCHZONE", fast, Duration::ZERO).await;
     assert!(
         matches!(missing, Err(Route53Error::NoSuchHostedZone(_))),
         "{missing:?}"
@@ -1243,7 +1245,9 @@ async fn the_sdk_client_from_the_environment_resolves_the_zone() {
 
     s.emu.fail_next(2, Fault::Status(503));
     assert_eq!(
-        resolve_zone(&api, &s.zone.id, fast).await.unwrap(),
+        resolve_zone(&api, &s.zone.id, fast, Duration::ZERO)
+            .await
+            .unwrap(),
         s.zone,
         "503s are retried"
     );

@@ -33,7 +33,7 @@ use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
 use route53_registrator::stats::Stats;
-use route53_registrator::timing::RetryPolicy;
+use route53_registrator::timing::{startup_delay, RetryPolicy};
 
 use crate::bound::{at_once, lower_bound};
 use crate::report::write_request_log;
@@ -81,16 +81,38 @@ pub enum Workload {
     Restart,
     Deploy,
     ScaleOut,
+    /// The mass restart, each daemon with `route53.startup_spread` as the README recommends for its fleet.
+    SpreadRestart,
+    /// The scale-out, the same.
+    SpreadScaleOut,
 }
 
+/// The `route53.startup_spread` the README recommends, per instance that may start together: a start costs
+/// about 3 requests (GetHostedZone, a change, a read), 0.6 s of the account's 5 per second, and a little
+/// more leaves room for the bunching of random draws.
+pub const STARTUP_SPREAD_PER_INSTANCE: Duration = Duration::from_millis(700);
+
+/// The largest fleet the spread variants run on. With them at 300 too, the fifteen fleets side by side
+/// (over 2,000 writers) starved this machine's two cores: the deploys' times doubled and tripled, a fill
+/// missed its deadline, and the table took 12.5 minutes.
+pub const SPREAD_UP_TO: usize = 100;
+
 impl Workload {
-    pub const ALL: [Workload; 3] = [Workload::Restart, Workload::Deploy, Workload::ScaleOut];
+    pub const ALL: [Workload; 5] = [
+        Workload::Restart,
+        Workload::Deploy,
+        Workload::ScaleOut,
+        Workload::SpreadRestart,
+        Workload::SpreadScaleOut,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Workload::Restart => "mass restart",
             Workload::Deploy => "rolling deploy",
             Workload::ScaleOut => "scale-out",
+            Workload::SpreadRestart => "mass restart, spread",
+            Workload::SpreadScaleOut => "scale-out, spread",
         }
     }
 
@@ -99,7 +121,29 @@ impl Workload {
             Workload::Restart => "restart",
             Workload::Deploy => "deploy",
             Workload::ScaleOut => "scale-out",
+            Workload::SpreadRestart => "restart-spread",
+            Workload::SpreadScaleOut => "scale-out-spread",
         }
+    }
+
+    /// Whether this workload runs on `n` instances: the spread variants up to [`SPREAD_UP_TO`].
+    pub fn runs_on(self, n: usize) -> bool {
+        !matches!(self, Workload::SpreadRestart | Workload::SpreadScaleOut) || n <= SPREAD_UP_TO
+    }
+
+    fn is_restart(self) -> bool {
+        matches!(self, Workload::Restart | Workload::SpreadRestart)
+    }
+
+    /// The daemons' `route53.startup_spread` in this workload on `n` instances: the recommended one for
+    /// the instances that start together in the spread variants, none otherwise.
+    fn startup_spread(self, n: usize) -> Duration {
+        let starting = match self {
+            Workload::SpreadRestart => n,
+            Workload::SpreadScaleOut => n / 2,
+            _ => 0,
+        };
+        STARTUP_SPREAD_PER_INSTANCE * starting as u32
     }
 }
 
@@ -181,6 +225,8 @@ struct World {
     sdk: aws_sdk_route53::Config,
     settings: WriterSettings,
     instances: Vec<Instance>,
+    /// The daemons' `route53.startup_spread` (none while the zone is filled).
+    startup_spread: Duration,
     /// Daemons whose start (GetHostedZone, then the writer) is under way: (instance, task).
     starting: Vec<(usize, JoinHandle<Addr<Route53Writer>>)>,
     /// Every daemon's statistics, those stopped included (their counts stay).
@@ -210,6 +256,7 @@ pub async fn prepare(
         sdk,
         settings: WriterSettings::from(&Settings::default()),
         instances: (0..n).map(instance).collect(),
+        startup_spread: Duration::ZERO,
         starting: Vec::new(),
         stats: Vec::new(),
         rng: SmallRng::seed_from_u64(
@@ -284,11 +331,13 @@ fn sdk_config(endpoint: &str) -> aws_sdk_route53::Config {
 }
 
 /// One instance's daemon, as `src/main.rs` starts it: the zone resolved through the rate-limited client
-/// (retried inside until it answers), then the writer, then the IP and the names.
+/// (after `delay`, its share of `route53.startup_spread`; retried inside until it answers), then the writer,
+/// then the IP and the names.
 async fn daemon(
     sdk: aws_sdk_route53::Config,
     zone_id: String,
     settings: WriterSettings,
+    delay: Duration,
     stats: Stats,
     ip: Ipv4Addr,
     names: BTreeSet<String>,
@@ -297,7 +346,7 @@ async fn daemon(
         Arc::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(sdk)));
     let limiter = route53_limiter(settings.max_requests_per_second);
     let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(client, limiter, stats.clone()));
-    let zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default())
+    let zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay)
         .await
         .expect("the zone exists");
     let writer = Route53Writer::new(route53, zone, settings, stats).start_supervised();
@@ -312,10 +361,17 @@ impl World {
         let stats = Stats::new();
         self.stats.push(stats.clone());
         let instance = &self.instances[i];
+        // Drawn only when spread, so that the other workloads' draws stay what they were.
+        let delay = if self.startup_spread.is_zero() {
+            Duration::ZERO
+        } else {
+            startup_delay(self.startup_spread, self.rng.random())
+        };
         let work = daemon(
             self.sdk.clone(),
             self.zone.zone_id.clone(),
             self.settings.clone(),
+            delay,
             stats,
             instance.ip,
             instance.names.clone(),
@@ -515,7 +571,8 @@ impl World {
         // Set-up: a restart starts from every daemon stopped, with one service of every 10th instance gone
         // meanwhile (its record set is stale now).
         let mut stale = 0;
-        if workload == Workload::Restart {
+        self.startup_spread = workload.startup_spread(self.n);
+        if workload.is_restart() {
             self.stop_all().await;
             for (i, instance) in self.instances.iter_mut().enumerate() {
                 if i % 10 == 0 {
@@ -531,7 +588,7 @@ impl World {
         let t0 = Instant::now();
         // The requests the bound counts, each at the time its input is fed.
         let arrivals = match workload {
-            Workload::Restart => {
+            Workload::Restart | Workload::SpreadRestart => {
                 for i in 0..self.instances.len() {
                     self.start(i, t0);
                 }
@@ -541,7 +598,7 @@ impl World {
             }
             // One change to stop and one to start, per instance.
             Workload::Deploy => self.deploy(settings, t0).await,
-            Workload::ScaleOut => {
+            Workload::ScaleOut | Workload::SpreadScaleOut => {
                 let new = self.n / 2;
                 let first = self.instances.len();
                 let mut arrivals = Vec::new();

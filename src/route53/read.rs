@@ -2,8 +2,9 @@
 //! does not advance), only some names (verification), and the zone itself at start-up.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
 
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::{
     marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
@@ -212,14 +213,20 @@ impl Reread {
     }
 }
 
-/// The hosted zone `zone_id`, asked with GetHostedZone until Route53 answers: retriable failures
-/// (throttling, 5xx, unreachable) are retried with backoff for as long as it takes; a fatal one
+/// The hosted zone `zone_id`, asked with GetHostedZone until Route53 answers, the first time after
+/// `delay` (a start's share of `route53.startup_spread`, [`crate::timing::startup_delay`]): retriable
+/// failures (throttling, 5xx, unreachable) are retried with backoff for as long as it takes; a fatal one
 /// (`NoSuchHostedZone`, `AccessDenied`, anything else) is returned, for `main` to exit 1 naming the zone.
 pub async fn resolve_zone(
     api: &dyn Route53Api,
     zone_id: &str,
     policy: RetryPolicy,
+    delay: Duration,
 ) -> Result<HostedZone, Route53Error> {
+    if !delay.is_zero() {
+        info!(zone_id, wait = ?delay, "waiting before the first Route53 request (route53.startup_spread)");
+        tokio::time::sleep(delay).await;
+    }
     let mut backoff = Backoff::new(policy, rand::random());
     backoff.set_throttle_window(START_THROTTLE_WINDOW);
     loop {
@@ -426,19 +433,57 @@ mod tests {
             Ok(zone.clone()),
         ];
         let fast = RetryPolicy {
-            min_delay: std::time::Duration::from_millis(1),
-            max_delay: std::time::Duration::from_millis(2),
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
         };
-        assert_eq!(resolve_zone(&api, "Z", fast).await, Ok(zone));
+        assert_eq!(
+            resolve_zone(&api, "Z", fast, Duration::ZERO).await,
+            Ok(zone)
+        );
 
         *api.zone_answers.lock().unwrap() = vec![
             Err(Route53Error::Throttling("slow".into())),
             Err(Route53Error::NoSuchHostedZone("Z".into())),
         ];
         assert_eq!(
-            resolve_zone(&api, "Z", fast).await,
+            resolve_zone(&api, "Z", fast, Duration::ZERO).await,
             Err(Route53Error::NoSuchHostedZone("Z".into()))
         );
         assert!(api.zone_answers.lock().unwrap().is_empty());
+    }
+
+    /// A start spread over `route53.startup_spread` sends nothing before its share of it has passed, then
+    /// asks at once.
+    #[tokio::test(start_paused = true)]
+    async fn resolve_zone_asks_first_after_the_start_delay() {
+        let zone = HostedZone {
+            id: "Z".into(),
+            name: "zone.".into(),
+            private: true,
+            record_sets: None,
+        };
+        let api = std::sync::Arc::new(Paged::new(vec![], 1, false));
+        *api.zone_answers.lock().unwrap() = vec![Ok(zone.clone())];
+        let asking = api.clone();
+        let started = tokio::time::Instant::now();
+        let task = tokio::spawn(async move {
+            let zone = resolve_zone(
+                asking.as_ref(),
+                "Z",
+                RetryPolicy::default(),
+                Duration::from_secs(30),
+            )
+            .await;
+            (zone, started.elapsed())
+        });
+        tokio::time::sleep(Duration::from_millis(29_900)).await;
+        assert_eq!(
+            api.zone_answers.lock().unwrap().len(),
+            1,
+            "asked before the delay passed"
+        );
+        let (answer, after) = task.await.unwrap();
+        assert_eq!(answer, Ok(zone));
+        assert_eq!(after, Duration::from_secs(30));
     }
 }
