@@ -98,7 +98,8 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let limiter = route53_limiter(settings.route53.max_requests_per_second);
     let aws = sdk_config(AWS_TIMEOUT).await;
     let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_config(&aws));
-    let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(sdk, limiter, stats.clone()));
+    let route53: Arc<dyn Route53Api> =
+        Arc::new(RateLimited::new(sdk, limiter.clone(), stats.clone()));
     // The endpoint first: while the zone is read (Route53 may be unreachable for long) it answers healthy,
     // saying it is not ready yet.
     let health = Arc::new(http::Health::new(settings.http.docker_grace, stats.clone()));
@@ -123,6 +124,7 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         settings.route53.startup_spread
     };
     let delay = startup_delay(spread, rand::random());
+    limiter.spread_start(spread);
     let zone = tokio::select! {
         zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay) => zone,
         signal = signals.recv() => return if once { interrupted(signal) } else { 0 },

@@ -314,6 +314,20 @@ pub const FLEET_SHARE_HEADROOM: f64 = 3.0;
 /// waited 5 to 15 s for its next request, and the fleet bench's restart of ten took 2× its bound.
 pub const THROTTLE_DECREASE: f64 = 0.5;
 
+/// The highest rate of an instance while its start is spread ([`AdaptiveRate::spread_start`]): a fifth
+/// of the account's. A start's three requests then go out over about 2 s instead of 0.4 s, and the fleet's
+/// arrivals are as even as their random draws make them, not bursts of three at the account's whole rate
+/// (with bursts, the fleet bench's spread restart of a hundred had a third of its requests throttled; at
+/// this pace, a sixth, in one run each).
+pub const SPREAD_REQUESTS_PER_SECOND: f64 = 1.0;
+
+/// The first window a throttled request waits in while the start is spread: each throttle in a row
+/// doubles it, up to [`SPREAD_THROTTLE_PAUSE_LIMIT`], and the wait is a random draw of it (full jitter).
+pub const SPREAD_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
+
+/// The longest window of a throttled wait while the start is spread.
+pub const SPREAD_THROTTLE_PAUSE_LIMIT: Duration = Duration::from_secs(8);
+
 /// How much each accepted request speeds a throttled instance up again: by half, up to the configured
 /// rate.
 pub const ACCEPTED_INCREASE: f64 = 1.5;
@@ -340,6 +354,10 @@ pub const ACCEPTED_INCREASE: f64 = 1.5;
 /// requests would be many times a large fleet's share (300 instances: 0.05 per second), and undo the cut at
 /// once. Below the configured rate, each interval is jittered (a draw of 0.5 to 1.5 times it), so that
 /// instances cut by the same throttle do not come back in lock-step.
+///
+/// A start spread over `route53.startup_spread` is the exception ([`AdaptiveRate::spread_start`]): until
+/// the fleet's spread starts are done, the instance sends at most [`SPREAD_REQUESTS_PER_SECOND`] and a
+/// throttle puts its next request off instead of cutting its rate.
 #[derive(Clone, Debug)]
 pub struct AdaptiveRate {
     max: f64,
@@ -351,6 +369,49 @@ pub struct AdaptiveRate {
     last: Option<Instant>,
     /// When the rate was last cut.
     last_cut: Option<Instant>,
+    /// The start spread over `route53.startup_spread`, while it lasts.
+    spread: Option<SpreadStart>,
+}
+
+/// A start spread over `route53.startup_spread`, as the rate of one of the instances starting together sees
+/// it ([`AdaptiveRate::spread_start`]).
+#[derive(Clone, Copy, Debug)]
+struct SpreadStart {
+    /// The end of the spread: every start of the fleet is drawn before it.
+    end: Instant,
+    /// The end of the calm: the spread, and as long again.
+    calm_until: Instant,
+    /// Throttles in a row (since the last accepted request).
+    throttles: u32,
+    /// Whether Route53 has accepted any request of this instance yet.
+    begun: bool,
+}
+
+impl SpreadStart {
+    /// When a request throttled at `now` may be tried again; `draw` in `[0, 1)`.
+    ///
+    /// Before anything is accepted, at a draw of the rest of the spread: the start moves to a later moment
+    /// of the window, which the fleet has left less busy than the one that collided (the seed that drew a
+    /// third more starts than average into the first 15 s of the fleet bench's restart had 30 % of its
+    /// requests throttled with a pause alone, 5 % with this). After that, a pause with full jitter in a
+    /// window that doubles with each throttle in a row: a start under way finishes soon after its moment.
+    /// The later of the two.
+    fn retry_at(&mut self, now: Instant, draw: f64) -> Instant {
+        self.throttles = self.throttles.saturating_add(1);
+        let policy = RetryPolicy {
+            min_delay: SPREAD_THROTTLE_PAUSE,
+            max_delay: SPREAD_THROTTLE_PAUSE_LIMIT,
+        };
+        let pause = full_jitter_delay(policy, self.throttles - 1, draw);
+        let later = if self.begun {
+            Duration::ZERO
+        } else {
+            self.end
+                .saturating_duration_since(now)
+                .mul_f64(draw.clamp(0.0, 1.0))
+        };
+        now + pause.max(later)
+    }
 }
 
 impl AdaptiveRate {
@@ -364,6 +425,48 @@ impl AdaptiveRate {
             next: None,
             last: None,
             last_cut: None,
+            spread: None,
+        }
+    }
+
+    /// This instance's start, at `now`, is spread over `spread` (`route53.startup_spread`), as are those of
+    /// the instances starting with it: their first requests arrive at random moments of the window, at
+    /// about the account's rate if the spread is sized for them (README, "Configuration").
+    ///
+    /// A throttle then is a collision of the few that drew nearby moments, not the whole fleet sending at
+    /// once, and cutting the rate to the fleet's share (a hundred instances: one request per 3 to 10 s)
+    /// made the instance collided with pay 10 to 20 s for its next two requests; the fleet bench's spread
+    /// starts ended that far past their last draw. So until the calm ends (the spread, and as long
+    /// again: the starts drawn last are still under way after the spread's end, and cut to their share
+    /// there the scale-out of fifty took 1.73× its bound instead of 1.25×), the instance sends at most
+    /// [`SPREAD_REQUESTS_PER_SECOND`], and a throttle does not cut its rate but puts its next request
+    /// off ([`SpreadStart::retry_at`]). Then it is as without a spread.
+    pub fn spread_start(&mut self, now: Instant, spread: Duration) {
+        if spread.is_zero() {
+            return;
+        }
+        self.spread = Some(SpreadStart {
+            end: now + spread,
+            calm_until: now + spread * 2,
+            throttles: 0,
+            begun: false,
+        });
+        self.rate = self.rate.min(self.ceiling(now));
+    }
+
+    /// The spread start at `now`, if its calm has not ended.
+    fn calm(&mut self, now: Instant) -> Option<&mut SpreadStart> {
+        self.spread
+            .as_mut()
+            .filter(|spread| now < spread.calm_until)
+    }
+
+    /// The highest rate at `now`: the configured one, or [`SPREAD_REQUESTS_PER_SECOND`] while a spread
+    /// start is calm.
+    fn ceiling(&self, now: Instant) -> f64 {
+        match self.spread {
+            Some(spread) if now < spread.calm_until => self.max.min(SPREAD_REQUESTS_PER_SECOND),
+            _ => self.max,
         }
     }
 
@@ -411,6 +514,11 @@ impl AdaptiveRate {
         let cut_lately = self
             .last_cut
             .is_some_and(|cut| now < cut + Duration::from_secs_f64(1.0 / self.rate));
+        if let Some(spread) = self.calm(now) {
+            let at = spread.retry_at(now, draw);
+            self.next = Some(self.next.map_or(at, |booked| booked.max(at)));
+            return;
+        }
         if cut_lately {
             return;
         }
@@ -429,9 +537,14 @@ impl AdaptiveRate {
         }
     }
 
-    /// Route53 accepted a request: the rate grows by [`ACCEPTED_INCREASE`], up to the configured rate.
-    pub fn accepted(&mut self) {
-        self.rate = (self.rate * ACCEPTED_INCREASE).min(self.max);
+    /// Route53 accepted a request at `now`: the rate grows by [`ACCEPTED_INCREASE`], up to the configured
+    /// rate (the spread's, while it is calm).
+    pub fn accepted(&mut self, now: Instant) {
+        if let Some(spread) = self.spread.as_mut() {
+            spread.throttles = 0;
+            spread.begun = true;
+        }
+        self.rate = (self.rate * ACCEPTED_INCREASE).min(self.ceiling(now));
     }
 }
 
@@ -814,7 +927,7 @@ mod tests {
             let mut rate = AdaptiveRate::new(max);
             assert_eq!(reserve_all(&mut rate, t0, 0, 5, draw), want, "max {max}");
             // Accepted answers keep it where it is, and a request after a quiet spell goes at once.
-            rate.accepted();
+            rate.accepted(t0);
             assert_eq!(rate.rate(), f64::from(max.max(1)));
             assert_eq!(reserve_all(&mut rate, t0, 60_000, 1, draw), vec![60_000]);
         }
@@ -874,6 +987,65 @@ mod tests {
                 "{owners} owners: retry after {retry:?}, expected {interval:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_spread_start_is_paced_at_a_fifth_of_the_account_and_a_throttle_puts_it_off() {
+        let t0 = Instant::now();
+        let mut rate = AdaptiveRate::new(5);
+        rate.set_fleet(100);
+        rate.spread_start(t0, Duration::from_secs(70));
+        // One request per second (draw 0.5: exactly), not five.
+        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
+        assert_eq!(reserve_all(&mut rate, t0, 10_000, 2, 0.5), [10_000, 11_000]);
+        // Throttled before anything was accepted: put off to a draw of the spread's rest (60 s), the rate
+        // not cut, although a hundred owners' share is 0.15 per second.
+        rate.throttled(t0 + ms(10_000), 0.5);
+        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
+        assert_eq!(reserve_all(&mut rate, t0, 10_100, 1, 0.5), [40_000]);
+        // Once a request is accepted the start is under way: (ms of a throttle, the next request's moment)
+        // a pause of half (the draw) a window that doubles with each throttle in a row, up to 8 s.
+        rate.accepted(t0 + ms(40_100));
+        let steps = [
+            (41_000, 41_500),
+            (42_000, 43_000),
+            (44_000, 46_000),
+            (47_000, 51_000),
+            (52_000, 56_000),
+        ];
+        for (at, want) in steps {
+            rate.throttled(t0 + ms(at), 0.5);
+            assert_eq!(
+                reserve_all(&mut rate, t0, at + 10, 1, 0.5),
+                [want],
+                "throttled at {at} ms"
+            );
+        }
+        // An accepted request starts the windows over; the rate stays at the spread's.
+        rate.accepted(t0 + ms(57_000));
+        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
+        rate.throttled(t0 + ms(60_000), 0.5);
+        assert_eq!(reserve_all(&mut rate, t0, 60_010, 1, 0.5), [60_500]);
+        // The calm lasts the spread and as long again (140 s): then the configured rate again, and a
+        // throttle cuts to the fleet's share.
+        rate.accepted(t0 + ms(139_999));
+        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
+        rate.accepted(t0 + ms(140_000));
+        assert_eq!(rate.rate(), 1.5);
+        rate.throttled(t0 + ms(150_000), 0.5);
+        assert!((rate.rate() - 0.15).abs() < 1e-9, "{}", rate.rate());
+    }
+
+    #[test]
+    fn no_spread_is_no_calm() {
+        let t0 = Instant::now();
+        let mut rate = AdaptiveRate::new(5);
+        rate.set_fleet(100);
+        rate.spread_start(t0, Duration::ZERO);
+        assert_eq!(rate.rate(), 5.0);
+        rate.reserve(t0, 0.5);
+        rate.throttled(t0, 0.5);
+        assert!((rate.rate() - 0.15).abs() < 1e-9, "{}", rate.rate());
     }
 
     #[test]
@@ -967,7 +1139,7 @@ mod tests {
             5.0,
         ];
         for (i, want) in want.into_iter().enumerate() {
-            rate.accepted();
+            rate.accepted(t0);
             assert!(
                 (rate.rate() - want).abs() < 1e-9,
                 "after {} accepted: {}",

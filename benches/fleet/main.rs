@@ -8,7 +8,8 @@
 //!
 //! `--profile dev` builds the bench with the dependencies the test suite has already built (no release
 //! build of aws-sdk and the rest). Knobs, from the environment: `R53R_FLEET_SIZES` (`10,100,300`; short:
-//! `10`; `0`: part 2 only), `R53R_FLEET_RUNS` (repetitions, 1), `R53R_FLEET_WAVES` (a deploy's waves, 10; short: 2),
+//! `10`; `0`: part 2 only), `R53R_FLEET_WORKLOADS` (some of `restart,deploy,scale-out,restart-spread,
+//! scale-out-spread`; all by default), `R53R_FLEET_RUNS` (repetitions, 1), `R53R_FLEET_WAVES` (a deploy's waves, 10; short: 2),
 //! `R53R_FLEET_DEADLINE_SECS` (a workload's deadline; by default 10× its lower bound, within 2 to 15
 //! minutes), `R53R_FLEET_SEED` (the offsets' and jitters' seed), `RUST_LOG` (the daemons' logs; off by
 //! default). No Docker is needed: the bench feeds the writers their desired names directly, as the classifier
@@ -110,6 +111,8 @@ const VERIFY_TARGET_PER_SECOND: f64 = 0.5;
 #[derive(Clone)]
 pub struct FleetSettings {
     pub sizes: Vec<usize>,
+    /// The workloads to run (by their file names); all when empty.
+    pub workloads: Vec<String>,
     pub runs: usize,
     pub waves: usize,
     /// A fixed deadline for every workload, instead of one from its bound.
@@ -140,8 +143,19 @@ impl FleetSettings {
             })
             .filter(|&n| n > 0)
             .collect();
+        let workloads = var("R53R_FLEET_WORKLOADS").map_or_else(Vec::new, |v| {
+            v.split(',').map(|w| w.trim().to_string()).collect()
+        });
+        for name in &workloads {
+            assert!(
+                Workload::ALL.iter().any(|w| w.file() == name),
+                "R53R_FLEET_WORKLOADS: {name:?} is none of {:?}",
+                Workload::ALL.map(Workload::file)
+            );
+        }
         FleetSettings {
             sizes,
+            workloads,
             runs: number("R53R_FLEET_RUNS", 1).max(1) as usize,
             waves: number("R53R_FLEET_WAVES", if short { 2 } else { 10 }).max(1) as usize,
             deadline: var("R53R_FLEET_DEADLINE_SECS")
@@ -196,6 +210,10 @@ async fn bench(settings: FleetSettings) -> ExitCode {
                 Workload::ALL
                     .into_iter()
                     .filter(move |w| w.runs_on(n))
+                    .filter(|w| {
+                        settings.workloads.is_empty()
+                            || settings.workloads.iter().any(|name| name == w.file())
+                    })
                     .map(move |workload| (n, workload))
             })
             .collect();

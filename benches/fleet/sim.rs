@@ -116,7 +116,7 @@ impl Workload {
         }
     }
 
-    fn file(self) -> &'static str {
+    pub fn file(self) -> &'static str {
         match self {
             Workload::Restart => "restart",
             Workload::Deploy => "deploy",
@@ -337,7 +337,7 @@ async fn daemon(
     sdk: aws_sdk_route53::Config,
     zone_id: String,
     settings: WriterSettings,
-    delay: Duration,
+    (spread, delay): (Duration, Duration),
     stats: Stats,
     ip: Ipv4Addr,
     names: BTreeSet<String>,
@@ -345,6 +345,7 @@ async fn daemon(
     let client: Arc<dyn Route53Api> =
         Arc::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(sdk)));
     let limiter = route53_limiter(settings.max_requests_per_second);
+    limiter.spread_start(spread);
     let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(client, limiter, stats.clone()));
     let zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay)
         .await
@@ -371,7 +372,7 @@ impl World {
             self.sdk.clone(),
             self.zone.zone_id.clone(),
             self.settings.clone(),
-            delay,
+            (self.startup_spread, delay),
             stats,
             instance.ip,
             instance.names.clone(),

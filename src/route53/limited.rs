@@ -4,7 +4,7 @@
 //! slows down while Route53 throttles, and shows in `/metrics`.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rand::rngs::SmallRng;
@@ -63,7 +63,7 @@ impl AdaptiveLimiter {
     /// again; any other failure says nothing about the account's rate.
     pub fn answered<T>(&self, result: &Result<T, Route53Error>) {
         match result {
-            Ok(_) => self.with(|rate, _| rate.accepted()),
+            Ok(_) => self.with(|rate, _| rate.accepted(Instant::now())),
             Err(e) if e.meaning() == Meaning::Throttled => {
                 self.with(|rate, rng| rate.throttled(Instant::now(), rng.random()))
             }
@@ -74,6 +74,11 @@ impl AdaptiveLimiter {
     /// `owners` instances share the account's rate ([`AdaptiveRate::set_fleet`]).
     pub fn set_fleet(&self, owners: usize) {
         self.with(|rate, _| rate.set_fleet(owners));
+    }
+
+    /// This instance's start is spread over `spread` from now ([`AdaptiveRate::spread_start`]).
+    pub fn spread_start(&self, spread: Duration) {
+        self.with(|rate, _| rate.spread_start(Instant::now(), spread));
     }
 
     /// The current rate, in requests per second.
