@@ -435,7 +435,7 @@ impl AdaptiveRate {
     ///
     /// A throttle then is a collision of the few that drew nearby moments, not the whole fleet sending at
     /// once, and cutting the rate to the fleet's share (a hundred instances: one request per 3 to 10 s)
-    /// made the instance collided with pay 10 to 20 s for its next two requests; the fleet bench's spread
+    /// made the instance that collided pay 10 to 20 s for its next two requests; the fleet bench's spread
     /// starts ended that far past their last draw. So until the calm ends (the spread, and as long
     /// again: the starts drawn last are still under way after the spread's end, and cut to their share
     /// there the scale-out of fifty took 1.73× its bound instead of 1.25×), the instance sends at most
@@ -509,16 +509,17 @@ impl AdaptiveRate {
     }
 
     /// Route53 throttled a request, answered at `now`: the rate is cut (see the type), and the next request
-    /// waits one interval of the new rate after the last one let go.
+    /// waits one interval of the new rate after the last one let go; while a spread start is calm, the next
+    /// request is put off instead ([`SpreadStart::retry_at`]).
     pub fn throttled(&mut self, now: Instant, draw: f64) {
-        let cut_lately = self
-            .last_cut
-            .is_some_and(|cut| now < cut + Duration::from_secs_f64(1.0 / self.rate));
         if let Some(spread) = self.calm(now) {
             let at = spread.retry_at(now, draw);
             self.next = Some(self.next.map_or(at, |booked| booked.max(at)));
             return;
         }
+        let cut_lately = self
+            .last_cut
+            .is_some_and(|cut| now < cut + Duration::from_secs_f64(1.0 / self.rate));
         if cut_lately {
             return;
         }
