@@ -20,7 +20,8 @@ STATE_DIR="$(pwd)/.test-env"
 scripts/test.sh --docker-only
 
 printf '\n==> Building the daemon and the emulator\n'
-cargo build --quiet -p route53-registrator -p route53-emulator
+printf '    The first build takes a few minutes on a fresh machine; cargo shows its progress below.\n'
+cargo build -p route53-registrator -p route53-emulator
 
 mkdir -p "$STATE_DIR"
 printf '\n==> Starting the Route53 emulator on 127.0.0.1:%s\n' "$PORT"
