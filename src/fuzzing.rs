@@ -8,16 +8,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::classify::{classify, name_label_value, sanitize_name, Classification, NameRefusal};
 use crate::config::{SelectionSettings, Settings};
-use crate::container::{ContainerInfo, Health};
-use crate::ledger::{ledger_record, listed_names};
-use crate::plan::{fqdn, is_service_name};
+use crate::desired::naming::{
+    classify, name_label_value, sanitize_name, Classification, NameRefusal,
+};
+use crate::docker::container::{ContainerInfo, Health};
 use crate::route53::sdk::{
     classify as classify_failure, decode_name, split_message_list, unescape_xml,
     xml_elements_named_message, Failure, Operation,
 };
 use crate::route53::Route53Error;
+use crate::writer::ledger::{ledger_record, listed_names};
+use crate::writer::plan::{fqdn, is_service_name};
 
 /// The zone the names are published in, for the checks that a name lands inside it.
 const ZONE: &str = "service.discovery.";

@@ -15,9 +15,9 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use futures_util::future::join_all;
 
-use crate::actors::docker_watcher::DockerStatus;
-use crate::actors::messages::Ping;
+use crate::docker::watcher::DockerStatus;
 use crate::stats::Stats;
+use crate::supervise::Ping;
 
 /// How long an actor has to answer a [`Ping`] before it counts as not answering.
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);

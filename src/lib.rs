@@ -3,79 +3,53 @@
 //!
 //! # Layout
 //!
-//! The pipeline is docker → classify → plan → route53, with metadata and config beside it. Each stage is a
-//! narrow trait over its external system (I/O) or a pure module (decisions); the actors in [`actors`] hold
-//! the state and move messages between them.
+//! One folder per stage of the pipeline, in the order a Docker event travels, each holding the stage's narrow
+//! trait over its external system, its pure decisions and its actor:
 //!
-//! - [`docker`]: the narrow [`docker::DockerApi`] trait over the engine (list, inspect, events) and its
-//!   bollard implementation, which negotiates the API version.
-//! - [`container`]: what the daemon knows of a container and of Docker's events, free of bollard's types.
-//! - [`classify`]: pure: a container's labels and network mode → a service name, a skip or a refusal; the
-//!   naming table.
-//! - [`desired`]: pure: the containers running here (events + snapshots) → the names this instance should
-//!   publish (counting, health, stopping, tombstones).
-//! - [`registry`]: pure: ownership, one implementation per routing: which record sets under a name are this
-//!   instance's, and what a change to them looks like.
-//! - [`ledger`]: pure: an instance's ledger, the TXT record listing the names where it may hold record
-//!   sets, so that a restart finds its stale record sets with one read instead of a listing of the zone.
-//! - [`plan`]: pure: this instance's record set for a name, and the diff from what the zone holds to what
-//!   it should hold, through the registry.
-//! - [`ec2`]: the narrow [`ec2::Ec2Api`] trait over EC2's DescribeInstances, all the clean-up asks of it,
-//!   its SDK implementation, and the rate limiter in front of it.
-//! - [`gc`]: pure: the clean-up of gone instances' record sets: which owners to ask EC2 about, when,
-//!   and which are gone (two checks `gc.grace` apart; any doubt deletes nothing).
-//! - [`timing`]: pure: debounce and max delay, retry backoff with jitter, the verification interval.
-//! - [`reconcile`]: pure: the writer's decisions as a state machine that takes the time in: given what it
-//!   knows, the next action (wait, read the zone, read names, send batches); given an action's outcome, what
-//!   it now knows.
-//! - [`perform`]: the I/O half of the writer: an action of the reconciler performed through any
-//!   [`route53::Route53Api`], its outcome handed back.
+//! - [`docker`]: the engine (a narrow trait over bollard, which negotiates the API version), what the daemon
+//!   knows of a container and of Docker's events, and the `DockerWatcher` actor (events first, then a listing;
+//!   reconnects with backoff).
+//! - [`desired`]: the naming rules (labels and network mode → a name, a skip or a refusal), the containers
+//!   running here counted into the names this instance should publish (health, stopping, tombstones), and the
+//!   `Classifier` actor.
+//! - [`host`]: the instance metadata service (IMDSv2 through aws-config's client) and the `MetadataCache` actor
+//!   that supplies the host IP.
+//! - [`gc`]: the clean-up of gone instances' record sets: its decisions, EC2's DescribeInstances, and the
+//!   `GcCollector` actor.
+//! - [`writer`]: the reconciler (the writer's decisions as a sans-I/O state machine: time in, actions out), the
+//!   plan (this instance's record sets and the diff), ownership per routing, the ledger, pacing, and the
+//!   `Route53Writer` actor that performs the actions.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation, what each failure means
-//!   ([`route53::Meaning`], the one place that decides it), packing changes into requests under Route53's
-//!   limits ([`route53::batch`], pure), the zone reads (paginated, by name), sending batches with a refused
-//!   change isolated, and the shared rate limiter every request passes.
-//! - [`stats`]: the statistics handle every actor updates, rendered by `/metrics`.
-//! - [`http`]: `/healthz` and `/metrics` on `http.listen` (actix-web), and the `healthcheck` client.
-//! - [`metadata`]: the narrow [`metadata::MetadataApi`] trait over the instance metadata service (IMDSv2
-//!   through aws-config's client: local-ipv4, instance-id).
-//! - [`actors`]: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host
-//!   IP and, with `gc.enabled`, `GcCollector` the owners that are gone; the messages between them in
-//!   [`actors::messages`].
-//! - [`config`]: the settings structs, their layering (defaults → file → environment) and validation.
-//! - [`cli`]: the command line (clap): `run` (the default), `check-config`, `healthcheck`.
-//! - [`aws`]: the AWS SDK configuration the Route53 and EC2 clients share (the standard chain, the SDK's
-//!   retries off, timeouts).
-//! - [`signals`], [`logging`]: what the process needs around the actors (SIGTERM/SIGINT, text or JSON
-//!   logs, panics logged).
+//!   ([`route53::Meaning`]), batches under Route53's limits, reads, sending, and the adaptive rate every request
+//!   passes.
 //!
-//! `src/main.rs` wires the actors together, and builds the parts they share: the Route53 client behind the
-//! one rate limiter, the EC2 client behind its own, and the statistics handle. The emulator the tests run
-//! against (Route53, and EC2's DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's
-//! binary.
+//! Beside the pipeline, what the process needs: [`config`] (settings, layering, validation), [`cli`],
+//! [`logging`], [`signals`], [`http`] (`/healthz`, `/metrics`), [`stats`] (the counters every actor updates),
+//! [`aws`] (the SDK configuration the Route53 and EC2 clients share), [`backoff`] (retry with jitter) and
+//! [`supervise`] (a panic becomes a restart).
+//!
+//! Imports run one way, with no circle: a stage imports the stage that feeds it (its messages and types), the
+//! Route53 layer it calls and the modules beside the pipeline; nothing imports a stage above it. A message lives in the stage that emits it (the watcher's in [`docker`], `DesiredNames` in
+//! [`desired`], `HostIp` in [`host`], the collector's in [`gc`]); the writer's own (`Settle`, `Shutdown`) in
+//! [`writer`]. `src/main.rs` wires the actors together. The emulator the tests run against (Route53, and EC2's
+//! DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's binary.
 #![forbid(unsafe_code)]
 
-pub mod actors;
 pub mod aws;
-pub mod classify;
+pub mod backoff;
 pub mod cli;
 pub mod config;
-pub mod container;
 pub mod desired;
 pub mod docker;
-pub mod ec2;
 // The fuzz targets' properties as plain functions (fuzz/, tests/fuzz_corpus.rs); not an API.
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gc;
+pub mod host;
 pub mod http;
-pub mod ledger;
 pub mod logging;
-pub mod metadata;
-pub mod perform;
-pub mod plan;
-pub mod reconcile;
-pub mod registry;
 pub mod route53;
 pub mod signals;
 pub mod stats;
-pub mod timing;
+pub mod supervise;
+pub mod writer;

@@ -26,8 +26,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::actors::panic_message;
 use crate::config::{LogFormat, Settings};
+use crate::supervise::panic_message;
 
 /// Logs to stderr as text or JSON, filtered by `RUST_LOG` when set (else `log.level`), coloured only on a
 /// terminal without `NO_COLOR`.
@@ -120,7 +120,7 @@ where
 }
 
 /// Logs every panic through tracing (message and location), so that it lands in the daemon's log, JSON
-/// included. The actors turn a panic into a restart ([`crate::actors::stop_on_panic`]), and log that too;
+/// included. The actors turn a panic into a restart ([`crate::supervise::stop_on_panic`]), and log that too;
 /// this line says where it happened. With text logs the default hook then prints the panic as usual (with a
 /// backtrace under `RUST_BACKTRACE`); with JSON logs it does not, so that every line stays one JSON object,
 /// and the backtrace (when `RUST_BACKTRACE` asks for one) is a field of the event instead.

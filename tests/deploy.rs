@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use route53_registrator::config::Settings;
-use route53_registrator::docker::DEFAULT_DOCKER_HOST;
-use route53_registrator::ledger::LEDGER_TYPE;
-use route53_registrator::plan::RECORD_TYPE;
+use route53_registrator::docker::engine::DEFAULT_DOCKER_HOST;
+use route53_registrator::writer::ledger::LEDGER_TYPE;
+use route53_registrator::writer::plan::RECORD_TYPE;
 use serde_json::Value;
 
 const TASK_DEFINITION: &str = "deploy/task-definition.json";

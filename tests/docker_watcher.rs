@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use route53_registrator::actors::docker_watcher::{Connection, DockerStatus, DockerWatcher};
-use route53_registrator::actors::messages::{Event, Snapshot};
 use route53_registrator::config::SelectionSettings;
-use route53_registrator::container::{ContainerEvent, ContainerInfo, Health};
-use route53_registrator::desired::DesiredState;
-use route53_registrator::docker::{resolve_host, started_at, BollardDocker, DockerApi};
+use route53_registrator::desired::state::DesiredState;
+use route53_registrator::docker::container::{ContainerEvent, ContainerInfo, Health};
+use route53_registrator::docker::engine::{resolve_host, started_at, BollardDocker, DockerApi};
+use route53_registrator::docker::watcher::{Connection, DockerStatus, DockerWatcher};
+use route53_registrator::docker::{Event, Snapshot};
 
 use support::docker::{
     docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
-use route53_registrator::ledger::{ledger_name, ledger_record, listed_names};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
+use route53_registrator::writer::ledger::{ledger_name, ledger_record, listed_names};
 use support::daemon::Daemon;
 use support::docker::{ContainerSpec, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM};
 use support::imds::ImdsServer;

@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use route53_emulator::{LoggedRequest, Operation};
-use route53_registrator::ledger::{ledger_name, ledger_record, listed_names, LEDGER_PARENT};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
+use route53_registrator::writer::ledger::{
+    ledger_name, ledger_record, listed_names, LEDGER_PARENT,
+};
 use support::daemon::Daemon;
 use support::docker::{require_test_image, Container, ContainerSpec, SLEEP_UNTIL_TERM};
 use support::emulator::{request_log_tsv, EmulatedZone};

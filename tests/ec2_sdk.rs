@@ -12,10 +12,10 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ec2::config::{Credentials, SharedCredentialsProvider};
 use route53_emulator::{spawn_server, Emulator, Fault, ServerHandle};
-use route53_registrator::ec2::limited::RateLimitedEc2;
-use route53_registrator::ec2::sdk::SdkEc2;
-use route53_registrator::ec2::{Ec2Api, Ec2Error};
-use route53_registrator::gc::{queries, Instance, OwnerKind, Query};
+use route53_registrator::gc::decide::{queries, Instance, OwnerKind, Query};
+use route53_registrator::gc::ec2::limited::RateLimitedEc2;
+use route53_registrator::gc::ec2::sdk::SdkEc2;
+use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
 use route53_registrator::stats::Stats;
 
 /// An emulator with instances declared, served over HTTP, and the configuration pointing at it.

@@ -13,15 +13,17 @@ use std::time::Duration;
 use actix::Actor;
 use async_trait::async_trait;
 use route53_emulator::Emulator;
-use route53_registrator::actors::collector::GcCollector;
-use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle};
-use route53_registrator::actors::writer::Route53Writer;
-use route53_registrator::ec2::{Ec2Api, Ec2Error};
-use route53_registrator::gc::{GcTiming, Instance, OwnerKind, Query};
+use route53_registrator::desired::DesiredNames;
+use route53_registrator::gc::collector::GcCollector;
+use route53_registrator::gc::decide::{GcTiming, Instance, OwnerKind, Query};
+use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
+use route53_registrator::host::HostIp;
 use route53_registrator::route53::{
     marker_name, Change, ChangeAction, HostedZone, RecordSet, Routing, MARKER_VALUE,
 };
 use route53_registrator::stats::Stats;
+use route53_registrator::writer::actor::Route53Writer;
+use route53_registrator::writer::Settle;
 use support::{fast_writer_settings, wait_until_async};
 
 const ME: &str = "10.0.0.1";

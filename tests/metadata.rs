@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use route53_registrator::actors::messages::HostIp;
-use route53_registrator::actors::metadata_cache::{HostIpSource, MetadataCache};
+use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::HostSettings;
-use route53_registrator::metadata::{ImdsMetadata, MetadataApi, INSTANCE_ID_PATH, LOCAL_IPV4_PATH};
-use route53_registrator::timing::RetryPolicy;
+use route53_registrator::host::cache::{HostIpSource, MetadataCache};
+use route53_registrator::host::metadata::{
+    ImdsMetadata, MetadataApi, INSTANCE_ID_PATH, LOCAL_IPV4_PATH,
+};
+use route53_registrator::host::HostIp;
 
 use support::imds::ImdsServer;
 use support::wait_until_async;

@@ -19,10 +19,10 @@ use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
 use futures_util::future::{BoxFuture, FutureExt};
 use proptest::prelude::*;
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
-use route53_registrator::actors::messages::{DesiredNames, HostIp, Settle, Shutdown, WriteReport};
-use route53_registrator::actors::writer::{Route53Writer, WriterSettings};
 use route53_registrator::aws::sdk_config;
-use route53_registrator::ledger::{ledger_name, ledger_record, LEDGER_PARENT};
+use route53_registrator::backoff::RetryPolicy;
+use route53_registrator::desired::DesiredNames;
+use route53_registrator::host::HostIp;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
@@ -33,7 +33,9 @@ use route53_registrator::route53::{
     Route53Api, Route53Error, Routing,
 };
 use route53_registrator::stats::Stats;
-use route53_registrator::timing::RetryPolicy;
+use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
+use route53_registrator::writer::ledger::{ledger_name, ledger_record, LEDGER_PARENT};
+use route53_registrator::writer::{Settle, Shutdown, WriteReport};
 use support::fast_writer_settings;
 
 const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

@@ -1,7 +1,7 @@
 //! Part 2: what verification costs the account, over simulated hours, on a fake clock (see the crate doc).
 //!
 //! Every instance is a bare [`Reconciler`]; each action it asks for is performed with
-//! [`route53_registrator::perform::perform`] against the in-process emulator (no throttle, no HTTP), and its
+//! [`route53_registrator::writer::perform::perform`] against the in-process emulator (no throttle, no HTTP), and its
 //! outcome handed back after the simulated time the requests took. A discrete-event loop (a priority queue
 //! of (time, instance)) moves the one clock: an `Instant` base plus a simulated offset.
 
@@ -16,12 +16,12 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use route53_emulator::{Emulator, Operation};
 use route53_registrator::config::Settings;
-use route53_registrator::perform::perform;
-use route53_registrator::reconcile::{Action, Outcome, Reconciler, WriterSettings};
 use route53_registrator::route53::{
     Change, ChangeInfo, HostedZone, RecordPage, RecordPosition, Route53Api, Route53Error,
 };
 use route53_registrator::stats::Stats;
+use route53_registrator::writer::perform::perform;
+use route53_registrator::writer::reconcile::{Action, Outcome, Reconciler, WriterSettings};
 
 /// Services each instance runs, and instances per group of names (as in part 1).
 const SERVICES: usize = 20;

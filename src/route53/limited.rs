@@ -14,8 +14,8 @@ use super::{
     outcome, Change, ChangeInfo, HostedZone, Meaning, RecordPage, RecordPosition, Route53Api,
     Route53Error,
 };
+use crate::route53::rate::AdaptiveRate;
 use crate::stats::Stats;
-use crate::timing::AdaptiveRate;
 
 /// The rate limiter of this instance's Route53 requests: built once (in `main`) and shared by whoever
 /// sends, since the account's budget is one.

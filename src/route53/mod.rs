@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod limited;
+pub mod rate;
 pub mod read;
 pub mod sdk;
 pub mod send;
@@ -283,7 +284,7 @@ pub trait Route53Api: Send + Sync + 'static {
     ) -> Result<ChangeInfo, Route53Error>;
 
     /// About `owners` instances share the account's request rate (the writer's estimate of its fleet). A
-    /// rate limiter sizes its slowdown on a throttle by it ([`crate::timing::AdaptiveRate`]); anything else
+    /// rate limiter sizes its slowdown on a throttle by it ([`crate::route53::rate::AdaptiveRate`]); anything else
     /// ignores it.
     fn fleet_seen(&self, _owners: usize) {}
 }

@@ -9,8 +9,9 @@ use tracing::{error, info, warn};
 use super::{
     marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
 };
-use crate::ledger::is_ledger;
-use crate::timing::{Backoff, RetryClass, RetryPolicy, START_THROTTLE_WINDOW};
+use crate::backoff::{Backoff, RetryClass, RetryPolicy};
+use crate::route53::rate::START_THROTTLE_WINDOW;
+use crate::writer::ledger::is_ledger;
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
 /// sets of one name and type, so one page holds every A record set of a name.
@@ -214,7 +215,7 @@ impl Reread {
 }
 
 /// The hosted zone `zone_id`, asked with GetHostedZone until Route53 answers, the first time after
-/// `delay` (a start's share of `route53.startup_spread`, [`crate::timing::startup_delay`]): retriable
+/// `delay` (a start's share of `route53.startup_spread`, `writer::pacing::startup_delay`): retriable
 /// failures (throttling, 5xx, unreachable) are retried with backoff for as long as it takes; a fatal one
 /// (`NoSuchHostedZone`, `AccessDenied`, anything else) is returned, for `main` to exit 1 naming the zone.
 pub async fn resolve_zone(

@@ -39,10 +39,10 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use route53_registrator::actors::writer::WriterSettings;
+use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::Routing;
-use route53_registrator::timing::RetryPolicy;
+use route53_registrator::writer::actor::WriterSettings;
 
 /// Writer settings for tests that drive a writer actor in-process: a short debounce and retries, no rate
 /// limit to speak of, no ledger, verification out of the way (an hour).

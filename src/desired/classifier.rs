@@ -6,7 +6,7 @@
 //! [`Snapshot`]: until the running containers have been listed, an empty set would not mean "nothing runs",
 //! and the writer would withdraw live records.
 //!
-//! A panic in the rules stops the classifier ([`crate::actors::stop_on_panic`]); started with
+//! A panic in the rules stops the classifier ([`crate::supervise::stop_on_panic`]); started with
 //! [`Classifier::start_supervised`], it is restarted with an empty state ([`DesiredState::restarted`]: only
 //! the marks of containers seen stopping or dying are kept, since a listing shows a draining container as
 //! running) and waits for a snapshot again, sending nothing before it. It asks the watcher for that snapshot at once ([`Resync`], through the
@@ -20,11 +20,12 @@ use std::collections::BTreeSet;
 use actix::{Actor, Addr, Context, Handler, Recipient, Supervised, Supervisor};
 use tracing::{debug, info, warn};
 
-use crate::actors::messages::{DesiredNames, Event, Resync, ResyncVia, Snapshot};
-use crate::actors::stop_on_panic;
 use crate::config::SelectionSettings;
-use crate::desired::{DesiredState, Notice, NoticeKind};
+use crate::desired::state::{DesiredState, Notice, NoticeKind};
+use crate::desired::DesiredNames;
+use crate::docker::{Event, Resync, ResyncVia, Snapshot};
 use crate::stats::Stats;
+use crate::supervise::stop_on_panic;
 
 /// Holds this instance's desired state and sends its names downstream.
 pub struct Classifier {
@@ -163,10 +164,10 @@ impl Handler<Snapshot> for Classifier {
     }
 }
 
-impl Handler<crate::actors::messages::Ping> for Classifier {
+impl Handler<crate::supervise::Ping> for Classifier {
     type Result = ();
 
-    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
+    fn handle(&mut self, _: crate::supervise::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]
@@ -176,7 +177,7 @@ mod tests {
     use actix::{Addr, Message};
 
     use super::*;
-    use crate::container::{ContainerEvent, ContainerInfo, Health};
+    use crate::docker::container::{ContainerEvent, ContainerInfo, Health};
 
     /// Keeps every `DesiredNames` it receives.
     #[derive(Default)]

@@ -1,4 +1,4 @@
-//! The narrow trait over EC2: the one call the clean-up of gone instances makes ([`crate::gc`]).
+//! The narrow trait over EC2: the one call the clean-up of gone instances makes ([`crate::gc::decide`]).
 //! "The subset of the EC2 API that we actually use": DescribeInstances with one filter, every page.
 //!
 //! [`sdk::SdkEc2`] implements it over `aws-sdk-ec2`; [`limited::RateLimitedEc2`] puts this instance's EC2
@@ -9,7 +9,7 @@ pub mod sdk;
 
 use async_trait::async_trait;
 
-use crate::gc::{Instance, Query};
+use crate::gc::decide::{Instance, Query};
 
 /// Why EC2 did not answer a DescribeInstances. Whatever it is, the clean-up deletes nothing that round.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

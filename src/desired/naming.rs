@@ -22,7 +22,7 @@
 use std::fmt;
 
 use crate::config::SelectionSettings;
-use crate::container::ContainerInfo;
+use crate::docker::container::ContainerInfo;
 
 /// The ECS container-name prefix of ECS's own containers (the `awsvpc` pause container, for one).
 const ECS_INTERNAL_PREFIX: &str = "~internal~";
@@ -252,7 +252,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::container::Health;
+    use crate::docker::container::Health;
 
     const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
     const NAME: &str = "com.amazonaws.ecs.container-name";

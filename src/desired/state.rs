@@ -42,9 +42,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use crate::classify::{classify, name_label_value, Classification, NameRefusal, SkipReason};
 use crate::config::SelectionSettings;
-use crate::container::{ContainerEvent, ContainerInfo, Health};
+use crate::desired::naming::{classify, name_label_value, Classification, NameRefusal, SkipReason};
+use crate::docker::container::{ContainerEvent, ContainerInfo, Health};
 
 /// SIGKILL: always a sign of stopping, whatever the container's stop signal.
 const SIGKILL: u32 = 9;

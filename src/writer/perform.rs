@@ -1,20 +1,20 @@
-//! Performs what the [`Reconciler`](crate::reconcile::Reconciler) decides, through any [`Route53Api`]: the
+//! Performs what the [`Reconciler`](crate::writer::reconcile::Reconciler) decides, through any [`Route53Api`]: the
 //! I/O half of the writer. The `Route53Writer` actor calls it for every action, and so does the fleet
 //! simulation in `benches/fleet`, which drives hundreds of reconcilers against one emulator without an
 //! actor system per instance.
 
 use tracing::info;
 
-use crate::ledger::{is_ledger, LEDGER_TYPE};
-use crate::reconcile::{Action, Outcome};
 use crate::route53::read::{count_ledgers, read_all, read_names, read_record, Reread};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, Route53Api};
+use crate::writer::ledger::{is_ledger, LEDGER_TYPE};
+use crate::writer::reconcile::{Action, Outcome};
 
 /// Performs `action` against `zone_id` and returns its outcome for
-/// [`Reconciler::outcome`](crate::reconcile::Reconciler::outcome); `None` for [`Action::Idle`], which
+/// [`Reconciler::outcome`](crate::writer::reconcile::Reconciler::outcome); `None` for [`Action::Idle`], which
 /// is the caller's to wait out. `reread` is the reconciler's
-/// ([`Reconciler::reread`](crate::reconcile::Reconciler::reread)): how refused names are read again, and
+/// ([`Reconciler::reread`](crate::writer::reconcile::Reconciler::reread)): how refused names are read again, and
 /// whether reads of names include their ownership markers. With `dry_run` the changes are logged instead
 /// of sent, and answered as if Route53 had accepted them.
 pub async fn perform(

@@ -1,6 +1,6 @@
 //! `GcCollector`: the clean-up of the record sets of instances that are gone (`[gc]`), beside the writer.
 //!
-//! When the pure [`gc::Collector`] says a check is due, it asks the writer whom it sees in the zone
+//! When the pure [`decide::Collector`] says a check is due, it asks the writer whom it sees in the zone
 //! ([`SeenOwners`]: the owners of the reads the writer makes anyway, no extra Route53 request), asks EC2
 //! about them and this instance ([`Ec2Api`]), hands the answer to the collector, and sends the owners it
 //! finds gone to the writer ([`Collect`]), which withdraws their record sets like any other change. Alone
@@ -15,18 +15,19 @@ use std::time::Instant;
 use actix::prelude::*;
 use tracing::{info, warn};
 
-use crate::actors::messages::{Collect, OwnersSeen, Ping, SeenOwners};
-use crate::actors::CatchPanic;
-use crate::ec2::Ec2Api;
-use crate::gc::{self, GcTiming, Instance, Verdict};
+use crate::gc::decide::{self, GcTiming, Instance, Verdict};
+use crate::gc::ec2::Ec2Api;
+use crate::gc::{Collect, OwnersSeen, SeenOwners};
 use crate::stats::Stats;
+use crate::supervise::CatchPanic;
+use crate::supervise::Ping;
 
 /// The clean-up actor. See the module documentation.
 pub struct GcCollector {
     ec2: Arc<dyn Ec2Api>,
     owners: Recipient<SeenOwners>,
     collect: Recipient<Collect>,
-    state: gc::Collector,
+    state: decide::Collector,
     stats: Stats,
     timer: Option<SpawnHandle>,
 }
@@ -45,7 +46,7 @@ impl GcCollector {
             ec2,
             owners,
             collect,
-            state: gc::Collector::new(Instant::now(), timing, rand::random()),
+            state: decide::Collector::new(Instant::now(), timing, rand::random()),
             stats,
             timer: None,
         }
@@ -117,7 +118,7 @@ impl GcCollector {
 /// Every instance EC2 describes for the queries about `seen`, or the first error.
 async fn describe(ec2: &dyn Ec2Api, seen: &OwnersSeen) -> Result<Vec<Instance>, String> {
     let mut instances = Vec::new();
-    for query in gc::queries(seen.me.as_deref(), &seen.others) {
+    for query in decide::queries(seen.me.as_deref(), &seen.others) {
         instances.extend(
             ec2.describe_instances(&query)
                 .await

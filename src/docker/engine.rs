@@ -26,7 +26,7 @@ use bollard::Docker;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use futures_util::FutureExt;
 
-use crate::container::{ContainerEvent, ContainerInfo, Health, TimedEvent};
+use crate::docker::container::{ContainerEvent, ContainerInfo, Health, TimedEvent};
 
 /// The engine's address when neither `docker.host` nor `DOCKER_HOST` names one.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";

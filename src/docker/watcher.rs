@@ -23,7 +23,7 @@
 //! survives restarts and is reset once a connection has produced a snapshot. The restarted watcher subscribes
 //! and lists again: that is the reconciliation after a reconnect. A panic in the Docker client (connecting,
 //! listing, or inside the event stream) or in the watcher's own handling of it stops the watcher the same
-//! way ([`crate::actors::CatchPanic`]), instead of silently killing it and its supervisor.
+//! way ([`crate::supervise::CatchPanic`]), instead of silently killing it and its supervisor.
 //!
 //! [`DockerStatus`] is shared with whoever reports health (`/healthz`) or waits for the engine (`--once`):
 //! connected since when, or disconnected since when and why.
@@ -36,12 +36,12 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
 use tracing::{debug, info, warn};
 
-use crate::actors::messages::{Event, Resync, Snapshot};
-use crate::actors::CatchPanic;
-use crate::container::{ContainerEvent, ContainerInfo, TimedEvent};
-use crate::docker::{BollardDocker, DockerApi, DockerError};
+use crate::backoff::{Backoff, RetryPolicy};
+use crate::docker::container::{ContainerEvent, ContainerInfo, TimedEvent};
+use crate::docker::engine::{BollardDocker, DockerApi, DockerError};
+use crate::docker::{Event, Resync, Snapshot};
 use crate::stats::Stats;
-use crate::timing::{Backoff, RetryPolicy};
+use crate::supervise::CatchPanic;
 
 /// How far back the event subscription reaches, to cover the moment between subscribing and listing (the
 /// engine replays the events it still holds).
@@ -184,7 +184,7 @@ impl DockerWatcher {
         }
     }
 
-    /// A watcher of the engine at `host` (already resolved, see [`crate::docker::resolve_host`]).
+    /// A watcher of the engine at `host` (already resolved, see [`crate::docker::engine::resolve_host`]).
     pub fn for_host(
         host: String,
         resync_interval: Duration,
@@ -355,10 +355,10 @@ impl Supervised for DockerWatcher {
     }
 }
 
-impl Handler<crate::actors::messages::Ping> for DockerWatcher {
+impl Handler<crate::supervise::Ping> for DockerWatcher {
     type Result = ();
 
-    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
+    fn handle(&mut self, _: crate::supervise::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]
@@ -370,7 +370,7 @@ mod tests {
     use tokio::sync::{mpsc, Semaphore};
 
     use super::*;
-    use crate::container::Health;
+    use crate::docker::container::Health;
 
     fn container(id: &str) -> ContainerInfo {
         ContainerInfo {

@@ -1,13 +1,13 @@
 //! `Route53Writer`: the actor that performs what the [`Reconciler`] decides.
 //!
 //! Every decision (when to send, what, how to retry, when to verify) is the reconciler's, a pure state
-//! machine documented in [`crate::reconcile`]. This actor feeds it the inputs (desired names, host IP,
-//! settle and shutdown requests), performs the action it returns ([`crate::perform`]: a zone read, a read
+//! machine documented in [`crate::writer::reconcile`]. This actor feeds it the inputs (desired names, host IP,
+//! settle and shutdown requests), performs the action it returns ([`crate::writer::perform`]: a zone read, a read
 //! of some names, a flush) with the Route53 client it was given (rate limited and counted by its caller),
 //! hands back the outcome, and arms its one timer for the instant the reconciler names.
 //!
 //! Supervised: a panic anywhere in its Route53 calls or its scheduling stops the actor
-//! ([`crate::actors::CatchPanic`]: without it, actix would drop the writer and its supervisor together).
+//! ([`crate::supervise::CatchPanic`]: without it, actix would drop the writer and its supervisor together).
 //! The supervisor restarts it, and `restarting()` tells the reconciler, which forgets what it knew of the
 //! zone and reads it again after the backoff.
 
@@ -18,16 +18,20 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use crate::actors::messages::{
-    Collect, DesiredNames, HostIp, OwnersSeen, Ping, SeenOwners, Settle, Shutdown, WriteReport,
-};
-use crate::actors::{stop_on_panic, CatchPanic};
-use crate::perform::perform;
-use crate::reconcile::{Action, Reconciler};
+use crate::desired::DesiredNames;
+use crate::gc::{Collect, OwnersSeen, SeenOwners};
+use crate::host::HostIp;
 use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
+use crate::supervise::Ping;
+use crate::supervise::{stop_on_panic, CatchPanic};
+use crate::writer::perform::perform;
+use crate::writer::reconcile::{Action, Reconciler};
+use crate::writer::{Settle, Shutdown, WriteReport};
 
-pub use crate::reconcile::{WriterSettings, SHUTDOWN_MAX_RETRY_DELAY, VERIFY_NAMES_PER_STEP};
+pub use crate::writer::reconcile::{
+    WriterSettings, SHUTDOWN_MAX_RETRY_DELAY, VERIFY_NAMES_PER_STEP,
+};
 
 /// The writer actor. See the module documentation.
 pub struct Route53Writer {

@@ -31,13 +31,13 @@
 //! Route53 refuses a weighted record set whose TTL differs from the other weighted record sets of its name
 //! (`InvalidChangeBatch`: "... cannot be created as weighted sets must contain the same TTL."), so an
 //! instance joining an existing weighted group writes the group's TTL, not `route53.ttl` (the weighted
-//! registry, [`crate::registry::Routed`]).
+//! registry, [`crate::writer::registry::Routed`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use crate::registry::{Held, Registry};
 use crate::route53::{Change, RecordSet, Routing};
+use crate::writer::registry::{Held, Registry};
 
 /// The record type this daemon writes.
 pub const RECORD_TYPE: &str = "A";
@@ -152,9 +152,9 @@ pub fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::{view_of, Routed};
     use crate::route53::batch::{batches, BatchLimits};
     use crate::route53::ChangeAction;
+    use crate::writer::registry::{view_of, Routed};
 
     fn spec(routing: Routing) -> RecordSpec {
         RecordSpec {

@@ -4,7 +4,7 @@
 //! IMDSv2 only: every read carries a session token obtained with a `PUT`, which also works where the
 //! instance requires tokens (with bridge networking, the instance's hop limit must be at least 2). Each
 //! attempt is bounded by short connect and read timeouts and the client retries a few times itself, so a
-//! slow or absent service costs seconds, never a hang; the caller ([`crate::actors::metadata_cache`]) retries
+//! slow or absent service costs seconds, never a hang; the caller ([`crate::host::cache`]) retries
 //! with backoff beyond that.
 //!
 //! Where the service is: `AWS_EC2_METADATA_SERVICE_ENDPOINT` when set (the tests' loopback server), else

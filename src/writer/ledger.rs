@@ -16,7 +16,7 @@
 //! The rule that makes it safe: the ledger Route53 holds always lists every name where the owner holds a
 //! record set. A name is added in the same batch as (or in a batch before) the first record set under it,
 //! and removed only in a batch that also removes the record set, or after it is gone. The one write made
-//! before the ledger is read is a restart's blind UPSERT of what runs (see [`crate::reconcile`]); those
+//! before the ledger is read is a restart's blind UPSERT of what runs (see [`crate::writer::reconcile`]); those
 //! names are added by the first flush after the read.
 //!
 //! An owner id that cannot stand as DNS labels (anything but letters, digits, `-` and `_`, dot-separated)
@@ -24,8 +24,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::plan::{fqdn, is_service_name};
 use crate::route53::{Change, ChangeAction, RecordSet, MARKER_VALUE};
+use crate::writer::plan::{fqdn, is_service_name};
 
 /// The ledgers' parent under the zone's apex.
 pub const LEDGER_PARENT: &str = "_owners._route53-registrator";

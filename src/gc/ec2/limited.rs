@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::{Ec2Api, Ec2Error};
-use crate::gc::{Instance, Query};
+use crate::gc::decide::{Instance, Query};
 use crate::stats::Stats;
 
 /// EC2 requests one instance sends per second at most.

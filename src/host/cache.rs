@@ -11,7 +11,7 @@
 //! publication, and nothing else. Reads run as futures on the actor's context, each bounded by a timeout:
 //! a slow or hanging service never blocks this actor's mailbox or any other actor, and a failure only
 //! schedules the next attempt. A refresh that fails keeps the IP already known. A panic in the client stops
-//! the cache ([`crate::actors::CatchPanic`]); started with [`MetadataCache::start_supervised`], it is
+//! the cache ([`crate::supervise::CatchPanic`]); started with [`MetadataCache::start_supervised`], it is
 //! restarted and reads again after the same backoff, keeping the IP it knew.
 
 use std::net::Ipv4Addr;
@@ -21,12 +21,12 @@ use std::time::Duration;
 use actix::prelude::*;
 use tracing::{debug, info, warn};
 
-use crate::actors::messages::HostIp;
-use crate::actors::CatchPanic;
+use crate::backoff::{Backoff, RetryPolicy};
 use crate::config::HostSettings;
-use crate::metadata::{MetadataApi, MetadataError};
+use crate::host::metadata::{MetadataApi, MetadataError};
+use crate::host::HostIp;
 use crate::stats::Stats;
-use crate::timing::{Backoff, RetryPolicy};
+use crate::supervise::CatchPanic;
 
 /// How often a known IP is read again (an instance's private IP does not change while it runs; this only
 /// repairs a wrong first answer).
@@ -204,10 +204,10 @@ impl Supervised for MetadataCache {
     }
 }
 
-impl Handler<crate::actors::messages::Ping> for MetadataCache {
+impl Handler<crate::supervise::Ping> for MetadataCache {
     type Result = ();
 
-    fn handle(&mut self, _: crate::actors::messages::Ping, _: &mut Context<Self>) {}
+    fn handle(&mut self, _: crate::supervise::Ping, _: &mut Context<Self>) {}
 }
 
 #[cfg(test)]

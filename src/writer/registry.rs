@@ -21,11 +21,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{
-    desired_record, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
-};
 use crate::route53::{
     group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
+};
+use crate::writer::plan::{
+    desired_record, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
 };
 
 /// What one name holds, as far as this instance knows: every owner's A record sets under it, and its
@@ -118,7 +118,7 @@ pub trait Registry {
     fn others(&self, held: &Held) -> BTreeSet<String>;
 
     /// The changes that withdraw the `gone` owners from what a name `held` (the clean-up of instances that
-    /// are gone, [`crate::gc`]): their record sets in this routing exactly as last read, or in simple routing
+    /// are gone, [`crate::gc::decide`]): their record sets in this routing exactly as last read, or in simple routing
     /// their IPs from the managed set by compare-and-swap. Nothing else, and nothing of this instance's.
     fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
 }

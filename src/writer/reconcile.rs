@@ -10,7 +10,7 @@
 //!
 //! 1. Nothing is read or written before both the IP and the first desired names are known.
 //! 2. It learns where its record sets are, at the least cost to the account's shared quota. With a ledger
-//!    ([`crate::ledger`], one TXT record listing the names where this instance holds record sets), a
+//!    ([`crate::writer::ledger`], one TXT record listing the names where this instance holds record sets), a
 //!    multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
 //!    then reads its ledger (one request) and the names it lists that are not published (where record sets
 //!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
@@ -46,7 +46,7 @@
 //!    on from there: it never starts over, so on a throttled account it still reaches its last names.
 //! 6. On shutdown it stops verifying and stops waiting for a retry's time (it tries at once, then backs off
 //!    by at most [`SHUTDOWN_MAX_RETRY_DELAY`]), so that a withdrawal fits in `shutdown.timeout`.
-//! 7. The clean-up of gone instances ([`crate::gc`]) asks it whom it sees ([`Reconciler::others_seen`]) and
+//! 7. The clean-up of gone instances ([`crate::gc::decide`]) asks it whom it sees ([`Reconciler::others_seen`]) and
 //!    hands it the owners EC2 says are gone ([`Reconciler::collect`]): their record sets go out with the next
 //!    flush like any change, except under a name this instance changes in the same flush (that waits for
 //!    the next). A refusal (another survivor withdrew them first) stops it until the next check.
@@ -63,19 +63,19 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, error, info, warn};
 
+use crate::backoff::{Backoff, RetryClass, RetryPolicy};
 use crate::config::Settings;
-use crate::ledger::{self, ledger_change, ledger_name, listed_names};
-use crate::plan::{self, RecordSpec};
-use crate::registry::{registry, view_of, Held, Registry};
 use crate::route53::batch::{self, BatchLimits};
+use crate::route53::rate::throttle_window;
 use crate::route53::read::{listing_is_cheaper, Reread, ZONE_PAGE};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict};
 use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
 use crate::stats::Stats;
-use crate::timing::{
-    scan_spread, throttle_window, verification_interval, Backoff, Debounce, RetryClass, RetryPolicy,
-};
+use crate::writer::ledger::{self, ledger_change, ledger_name, listed_names};
+use crate::writer::pacing::{scan_spread, verification_interval, Debounce};
+use crate::writer::plan::{self, RecordSpec};
+use crate::writer::registry::{registry, view_of, Held, Registry};
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
 /// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
@@ -108,7 +108,7 @@ pub struct WriterSettings {
     pub max_requests_per_second: u32,
     /// The shortest interval between two verifications.
     pub verify_interval: Duration,
-    /// Keep this instance's ledger ([`crate::ledger`]); without it, every start lists the zone.
+    /// Keep this instance's ledger ([`crate::writer::ledger`]); without it, every start lists the zone.
     pub ledger: bool,
     /// Log the changes instead of sending them.
     pub dry_run: bool,
@@ -189,7 +189,7 @@ pub enum Action {
     },
     /// Read the whole zone, then call [`Reconciler::zone_read`].
     ReadZone,
-    /// Read this instance's ledger (the TXT record `name`, see [`crate::ledger`]), then hand back
+    /// Read this instance's ledger (the TXT record `name`, see [`crate::writer::ledger`]), then hand back
     /// [`Outcome::LedgerRead`].
     ReadLedger { name: String },
     /// Count the ledgers under `parent` (`_owners._route53-registrator.<zone>.`): how many instances share
@@ -453,7 +453,7 @@ impl Reconciler {
             .collect()
     }
 
-    /// The clean-up found these owners gone ([`crate::gc`]): their record sets are withdrawn with the
+    /// The clean-up found these owners gone ([`crate::gc::decide`]): their record sets are withdrawn with the
     /// next flush, through the same batching, rate limit and retries as every change. Owners no longer
     /// seen are ignored. Returns whether there is anything to withdraw.
     pub fn collect(&mut self, gone: BTreeSet<String>) -> bool {
@@ -636,7 +636,7 @@ impl Reconciler {
     }
 
     /// The change that keeps this instance's ledger listing every name where it may hold a record set,
-    /// once `changes` are applied (see [`crate::ledger`]); `None` when it already does, or while the ledger
+    /// once `changes` are applied (see [`crate::writer::ledger`]); `None` when it already does, or while the ledger
     /// has not been read (it is never written blind). A flush of more than one batch keeps the names it
     /// withdraws listed too, since a later batch may fail after the first; the next flush drops them.
     fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
@@ -758,7 +758,7 @@ impl Reconciler {
     /// they write. Multivalue has published what runs already, and a listing costs one request per 300
     /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
     /// after an upgrade): it waits a random share of the time the fleet's listings take at
-    /// [`crate::timing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]), and changes go out meanwhile. `--once` and a
+    /// [`crate::writer::pacing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]), and changes go out meanwhile. `--once` and a
     /// withdrawal of everything at shutdown list at once; a shutdown that keeps the records does not list.
     fn scan(&mut self, now: Instant, spec: &RecordSpec, ledger: &str) -> Option<Action> {
         let put_off = spec.routing == Routing::Multivalue && !self.settings.once;
@@ -2537,7 +2537,7 @@ mod tests {
 
     fn ledger_listing(list: &[&str]) -> RecordSet {
         let listed = list.iter().map(|n| fqdn(n)).collect();
-        crate::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
+        crate::writer::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
     }
 
     /// A hosted zone of `record_sets` record sets (as GetHostedZone described it; `None`: not said).
@@ -2599,7 +2599,7 @@ mod tests {
             .concat()
             .into_iter()
             .find(|c| c.record_set.name == fqdn(LEDGER))?;
-        let listed = crate::ledger::listed_names(&change.record_set, ZONE);
+        let listed = crate::writer::ledger::listed_names(&change.record_set, ZONE);
         Some(match change.action {
             ChangeAction::Delete => Vec::new(),
             _ => listed

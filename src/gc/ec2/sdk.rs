@@ -11,10 +11,10 @@ use aws_sdk_ec2::Client;
 
 use super::{Ec2Api, Ec2Error};
 use crate::aws::THROTTLING_CODES;
-use crate::gc::{Instance, Query};
+use crate::gc::decide::{Instance, Query};
 
 /// Instances per page: EC2's largest (it accepts 5 to 1000). A fleet's owners fit in one page per query,
-/// which asks about at most [`crate::gc::FILTER_VALUES_PER_CALL`] of them.
+/// which asks about at most [`crate::gc::decide::FILTER_VALUES_PER_CALL`] of them.
 pub const PAGE_SIZE: i32 = 1000;
 
 /// The most pages one query may take. A query selects about as many instances as it names (at most 200),

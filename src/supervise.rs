@@ -1,5 +1,5 @@
-//! The actors: `DockerWatcher` → `Classifier` → `Route53Writer`, with `MetadataCache` supplying the host IP.
-//! They hold state and move messages; the decisions are the pure modules' functions.
+//! What every actor of the daemon shares: a panic turned into a stop that its supervisor restarts, and the
+//! [`Ping`] that `/healthz` sends each.
 //!
 //! # Panics
 //!
@@ -18,21 +18,20 @@
 //! again, the watcher subscribes and lists again, the metadata cache reads the IP again, the classifier
 //! waits for the next snapshot). `panic = "unwind"` in the release profile is what makes this possible.
 
-pub mod classifier;
-pub mod collector;
-pub mod docker_watcher;
-pub mod messages;
-pub mod metadata_cache;
-pub mod writer;
-
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::Poll;
 
 use actix::fut::ActorFuture;
-use actix::{Actor, ActorContext, Context};
+use actix::{Actor, ActorContext, Context, Message};
 use tracing::error;
+
+/// Answered at once by every actor: `/healthz` asks each whether it answers (its mailbox is open and it is
+/// not stuck).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "()")]
+pub struct Ping;
 
 /// The message a panic was raised with (`panic!` gives a `&str` or a `String`).
 pub fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -1,0 +1,31 @@
+//! The writer, the stage that keeps the zone equal to what is desired: the reconciler, a sans-I/O state machine
+//! of the writer's decisions ([`reconcile`]); this instance's record sets and the diff ([`plan`]); ownership per
+//! routing ([`registry`]); the ledger of names ([`ledger`]); when to send and verify ([`pacing`]); an action
+//! performed through Route53 ([`perform`]); and the [`actor::Route53Writer`] that runs them. Below: the messages
+//! main sends it.
+
+pub mod actor;
+pub mod ledger;
+pub mod pacing;
+pub mod perform;
+pub mod plan;
+pub mod reconcile;
+pub mod registry;
+
+use actix::Message;
+
+pub use reconcile::WriteReport;
+
+/// Resolves once the writer knows the IP and the desired names, has read the zone, and has applied
+/// everything pending (for `--once`).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "WriteReport")]
+pub struct Settle;
+
+/// Flush what is pending now and, with `deregister`, withdraw every record of this instance; resolves when
+/// done (main bounds it with `shutdown.timeout`).
+#[derive(Message, Clone, Copy, Debug)]
+#[rtype(result = "WriteReport")]
+pub struct Shutdown {
+    pub deregister: bool,
+}
