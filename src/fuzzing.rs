@@ -19,7 +19,7 @@ use crate::route53::sdk::{
 };
 use crate::route53::Route53Error;
 use crate::writer::ledger::{ledger_record, listed_names};
-use crate::writer::plan::{fqdn, is_service_name};
+use crate::writer::record::{fqdn, is_service_name};
 
 /// The zone the names are published in, for the checks that a name lands inside it.
 const ZONE: &str = "service.discovery.";

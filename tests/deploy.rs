@@ -19,7 +19,7 @@ use std::time::Duration;
 use route53_registrator::config::Settings;
 use route53_registrator::docker::engine::DEFAULT_DOCKER_HOST;
 use route53_registrator::writer::ledger::LEDGER_TYPE;
-use route53_registrator::writer::plan::RECORD_TYPE;
+use route53_registrator::writer::record::RECORD_TYPE;
 use serde_json::Value;
 
 const TASK_DEFINITION: &str = "deploy/task-definition.json";
@@ -1109,7 +1109,7 @@ fn policy_conditions_allow_only_what_the_code_sends() {
         !statements.is_empty(),
         "{IAM_POLICY}: no statement grants route53:ChangeResourceRecordSets"
     );
-    // The record sets the daemon writes are of plan::RECORD_TYPE (desired_record builds them, and it only
+    // The record sets the daemon writes are of record::RECORD_TYPE (desired_record builds them, and it only
     // deletes record sets of that type that it owns), and its ledger and simple routing's ownership markers,
     // both TXT records (ledger::LEDGER_TYPE).
     let types = BTreeSet::from([RECORD_TYPE.to_string(), LEDGER_TYPE.to_string()]);

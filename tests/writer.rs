@@ -26,7 +26,7 @@ use route53_registrator::host::HostIp;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
-use route53_registrator::route53::read::{count_ledgers, resolve_zone};
+use route53_registrator::route53::read::{count_under, resolve_zone};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
     Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
@@ -34,7 +34,7 @@ use route53_registrator::route53::{
 };
 use route53_registrator::stats::Stats;
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
-use route53_registrator::writer::ledger::{ledger_name, ledger_record, LEDGER_PARENT};
+use route53_registrator::writer::ledger::{is_ledger, ledger_name, ledger_record, LEDGER_PARENT};
 use route53_registrator::writer::{Settle, Shutdown, WriteReport};
 use support::fast_writer_settings;
 
@@ -197,7 +197,10 @@ async fn the_fleets_ledgers_are_counted_a_page_per_300() {
     }
 
     let parent = format!("{LEDGER_PARENT}.{zone}");
-    let counted = count_ledgers(&s.emu, &s.zone.id, &parent).await.unwrap();
+    let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
+    let counted = count_under(&s.emu, &s.zone.id, &parent, ledger)
+        .await
+        .unwrap();
     assert_eq!(counted, 650);
     assert_eq!(s.lists(), 3, "three pages, no more");
 }

@@ -11,7 +11,6 @@ use super::{
 };
 use crate::backoff::{Backoff, RetryClass, RetryPolicy};
 use crate::route53::rate::START_THROTTLE_WINDOW;
-use crate::writer::ledger::is_ledger;
 
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
 /// sets of one name and type, so one page holds every A record set of a name.
@@ -111,13 +110,14 @@ pub async fn read_names(
     Ok(out)
 }
 
-/// How many ledgers ([`is_ledger`]: TXT record sets with the marker value) stand under `parent`: the fleet's size. Route53
+/// How many record sets that `counts` stand under `parent` (the writer counts the fleet's ledgers so). Route53
 /// lists a name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a
-/// time, until the listing leaves them: one request per 300 instances.
-pub async fn count_ledgers(
+/// time, until the listing leaves them: one request per 300 record sets.
+pub async fn count_under(
     api: &dyn Route53Api,
     zone_id: &str,
     parent: &str,
+    counts: impl Fn(&RecordSet) -> bool,
 ) -> Result<usize, Route53Error> {
     let descendant = format!(".{parent}");
     let mut count = 0;
@@ -132,7 +132,7 @@ pub async fn count_ledgers(
         let mut past = false;
         for rs in &page.record_sets {
             if rs.name.ends_with(&descendant) {
-                count += usize::from(is_ledger(rs, &rs.name));
+                count += usize::from(counts(rs));
             } else if rs.name != parent {
                 past = true;
             }

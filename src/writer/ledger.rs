@@ -25,7 +25,7 @@
 use std::collections::BTreeSet;
 
 use crate::route53::{Change, ChangeAction, RecordSet, MARKER_VALUE};
-use crate::writer::plan::{fqdn, is_service_name};
+use crate::writer::record::{fqdn, is_service_name};
 
 /// The ledgers' parent under the zone's apex.
 pub const LEDGER_PARENT: &str = "_owners._route53-registrator";

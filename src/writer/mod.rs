@@ -10,6 +10,7 @@ pub mod pacing;
 pub mod perform;
 pub mod plan;
 pub mod reconcile;
+pub mod record;
 pub mod registry;
 
 use actix::Message;

@@ -5,9 +5,9 @@
 
 use tracing::info;
 
-use crate::route53::read::{count_ledgers, read_all, read_names, read_record, Reread};
+use crate::route53::read::{count_under, read_all, read_names, read_record, Reread};
 use crate::route53::send::{send_batches, FlushOutcome};
-use crate::route53::{Change, Route53Api};
+use crate::route53::{Change, RecordSet, Route53Api};
 use crate::writer::ledger::{is_ledger, LEDGER_TYPE};
 use crate::writer::reconcile::{Action, Outcome};
 
@@ -33,7 +33,8 @@ pub async fn perform(
                 .map(|found| found.filter(|rs| is_ledger(rs, &name))),
         ),
         Action::CountOwners { parent } => {
-            Outcome::OwnersCounted(count_ledgers(api, zone_id, &parent).await)
+            let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
+            Outcome::OwnersCounted(count_under(api, zone_id, &parent, ledger).await)
         }
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;

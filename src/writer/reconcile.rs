@@ -74,7 +74,8 @@ use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route
 use crate::stats::Stats;
 use crate::writer::ledger::{self, ledger_change, ledger_name, listed_names};
 use crate::writer::pacing::{scan_spread, verification_interval, Debounce};
-use crate::writer::plan::{self, RecordSpec};
+use crate::writer::plan;
+use crate::writer::record::{self, RecordSpec};
 use crate::writer::registry::{registry, view_of, Held, Registry};
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
@@ -501,7 +502,7 @@ impl Reconciler {
     /// Notes that the desired state of `names` changed at `now` (the earliest change counts).
     fn mark_changed<'a>(&mut self, now: Instant, names: impl Iterator<Item = &'a String>) {
         for name in names {
-            let fqdn = plan::fqdn(name, &self.zone.name);
+            let fqdn = record::fqdn(name, &self.zone.name);
             self.changed_at.entry(fqdn).or_insert(now);
         }
     }
@@ -631,7 +632,7 @@ impl Reconciler {
         self.desired
             .iter()
             .flatten()
-            .map(|name| plan::fqdn(name, &spec.zone_name))
+            .map(|name| record::fqdn(name, &spec.zone_name))
             .collect()
     }
 
@@ -986,7 +987,7 @@ impl Reconciler {
         }
         self.view.verify_paused_until = None;
         if std::mem::take(&mut self.view.census_due) {
-            let parent = plan::fqdn(ledger::LEDGER_PARENT, &self.zone.name);
+            let parent = record::fqdn(ledger::LEDGER_PARENT, &self.zone.name);
             return Some(self.start(Action::CountOwners { parent }));
         }
         let step: BTreeSet<String> = self
@@ -1039,7 +1040,7 @@ impl Reconciler {
         let desired = self.desired.clone().unwrap_or_default();
         self.view.verifying = desired
             .iter()
-            .map(|n| plan::fqdn(n, &zone))
+            .map(|n| record::fqdn(n, &zone))
             .chain(self.current().into_iter().map(|rs| rs.name.clone()))
             .chain(self.view.rejected.keys().cloned())
             .chain(self.recheck.iter().cloned())

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::route53::{
     group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
 };
-use crate::writer::plan::{
+use crate::writer::record::{
     desired_record, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
 };
 

@@ -1,0 +1,215 @@
+//! Pure: this instance's record sets: what decides them ([`RecordSpec`]), their names and form, and which
+//! record sets in the zone are its own ([`is_ours`]). The plan and the registry both build on this; neither is
+//! imported here.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use crate::route53::{RecordSet, Routing};
+
+/// The record type this daemon writes.
+pub const RECORD_TYPE: &str = "A";
+
+/// Everything that decides what this instance's record set for a name looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordSpec {
+    /// The zone's domain, lower-case, with the trailing dot: `service.discovery.`
+    pub zone_name: String,
+    /// The `SetIdentifier` of this instance's record sets (`host.owner_id`, default the host IP).
+    pub owner_id: String,
+    /// Owner ids this instance wrote under before (the IP it had before it changed): their record sets are
+    /// still ours, to withdraw, until they are gone.
+    pub former_owner_ids: BTreeSet<String>,
+    /// The address published.
+    pub ip: Ipv4Addr,
+    /// `multivalue` or `weighted`; `simple` is not handled by this plan (it claims no record set).
+    pub routing: Routing,
+    /// TTL in seconds.
+    pub ttl: i64,
+    /// `Weight` of weighted record sets.
+    pub weight: i64,
+}
+
+/// The fully qualified, lower-case name of `name` (one label) in `zone`: `fqdn("Web", "service.discovery")`
+/// is `web.service.discovery.`.
+pub fn fqdn(name: &str, zone: &str) -> String {
+    let zone = zone.trim_end_matches('.');
+    format!("{}.{}.", name.trim_end_matches('.'), zone).to_ascii_lowercase()
+}
+
+/// The record set this instance should hold for `name` (one label under the spec's zone).
+pub fn desired_record(spec: &RecordSpec, name: &str) -> RecordSet {
+    let routed = spec.routing != Routing::Simple;
+    RecordSet {
+        name: fqdn(name, &spec.zone_name),
+        rtype: RECORD_TYPE.to_string(),
+        set_identifier: routed.then(|| spec.owner_id.clone()),
+        weight: (spec.routing == Routing::Weighted).then_some(spec.weight),
+        multivalue_answer: (spec.routing == Routing::Multivalue).then_some(true),
+        ttl: spec.ttl,
+        values: vec![spec.ip.to_string()],
+    }
+}
+
+/// Whether `name` (fully qualified) is one label directly under `zone`: the only names this daemon writes.
+/// The apex, a sub-domain (`a.b.<zone>`) and a wildcard are never ours, whatever their SetIdentifier.
+pub fn is_service_name(name: &str, zone: &str) -> bool {
+    let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    let Some(label) = name
+        .to_ascii_lowercase()
+        .trim_end_matches('.')
+        .strip_suffix(&zone)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .map(str::to_string)
+    else {
+        return false;
+    };
+    !label.is_empty() && !label.contains('.') && !label.contains('*')
+}
+
+/// Whether `rs` belongs to this instance: an A record set of a service name ([`is_service_name`]) whose
+/// `SetIdentifier` is the owner id (or a former one) and whose routing is the configured one. Nothing else
+/// is ever changed.
+pub fn is_ours(spec: &RecordSpec, rs: &RecordSet) -> bool {
+    let Some(id) = rs.set_identifier.as_deref() else {
+        return false;
+    };
+    if rs.rtype != RECORD_TYPE
+        || (id != spec.owner_id && !spec.former_owner_ids.contains(id))
+        || !is_service_name(&rs.name, &spec.zone_name)
+    {
+        return false;
+    }
+    is_routed_as(spec.routing, rs)
+}
+
+/// Whether `rs` has the form of a record set of `routing`'s own, one per owner: multivalue (the flag, no
+/// weight) or weighted (a weight, no flag). Simple routing has no such record sets.
+pub fn is_routed_as(routing: Routing, rs: &RecordSet) -> bool {
+    match routing {
+        Routing::Multivalue => rs.multivalue_answer == Some(true) && rs.weight.is_none(),
+        Routing::Weighted => rs.weight.is_some() && rs.multivalue_answer != Some(true),
+        Routing::Simple => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(routing: Routing) -> RecordSpec {
+        RecordSpec {
+            zone_name: "service.discovery.".into(),
+            owner_id: "10.0.0.1".into(),
+            former_owner_ids: BTreeSet::new(),
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            routing,
+            ttl: 10,
+            weight: 50,
+        }
+    }
+
+    fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
+        let mut rs = rs;
+        f(&mut rs);
+        rs
+    }
+
+    #[test]
+    fn fqdn_is_lower_case_and_absolute() {
+        assert_eq!(fqdn("web", "service.discovery."), "web.service.discovery.");
+        assert_eq!(fqdn("Web", "Service.Discovery"), "web.service.discovery.");
+    }
+
+    #[test]
+    fn desired_record_per_routing() {
+        let multi = desired_record(&spec(Routing::Multivalue), "web");
+        assert_eq!(
+            multi,
+            RecordSet {
+                name: "web.service.discovery.".into(),
+                rtype: "A".into(),
+                set_identifier: Some("10.0.0.1".into()),
+                weight: None,
+                multivalue_answer: Some(true),
+                ttl: 10,
+                values: vec!["10.0.0.1".into()],
+            }
+        );
+        let weighted = desired_record(&spec(Routing::Weighted), "web");
+        assert_eq!(weighted.weight, Some(50));
+        assert_eq!(weighted.multivalue_answer, None);
+        assert_eq!(weighted.set_identifier.as_deref(), Some("10.0.0.1"));
+    }
+
+    #[test]
+    fn ownership_table() {
+        let multi = spec(Routing::Multivalue);
+        let weighted = spec(Routing::Weighted);
+        let mine = desired_record(&multi, "web");
+        let mine_weighted = desired_record(&weighted, "web");
+        // (record set, ours under multivalue, ours under weighted)
+        let cases = [
+            (mine.clone(), true, false),
+            (mine_weighted.clone(), false, true),
+            (
+                with(mine.clone(), |r| r.set_identifier = Some("10.0.0.2".into())),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.set_identifier = None),
+                false,
+                false,
+            ),
+            (with(mine.clone(), |r| r.rtype = "TXT".into()), false, false),
+            (
+                with(mine.clone(), |r| r.multivalue_answer = None),
+                false,
+                false,
+            ),
+            (with(mine_weighted.clone(), |r| r.ttl = 300), false, true),
+            (
+                with(mine.clone(), |r| r.name = "a.b.service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "*.service.discovery.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.name = "web.other.zone.".into()),
+                false,
+                false,
+            ),
+            (
+                with(mine.clone(), |r| r.values = vec!["10.9.9.9".into()]),
+                true,
+                false,
+            ),
+        ];
+        for (i, (rs, multi_ours, weighted_ours)) in cases.iter().enumerate() {
+            assert_eq!(
+                is_ours(&multi, rs),
+                *multi_ours,
+                "case {i} under multivalue: {rs:?}"
+            );
+            assert_eq!(
+                is_ours(&weighted, rs),
+                *weighted_ours,
+                "case {i} under weighted: {rs:?}"
+            );
+        }
+        assert!(!is_ours(
+            &spec(Routing::Simple),
+            &with(mine, |r| r.set_identifier = None)
+        ));
+    }
+}
