@@ -1,6 +1,7 @@
 //! Pure: retry backoff with jitter and no limit on attempts, shared by every retry loop of the daemon (the Docker
 //! watcher, the metadata cache, the Route53 reads and writes). Every delay takes the random draw as an argument or
-//! comes from a seeded generator, so the tests are deterministic.
+//! comes from a seeded generator, so the tests are deterministic. How the throttle's cap was chosen, with its
+//! figures, is in BENCHMARKS.md ("Why the constants are what they are").
 
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ impl Default for RetryPolicy {
 ///
 /// The throttle is the account's, shared by the fleet, and it frees up within a second: an instance that
 /// backs off for the general cap (20 s and jitter) sits idle while the others' requests go through, and ends
-/// last by seconds (the 10-instance benchmark saw 4–8 s waits behind an idle throttle).
+/// last by seconds.
 pub const THROTTLE_MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// Why a request is tried again; picks the shape of the wait ([`Backoff::next_delay_for`]).

@@ -1,6 +1,7 @@
 //! Pure: the account's Route53 request rate as one instance sees it: the adaptive rate that slows an instance
 //! down on a throttle and speeds it up again, and the windows throttled retries are spread over. Every decision
-//! takes `now` and the random draw, so the tests step a fake clock.
+//! takes `now` and the random draw, so the tests step a fake clock. How each constant was tuned, with its
+//! figures, is in BENCHMARKS.md ("Why the constants are what they are").
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +14,7 @@ pub const ACCOUNT_REQUESTS_PER_SECOND: f64 = 5.0;
 /// The window a throttled GetHostedZone at start-up is spread over, before anything tells the size of the
 /// fleet: a fleet restarting at once retries it about N / 5 s times a second instead of N / 1 s (300
 /// instances: 60, not 300, against a quota of 5), and the last one waits at most 10 s behind a free quota.
-/// The general backoff (20 s plus as much again) left 186 of 300 instances restarting together without
-/// their zone after 15 minutes in the fleet bench (BENCHMARKS.md), the quota taken by the others' reads.
+/// The general backoff's longer waits would leave the quota to the others' reads.
 pub const START_THROTTLE_WINDOW: Duration = Duration::from_secs(10);
 
 /// The longest window a throttled retry is spread over, however large the fleet.
@@ -25,10 +25,8 @@ pub const THROTTLE_WINDOW_LIMIT: Duration = Duration::from_secs(120);
 /// (`owners` / [`ACCOUNT_REQUESTS_PER_SECOND`]), up to [`THROTTLE_WINDOW_LIMIT`].
 ///
 /// A fleet throttled together (every instance restarting at once, a deploy on every instance) retries in
-/// windows that double from the first delay up to this one. Capped at 2 s, as for a single instance, a
-/// hundred instances keep retrying about 50 times a second against a quota of 5, and nine requests in ten
-/// are throttled for as long as it takes; spread over a window sized to the fleet, fewer retries compete for
-/// the same tokens (the fleet bench's figures, before and after, are in BENCHMARKS.md).
+/// windows that double from the first delay up to this one, so that fewer retries compete for the same
+/// tokens than under a single instance's cap.
 pub fn throttle_window(owners: usize) -> Duration {
     let fleet = Duration::from_secs_f64(owners as f64 / ACCOUNT_REQUESTS_PER_SECOND);
     fleet.clamp(THROTTLE_MAX_DELAY, THROTTLE_WINDOW_LIMIT)
@@ -48,17 +46,14 @@ pub const START_REQUESTS_PER_SECOND: f64 = 0.1;
 /// exactly its share, an instance whose neighbours are idle would leave most of the quota unused.
 pub const FLEET_SHARE_HEADROOM: f64 = 3.0;
 
-/// How much a throttle slows an instance whose fleet's share does not slow it more: by half. Cutting to a
-/// quarter saved a fifth of the throttles of a hundred instances restarting together (which know nothing of
-/// their fleet before GetHostedZone answers), but an unlucky instance of ten, throttled three times, then
-/// waited 5 to 15 s for its next request, and the fleet bench's restart of ten took 2× its bound.
+/// How much a throttle slows an instance whose fleet's share does not slow it more: by half. A deeper cut
+/// throttles a large fleet a little less, but leaves an unlucky instance of a small one waiting seconds for
+/// its next request.
 pub const THROTTLE_DECREASE: f64 = 0.5;
 
 /// The highest rate of an instance while its start is spread ([`AdaptiveRate::spread_start`]): a fifth
 /// of the account's. A start's three requests then go out over about 2 s instead of 0.4 s, and the fleet's
-/// arrivals are as even as their random draws make them, not bursts of three at the account's whole rate
-/// (with bursts, the fleet bench's spread restart of a hundred had a third of its requests throttled; at
-/// this pace, a sixth, in one run each).
+/// arrivals are as even as their random draws make them, not bursts of three at the account's whole rate.
 pub const SPREAD_REQUESTS_PER_SECOND: f64 = 1.0;
 
 /// The first window a throttled request waits in while the start is spread: each throttle in a row
@@ -131,11 +126,9 @@ impl SpreadStart {
     /// When a request throttled at `now` may be tried again; `draw` in `[0, 1)`.
     ///
     /// Before anything is accepted, at a draw of the rest of the spread: the start moves to a later moment
-    /// of the window, which the fleet has left less busy than the one that collided (the seed that drew a
-    /// third more starts than average into the first 15 s of the fleet bench's restart had 30 % of its
-    /// requests throttled with a pause alone, 5 % with this). After that, a pause with full jitter in a
-    /// window that doubles with each throttle in a row: a start under way finishes soon after its moment.
-    /// The later of the two.
+    /// of the window, which the fleet has left less busy than the one that collided. After that, a pause
+    /// with full jitter in a window that doubles with each throttle in a row: a start under way finishes
+    /// soon after its moment. The later of the two.
     fn retry_at(&mut self, now: Instant, draw: f64) -> Instant {
         self.throttles = self.throttles.saturating_add(1);
         let policy = RetryPolicy {
@@ -174,13 +167,11 @@ impl AdaptiveRate {
     /// about the account's rate if the spread is sized for them (README, "Configuration").
     ///
     /// A throttle then is a collision of the few that drew nearby moments, not the whole fleet sending at
-    /// once, and cutting the rate to the fleet's share (a hundred instances: one request per 3 to 10 s)
-    /// made the instance that collided pay 10 to 20 s for its next two requests; the fleet bench's spread
-    /// starts ended that far past their last draw. So until the calm ends (the spread, and as long
-    /// again: the starts drawn last are still under way after the spread's end, and cut to their share
-    /// there the scale-out of fifty took 1.73× its bound instead of 1.25×), the instance sends at most
-    /// [`SPREAD_REQUESTS_PER_SECOND`], and a throttle does not cut its rate but puts its next request
-    /// off (`SpreadStart::retry_at`). Then it is as without a spread.
+    /// once, and cutting the rate to the fleet's share would make the instance that collided wait seconds
+    /// for each of its next requests. So until the calm ends (the spread, and as long again: the starts
+    /// drawn last are still under way after the spread's end), the instance sends at most
+    /// [`SPREAD_REQUESTS_PER_SECOND`], and a throttle does not cut its rate but puts its next request off
+    /// (`SpreadStart::retry_at`). Then it is as without a spread.
     pub fn spread_start(&mut self, now: Instant, spread: Duration) {
         if spread.is_zero() {
             return;

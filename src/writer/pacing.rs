@@ -1,6 +1,8 @@
 //! Pure: when the writer sends and verifies: the debounce and its pace, a start's draw of the start spread, the
 //! spread of a listing of the zone, and the verification interval. Every decision takes `now` (or the random
 //! draw) as an argument, so the tests step a fake clock; the writer only arms timers from what these say.
+//! How the constants were tuned, with their figures, is in BENCHMARKS.md ("Why the constants are what
+//! they are").
 
 use std::time::{Duration, Instant};
 
@@ -94,16 +96,14 @@ pub fn scan_spread(owners: usize, pages: usize) -> Duration {
 
 /// How long a start waits before its first Route53 request (`route53.startup_spread`): `draw` (in
 /// `[0, 1)`) of `spread`, so that instances starting together arrive spread evenly over it. Every instance's
-/// first request going at once is the one collision the adaptive rate cannot prevent: the fleet bench's
-/// hundred instances restarting together lost 95 of their first 100 requests to throttling in the first
-/// second, a quarter of all they needed, before any of them could know its fleet (BENCHMARKS.md).
+/// first request going at once is the one collision the adaptive rate cannot prevent: before its first
+/// answer, no instance can know its fleet.
 pub fn startup_delay(spread: Duration, draw: f64) -> Duration {
     spread.mul_f64(draw.clamp(0.0, 1.0))
 }
 
 /// The rate the whole fleet's verifications are sized for together. The budget is 0.5 requests per second
-/// (a tenth of the account's 5); sizing for 0.4 leaves room for random draws that bunch: at 0.5 the fleet
-/// bench measured 0.46 per second over 8 hours but 0.57 in its busiest hour.
+/// (a tenth of the account's 5); sizing for 0.4 leaves room for random draws that bunch into a busy hour.
 pub const FLEET_VERIFY_REQUESTS_PER_SECOND: f64 = 0.4;
 
 /// The jitter added to the verification interval: up to this fraction of it, on top (both bounds of the
