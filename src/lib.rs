@@ -52,4 +52,8 @@ pub mod route53;
 pub mod signals;
 pub mod stats;
 pub mod supervise;
+// What the tests share (the record set builder, the Route53 double, the recorder, wait_until): for the unit
+// tests, and for the integration tests and benches through the `test-util` feature.
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod writer;

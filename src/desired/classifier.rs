@@ -178,21 +178,7 @@ mod tests {
 
     use super::*;
     use crate::docker::container::{ContainerEvent, ContainerInfo, Health};
-
-    /// Keeps every `DesiredNames` it receives.
-    #[derive(Default)]
-    struct Recorder(Vec<BTreeSet<String>>);
-
-    impl Actor for Recorder {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<DesiredNames> for Recorder {
-        type Result = ();
-        fn handle(&mut self, msg: DesiredNames, _: &mut Context<Self>) {
-            self.0.push(msg.0);
-        }
-    }
+    use crate::testing::{Recorder, Recording};
 
     /// Counts the listings asked for.
     #[derive(Default)]
@@ -220,18 +206,15 @@ mod tests {
         }
     }
 
-    /// Hands over what was recorded since the last `Take`. A `send` to the recorder is queued behind every
-    /// `DesiredNames` the classifier sent while handling a message that has already been answered, so no
-    /// waiting is needed.
-    #[derive(Message)]
-    #[rtype(result = "Vec<BTreeSet<String>>")]
-    struct Take;
-
-    impl Handler<Take> for Recorder {
-        type Result = Vec<BTreeSet<String>>;
-        fn handle(&mut self, _: Take, _: &mut Context<Self>) -> Self::Result {
-            std::mem::take(&mut self.0)
-        }
+    /// The names sent since the last call: the recorder answers behind every `DesiredNames` the classifier
+    /// sent while handling a message that has already been answered, so no waiting is needed.
+    async fn taken(recorder: &Recording<DesiredNames>) -> Vec<BTreeSet<String>> {
+        recorder
+            .take()
+            .await
+            .into_iter()
+            .map(|names| names.0)
+            .collect()
     }
 
     /// Panics inside the classifier the way its real handlers guard against (a bug in the rules).
@@ -272,23 +255,23 @@ mod tests {
     }
 
     /// A classifier with the default rules, not started yet, sending to a recorder.
-    fn recorded() -> (Classifier, Addr<Recorder>) {
-        let recorder = Recorder::default().start();
+    fn recorded() -> (Classifier, Recording<DesiredNames>) {
+        let recorder = Recorder::start();
         let classifier = Classifier::new(
             SelectionSettings::default(),
-            recorder.clone().recipient(),
+            recorder.recipient(),
             Stats::new(),
         );
         (classifier, recorder)
     }
 
-    fn start() -> (Addr<Classifier>, Addr<Recorder>) {
+    fn start() -> (Addr<Classifier>, Recording<DesiredNames>) {
         let (classifier, recorder) = recorded();
         (classifier.start(), recorder)
     }
 
     /// As [`start`], under a supervisor that restarts it after a panic.
-    fn start_supervised() -> (Addr<Classifier>, Addr<Recorder>) {
+    fn start_supervised() -> (Addr<Classifier>, Recording<DesiredNames>) {
         let (classifier, recorder) = recorded();
         (classifier.start_supervised(), recorder)
     }
@@ -308,14 +291,11 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("b", "api"))))
             .await
             .unwrap();
-        assert_eq!(
-            recorder.send(Take).await.unwrap(),
-            Vec::<BTreeSet<String>>::new()
-        );
+        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
 
         // The first snapshot sends, even a set that has not changed, and keeps what started before it.
         classifier.send(Snapshot(vec![])).await.unwrap();
-        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["api"])]);
+        assert_eq!(taken(&recorder).await, vec![set(&["api"])]);
     }
 
     #[actix_rt::test]
@@ -330,7 +310,7 @@ mod tests {
             .send(Snapshot(vec![svc("a", "web")]))
             .await
             .unwrap();
-        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+        assert_eq!(taken(&recorder).await, vec![set(&["web"])]);
         assert_eq!(resyncs.send(Count).await.unwrap(), 0);
 
         classifier.send(Panic).await.unwrap();
@@ -339,10 +319,7 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("b", "api"))))
             .await
             .expect("restarted, not gone");
-        assert_eq!(
-            recorder.send(Take).await.unwrap(),
-            Vec::<BTreeSet<String>>::new()
-        );
+        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
         // It asked the watcher for that listing at once, not at the next resync.
         assert_eq!(resyncs.send(Count).await.unwrap(), 1);
         // The next listing rebuilds the state; what started since is kept.
@@ -350,10 +327,7 @@ mod tests {
             .send(Snapshot(vec![svc("a", "web")]))
             .await
             .unwrap();
-        assert_eq!(
-            recorder.send(Take).await.unwrap(),
-            vec![set(&["api", "web"])]
-        );
+        assert_eq!(taken(&recorder).await, vec![set(&["api", "web"])]);
     }
 
     /// The listing after a restart shows a draining container as running: the stop seen before the panic
@@ -371,14 +345,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            recorder.send(Take).await.unwrap(),
+            taken(&recorder).await,
             vec![set(&["api", "web"]), set(&["api"])]
         );
 
         classifier.send(Panic).await.unwrap();
         classifier.send(Snapshot(listing)).await.unwrap();
         assert_eq!(
-            recorder.send(Take).await.unwrap(),
+            taken(&recorder).await,
             vec![set(&["api"])],
             "a, still draining, is not published again"
         );
@@ -388,7 +362,7 @@ mod tests {
     async fn an_empty_first_snapshot_is_sent() {
         let (classifier, recorder) = start();
         classifier.send(Snapshot(vec![])).await.unwrap();
-        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&[])]);
+        assert_eq!(taken(&recorder).await, vec![set(&[])]);
     }
 
     #[actix_rt::test]
@@ -398,7 +372,7 @@ mod tests {
             .send(Snapshot(vec![svc("a", "web"), svc("b", "web")]))
             .await
             .unwrap();
-        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+        assert_eq!(taken(&recorder).await, vec![set(&["web"])]);
 
         let steps: Vec<(ContainerEvent, Vec<BTreeSet<String>>)> = vec![
             (
@@ -434,11 +408,7 @@ mod tests {
         for (event, expected) in steps {
             let label = format!("{event:?}");
             classifier.send(Event(event)).await.unwrap();
-            assert_eq!(
-                recorder.send(Take).await.unwrap(),
-                expected,
-                "after {label}"
-            );
+            assert_eq!(taken(&recorder).await, expected, "after {label}");
         }
 
         // A snapshot listed before those dies does not bring them back.
@@ -450,19 +420,16 @@ mod tests {
             ]))
             .await
             .unwrap();
-        assert_eq!(
-            recorder.send(Take).await.unwrap(),
-            Vec::<BTreeSet<String>>::new()
-        );
+        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
     }
 
     #[actix_rt::test]
     async fn refusals_are_counted_once_per_container() {
         let stats = Stats::new();
-        let recorder = Recorder::default().start();
+        let recorder = Recorder::start();
         let classifier = Classifier::new(
             SelectionSettings::default(),
-            recorder.clone().recipient(),
+            recorder.recipient(),
             stats.clone(),
         )
         .start();
@@ -488,6 +455,6 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }
-        assert_eq!(recorder.send(Take).await.unwrap(), vec![set(&["web"])]);
+        assert_eq!(taken(&recorder).await, vec![set(&["web"])]);
     }
 }

@@ -371,6 +371,7 @@ mod tests {
 
     use super::*;
     use crate::docker::container::Health;
+    use crate::testing::{wait_until, Recorder, Recording};
 
     fn container(id: &str) -> ContainerInfo {
         ContainerInfo {
@@ -484,40 +485,23 @@ mod tests {
         Event(ContainerEvent),
     }
 
-    /// Records what the watcher sends, in order.
-    struct Recorder(Arc<Mutex<Vec<Seen>>>);
-
-    impl Actor for Recorder {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<Event> for Recorder {
-        type Result = ();
-        fn handle(&mut self, Event(event): Event, _: &mut Context<Self>) {
-            self.0.lock().unwrap().push(Seen::Event(event));
+    impl From<Event> for Seen {
+        fn from(Event(event): Event) -> Self {
+            Seen::Event(event)
         }
     }
 
-    impl Handler<Snapshot> for Recorder {
-        type Result = ();
-        fn handle(&mut self, Snapshot(containers): Snapshot, _: &mut Context<Self>) {
-            self.0.lock().unwrap().push(Seen::Snapshot(
-                containers.into_iter().map(|c| c.id).collect(),
-            ));
+    impl From<Snapshot> for Seen {
+        fn from(Snapshot(containers): Snapshot) -> Self {
+            Seen::Snapshot(containers.into_iter().map(|c| c.id).collect())
         }
     }
 
-    async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !condition() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
+    const WAIT: Duration = Duration::from_secs(10);
 
     struct Harness {
         docker: Arc<FakeDocker>,
-        seen: Arc<Mutex<Vec<Seen>>>,
+        seen: Recording<Seen>,
         status: Arc<DockerStatus>,
         connects: Arc<AtomicUsize>,
         _watcher: Addr<DockerWatcher>,
@@ -525,8 +509,8 @@ mod tests {
 
     /// A supervised watcher over `docker`; its first `failures` connection attempts fail.
     fn start(docker: Arc<FakeDocker>, failures: usize, resync: Duration) -> Harness {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let recorder = Recorder(Arc::clone(&seen)).start();
+        let seen = Recorder::start();
+        let recorder = seen.clone();
         let status = Arc::new(DockerStatus::new(Instant::now()));
         let connects = Arc::new(AtomicUsize::new(0));
         let (fake, counter) = (Arc::clone(&docker), Arc::clone(&connects));
@@ -547,7 +531,7 @@ mod tests {
             DockerWatcher::new(
                 connect,
                 resync,
-                recorder.clone().recipient(),
+                recorder.recipient(),
                 recorder.recipient(),
                 status_for_watcher,
             )
@@ -567,7 +551,7 @@ mod tests {
 
     impl Harness {
         fn seen(&self) -> Vec<Seen> {
-            self.seen.lock().unwrap().clone()
+            self.seen.seen()
         }
     }
 
@@ -579,7 +563,7 @@ mod tests {
         docker.containers.lock().unwrap().push(container("a"));
         let h = start(Arc::clone(&docker), 0, HOUR);
 
-        wait_until("subscribed", || h.docker.subscriptions() == 1).await;
+        wait_until(WAIT, "subscribed", || h.docker.subscriptions() == 1).await;
         // The listing is blocked: these events must wait for its snapshot.
         docker.send(ContainerEvent::Started(container("b")));
         docker.send(ContainerEvent::Kill {
@@ -598,7 +582,10 @@ mod tests {
         );
 
         docker.list_permits.add_permits(1);
-        wait_until("the held events are forwarded", || h.seen().len() == 3).await;
+        wait_until(WAIT, "the held events are forwarded", || {
+            h.seen().len() == 3
+        })
+        .await;
         assert_eq!(
             h.seen(),
             vec![
@@ -617,7 +604,7 @@ mod tests {
 
         // Once listed, events go straight through.
         docker.send(ContainerEvent::Die { id: "a".into() });
-        wait_until("the die event is forwarded", || h.seen().len() == 4).await;
+        wait_until(WAIT, "the die event is forwarded", || h.seen().len() == 4).await;
         assert_eq!(
             h.seen()[3],
             Seen::Event(ContainerEvent::Die { id: "a".into() })
@@ -630,26 +617,26 @@ mod tests {
         docker.containers.lock().unwrap().push(container("a"));
         docker.list_permits.add_permits(10);
         let h = start(Arc::clone(&docker), 0, HOUR);
-        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        wait_until(WAIT, "the first snapshot", || h.seen().len() == 1).await;
 
         // The engine restarts: the stream ends, and what runs changed meanwhile.
         *docker.containers.lock().unwrap() = vec![container("c")];
         docker.end_stream();
-        wait_until("a second snapshot", || h.seen().len() == 2).await;
+        wait_until(WAIT, "a second snapshot", || h.seen().len() == 2).await;
         assert_eq!(
             h.seen()[1],
             Seen::Snapshot(vec!["c".into()]),
             "the reconnect reconciles"
         );
         assert_eq!(h.connects.load(Ordering::SeqCst), 2);
-        wait_until("connected again", || {
+        wait_until(WAIT, "connected again", || {
             h.status.down_for(Instant::now()).is_none()
         })
         .await;
 
         // The new stream is live.
         docker.send(ContainerEvent::Destroy { id: "c".into() });
-        wait_until("an event on the new stream", || h.seen().len() == 3).await;
+        wait_until(WAIT, "an event on the new stream", || h.seen().len() == 3).await;
     }
 
     /// What happened while the stream was down is replayed: the new subscription starts from the last
@@ -659,16 +646,19 @@ mod tests {
         let docker = Arc::new(FakeDocker::new());
         docker.list_permits.add_permits(10);
         let h = start(Arc::clone(&docker), 0, HOUR);
-        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        wait_until(WAIT, "the first snapshot", || h.seen().len() == 1).await;
         let first = docker.sinces.lock().unwrap()[0];
         assert!(first <= SystemTime::now() - SUBSCRIBE_OVERLAP);
 
         docker.send(ContainerEvent::Die { id: "a".into() });
-        wait_until("the event is forwarded", || h.seen().len() == 2).await;
+        wait_until(WAIT, "the event is forwarded", || h.seen().len() == 2).await;
         let seen_by = SystemTime::now();
         docker.end_stream();
-        wait_until("a second subscription", || h.docker.subscriptions() == 1).await;
-        wait_until("a second snapshot", || h.seen().len() == 3).await;
+        wait_until(WAIT, "a second subscription", || {
+            h.docker.subscriptions() == 1
+        })
+        .await;
+        wait_until(WAIT, "a second snapshot", || h.seen().len() == 3).await;
         let second = docker.sinces.lock().unwrap()[1];
         assert!(
             second <= seen_by - SUBSCRIBE_OVERLAP,
@@ -684,13 +674,13 @@ mod tests {
         let docker = Arc::new(FakeDocker::new());
         docker.list_permits.add_permits(10);
         let h = start(Arc::clone(&docker), 0, HOUR);
-        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        wait_until(WAIT, "the first snapshot", || h.seen().len() == 1).await;
 
         let happened = SystemTime::now() - Duration::from_secs(30);
         docker.send_at(ContainerEvent::Die { id: "a".into() }, happened);
-        wait_until("the event is forwarded", || h.seen().len() == 2).await;
+        wait_until(WAIT, "the event is forwarded", || h.seen().len() == 2).await;
         docker.end_stream();
-        wait_until("a second snapshot", || h.seen().len() == 3).await;
+        wait_until(WAIT, "a second snapshot", || h.seen().len() == 3).await;
         let second = docker.sinces.lock().unwrap()[1];
         assert!(
             second <= happened - SUBSCRIBE_OVERLAP,
@@ -705,9 +695,9 @@ mod tests {
         let docker = Arc::new(FakeDocker::new());
         docker.list_permits.add_permits(10);
         let h = start(Arc::clone(&docker), 0, HOUR);
-        wait_until("the first snapshot", || h.seen().len() == 1).await;
+        wait_until(WAIT, "the first snapshot", || h.seen().len() == 1).await;
         docker.end_stream();
-        wait_until("a second snapshot", || h.seen().len() == 2).await;
+        wait_until(WAIT, "a second snapshot", || h.seen().len() == 2).await;
         let sinces = docker.sinces.lock().unwrap().clone();
         assert_eq!(sinces.len(), 2);
         assert!(
@@ -723,7 +713,10 @@ mod tests {
         let docker = Arc::new(FakeDocker::new());
         docker.list_permits.add_permits(10);
         let h = start(Arc::clone(&docker), 3, HOUR);
-        wait_until("a snapshot after the failures", || h.seen().len() == 1).await;
+        wait_until(WAIT, "a snapshot after the failures", || {
+            h.seen().len() == 1
+        })
+        .await;
         assert_eq!(
             h.connects.load(Ordering::SeqCst),
             4,
@@ -752,7 +745,7 @@ mod tests {
                 docker.panicking_lists.store(1, Ordering::SeqCst);
             }
             let h = start(Arc::clone(&docker), 0, HOUR);
-            wait_until("a snapshot after the panic", || {
+            wait_until(WAIT, "a snapshot after the panic", || {
                 h.seen().contains(&Seen::Snapshot(vec!["a".into()]))
             })
             .await;
@@ -762,11 +755,14 @@ mod tests {
                 "stream panics: {panicking_stream}; reconnected once"
             );
             assert_eq!(h.docker.subscriptions(), 2, "subscribed again");
-            wait_until("connected", || h.status.down_for(Instant::now()).is_none()).await;
+            wait_until(WAIT, "connected", || {
+                h.status.down_for(Instant::now()).is_none()
+            })
+            .await;
 
             // The new incarnation's stream is live.
             docker.send(ContainerEvent::Die { id: "a".into() });
-            wait_until("an event on the new stream", || {
+            wait_until(WAIT, "an event on the new stream", || {
                 h.seen()
                     .contains(&Seen::Event(ContainerEvent::Die { id: "a".into() }))
             })
@@ -779,7 +775,7 @@ mod tests {
         let docker = Arc::new(FakeDocker::new());
         docker.list_permits.add_permits(100);
         let h = start(Arc::clone(&docker), 0, Duration::from_millis(20));
-        wait_until("three snapshots", || {
+        wait_until(WAIT, "three snapshots", || {
             h.seen()
                 .iter()
                 .filter(|s| matches!(s, Seen::Snapshot(_)))

@@ -213,10 +213,9 @@ impl Handler<crate::supervise::Ping> for MetadataCache {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
-    use std::time::Instant;
 
     use super::*;
+    use crate::testing::{wait_until, Recorder};
 
     /// Answers from a script: one entry per read (`None`: hang forever), then the last entry again. The
     /// first `panics` reads panic instead (and do not count as reads).
@@ -259,31 +258,7 @@ mod tests {
         }
     }
 
-    struct Recorder(Arc<Mutex<Vec<Ipv4Addr>>>);
-
-    impl Actor for Recorder {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<HostIp> for Recorder {
-        type Result = ();
-        fn handle(&mut self, HostIp(ip): HostIp, _: &mut Context<Self>) {
-            self.0.lock().unwrap().push(ip);
-        }
-    }
-
-    fn recorder() -> (Recipient<HostIp>, Arc<Mutex<Vec<Ipv4Addr>>>) {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        (Recorder(Arc::clone(&seen)).start().recipient(), seen)
-    }
-
-    async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !condition() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            actix_rt::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
+    const WAIT: Duration = Duration::from_secs(10);
 
     const FAST: RetryPolicy = RetryPolicy {
         min_delay: Duration::from_millis(5),
@@ -300,17 +275,17 @@ mod tests {
 
     #[actix_rt::test]
     async fn host_ip_is_sent_at_start_and_metadata_is_never_built() {
-        let (recipient, seen) = recorder();
+        let seen = Recorder::<HostIp>::start();
         let host = HostSettings {
             ip: "10.9.8.7".into(),
             owner_id: String::new(),
         };
-        let cache = MetadataCache::from_settings(&host, recipient, || {
+        let cache = MetadataCache::from_settings(&host, seen.recipient(), || {
             panic!("no metadata client with host.ip")
         });
         cache.unwrap().start();
-        wait_until("the IP is sent", || seen.lock().unwrap().len() == 1).await;
-        assert_eq!(seen.lock().unwrap()[0], Ipv4Addr::new(10, 9, 8, 7));
+        wait_until(WAIT, "the IP is sent", || seen.len() == 1).await;
+        assert_eq!(seen.seen()[0], HostIp(Ipv4Addr::new(10, 9, 8, 7)));
     }
 
     #[actix_rt::test]
@@ -319,8 +294,8 @@ mod tests {
             ip: "10.9.8".into(),
             owner_id: String::new(),
         };
-        let (recipient, _) = recorder();
-        let error = MetadataCache::from_settings(&host, recipient, || panic!("not asked"))
+        let seen = Recorder::<HostIp>::start();
+        let error = MetadataCache::from_settings(&host, seen.recipient(), || panic!("not asked"))
             .err()
             .unwrap();
         assert!(error.to_string().contains("10.9.8"), "{error}");
@@ -329,10 +304,10 @@ mod tests {
     #[actix_rt::test]
     async fn failures_and_hangs_are_retried_until_an_answer() {
         let api = ScriptedMetadata::new(vec![Some(Err(())), None, Some(Err(())), Some(Ok(A))]);
-        let (recipient, seen) = recorder();
-        cache(Arc::clone(&api), recipient).start();
-        wait_until("the IP arrives", || !seen.lock().unwrap().is_empty()).await;
-        assert_eq!(seen.lock().unwrap()[0], A);
+        let seen = Recorder::<HostIp>::start();
+        cache(Arc::clone(&api), seen.recipient()).start();
+        wait_until(WAIT, "the IP arrives", || !seen.is_empty()).await;
+        assert_eq!(seen.seen()[0], HostIp(A));
         assert!(
             api.reads.load(Ordering::SeqCst) >= 4,
             "a failure, a hang (timed out), a failure, then the IP"
@@ -343,12 +318,12 @@ mod tests {
     async fn a_panicking_client_restarts_the_cache_which_reads_again() {
         let api = ScriptedMetadata::new(vec![Some(Ok(A)), Some(Ok(B))]);
         api.panics.store(2, Ordering::SeqCst);
-        let (recipient, seen) = recorder();
-        let cache = cache(Arc::clone(&api), recipient)
+        let seen = Recorder::<HostIp>::start();
+        let cache = cache(Arc::clone(&api), seen.recipient())
             .with_refresh_interval(Duration::from_secs(3600))
             .start_supervised();
-        wait_until("the IP arrives", || !seen.lock().unwrap().is_empty()).await;
-        assert_eq!(*seen.lock().unwrap(), vec![A]);
+        wait_until(WAIT, "the IP arrives", || !seen.is_empty()).await;
+        assert_eq!(seen.seen(), vec![HostIp(A)]);
         assert_eq!(api.panics.load(Ordering::SeqCst), 0, "both panics happened");
         assert!(cache.connected(), "restarted, not gone");
     }
@@ -362,15 +337,15 @@ mod tests {
             Some(Ok(A)),
             Some(Ok(B)),
         ]);
-        let (recipient, seen) = recorder();
-        cache(Arc::clone(&api), recipient).start();
-        wait_until("the changed IP arrives", || seen.lock().unwrap().len() == 2).await;
+        let seen = Recorder::<HostIp>::start();
+        cache(Arc::clone(&api), seen.recipient()).start();
+        wait_until(WAIT, "the changed IP arrives", || seen.len() == 2).await;
         // Later refreshes keep answering B: nothing more is sent.
         let reads = api.reads.load(Ordering::SeqCst);
-        wait_until("a few more refreshes", || {
+        wait_until(WAIT, "a few more refreshes", || {
             api.reads.load(Ordering::SeqCst) >= reads + 3
         })
         .await;
-        assert_eq!(*seen.lock().unwrap(), vec![A, B]);
+        assert_eq!(seen.seen(), vec![HostIp(A), HostIp(B)]);
     }
 }

@@ -95,15 +95,7 @@ mod tests {
 
     /// A multivalue record set of `name` holding `10.0.0.1` (8 characters).
     fn record(name: &str) -> RecordSet {
-        RecordSet {
-            name: format!("{name}.zone."),
-            rtype: "A".into(),
-            set_identifier: Some("10.0.0.1".into()),
-            weight: None,
-            multivalue_answer: Some(true),
-            ttl: 10,
-            values: vec!["10.0.0.1".into()],
-        }
+        RecordSet::a(format!("{name}.zone."), "10.0.0.1").multivalue("10.0.0.1")
     }
 
     fn create(record_set: RecordSet) -> Change {
@@ -172,10 +164,7 @@ mod tests {
 
     #[test]
     fn an_oversized_group_gets_a_batch_of_its_own() {
-        let big = RecordSet {
-            values: vec!["10.0.0.1".into(); 5],
-            ..record("big")
-        };
+        let big = record("big").values(&["10.0.0.1"; 5]);
         let limits = BatchLimits {
             max_records: 3,
             max_value_chars: 1000,
@@ -191,14 +180,7 @@ mod tests {
     /// them.
     #[test]
     fn a_marker_travels_with_its_name() {
-        let marker = RecordSet {
-            name: crate::route53::marker_name("web.zone."),
-            rtype: "TXT".into(),
-            set_identifier: None,
-            multivalue_answer: None,
-            values: vec![crate::route53::MARKER_VALUE.into()],
-            ..record("web")
-        };
+        let marker = RecordSet::marker("web.zone.");
         let changes = vec![
             create(record("api")),
             create(record("web")),

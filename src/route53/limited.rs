@@ -154,46 +154,27 @@ impl Route53Api for RateLimited {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::testing::{fail, pass, Double};
 
-    struct Counting(AtomicUsize);
-
-    #[async_trait]
-    impl Route53Api for Counting {
-        async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-            self.0.fetch_add(1, Ordering::SeqCst);
+    /// Answers GetHostedZone, and nothing else.
+    fn zone() -> Double {
+        Double::scripted().answer_zone(|_| {
             Ok(HostedZone {
-                id: zone_id.into(),
+                id: "Z".into(),
                 name: "zone.".into(),
                 private: true,
                 record_sets: None,
             })
-        }
-
-        async fn list_record_sets(
-            &self,
-            _: &str,
-            _: Option<&RecordPosition>,
-            _: Option<i32>,
-        ) -> Result<RecordPage, Route53Error> {
-            unreachable!()
-        }
-
-        async fn change_record_sets(
-            &self,
-            _: &str,
-            _: &[Change],
-        ) -> Result<ChangeInfo, Route53Error> {
-            unreachable!()
-        }
+        })
     }
 
     #[tokio::test]
     async fn requests_are_spaced_by_the_rate() {
-        let inner = Arc::new(Counting(AtomicUsize::new(0)));
+        let inner = Arc::new(zone());
         let stats = Stats::new();
         let limiter = route53_limiter(50);
         let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
@@ -207,43 +188,22 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-        assert_eq!(inner.0.load(Ordering::SeqCst), 6);
+        assert_eq!(inner.zones(), 6);
         assert_eq!(stats.requests_of("GetHostedZone", "ok"), 6);
-    }
-
-    /// Answers GetHostedZone with `Throttling` while `throttling` holds.
-    struct Throttling(std::sync::atomic::AtomicBool);
-
-    #[async_trait]
-    impl Route53Api for Throttling {
-        async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-            if self.0.load(Ordering::SeqCst) {
-                return Err(Route53Error::Throttling("Rate exceeded".into()));
-            }
-            Counting(AtomicUsize::new(0)).get_hosted_zone(zone_id).await
-        }
-
-        async fn list_record_sets(
-            &self,
-            _: &str,
-            _: Option<&RecordPosition>,
-            _: Option<i32>,
-        ) -> Result<RecordPage, Route53Error> {
-            unreachable!()
-        }
-
-        async fn change_record_sets(
-            &self,
-            _: &str,
-            _: &[Change],
-        ) -> Result<ChangeInfo, Route53Error> {
-            unreachable!()
-        }
     }
 
     #[tokio::test]
     async fn a_throttle_slows_the_next_request_to_the_fleets_share() {
-        let inner = Arc::new(Throttling(std::sync::atomic::AtomicBool::new(true)));
+        // GetHostedZone is throttled while `throttling` holds.
+        let throttling = Arc::new(AtomicBool::new(true));
+        let throttled = throttling.clone();
+        let inner = Arc::new(zone().before_zone(move |_| {
+            if throttled.load(Ordering::SeqCst) {
+                fail(Route53Error::Throttling("Rate exceeded".into()))
+            } else {
+                pass()
+            }
+        }));
         let stats = Stats::new();
         let limiter = route53_limiter(50);
         let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
@@ -254,7 +214,7 @@ mod tests {
         assert!(limited.get_hosted_zone("Z").await.is_err());
         assert_eq!(limiter.rate(), 1.5);
         assert_eq!(stats.requests_of("GetHostedZone", "throttled"), 1);
-        inner.0.store(false, Ordering::SeqCst);
+        throttling.store(false, Ordering::SeqCst);
         limited.get_hosted_zone("Z").await.unwrap();
         // At 50 per second it would have gone after 20 ms; at 1.5, after 333 to 1,000 ms.
         let waited = start.elapsed();
@@ -269,16 +229,8 @@ mod tests {
     #[tokio::test]
     async fn two_senders_share_one_limiter() {
         let limiter = route53_limiter(50);
-        let a = RateLimited::new(
-            Arc::new(Counting(AtomicUsize::new(0))),
-            limiter.clone(),
-            Stats::new(),
-        );
-        let b = RateLimited::new(
-            Arc::new(Counting(AtomicUsize::new(0))),
-            limiter,
-            Stats::new(),
-        );
+        let a = RateLimited::new(Arc::new(zone()), limiter.clone(), Stats::new());
+        let b = RateLimited::new(Arc::new(zone()), limiter, Stats::new());
         let start = Instant::now();
         for _ in 0..3 {
             a.get_hosted_zone("Z").await.unwrap();

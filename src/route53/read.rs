@@ -251,32 +251,15 @@ pub async fn resolve_zone(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
-    use async_trait::async_trait;
-
     use super::*;
-    use crate::route53::{Change, ChangeInfo, RecordPage};
-
-    /// A zone listed in pages of `page` record sets, sorted by (name, type, identifier); `stuck` answers
-    /// like moto: the next position never carries the identifier.
-    struct Paged {
-        records: Vec<RecordSet>,
-        page: usize,
-        stuck: bool,
-        calls: Mutex<Vec<Option<RecordPosition>>>,
-        zone_answers: Mutex<Vec<Result<HostedZone, Route53Error>>>,
-    }
+    use crate::route53::RecordPage;
+    use crate::testing::Double;
 
     fn rs(name: &str, id: Option<&str>) -> RecordSet {
-        RecordSet {
-            name: format!("{name}.zone."),
-            rtype: "A".into(),
-            set_identifier: id.map(str::to_string),
-            weight: None,
-            multivalue_answer: id.map(|_| true),
-            ttl: 10,
-            values: vec!["10.0.0.1".into()],
+        let set = RecordSet::a(format!("{name}.zone."), "10.0.0.1");
+        match id {
+            Some(id) => set.multivalue(id),
+            None => set,
         }
     }
 
@@ -288,32 +271,11 @@ mod tests {
         )
     }
 
-    impl Paged {
-        fn new(mut records: Vec<RecordSet>, page: usize, stuck: bool) -> Self {
-            records.sort_by_key(key);
-            Paged {
-                records,
-                page,
-                stuck,
-                calls: Mutex::default(),
-                zone_answers: Mutex::default(),
-            }
-        }
-    }
-
-    #[async_trait]
-    impl Route53Api for Paged {
-        async fn get_hosted_zone(&self, _zone_id: &str) -> Result<HostedZone, Route53Error> {
-            self.zone_answers.lock().unwrap().remove(0)
-        }
-
-        async fn list_record_sets(
-            &self,
-            _zone_id: &str,
-            start: Option<&RecordPosition>,
-            max_items: Option<i32>,
-        ) -> Result<RecordPage, Route53Error> {
-            self.calls.lock().unwrap().push(start.cloned());
+    /// A zone listed in pages of `page` record sets, sorted by (name, type, identifier); `stuck` answers
+    /// like moto: the next position never carries the identifier.
+    fn paged(mut records: Vec<RecordSet>, page: usize, stuck: bool) -> Double {
+        records.sort_by_key(key);
+        Double::scripted().answer_lists(move |start, max_items| {
             let from = match start {
                 None => 0,
                 Some(p) => {
@@ -322,34 +284,30 @@ mod tests {
                         p.rtype.clone().unwrap_or_default(),
                         p.identifier.clone().unwrap_or_default(),
                     );
-                    self.records
+                    records
                         .iter()
                         .position(|r| key(r) >= k)
-                        .unwrap_or(self.records.len())
+                        .unwrap_or(records.len())
                 }
             };
-            let n = max_items.map_or(self.page, |m| m as usize).min(self.page);
-            let record_sets: Vec<RecordSet> =
-                self.records.iter().skip(from).take(n).cloned().collect();
-            let next = self.records.get(from + n).map(|r| RecordPosition {
+            let n = max_items.map_or(page, |m| m as usize).min(page);
+            let record_sets: Vec<RecordSet> = records.iter().skip(from).take(n).cloned().collect();
+            let next = records.get(from + n).map(|r| RecordPosition {
                 name: r.name.clone(),
                 rtype: Some(r.rtype.clone()),
-                identifier: if self.stuck {
+                identifier: if stuck {
                     None
                 } else {
                     r.set_identifier.clone()
                 },
             });
             Ok(RecordPage { record_sets, next })
-        }
+        })
+    }
 
-        async fn change_record_sets(
-            &self,
-            _: &str,
-            _: &[Change],
-        ) -> Result<ChangeInfo, Route53Error> {
-            unreachable!("reads only")
-        }
+    /// A zone that answers GetHostedZone with `answers`, one per call, and nothing else.
+    fn answering(answers: Vec<Result<HostedZone, Route53Error>>) -> Double {
+        Double::scripted().answer_zone(move |n| answers[n - 1].clone())
     }
 
     fn many(n: usize) -> Vec<RecordSet> {
@@ -360,10 +318,10 @@ mod tests {
 
     #[tokio::test]
     async fn read_all_follows_every_page() {
-        let api = Paged::new(many(250), 100, false);
+        let api = paged(many(250), 100, false);
         let all = read_all(&api, "Z").await.unwrap();
         assert_eq!(all.len(), 250);
-        assert_eq!(api.calls.lock().unwrap().len(), 3);
+        assert_eq!(api.lists(), 3);
     }
 
     #[tokio::test]
@@ -371,9 +329,9 @@ mod tests {
         // Ten record sets under one name, pages of 4, and a next position without identifier: every page
         // after the first starts over at the name's first record set.
         let records: Vec<RecordSet> = (0..10).map(|i| rs("web", Some(&format!("h{i}")))).collect();
-        let api = Paged::new(records, 4, true);
+        let api = paged(records, 4, true);
         let all = read_all(&api, "Z").await.unwrap();
-        assert!(api.calls.lock().unwrap().len() <= 3, "it did not loop");
+        assert!(api.lists() <= 3, "it did not loop");
         assert_eq!(all.len(), 4, "no duplicates: {all:?}");
     }
 
@@ -381,13 +339,13 @@ mod tests {
     async fn read_names_reads_only_the_names_asked() {
         let mut records = many(30);
         records.push(rs("n004", None));
-        let api = Paged::new(records, 300, false);
+        let api = paged(records, 300, false);
         let names: BTreeSet<String> = ["n004.zone.", "n009.zone.", "absent.zone."]
             .iter()
             .map(|s| s.to_string())
             .collect();
         let got = read_names(&api, "Z", &names, false).await.unwrap();
-        assert_eq!(api.calls.lock().unwrap().len(), 3, "one request per name");
+        assert_eq!(api.lists(), 3, "one request per name");
         assert_eq!(
             got["n004.zone."].len(),
             4,
@@ -395,7 +353,7 @@ mod tests {
         );
         assert_eq!(got["n009.zone."].len(), 3);
         assert_eq!(got["absent.zone."], vec![]);
-        let first = api.calls.lock().unwrap()[0].clone().unwrap();
+        let first = api.list_starts()[0].clone().unwrap();
         assert_eq!(
             (first.name.as_str(), first.rtype.as_deref()),
             ("absent.zone.", Some("A"))
@@ -408,11 +366,11 @@ mod tests {
             .map(|i| rs("web", Some(&format!("h{i}"))))
             .chain([rs("x", None)])
             .collect();
-        let api = Paged::new(records, 4, false);
+        let api = paged(records, 4, false);
         let names: BTreeSet<String> = ["web.zone.".to_string()].into();
         let got = read_names(&api, "Z", &names, false).await.unwrap();
         assert_eq!(got["web.zone."].len(), 10);
-        assert_eq!(api.calls.lock().unwrap().len(), 3);
+        assert_eq!(api.lists(), 3);
     }
 
     #[tokio::test]
@@ -423,8 +381,7 @@ mod tests {
             private: true,
             record_sets: None,
         };
-        let api = Paged::new(vec![], 1, false);
-        *api.zone_answers.lock().unwrap() = vec![
+        let api = answering(vec![
             Err(Route53Error::Throttling("slow".into())),
             Err(Route53Error::Transport("refused".into())),
             Err(Route53Error::Server {
@@ -432,7 +389,7 @@ mod tests {
                 message: String::new(),
             }),
             Ok(zone.clone()),
-        ];
+        ]);
         let fast = RetryPolicy {
             min_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
@@ -442,15 +399,17 @@ mod tests {
             Ok(zone)
         );
 
-        *api.zone_answers.lock().unwrap() = vec![
+        assert_eq!(api.zones(), 4, "every answer taken");
+
+        let api = answering(vec![
             Err(Route53Error::Throttling("slow".into())),
             Err(Route53Error::NoSuchHostedZone("Z".into())),
-        ];
+        ]);
         assert_eq!(
             resolve_zone(&api, "Z", fast, Duration::ZERO).await,
             Err(Route53Error::NoSuchHostedZone("Z".into()))
         );
-        assert!(api.zone_answers.lock().unwrap().is_empty());
+        assert_eq!(api.zones(), 2, "every answer taken");
     }
 
     /// A start spread over `route53.startup_spread` sends nothing before its share of it has passed, then
@@ -463,8 +422,7 @@ mod tests {
             private: true,
             record_sets: None,
         };
-        let api = std::sync::Arc::new(Paged::new(vec![], 1, false));
-        *api.zone_answers.lock().unwrap() = vec![Ok(zone.clone())];
+        let api = std::sync::Arc::new(answering(vec![Ok(zone.clone())]));
         let asking = api.clone();
         let started = tokio::time::Instant::now();
         let task = tokio::spawn(async move {
@@ -478,11 +436,7 @@ mod tests {
             (zone, started.elapsed())
         });
         tokio::time::sleep(Duration::from_millis(29_900)).await;
-        assert_eq!(
-            api.zone_answers.lock().unwrap().len(),
-            1,
-            "asked before the delay passed"
-        );
+        assert_eq!(api.zones(), 0, "asked before the delay passed");
         let (answer, after) = task.await.unwrap();
         assert_eq!(answer, Ok(zone));
         assert_eq!(after, Duration::from_secs(30));

@@ -1,0 +1,34 @@
+//! What the tests share, said once: compiled for the crate's own unit tests (`#[cfg(test)]`) and, through
+//! the `test-util` feature, for the integration tests, the benches and the emulator's tests (each turns it
+//! on as a dev-dependency). Not part of the daemon's binary.
+//!
+//! - [`RecordSet`](crate::route53::RecordSet)'s builder ([`record_set`]): `RecordSet::a("web.zone.",
+//!   "10.0.0.1").multivalue("10.0.0.1")`, `.weighted(owner, weight)`, `.ttl(n)`, `.values(&[..])`, and
+//!   `RecordSet::marker(fqdn)`.
+//! - [`Double`]: the one test double of [`Route53Api`](crate::route53::Route53Api), delegating to any
+//!   implementation (the in-process emulator, usually) or answering from a script, counting the calls of
+//!   each operation and running the test's hooks before them.
+//! - [`Recorder`]: an actor that records every message it is sent, in order.
+//! - [`wait_until`]: polls a condition until it holds, failing the test after a deadline.
+
+pub mod double;
+pub mod record_set;
+pub mod recorder;
+
+use std::time::{Duration, Instant};
+
+pub use double::{fail, pass, Double, HookFuture};
+pub use recorder::{Recordable, Recorder, Recording};
+
+/// Polls `condition` every 5 ms (the runtime, actix's or tokio's, runs meanwhile) until it holds; panics
+/// naming `what` once `timeout` has passed.
+pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
