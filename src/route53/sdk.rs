@@ -18,6 +18,21 @@ use super::{
     Route53Api, Route53Error,
 };
 
+/// The Route53 operations [`SdkRoute53`] calls, as IAM names them. `deploy/iam-policy.json` grants exactly
+/// these and EC2's [`crate::gc::ec2::sdk::OPERATIONS`] (checked by tests/deploy.rs); the test
+/// `operations_are_what_the_client_asks_for` below calls every method and holds this list to the operations
+/// the SDK was asked for.
+pub const OPERATIONS: &[&str] = &[
+    "route53:GetHostedZone",
+    "route53:ListResourceRecordSets",
+    "route53:ChangeResourceRecordSets",
+];
+
+/// The change actions [`SdkRoute53`] can send, as the policy's condition key
+/// `route53:ChangeResourceRecordSetsActions` spells them: one for each [`ChangeAction`], which the test
+/// `change_actions_are_what_to_sdk_sends` below holds it to.
+pub const CHANGE_ACTIONS: &[&str] = &["CREATE", "DELETE", "UPSERT"];
+
 /// [`Route53Api`] over an `aws-sdk-route53` client.
 #[derive(Clone, Debug)]
 pub struct SdkRoute53 {
@@ -473,6 +488,65 @@ fn to_sdk(change: &Change) -> Result<sdk::Change, Route53Error> {
         .map_err(|e| malformed(&format!("change: {e}")))
 }
 
+/// For the tests of the SDK clients: which operations a client asks for, without sending anything.
+#[cfg(test)]
+pub(crate) mod asked {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_route53::config::{
+        interceptors::BeforeSerializationInterceptorContextRef, ConfigBag,
+    };
+    use aws_smithy_runtime_api::box_error::BoxError;
+    use aws_smithy_runtime_api::client::interceptors::Intercept;
+    use aws_smithy_runtime_api::client::orchestrator::Metadata;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+    /// An interceptor that notes each request's operation as IAM names it (`route53:GetHostedZone`, with
+    /// the IAM prefix it is given) and stops the request there: nothing is signed or sent.
+    #[derive(Clone, Debug)]
+    pub(crate) struct Asked {
+        prefix: &'static str,
+        seen: Arc<Mutex<BTreeSet<String>>>,
+    }
+
+    impl Asked {
+        pub(crate) fn new(prefix: &'static str) -> Self {
+            Asked {
+                prefix,
+                seen: Arc::default(),
+            }
+        }
+
+        /// The operations asked for so far.
+        pub(crate) fn operations(&self) -> BTreeSet<String> {
+            self.seen.lock().unwrap().clone()
+        }
+    }
+
+    impl Intercept for Asked {
+        fn name(&self) -> &'static str {
+            "Asked"
+        }
+
+        fn read_before_serialization(
+            &self,
+            _context: &BeforeSerializationInterceptorContextRef<'_>,
+            _components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let operation = cfg
+                .load::<Metadata>()
+                .expect("the SDK names each operation");
+            self.seen
+                .lock()
+                .unwrap()
+                .insert(format!("{}:{}", self.prefix, operation.name()));
+            Err("stopped by the test before it is sent".into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,5 +876,75 @@ mod tests {
         let sdk_change = to_sdk(&change).unwrap();
         assert_eq!(sdk_change.action(), &sdk::ChangeAction::Delete);
         assert_eq!(from_sdk(sdk_change.resource_record_set().unwrap()), rs);
+    }
+
+    /// An upsert, or another `action`, of a plain A record set.
+    fn change(action: ChangeAction) -> Change {
+        Change {
+            action,
+            record_set: RecordSet {
+                name: "web.zone.".into(),
+                rtype: "A".into(),
+                set_identifier: None,
+                weight: None,
+                multivalue_answer: None,
+                ttl: 5,
+                values: vec!["10.0.0.1".into()],
+            },
+        }
+    }
+
+    /// Every method of [`Route53Api`] asks the SDK for operations of [`OPERATIONS`], and together for all of
+    /// them: a call added here without its entry there (so without its grant in the policy) fails.
+    #[tokio::test]
+    async fn operations_are_what_the_client_asks_for() {
+        let asked = asked::Asked::new("route53");
+        let config = aws_sdk_route53::Config::builder()
+            .behavior_version_latest()
+            .interceptor(asked.clone())
+            .build();
+        let client = SdkRoute53::new(Client::from_conf(config));
+        // Every call fails (the interceptor stops it); what matters is what it asked for.
+        let _ = client.get_hosted_zone("Z1").await;
+        let _ = client.list_record_sets("Z1", None, None).await;
+        let _ = client
+            .change_record_sets("Z1", &[change(ChangeAction::Upsert)])
+            .await;
+        let declared: std::collections::BTreeSet<String> =
+            OPERATIONS.iter().map(|o| o.to_string()).collect();
+        assert_eq!(
+            declared.len(),
+            OPERATIONS.len(),
+            "{OPERATIONS:?} repeats itself"
+        );
+        assert_eq!(
+            asked.operations(),
+            declared,
+            "src/route53/sdk.rs: OPERATIONS (right) must be the operations SdkRoute53 asks the SDK for (left)"
+        );
+    }
+
+    /// [`CHANGE_ACTIONS`] is what [`to_sdk`] makes of each [`ChangeAction`].
+    #[test]
+    fn change_actions_are_what_to_sdk_sends() {
+        use ChangeAction::{Create, Delete, Upsert};
+        // A new variant fails to compile here until it is named, and so added to the list below.
+        let _every_variant = |a: ChangeAction| match a {
+            Create | Delete | Upsert => (),
+        };
+        let sent: Vec<String> = [Create, Delete, Upsert]
+            .into_iter()
+            .map(|action| {
+                to_sdk(&change(action))
+                    .unwrap()
+                    .action()
+                    .as_str()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            sent, CHANGE_ACTIONS,
+            "src/route53/sdk.rs: CHANGE_ACTIONS must be what to_sdk sends for each ChangeAction"
+        );
     }
 }

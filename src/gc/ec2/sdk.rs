@@ -13,6 +13,11 @@ use super::{Ec2Api, Ec2Error};
 use crate::aws::THROTTLING_CODES;
 use crate::gc::decide::{Instance, Query};
 
+/// The EC2 operations [`SdkEc2`] calls, as IAM names them. `deploy/iam-policy.json` grants them in a
+/// statement of their own, for the clean-up only (checked by tests/deploy.rs); the test
+/// `operations_are_what_the_client_asks_for` below holds this list to the operations the SDK was asked for.
+pub const OPERATIONS: &[&str] = &["ec2:DescribeInstances"];
+
 /// Instances per page: EC2's largest (it accepts 5 to 1000). A fleet's owners fit in one page per query,
 /// which asks about at most [`crate::gc::decide::FILTER_VALUES_PER_CALL`] of them.
 pub const PAGE_SIZE: i32 = 1000;
@@ -128,5 +133,39 @@ fn malformed(what: &str) -> Ec2Error {
     Ec2Error::Service {
         code: "MalformedAnswer".into(),
         message: what.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gc::decide::OwnerKind;
+    use crate::route53::sdk::asked::Asked;
+
+    /// Every method of [`Ec2Api`] asks the SDK for operations of [`OPERATIONS`], and together for all of
+    /// them: a call added here without its entry there (so without its grant in the policy) fails.
+    #[tokio::test]
+    async fn operations_are_what_the_client_asks_for() {
+        let asked = Asked::new("ec2");
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version_latest()
+            .interceptor(asked.clone())
+            .build();
+        let client = SdkEc2 {
+            client: Client::from_conf(config),
+            page_size: PAGE_SIZE,
+        };
+        let query = Query {
+            kind: OwnerKind::PrivateIp,
+            values: vec!["10.0.0.1".into()],
+        };
+        // The call fails (the interceptor stops it); what matters is what it asked for.
+        let _ = client.describe_instances(&query).await;
+        let declared = OPERATIONS.iter().map(|o| o.to_string()).collect();
+        assert_eq!(
+            asked.operations(),
+            declared,
+            "src/gc/ec2/sdk.rs: OPERATIONS (right) must be the operations SdkEc2 asks the SDK for (left)"
+        );
     }
 }
