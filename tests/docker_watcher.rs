@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -16,12 +16,13 @@ use route53_registrator::docker::container::{ContainerEvent, ContainerInfo, Heal
 use route53_registrator::docker::engine::{resolve_host, started_at, BollardDocker, DockerApi};
 use route53_registrator::docker::watcher::{Connection, DockerStatus, DockerWatcher};
 use route53_registrator::docker::{Event, Snapshot};
+use route53_registrator::testing::{wait_until, Recorder, Recording};
 
 use support::docker::{
     docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,
     NOT_A_SERVICE_FAMILY,
 };
-use support::{unique, wait_until_async};
+use support::unique;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,44 +37,36 @@ enum Seen {
     Event(ContainerEvent),
 }
 
-struct Recorder(Arc<Mutex<Vec<Seen>>>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<Event> for Recorder {
-    type Result = ();
-    fn handle(&mut self, Event(event): Event, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(Seen::Event(event));
+impl From<Event> for Seen {
+    fn from(Event(event): Event) -> Self {
+        Seen::Event(event)
     }
 }
 
-impl Handler<Snapshot> for Recorder {
-    type Result = ();
-    fn handle(&mut self, Snapshot(containers): Snapshot, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(Seen::Snapshot(containers));
+impl From<Snapshot> for Seen {
+    fn from(Snapshot(containers): Snapshot) -> Self {
+        Seen::Snapshot(containers)
     }
 }
 
 /// A supervised watcher of the real engine, and what it sends.
 struct Watched {
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: Recording<Seen>,
     status: Arc<DockerStatus>,
     _watcher: Addr<DockerWatcher>,
 }
 
 impl Watched {
     fn start(resync_interval: Duration) -> Watched {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let recorder = Recorder(Arc::clone(&seen)).start();
+        let seen = Recorder::start();
+        let recorder = seen.clone();
         let status = Arc::new(DockerStatus::new(Instant::now()));
         let for_watcher = Arc::clone(&status);
         let watcher = Supervisor::start(move |_| {
             DockerWatcher::for_host(
                 host(),
                 resync_interval,
-                recorder.clone().recipient(),
+                recorder.recipient(),
                 recorder.recipient(),
                 for_watcher,
             )
@@ -86,7 +79,7 @@ impl Watched {
     }
 
     fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.seen.seen()
     }
 
     fn snapshots(&self) -> Vec<Vec<ContainerInfo>> {
@@ -111,7 +104,7 @@ impl Watched {
     }
 
     async fn first_snapshot(&self) {
-        wait_until_async(TIMEOUT, "the watcher's first snapshot", || {
+        wait_until(TIMEOUT, "the watcher's first snapshot", || {
             !self.snapshots().is_empty()
         })
         .await;
@@ -123,7 +116,7 @@ impl Watched {
         what: &str,
         matches: impl Fn(&ContainerEvent) -> bool,
     ) -> ContainerEvent {
-        wait_until_async(TIMEOUT, what, || self.events_of(id).iter().any(&matches)).await;
+        wait_until(TIMEOUT, what, || self.events_of(id).iter().any(&matches)).await;
         self.events_of(id)
             .into_iter()
             .find(|event| matches(event))
@@ -249,7 +242,7 @@ async fn the_snapshot_lists_a_container_already_running_and_resyncs_list_again()
 
     // A resync lists again; once the container is gone, it is no longer in the snapshots.
     container.remove_now();
-    wait_until_async(
+    wait_until(
         TIMEOUT,
         "a resync's snapshot without the removed container",
         || {

@@ -19,15 +19,7 @@ use support::{free_port, http_get, unique, unique_zone, wait_until};
 
 /// A multivalue record set of `owner` publishing `ip` under `fqdn`, as another instance would write it.
 fn multivalue(fqdn: &str, owner: &str, ip: &str) -> RecordSet {
-    RecordSet {
-        name: fqdn.to_string(),
-        rtype: "A".into(),
-        set_identifier: Some(owner.into()),
-        weight: None,
-        multivalue_answer: Some(true),
-        ttl: 10,
-        values: vec![ip.into()],
-    }
+    RecordSet::a(fqdn, ip).multivalue(owner)
 }
 
 fn create(rs: RecordSet) -> Change {
@@ -461,12 +453,9 @@ fn weighted_routing_writes_the_old_tools_record_sets() {
 fn a_weighted_daemon_joins_an_existing_group_with_the_groups_ttl() {
     let world = World::new();
     let fqdn = world.fqdn("joined");
-    let theirs = RecordSet {
-        weight: Some(50),
-        multivalue_answer: None,
-        ttl: 60,
-        ..multivalue(&fqdn, "10.8.8.8", "10.8.8.8")
-    };
+    let theirs = RecordSet::a(fqdn.as_str(), "10.8.8.8")
+        .weighted("10.8.8.8", 50)
+        .ttl(60);
     world
         .emulator
         .apply_directly(&world.zone_id, &[create(theirs.clone())])
@@ -531,11 +520,7 @@ fn once_reconciles_and_exits() {
 fn once_exits_1_when_a_change_is_rejected() {
     let world = World::new();
     // A plain record set under the name: Route53 refuses a multivalue record set beside it.
-    let plain = RecordSet {
-        set_identifier: None,
-        multivalue_answer: None,
-        ..multivalue(&world.fqdn("clash"), "x", "10.7.7.7")
-    };
+    let plain = RecordSet::a(world.fqdn("clash"), "10.7.7.7");
     world
         .emulator
         .apply_directly(&world.zone_id, &[create(plain.clone())])

@@ -511,20 +511,11 @@ fn the_checks_refuse_what_a_wrong_implementation_leaves_or_sends() {
     let zone = EmulatedZone::private();
     let ips: Vec<String> = (1..=3).map(|i| format!("10.0.6.{i}")).collect();
     let services = vec!["one".to_string(), "two".to_string()];
-    let plain = |name: &str, values: &[&str]| RecordSet {
-        name: zone.fqdn(name),
-        rtype: "A".into(),
-        set_identifier: None,
-        weight: None,
-        multivalue_answer: None,
-        ttl: TTL,
-        values: values.iter().map(|v| v.to_string()).collect(),
-    };
+    let plain =
+        |name: &str, values: &[&str]| RecordSet::a(zone.fqdn(name), "").values(values).ttl(TTL);
     let marker = |name: &str| RecordSet {
-        name: zone.marker_fqdn(name),
         rtype: "TXT".into(),
-        values: vec![MARKER.into()],
-        ..plain(name, &[])
+        ..RecordSet::a(zone.marker_fqdn(name), MARKER).ttl(TTL)
     };
     let change = |action: ChangeAction, record_set: RecordSet| Change { action, record_set };
     let all = ["10.0.6.3", "10.0.6.1", "10.0.6.2"];
@@ -577,11 +568,7 @@ fn the_checks_refuse_what_a_wrong_implementation_leaves_or_sends() {
             &[change(ChangeAction::Delete, plain("three", &all))],
         )
         .unwrap();
-    let multivalue = RecordSet {
-        set_identifier: Some("10.0.6.1".into()),
-        multivalue_answer: Some(true),
-        ..plain("two", &all)
-    };
+    let multivalue = plain("two", &all).multivalue("10.0.6.1");
     let swap = [
         change(ChangeAction::Delete, plain("two", &all)),
         change(ChangeAction::Create, multivalue),

@@ -18,13 +18,12 @@ use route53_registrator::gc::collector::GcCollector;
 use route53_registrator::gc::decide::{GcTiming, Instance, OwnerKind, Query};
 use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
 use route53_registrator::host::HostIp;
-use route53_registrator::route53::{
-    marker_name, Change, ChangeAction, HostedZone, RecordSet, Routing, MARKER_VALUE,
-};
+use route53_registrator::route53::{Change, ChangeAction, HostedZone, RecordSet, Routing};
 use route53_registrator::stats::Stats;
+use route53_registrator::testing::wait_until;
 use route53_registrator::writer::actor::Route53Writer;
 use route53_registrator::writer::Settle;
-use support::{fast_writer_settings, wait_until_async};
+use support::fast_writer_settings;
 
 const ME: &str = "10.0.0.1";
 const DEAD: &str = "10.0.0.2";
@@ -154,7 +153,7 @@ impl World {
     /// Waits until EC2 has been asked `more` more times than now: checks happened.
     async fn checks(&self, more: usize) {
         let target = self.ec2.calls() + more;
-        wait_until_async(DEADLINE, "the collector asks EC2 again", || {
+        wait_until(DEADLINE, "the collector asks EC2 again", || {
             self.ec2.calls() >= target
         })
         .await;
@@ -162,15 +161,7 @@ impl World {
 }
 
 fn multivalue(name: &str, owner: &str) -> RecordSet {
-    RecordSet {
-        name: format!("{name}.gc.discovery."),
-        rtype: "A".into(),
-        set_identifier: Some(owner.into()),
-        weight: None,
-        multivalue_answer: Some(true),
-        ttl: 10,
-        values: vec![owner.into()],
-    }
+    RecordSet::a(format!("{name}.gc.discovery."), owner).multivalue(owner)
 }
 
 fn strings(list: &[&str]) -> Vec<String> {
@@ -208,7 +199,7 @@ async fn a_terminated_owner_is_withdrawn_and_a_running_one_never() {
     );
 
     world.ec2.set(DEAD, "terminated");
-    wait_until_async(
+    wait_until(
         DEADLINE,
         "the terminated owner's record sets are withdrawn",
         || !world.published().iter().any(|p| p.ends_with(DEAD)),
@@ -247,7 +238,7 @@ async fn doubtful_answers_delete_nothing() {
     assert_eq!(world.stats.gc_withdrawn.get(), 0);
 
     world.ec2.set(ME, "running");
-    wait_until_async(DEADLINE, "the gone owner is withdrawn", || {
+    wait_until(DEADLINE, "the gone owner is withdrawn", || {
         world.published() == strings(&["web=10.0.0.1", "web=10.0.0.3"])
     })
     .await;
@@ -256,25 +247,12 @@ async fn doubtful_answers_delete_nothing() {
 /// Simple routing: the gone IP leaves the shared set by compare-and-swap; the other IPs and the marker stay.
 #[actix_rt::test]
 async fn in_simple_routing_only_the_gone_ip_leaves_the_shared_set() {
-    let shared = RecordSet {
-        name: "web.gc.discovery.".into(),
-        rtype: "A".into(),
-        set_identifier: None,
-        weight: None,
-        multivalue_answer: None,
-        ttl: 10,
-        values: strings(&[DEAD, ALIVE]),
-    };
-    let marker = RecordSet {
-        name: marker_name("web.gc.discovery."),
-        rtype: "TXT".into(),
-        values: vec![MARKER_VALUE.into()],
-        ..shared.clone()
-    };
+    let shared = RecordSet::a("web.gc.discovery.", DEAD).values(&[DEAD, ALIVE]);
+    let marker = RecordSet::marker("web.gc.discovery.");
     let world = World::start(Routing::Simple, vec![shared, marker]).await;
     world.ec2.set(ALIVE, "running");
     world.ec2.set(DEAD, "stopped");
-    wait_until_async(DEADLINE, "the stopped owner's IP leaves the set", || {
+    wait_until(DEADLINE, "the stopped owner's IP leaves the set", || {
         world.published() == strings(&["web=10.0.0.1", "web=10.0.0.3"])
     })
     .await;

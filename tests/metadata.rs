@@ -5,7 +5,7 @@ mod support;
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -16,9 +16,9 @@ use route53_registrator::host::metadata::{
     ImdsMetadata, MetadataApi, INSTANCE_ID_PATH, LOCAL_IPV4_PATH,
 };
 use route53_registrator::host::HostIp;
+use route53_registrator::testing::{wait_until, Recorder, Recording};
 
 use support::imds::ImdsServer;
-use support::wait_until_async;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const FAST_RETRIES: RetryPolicy = RetryPolicy {
@@ -26,22 +26,10 @@ const FAST_RETRIES: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_millis(300),
 };
 
-struct Recorder(Arc<Mutex<Vec<Ipv4Addr>>>);
-
-impl Actor for Recorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<HostIp> for Recorder {
-    type Result = ();
-    fn handle(&mut self, HostIp(ip): HostIp, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(ip);
-    }
-}
-
-fn recorder() -> (Recipient<HostIp>, Arc<Mutex<Vec<Ipv4Addr>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    (Recorder(Arc::clone(&seen)).start().recipient(), seen)
+/// Records the host IPs the cache sends.
+fn recorder() -> (Recipient<HostIp>, Recording<HostIp>) {
+    let seen = Recorder::start();
+    (seen.recipient(), seen)
 }
 
 fn client(endpoint: &str) -> Arc<dyn MetadataApi> {
@@ -98,11 +86,8 @@ async fn the_cache_delivers_the_ip_from_the_metadata_service() {
         recipient,
     )
     .start();
-    wait_until_async(TIMEOUT, "the host IP is delivered", || {
-        !seen.lock().unwrap().is_empty()
-    })
-    .await;
-    assert_eq!(*seen.lock().unwrap(), vec![Ipv4Addr::new(10, 1, 2, 3)]);
+    wait_until(TIMEOUT, "the host IP is delivered", || !seen.is_empty()).await;
+    assert_eq!(seen.seen(), vec![HostIp(Ipv4Addr::new(10, 1, 2, 3))]);
 }
 
 #[actix_rt::test]
@@ -124,11 +109,8 @@ async fn with_host_ip_set_no_request_reaches_the_metadata_service() {
     .with_refresh_interval(Duration::from_millis(20));
     cache.start();
 
-    wait_until_async(TIMEOUT, "host.ip is delivered", || {
-        !seen.lock().unwrap().is_empty()
-    })
-    .await;
-    assert_eq!(*seen.lock().unwrap(), vec![Ipv4Addr::new(192, 168, 77, 5)]);
+    wait_until(TIMEOUT, "host.ip is delivered", || !seen.is_empty()).await;
+    assert_eq!(seen.seen(), vec![HostIp(Ipv4Addr::new(192, 168, 77, 5))]);
     // Give a (wrong) refresh timer many chances to fire: still nothing may reach the server.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -137,7 +119,7 @@ async fn with_host_ip_set_no_request_reaches_the_metadata_service() {
         "no metadata client is even built"
     );
     assert_eq!(server.request_count(), 0, "{:?}", server.requests());
-    assert_eq!(seen.lock().unwrap().len(), 1, "host.ip is sent once");
+    assert_eq!(seen.len(), 1, "host.ip is sent once");
 }
 
 #[actix_rt::test]
@@ -151,16 +133,16 @@ async fn a_metadata_service_that_is_down_at_first_is_retried_until_it_answers() 
 
     // Nothing listens: connections are refused for a while, and no IP can be known.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(seen.lock().unwrap().is_empty());
+    assert!(seen.is_empty());
 
     let server = ImdsServer::start_on(port, "10.4.5.6", "i-1");
-    wait_until_async(
+    wait_until(
         TIMEOUT,
         "the host IP is delivered once the service is up",
-        || !seen.lock().unwrap().is_empty(),
+        || !seen.is_empty(),
     )
     .await;
-    assert_eq!(*seen.lock().unwrap(), vec![Ipv4Addr::new(10, 4, 5, 6)]);
+    assert_eq!(seen.seen(), vec![HostIp(Ipv4Addr::new(10, 4, 5, 6))]);
     assert!(server.answered(LOCAL_IPV4_PATH) >= 1);
 }
 
@@ -177,34 +159,28 @@ async fn server_errors_are_retried_and_a_changed_ip_is_sent_again() {
     .with_refresh_interval(Duration::from_millis(100))
     .start();
 
-    wait_until_async(TIMEOUT, "a few failed requests", || {
+    wait_until(TIMEOUT, "a few failed requests", || {
         server.request_count() >= 2
     })
     .await;
-    assert!(
-        seen.lock().unwrap().is_empty(),
-        "no IP while the service fails"
-    );
+    assert!(seen.is_empty(), "no IP while the service fails");
     server.set_failing(false);
-    wait_until_async(TIMEOUT, "the IP after the failures", || {
-        seen.lock().unwrap().len() == 1
-    })
-    .await;
+    wait_until(TIMEOUT, "the IP after the failures", || seen.len() == 1).await;
 
     // Refreshes that answer the same IP send nothing; a changed one is sent.
     let answered = server.answered(LOCAL_IPV4_PATH);
-    wait_until_async(TIMEOUT, "two more refreshes", || {
+    wait_until(TIMEOUT, "two more refreshes", || {
         server.answered(LOCAL_IPV4_PATH) >= answered + 2
     })
     .await;
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.len(), 1);
     server.set_local_ipv4("10.7.7.8");
-    wait_until_async(TIMEOUT, "the changed IP", || {
-        seen.lock().unwrap().len() == 2
-    })
-    .await;
+    wait_until(TIMEOUT, "the changed IP", || seen.len() == 2).await;
     assert_eq!(
-        *seen.lock().unwrap(),
-        vec![Ipv4Addr::new(10, 7, 7, 7), Ipv4Addr::new(10, 7, 7, 8)]
+        seen.seen(),
+        vec![
+            HostIp(Ipv4Addr::new(10, 7, 7, 7)),
+            HostIp(Ipv4Addr::new(10, 7, 7, 8))
+        ]
     );
 }

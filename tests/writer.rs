@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use async_trait::async_trait;
 use aws_sdk_route53::config::retry::RetryConfig;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
 use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
-use futures_util::future::{BoxFuture, FutureExt};
+use futures_util::future::FutureExt;
 use proptest::prelude::*;
-use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation};
+use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation, ServerHandle};
 use route53_registrator::aws::sdk_config;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::desired::DesiredNames;
@@ -29,10 +28,10 @@ use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::{count_under, resolve_zone};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
-    Change, ChangeAction, ChangeInfo, HostedZone, RecordPage, RecordPosition, RecordSet,
-    Route53Api, Route53Error, Routing,
+    Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
 };
 use route53_registrator::stats::Stats;
+use route53_registrator::testing::{pass, wait_until, Double};
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
 use route53_registrator::writer::ledger::{is_ledger, ledger_name, ledger_record, LEDGER_PARENT};
 use route53_registrator::writer::{Settle, Shutdown, WriteReport};
@@ -145,32 +144,17 @@ impl Setup {
     }
 
     fn multivalue(&self, name: &str, owner: &str, ip: &str) -> RecordSet {
-        RecordSet {
-            name: self.fqdn(name),
-            rtype: "A".into(),
-            set_identifier: Some(owner.into()),
-            weight: None,
-            multivalue_answer: Some(true),
-            ttl: 10,
-            values: vec![ip.into()],
-        }
+        RecordSet::a(self.fqdn(name), ip).multivalue(owner)
     }
 
     fn weighted(&self, name: &str, owner: &str, ip: &str, ttl: i64) -> RecordSet {
-        RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ttl,
-            ..self.multivalue(name, owner, ip)
-        }
+        RecordSet::a(self.fqdn(name), ip)
+            .weighted(owner, 50)
+            .ttl(ttl)
     }
 
     fn plain(&self, name: &str, ip: &str) -> RecordSet {
-        RecordSet {
-            set_identifier: None,
-            multivalue_answer: None,
-            ..self.multivalue(name, "", ip)
-        }
+        RecordSet::a(self.fqdn(name), ip)
     }
 }
 
@@ -219,15 +203,6 @@ async fn shutdown(writer: &Addr<Route53Writer>, deregister: bool) -> WriteReport
         .expect("mailbox")
 }
 
-/// Polls `condition` until it holds, failing the test after [`DEADLINE`].
-async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
-        actix_rt::time::sleep(ms(5)).await;
-    }
-}
-
 /// Lets time pass in which nothing may happen (the only way to observe an absence).
 async fn quiet_period() {
     actix_rt::time::sleep(ms(300)).await;
@@ -253,6 +228,33 @@ fn sdk_client(endpoint: &str, operation_timeout: Duration) -> SdkRoute53 {
         )
         .build();
     SdkRoute53::new(aws_sdk_route53::Client::from_conf(config))
+}
+
+/// How a writer reaches the emulator: in-process behind the trait, or over HTTP through the SDK with
+/// `InvalidChangeBatch` in the error-response shape or in the legacy one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    InProcess,
+    Http,
+    HttpLegacy,
+}
+
+impl Setup {
+    /// A writer over `transport`, and the HTTP server it talks to, if any (to keep while the test runs).
+    fn writer_by(
+        &self,
+        transport: Transport,
+        settings: WriterSettings,
+    ) -> (Addr<Route53Writer>, Option<ServerHandle>) {
+        if transport == Transport::InProcess {
+            return (self.writer(settings), None);
+        }
+        self.emu
+            .set_legacy_invalid_change_batch(transport == Transport::HttpLegacy);
+        let server = spawn_server(self.emu.clone(), 0).unwrap();
+        let client = sdk_client(&server.endpoint(), Duration::from_secs(5));
+        (self.writer_over(Arc::new(client), settings), Some(server))
+    }
 }
 
 #[actix_rt::test]
@@ -561,7 +563,9 @@ async fn prior_request_not_complete_is_retried() {
 /// and type). The name Route53's message is about is set apart, the rest is sent again in one request and
 /// published, the bad one is logged and counted, the plain record set is untouched, and the refused change is
 /// not sent again and again.
-async fn check_isolation(s: &Setup, writer: Addr<Route53Writer>) {
+async fn check_isolation(transport: Transport) {
+    let s = Setup::new();
+    let (writer, _server) = s.writer_by(transport, fast_writer_settings(Routing::Multivalue));
     let plain = s.plain("bad", "192.0.2.1");
     s.put(plain.clone());
     writer.do_send(HostIp(IP));
@@ -611,32 +615,17 @@ async fn check_isolation(s: &Setup, writer: Addr<Route53Writer>) {
 
 #[actix_rt::test]
 async fn an_invalid_change_is_isolated_in_process() {
-    let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    check_isolation(&s, writer).await;
+    check_isolation(Transport::InProcess).await;
 }
 
 #[actix_rt::test]
 async fn an_invalid_change_is_isolated_over_http_in_the_error_response_shape() {
-    let s = Setup::new();
-    let server = spawn_server(s.emu.clone(), 0).unwrap();
-    let writer = s.writer_over(
-        Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
-        fast_writer_settings(Routing::Multivalue),
-    );
-    check_isolation(&s, writer).await;
+    check_isolation(Transport::Http).await;
 }
 
 #[actix_rt::test]
 async fn an_invalid_change_is_isolated_over_http_in_the_legacy_shape() {
-    let s = Setup::new();
-    s.emu.set_legacy_invalid_change_batch(true);
-    let server = spawn_server(s.emu.clone(), 0).unwrap();
-    let writer = s.writer_over(
-        Arc::new(sdk_client(&server.endpoint(), Duration::from_secs(5))),
-        fast_writer_settings(Routing::Multivalue),
-    );
-    check_isolation(&s, writer).await;
+    check_isolation(Transport::HttpLegacy).await;
 }
 
 /// A change an IAM policy forbids is isolated like an invalid one: the other names of its batch are
@@ -647,7 +636,7 @@ async fn a_forbidden_change_is_isolated_and_the_rest_published() {
     let s = Setup::new();
     // An IAM policy forbids every change to one name: a batch that touches it is refused as a whole.
     let forbidden = s.fqdn("secret");
-    let api = Arc::new(Hooked::new(s.emu.clone()).refuse_changes(move |changes| {
+    let api = Arc::new(Double::new(s.emu.clone()).refuse_changes(move |changes| {
         changes
             .iter()
             .any(|c| c.record_set.name == forbidden)
@@ -736,7 +725,7 @@ async fn a_timed_out_request_that_was_applied_anyway_is_reconciled() {
         report.rejected, 0,
         "a change that is in place is not a rejected one"
     );
-    eventually("the late CREATE was refused as existing", || {
+    wait_until(DEADLINE, "the late CREATE was refused as existing", || {
         s.change_requests().iter().any(|r| r.status == 400)
     })
     .await;
@@ -775,9 +764,11 @@ async fn a_create_that_timed_out_but_landed_is_withdrawn_when_no_longer_desired(
 
     s.emu.fail_next(1, Fault::Stall(ms(300)));
     writer.do_send(names(&["web"]));
-    eventually("the stalled CREATE lands after the client gave up", || {
-        s.owned_names("10.0.0.1") == vec!["web"]
-    })
+    wait_until(
+        DEADLINE,
+        "the stalled CREATE lands after the client gave up",
+        || s.owned_names("10.0.0.1") == vec!["web"],
+    )
     .await;
     writer.do_send(names(&[]));
     let report = settle(&writer).await;
@@ -804,9 +795,11 @@ async fn a_delete_that_timed_out_but_landed_is_undone_when_desired_again() {
 
     s.emu.fail_next(1, Fault::Stall(ms(300)));
     writer.do_send(names(&[]));
-    eventually("the stalled DELETE lands after the client gave up", || {
-        s.owned_names("10.0.0.1").is_empty()
-    })
+    wait_until(
+        DEADLINE,
+        "the stalled DELETE lands after the client gave up",
+        || s.owned_names("10.0.0.1").is_empty(),
+    )
     .await;
     writer.do_send(names(&["web"]));
     let report = settle(&writer).await;
@@ -817,99 +810,6 @@ async fn a_delete_that_timed_out_but_landed_is_undone_when_desired_again() {
         s.emu.requests()
     );
     assert_eq!(report.rejected, 0);
-}
-
-/// What a hook answers: `Ok` lets the call through to the emulator; an error is the call's answer instead,
-/// and the call then reaches Route53 not at all.
-type HookFuture = BoxFuture<'static, Result<(), Route53Error>>;
-
-/// Run before a call, with its number (from 1) among the calls of that operation.
-type Hook = Box<dyn Fn(usize) -> HookFuture + Send + Sync>;
-
-/// Looks at a change batch before it is sent; an error is its answer instead.
-type Refusal = Box<dyn Fn(&[Change]) -> Option<Route53Error> + Send + Sync>;
-
-/// The one test double for the `Route53Api` trait: passes every call to `inner`, counting the
-/// ListResourceRecordSets and ChangeResourceRecordSets calls, and runs the test's hook (if any) before each.
-/// A hook may count, wait at a gate, fail the call, or panic (as a client with a bug would), so each test
-/// states only the behaviour it changes.
-struct Hooked {
-    inner: Arc<dyn Route53Api>,
-    lists: AtomicUsize,
-    changes: AtomicUsize,
-    before_list: Option<Hook>,
-    before_change: Option<Hook>,
-    refuse: Option<Refusal>,
-}
-
-impl Hooked {
-    fn new(inner: impl Route53Api) -> Self {
-        Hooked {
-            inner: Arc::new(inner),
-            lists: AtomicUsize::new(0),
-            changes: AtomicUsize::new(0),
-            before_list: None,
-            before_change: None,
-            refuse: None,
-        }
-    }
-
-    fn before_list(mut self, hook: impl Fn(usize) -> HookFuture + Send + Sync + 'static) -> Self {
-        self.before_list = Some(Box::new(hook));
-        self
-    }
-
-    fn before_change(mut self, hook: impl Fn(usize) -> HookFuture + Send + Sync + 'static) -> Self {
-        self.before_change = Some(Box::new(hook));
-        self
-    }
-
-    /// Refuses the change batches `refusal` answers an error for (as an IAM policy would).
-    fn refuse_changes(
-        mut self,
-        refusal: impl Fn(&[Change]) -> Option<Route53Error> + Send + Sync + 'static,
-    ) -> Self {
-        self.refuse = Some(Box::new(refusal));
-        self
-    }
-}
-
-/// Counts the call and runs the hook, if there is one.
-async fn run_hook(hook: &Option<Hook>, calls: &AtomicUsize) -> Result<(), Route53Error> {
-    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-    match hook {
-        Some(hook) => hook(n).await,
-        None => Ok(()),
-    }
-}
-
-#[async_trait]
-impl Route53Api for Hooked {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.inner.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        run_hook(&self.before_list, &self.lists).await?;
-        self.inner.list_record_sets(zone_id, start, max_items).await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        run_hook(&self.before_change, &self.changes).await?;
-        if let Some(error) = self.refuse.as_ref().and_then(|refuse| refuse(changes)) {
-            return Err(error);
-        }
-        self.inner.change_record_sets(zone_id, changes).await
-    }
 }
 
 /// A hook that fails the next `remaining` calls with `error`, counting them in `failed`.
@@ -937,9 +837,9 @@ impl Failures {
     }
 
     /// The emulator, with the next `remaining` ChangeResourceRecordSets failing.
-    fn on_changes(self: &Arc<Self>, inner: Emulator) -> Arc<Hooked> {
+    fn on_changes(self: &Arc<Self>, inner: Emulator) -> Arc<Double> {
         let failures = self.clone();
-        Arc::new(Hooked::new(inner).before_change(move |_| ready(failures.next()).boxed()))
+        Arc::new(Double::new(inner).before_change(move |_| ready(failures.next()).boxed()))
     }
 
     fn next(&self) -> Result<(), Route53Error> {
@@ -1138,7 +1038,7 @@ async fn a_switch_from_simple_routing_ends_in_the_new_routing() {
     b.do_send(HostIp(ip2));
     b.do_send(names(&["web"]));
     settle(&b).await;
-    eventually("both IPs in multivalue record sets", || {
+    wait_until(DEADLINE, "both IPs in multivalue record sets", || {
         s.owned_names("10.0.0.1") == vec!["web"] && s.owned_names("10.0.0.2") == vec!["web"]
     })
     .await;
@@ -1191,7 +1091,7 @@ async fn verification_repairs_drift() {
         )
         .unwrap();
     s.emu.clear_requests();
-    eventually("the deleted record set is back", || {
+    wait_until(DEADLINE, "the deleted record set is back", || {
         s.owned_names("10.0.0.1") == vec!["web"]
     })
     .await;
@@ -1279,19 +1179,19 @@ enum PanicAt {
 
 /// The emulator, except that the call `at` panics (as a client with a bug would) instead of answering; the
 /// panicking call reaches Route53 not at all.
-fn panic_once(inner: Emulator, at: PanicAt) -> Arc<Hooked> {
-    let api = Hooked::new(inner)
+fn panic_once(inner: Emulator, at: PanicAt) -> Arc<Double> {
+    let api = Double::new(inner)
         .before_list(move |n| {
             if matches!(at, PanicAt::List(at) if at == n) {
                 panic!("test: ListResourceRecordSets number {n} panics");
             }
-            ready(Ok(())).boxed()
+            pass()
         })
         .before_change(move |n| {
             if matches!(at, PanicAt::Change(at) if at == n) {
                 panic!("test: ChangeResourceRecordSets number {n} panics");
             }
-            ready(Ok(())).boxed()
+            pass()
         });
     Arc::new(api)
 }
@@ -1307,22 +1207,26 @@ async fn a_panic_in_the_zone_read_or_a_change_restarts_the_writer() {
         let writer = s.writer_over(api.clone(), fast_writer_settings(Routing::Multivalue));
         writer.do_send(HostIp(IP));
         writer.do_send(names(&["web", "api"]));
-        eventually(&format!("published after a panic at {at:?}"), || {
-            s.owned_names("10.0.0.1") == vec!["api", "web"]
-        })
+        wait_until(
+            DEADLINE,
+            &format!("published after a panic at {at:?}"),
+            || s.owned_names("10.0.0.1") == vec!["api", "web"],
+        )
         .await;
         let report = settle(&writer).await;
         assert_eq!(report.rejected, 0, "{at:?}");
         assert!(
-            api.lists.load(Ordering::SeqCst) >= 2,
+            api.lists() >= 2,
             "{at:?}: the restarted writer read the zone again"
         );
 
         // The restarted writer is the one that keeps working.
         writer.do_send(names(&["web"]));
-        eventually(&format!("withdrawn after a panic at {at:?}"), || {
-            s.owned_names("10.0.0.1") == vec!["web"]
-        })
+        wait_until(
+            DEADLINE,
+            &format!("withdrawn after a panic at {at:?}"),
+            || s.owned_names("10.0.0.1") == vec!["web"],
+        )
         .await;
     }
 }
@@ -1346,7 +1250,7 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
-    assert_eq!(api.lists.load(Ordering::SeqCst), 1);
+    assert_eq!(api.lists(), 1);
     s.emu
         .apply_directly(
             &s.zone.id,
@@ -1356,14 +1260,11 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
             }],
         )
         .unwrap();
-    eventually("the deleted record set is back", || {
+    wait_until(DEADLINE, "the deleted record set is back", || {
         s.owned_names("10.0.0.1") == vec!["web"]
     })
     .await;
-    assert!(
-        api.lists.load(Ordering::SeqCst) >= 3,
-        "verified, panicked, read again"
-    );
+    assert!(api.lists() >= 3, "verified, panicked, read again");
     settle(&writer).await;
 }
 

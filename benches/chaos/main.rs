@@ -261,34 +261,17 @@ impl Soak {
     /// routings that share a name between owners) an owner's record set under a service's name.
     fn plant_foreign(&mut self) {
         let fqdn = |name: &str| format!("{name}.{}.", self.zone);
-        let plain = |name: String, rtype: &str, value: &str| RecordSet {
-            name,
-            rtype: rtype.into(),
-            set_identifier: None,
-            weight: None,
-            multivalue_answer: None,
-            ttl: 300,
-            values: vec![value.into()],
-        };
         let mut foreign = vec![
-            plain(fqdn("foreign-a"), "A", "192.0.2.10"),
-            plain(fqdn("foreign-txt"), "TXT", "\"owned by someone else\""),
+            RecordSet::a(fqdn("foreign-a"), "192.0.2.10").ttl(300),
+            RecordSet {
+                rtype: "TXT".into(),
+                ..RecordSet::a(fqdn("foreign-txt"), "\"owned by someone else\"").ttl(300)
+            },
         ];
-        let shared = RecordSet {
-            set_identifier: Some("someone-else".into()),
-            ..plain(fqdn(SERVICES[0]), "A", "192.0.2.11")
-        };
+        let shared = RecordSet::a(fqdn(SERVICES[0]), "192.0.2.11");
         match self.routing {
-            Routing::Multivalue => foreign.push(RecordSet {
-                multivalue_answer: Some(true),
-                ttl: 10,
-                ..shared
-            }),
-            Routing::Weighted => foreign.push(RecordSet {
-                weight: Some(50),
-                ttl: 10,
-                ..shared
-            }),
+            Routing::Multivalue => foreign.push(shared.multivalue("someone-else")),
+            Routing::Weighted => foreign.push(shared.weighted("someone-else", 50)),
             Routing::Simple => {}
         }
         let changes: Vec<Change> = foreign

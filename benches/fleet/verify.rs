@@ -8,18 +8,14 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use route53_emulator::{Emulator, Operation};
 use route53_registrator::config::Settings;
-use route53_registrator::route53::{
-    Change, ChangeInfo, HostedZone, RecordPage, RecordPosition, Route53Api, Route53Error,
-};
 use route53_registrator::stats::Stats;
+use route53_registrator::testing::Double;
 use route53_registrator::writer::perform::perform;
 use route53_registrator::writer::reconcile::{Action, Outcome, Reconciler, WriterSettings};
 
@@ -69,42 +65,6 @@ impl Budget {
     }
 }
 
-/// The emulator, counting the requests made through it, so that an action's simulated duration is known
-/// the moment it returns (the emulator's own log is read once, at the end, for the counts).
-struct Counted {
-    emulator: Emulator,
-    calls: AtomicUsize,
-}
-
-#[async_trait]
-impl Route53Api for Counted {
-    async fn get_hosted_zone(&self, zone_id: &str) -> Result<HostedZone, Route53Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.emulator.get_hosted_zone(zone_id).await
-    }
-
-    async fn list_record_sets(
-        &self,
-        zone_id: &str,
-        start: Option<&RecordPosition>,
-        max_items: Option<i32>,
-    ) -> Result<RecordPage, Route53Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.emulator
-            .list_record_sets(zone_id, start, max_items)
-            .await
-    }
-
-    async fn change_record_sets(
-        &self,
-        zone_id: &str,
-        changes: &[Change],
-    ) -> Result<ChangeInfo, Route53Error> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.emulator.change_record_sets(zone_id, changes).await
-    }
-}
-
 /// What wakes an instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
@@ -151,10 +111,9 @@ pub async fn verification_budget(instances: usize, span: Duration, seed: u64) ->
     // Each request takes the time the instance's own rate limit spaces requests by: the simulated duration
     // of an action is its requests times this.
     let per_request = Duration::from_secs(1) / settings.max_requests_per_second.max(1);
-    let api = Counted {
-        emulator: emulator.clone(),
-        calls: AtomicUsize::new(0),
-    };
+    // The emulator, counting the requests made through it, so that an action's simulated duration is known
+    // the moment it returns (the emulator's own log is read once, at the end, for the counts).
+    let api = Double::new(emulator.clone());
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut clock = Clock {
         base: Instant::now(),
@@ -268,7 +227,7 @@ async fn poll(
     sims: &mut [Sim],
     i: usize,
     at: Duration,
-    api: &Counted,
+    api: &Double,
     zone_id: &str,
     per_request: Duration,
     performed: &mut Vec<(Duration, usize)>,
@@ -288,13 +247,13 @@ async fn poll(
             }
             action => {
                 sim.settled = false;
-                let before = api.calls.load(Ordering::Relaxed);
+                let before = api.calls();
                 let reread = sim.reconciler.reread();
                 let Some(outcome) = perform(api, zone_id, action, reread, false).await else {
                     // Nothing to hand back: ask again.
                     continue;
                 };
-                let calls = api.calls.load(Ordering::Relaxed) - before;
+                let calls = api.calls() - before;
                 performed.push((at, calls));
                 sim.outcome = Some(outcome);
                 clock.push(at + per_request * calls as u32, i, Event::Done);

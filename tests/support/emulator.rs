@@ -67,15 +67,7 @@ impl EmulatedZone {
     /// Writes a multivalue record set under `name` owned by the instance `ip` (its default owner id), as a
     /// daemon on that instance would have: with no container of that name running, the daemon withdraws it.
     pub fn seed_own_record(&self, name: &str, ip: &str) {
-        let record_set = RecordSet {
-            name: format!("{name}.{}.", self.zone),
-            rtype: "A".into(),
-            set_identifier: Some(ip.into()),
-            weight: None,
-            multivalue_answer: Some(true),
-            ttl: 10,
-            values: vec![ip.into()],
-        };
+        let record_set = RecordSet::a(format!("{name}.{}.", self.zone), ip).multivalue(ip);
         self.emulator
             .apply_directly(
                 &self.zone_id,

@@ -12,7 +12,8 @@
 //! - [`world`]: one end-to-end test's emulator zone (served over HTTP) and Docker network, and waiting until
 //!   a name is published or withdrawn.
 //! - [`tls`]: a test root and server certificate generated at run time, and a loopback TLS proxy with them.
-//! - [`wait_until`] / [`wait_until_async`]: poll a condition with a deadline instead of sleeping.
+//! - [`wait_until`]: poll a condition with a deadline instead of sleeping, on a thread of its own (an async
+//!   test has `route53_registrator::testing::wait_until`).
 //! - [`fast_writer_settings`]: a writer actor's settings for in-process tests (`tests/writer.rs`, `tests/gc.rs`).
 //! - [`in_parallel`] / [`drop_in_parallel`]: many `docker` commands at once (a storm of starts, say), and
 //!   the removal of many container guards.
@@ -78,20 +79,6 @@ pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> 
             panic!("timed out after {timeout:?} waiting until {what}");
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// [`wait_until`] for async tests (an actix or tokio runtime keeps running while it waits).
-pub async fn wait_until_async(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting until {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -11,41 +11,19 @@ pub const ZONE: &str = "service.discovery.";
 
 /// A multivalue A record set: `name` is the first label under [`ZONE`].
 pub fn multivalue(label: &str, owner: &str, ip: &str) -> RecordSet {
-    RecordSet {
-        name: format!("{label}.{ZONE}"),
-        rtype: "A".into(),
-        set_identifier: Some(owner.into()),
-        weight: None,
-        multivalue_answer: Some(true),
-        ttl: 10,
-        values: vec![ip.into()],
-    }
+    RecordSet::a(format!("{label}.{ZONE}"), ip).multivalue(owner)
 }
 
 /// A weighted A record set (weight 50).
 pub fn weighted(label: &str, owner: &str, ip: &str, ttl: i64) -> RecordSet {
-    RecordSet {
-        name: format!("{label}.{ZONE}"),
-        rtype: "A".into(),
-        set_identifier: Some(owner.into()),
-        weight: Some(50),
-        multivalue_answer: None,
-        ttl,
-        values: vec![ip.into()],
-    }
+    RecordSet::a(format!("{label}.{ZONE}"), ip)
+        .weighted(owner, 50)
+        .ttl(ttl)
 }
 
 /// A plain A record set holding `ips`.
 pub fn simple(label: &str, ips: &[&str]) -> RecordSet {
-    RecordSet {
-        name: format!("{label}.{ZONE}"),
-        rtype: "A".into(),
-        set_identifier: None,
-        weight: None,
-        multivalue_answer: None,
-        ttl: 10,
-        values: ips.iter().map(|ip| ip.to_string()).collect(),
-    }
+    RecordSet::a(format!("{label}.{ZONE}"), "").values(ips)
 }
 
 pub fn create(record_set: RecordSet) -> Change {
