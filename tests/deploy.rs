@@ -46,6 +46,378 @@ const DECLARED_OPERATIONS: &[(&str, &[&str])] = &[
 ];
 
 // ---------------------------------------------------------------------------------------------------------
+// The tests (the helpers they read the files with follow them)
+
+#[test]
+fn every_file_in_deploy_parses() {
+    let dir = root().join("deploy");
+    let mut seen = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("deploy/: {e}")) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let relative = format!("deploy/{name}");
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => {
+                let value = read_json(&relative);
+                assert!(
+                    value.is_object(),
+                    "{relative}: the document must be a JSON object"
+                );
+            }
+            Some("md") => {}
+            _ => panic!("{relative}: only JSON (checked here) and Markdown belong in deploy/"),
+        }
+        seen.insert(relative);
+    }
+    for expected in [TASK_DEFINITION, IAM_POLICY, CLOUDFORMATION, DEPLOY_README] {
+        assert!(seen.contains(expected), "{expected} is missing");
+    }
+}
+
+#[test]
+fn task_definition_runs_the_daemon_safely() {
+    let def = read_json(TASK_DEFINITION);
+    let settings = task_settings(TASK_DEFINITION, &def, Spelling::Camel);
+    check_task_settings(TASK_DEFINITION, &settings);
+}
+
+#[test]
+fn task_definition_placeholders_are_obvious() {
+    let def = read_json(TASK_DEFINITION);
+    let s = task_settings(TASK_DEFINITION, &def, Spelling::Camel);
+    assert_eq!(
+        s.environment
+            .get("R53R_ROUTE53__ZONE_ID")
+            .map(String::as_str),
+        Some("<ZONE_ID>"),
+        "{TASK_DEFINITION}: environment R53R_ROUTE53__ZONE_ID must be the placeholder <ZONE_ID>"
+    );
+    assert_eq!(
+        s.environment.get("AWS_REGION").map(String::as_str),
+        Some("<REGION>"),
+        "{TASK_DEFINITION}: environment AWS_REGION must be the placeholder <REGION>"
+    );
+    let image = str_at(
+        TASK_DEFINITION,
+        &def,
+        &["containerDefinitions", "0", "image"],
+    );
+    assert!(
+        image.contains('<') && image.contains('>'),
+        "{TASK_DEFINITION}: containerDefinitions.0.image must hold a <PLACEHOLDER>, is {image:?}"
+    );
+    for role in ["taskRoleArn", "executionRoleArn"] {
+        let arn = str_at(TASK_DEFINITION, &def, &[role]);
+        assert!(
+            arn.contains("<ACCOUNT_ID>"),
+            "{TASK_DEFINITION}: {role} must hold the placeholder <ACCOUNT_ID>, is {arn:?}"
+        );
+    }
+    let policy = read_json(IAM_POLICY);
+    for statement in statements(&policy) {
+        if statement.actions.is_subset(&set(EC2_OPERATIONS)) {
+            continue; // EC2's statement has no resource to name (policy_grants_describe_instances_apart)
+        }
+        for resource in statement.names(&["Resource"]) {
+            assert_eq!(
+                resource, "arn:aws:route53:::hostedzone/<ZONE_ID>",
+                "{IAM_POLICY}: Statement.{}.Resource must be the zone's ARN with the placeholder <ZONE_ID>",
+                statement.index
+            );
+        }
+    }
+}
+
+/// EC2's operations (`ec2:DescribeInstances`, src/gc/ec2/sdk.rs) are needed only with `gc.enabled`: they
+/// stand in a statement of their own, marked by its Sid, that an operator who leaves gc off can drop, and it
+/// names no resource because DescribeInstances supports no resource-level permissions (IAM refuses it on
+/// anything but `*`).
+#[test]
+fn policy_grants_describe_instances_apart() {
+    let policy = read_json(IAM_POLICY);
+    let ec2 = set(EC2_OPERATIONS);
+    let mut granting = statements(&policy);
+    granting.retain(|s| !s.actions.is_disjoint(&ec2));
+    assert_eq!(
+        granting.len(),
+        1,
+        "{IAM_POLICY}: exactly one statement grants EC2's operations {ec2:?} (src/gc/ec2/sdk.rs)"
+    );
+    let statement = &granting[0];
+    let sid = statement.sid;
+    assert_eq!(
+        statement.actions, ec2,
+        "{IAM_POLICY}: Statement.{} ({sid}) must grant EC2's operations {ec2:?} (src/gc/ec2/sdk.rs) and nothing else",
+        statement.index
+    );
+    assert!(
+        sid.starts_with("GcOnly"),
+        "{IAM_POLICY}: the statement granting {ec2:?} must say it is for gc only (Sid GcOnly...), is {sid:?}"
+    );
+    assert_eq!(
+        statement.names(&["Resource"]),
+        set(&["*"]),
+        "{IAM_POLICY}: {sid}.Resource"
+    );
+    assert!(
+        statement.get(&[]).get("Condition").is_none(),
+        "{IAM_POLICY}: {sid} needs no condition"
+    );
+}
+
+#[test]
+fn policy_grants_exactly_the_operations_the_code_calls() {
+    let policy = read_json(IAM_POLICY);
+    let granted: BTreeSet<String> = statements(&policy)
+        .into_iter()
+        .flat_map(|s| s.actions)
+        .collect();
+    let mut declared = BTreeMap::new();
+    for (place, operations) in DECLARED_OPERATIONS {
+        assert!(!operations.is_empty(), "{place}: declares no operation");
+        for operation in *operations {
+            declared.insert(operation.to_string(), *place);
+        }
+    }
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|(action, _)| !granted.contains(*action))
+        .map(|(action, place)| format!("{action} (declared in {place})"))
+        .collect();
+    let extra: Vec<&String> = granted
+        .iter()
+        .filter(|a| !declared.contains_key(*a))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{IAM_POLICY}: Statement[*].Action does not grant what the code calls: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "{IAM_POLICY}: Statement[*].Action grants what no SDK client declares it calls (the OPERATIONS of \
+         src/route53/sdk.rs, src/gc/ec2/sdk.rs): {extra:?}"
+    );
+    for action in &granted {
+        assert!(
+            !action.contains('*'),
+            "{IAM_POLICY}: Statement[*].Action must not use wildcards: {action}"
+        );
+    }
+}
+
+#[test]
+fn policy_conditions_allow_only_what_the_code_sends() {
+    let policy = read_json(IAM_POLICY);
+    let mut statements = statements(&policy);
+    statements.retain(|s| s.actions.contains("route53:ChangeResourceRecordSets"));
+    assert!(
+        !statements.is_empty(),
+        "{IAM_POLICY}: no statement grants route53:ChangeResourceRecordSets"
+    );
+    // The record sets the daemon writes are of plan::RECORD_TYPE (desired_record builds them, and it only
+    // deletes record sets of that type that it owns), and its ledger and simple routing's ownership markers,
+    // both TXT records (ledger::LEDGER_TYPE); the change actions are those the Route53 client can send
+    // (route53::sdk::CHANGE_ACTIONS, one for each ChangeAction).
+    let types = set(&[RECORD_TYPE, LEDGER_TYPE]);
+    let actions = set(CHANGE_ACTIONS);
+    const CONDITION: [&str; 2] = ["Condition", "ForAllValues:StringEquals"];
+    for statement in statements {
+        let sid = statement.sid;
+        let keys: BTreeSet<&str> = statement
+            .get(&CONDITION)
+            .as_object()
+            .unwrap_or_else(|| panic!("{IAM_POLICY}: statement {sid}: Condition.ForAllValues:StringEquals is not an object"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(
+            keys.is_subset(&BTreeSet::from([
+                "route53:ChangeResourceRecordSetsRecordTypes",
+                "route53:ChangeResourceRecordSetsActions",
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+            ])),
+            "{IAM_POLICY}: statement {sid}: unexpected condition keys {keys:?}"
+        );
+        for (key, expected, what) in [
+            ("RecordTypes", &types, "the record types the code writes"),
+            ("Actions", &actions, "the change actions the code sends"),
+        ] {
+            let key = format!("route53:ChangeResourceRecordSets{key}");
+            assert_eq!(
+                statement.names(&[CONDITION[0], CONDITION[1], &key]),
+                *expected,
+                "{IAM_POLICY}: statement {sid}: Condition.ForAllValues:StringEquals.{key} must be exactly {what}"
+            );
+        }
+        for resource in statement.names(&["Resource"]) {
+            assert!(
+                resource.starts_with("arn:aws:route53:::hostedzone/"),
+                "{IAM_POLICY}: statement {sid}: Resource must be the zone, is {resource:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cloudformation_task_role_carries_the_iam_policy() {
+    let template = Template::load();
+    let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
+    let role_name = template.get_att_arn_target(
+        at(CLOUDFORMATION, def, &["Properties", "TaskRoleArn"]),
+        "TaskDefinition.Properties.TaskRoleArn",
+    );
+    let role = template.resource(role_name);
+    assert_eq!(
+        str_at(CLOUDFORMATION, role, &["Type"]),
+        "AWS::IAM::Role",
+        "{CLOUDFORMATION}: {role_name}.Type"
+    );
+    assert!(
+        role["Properties"].get("ManagedPolicyArns").is_none(),
+        "{CLOUDFORMATION}: {role_name}.Properties.ManagedPolicyArns would grant more than {IAM_POLICY}"
+    );
+    let policies = at(CLOUDFORMATION, role, &["Properties", "Policies"])
+        .as_array()
+        .unwrap_or_else(|| {
+            panic!("{CLOUDFORMATION}: {role_name}.Properties.Policies is not a list")
+        });
+    assert_eq!(
+        policies.len(),
+        1,
+        "{CLOUDFORMATION}: {role_name}.Properties.Policies must hold the one policy of {IAM_POLICY}"
+    );
+    let document = template.resolve(at(CLOUDFORMATION, &policies[0], &["PolicyDocument"]));
+    assert_eq!(
+        document,
+        read_json(IAM_POLICY),
+        "{CLOUDFORMATION}: {role_name}.Properties.Policies.0.PolicyDocument (its Fn::Sub resolved to \
+         arn:aws:route53:::hostedzone/<ZONE_ID>) must equal {IAM_POLICY}"
+    );
+    let trusted = template.resolve(at(
+        CLOUDFORMATION,
+        role,
+        &[
+            "Properties",
+            "AssumeRolePolicyDocument",
+            "Statement",
+            "0",
+            "Principal",
+            "Service",
+        ],
+    ));
+    assert_eq!(
+        trusted, "ecs-tasks.amazonaws.com",
+        "{CLOUDFORMATION}: {role_name}.Properties.AssumeRolePolicyDocument.Statement.0.Principal.Service"
+    );
+}
+
+#[test]
+fn cloudformation_task_definition_matches_the_json_one() {
+    let template = Template::load();
+    let (name, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
+    let resolved = template.resolve(at(CLOUDFORMATION, def, &["Properties"]));
+    let from_template = task_settings(CLOUDFORMATION, &resolved, Spelling::Pascal);
+    check_task_settings(CLOUDFORMATION, &from_template);
+    let from_json = task_settings(
+        TASK_DEFINITION,
+        &read_json(TASK_DEFINITION),
+        Spelling::Camel,
+    );
+    let differences = differing_fields(&from_template, &from_json);
+    assert!(
+        differences.is_empty(),
+        "{CLOUDFORMATION}: resource {name} (Ref and Fn::Sub resolved to the placeholders) must set what \
+         {TASK_DEFINITION} sets; differs in {differences:#?}"
+    );
+    assert_eq!(from_template, from_json);
+    let image = str_at(
+        CLOUDFORMATION,
+        &resolved,
+        &["ContainerDefinitions", "0", "Image"],
+    );
+    assert_eq!(
+        image, "<IMAGE>",
+        "{CLOUDFORMATION}: {name}.ContainerDefinitions.0.Image must be Ref Image"
+    );
+    let execution = template.get_att_arn_target(
+        at(CLOUDFORMATION, def, &["Properties", "ExecutionRoleArn"]),
+        "TaskDefinition.Properties.ExecutionRoleArn",
+    );
+    assert_eq!(
+        str_at(CLOUDFORMATION, template.resource(execution), &["Type"]),
+        "AWS::IAM::Role",
+        "{CLOUDFORMATION}: {execution}.Type"
+    );
+}
+
+#[test]
+fn cloudformation_runs_a_daemon_service_from_parameters() {
+    let template = Template::load();
+    for parameter in ["Cluster", "ZoneId", "Image"] {
+        at(CLOUDFORMATION, &template.doc, &["Parameters", parameter]);
+    }
+    let (task_def_name, _) = template.only_resource_of("AWS::ECS::TaskDefinition");
+    let (service_name, service) = template.only_resource_of("AWS::ECS::Service");
+    let properties = at(CLOUDFORMATION, service, &["Properties"]);
+    assert_eq!(
+        str_at(CLOUDFORMATION, properties, &["SchedulingStrategy"]),
+        "DAEMON",
+        "{CLOUDFORMATION}: {service_name}.Properties.SchedulingStrategy"
+    );
+    assert_eq!(
+        str_at(CLOUDFORMATION, properties, &["TaskDefinition", "Ref"]),
+        task_def_name,
+        "{CLOUDFORMATION}: {service_name}.Properties.TaskDefinition must be Ref {task_def_name}"
+    );
+    assert_eq!(
+        str_at(CLOUDFORMATION, properties, &["Cluster", "Ref"]),
+        "Cluster",
+        "{CLOUDFORMATION}: {service_name}.Properties.Cluster must be Ref Cluster"
+    );
+    template.only_resource_of("AWS::Logs::LogGroup");
+    // Everything account-specific comes from parameters: no <PLACEHOLDER> is left in the resources.
+    let resources = serde_json::to_string(template.resources()).unwrap();
+    assert!(
+        !resources.contains("<") && !resources.contains(">"),
+        "{CLOUDFORMATION}: Resources must take account, region, zone and image from parameters, not <PLACEHOLDERS>"
+    );
+}
+
+/// The healthcheck names the binary where the image puts it (checked once the top-level Dockerfile exists).
+#[test]
+fn healthcheck_runs_the_image_entrypoint() {
+    let Ok(dockerfile) = std::fs::read_to_string(root().join("Dockerfile")) else {
+        eprintln!(
+            "no top-level Dockerfile yet: the healthcheck's binary path is not checked against it"
+        );
+        return;
+    };
+    let quoted = format!("\"{IMAGE_BINARY}\"");
+    assert!(
+        dockerfile
+            .lines()
+            .any(|l| l.trim_start().starts_with("ENTRYPOINT") && l.contains(&quoted)),
+        "Dockerfile: no ENTRYPOINT [{quoted}]: {TASK_DEFINITION} and {CLOUDFORMATION} run {IMAGE_BINARY} healthcheck"
+    );
+}
+
+/// The CloudFormation resolver turns the template's forms into the plain files' placeholders.
+#[test]
+fn template_resolver_maps_parameters_to_placeholders() {
+    let template = Template::load();
+    let sub =
+        serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:route53:::hostedzone/${ZoneId}" });
+    assert_eq!(
+        template.resolve(&sub),
+        Value::String("arn:aws:route53:::hostedzone/<ZONE_ID>".into())
+    );
+    assert_eq!(
+        template.resolve(&serde_json::json!({ "Ref": "AWS::Region" })),
+        Value::String("<REGION>".into())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Files
 
 fn root() -> PathBuf {
@@ -548,56 +920,61 @@ fn measured_memory_mib() -> (f64, f64) {
 
 /// Fails, naming `file` and the key, unless `s` runs the daemon the way deploy/README.md says.
 fn check_task_settings(file: &str, s: &TaskSettings) {
-    let must = [
-        (s.network_mode == "host", "networkMode must be host"),
+    let ignore_label = Settings::default().selection.ignore_label;
+    let env = |name: &str| s.environment.get(name).map(String::as_str);
+    let (interval, timeout) = (s.health_timing[0], s.health_timing[1]);
+    let must: Vec<(bool, String)> = vec![
+        (s.network_mode == "host", "networkMode must be host".into()),
         (
             s.requires_compatibilities == set(&["EC2"]),
-            "requiresCompatibilities must be [\"EC2\"] (a DAEMON service on container instances)",
+            "requiresCompatibilities must be [\"EC2\"] (a DAEMON service on container instances)".into(),
         ),
-        (
-            s.containers == 1,
-            "containerDefinitions must hold the daemon alone",
-        ),
-        (s.essential, "containerDefinitions.0.essential must be true"),
+        (s.containers == 1, "containerDefinitions must hold the daemon alone".into()),
+        (s.essential, "containerDefinitions.0.essential must be true".into()),
         (
             s.readonly_root_filesystem,
-            "containerDefinitions.0.readonlyRootFilesystem must be true",
+            "containerDefinitions.0.readonlyRootFilesystem must be true".into(),
         ),
-        (
-            !s.privileged,
-            "containerDefinitions.0.privileged must not be true",
-        ),
+        (!s.privileged, "containerDefinitions.0.privileged must not be true".into()),
         (
             s.capabilities_dropped.contains("ALL"),
-            "linuxParameters.capabilities.drop must be [\"ALL\"]",
+            "linuxParameters.capabilities.drop must be [\"ALL\"]".into(),
         ),
         (
             s.capabilities_added.is_empty(),
-            "linuxParameters.capabilities.add must be empty",
+            "linuxParameters.capabilities.add must be empty".into(),
         ),
+        // Exec form: the image has no shell.
+        (
+            s.health_command.first().map(String::as_str) == Some("CMD"),
+            "healthCheck.command must be in exec form ([\"CMD\", ...]; the image has no shell)".into(),
+        ),
+        (
+            s.health_command.get(1..3) == Some(&[IMAGE_BINARY.into(), "healthcheck".into()]),
+            format!("healthCheck.command must run {IMAGE_BINARY} healthcheck"),
+        ),
+        (
+            timeout < interval,
+            format!("healthCheck.timeout ({timeout}) must be shorter than healthCheck.interval ({interval})"),
+        ),
+        (
+            env("R53R_LOG__FORMAT") == Some("json"),
+            "environment must set R53R_LOG__FORMAT=json".into(),
+        ),
+        (
+            env("R53R_ROUTE53__ZONE_ID").is_some(),
+            "environment must set R53R_ROUTE53__ZONE_ID".into(),
+        ),
+        // The daemon never publishes itself.
+        (
+            s.docker_labels.get(&ignore_label).map(String::as_str) == Some("true"),
+            format!("dockerLabels must set {ignore_label}=true"),
+        ),
+        (s.log_driver == "awslogs", "logConfiguration.logDriver must be awslogs".into()),
     ];
     for (holds, what) in must {
         assert!(holds, "{file}: {what}; the settings read are {s:#?}");
     }
-
-    // Exec form: the image has no shell.
-    assert_eq!(
-        s.health_command.first().map(String::as_str),
-        Some("CMD"),
-        "{file}: healthCheck.command must be in exec form ([\"CMD\", ...]; the image has no shell), is {:?}",
-        s.health_command
-    );
-    assert_eq!(
-        s.health_command.get(1..3),
-        Some(&[IMAGE_BINARY.to_string(), "healthcheck".to_string()][..]),
-        "{file}: healthCheck.command must run {IMAGE_BINARY} healthcheck, is {:?}",
-        s.health_command
-    );
-    let (interval, timeout) = (s.health_timing[0], s.health_timing[1]);
-    assert!(
-        timeout < interval,
-        "{file}: healthCheck.timeout ({timeout}) must be shorter than healthCheck.interval ({interval})"
-    );
 
     // The socket, read-only, where the daemon looks for it by default.
     let socket = DEFAULT_DOCKER_HOST
@@ -625,20 +1002,9 @@ fn check_task_settings(file: &str, s: &TaskSettings) {
     );
 
     // Environment.
-    let region = s
-        .environment
-        .get("AWS_REGION")
+    let region = env("AWS_REGION")
         .filter(|r| !r.trim().is_empty())
         .unwrap_or_else(|| panic!("{file}: environment must set AWS_REGION (older agents do not)"));
-    assert_eq!(
-        s.environment.get("R53R_LOG__FORMAT").map(String::as_str),
-        Some("json"),
-        "{file}: environment must set R53R_LOG__FORMAT=json"
-    );
-    assert!(
-        s.environment.contains_key("R53R_ROUTE53__ZONE_ID"),
-        "{file}: environment must set R53R_ROUTE53__ZONE_ID"
-    );
     let env = s
         .environment
         .iter()
@@ -681,19 +1047,7 @@ fn check_task_settings(file: &str, s: &TaskSettings) {
         "{file}: memory ({hard} MiB) must leave the daemon its README target ({target} MiB) and more"
     );
 
-    // The daemon never publishes itself.
-    let ignore_label = Settings::default().selection.ignore_label;
-    assert_eq!(
-        s.docker_labels.get(&ignore_label).map(String::as_str),
-        Some("true"),
-        "{file}: dockerLabels must set {ignore_label}=true"
-    );
-
     // Logs to CloudWatch, in the region set above.
-    assert_eq!(
-        s.log_driver, "awslogs",
-        "{file}: logConfiguration.logDriver must be awslogs"
-    );
     for option in ["awslogs-group", "awslogs-region", "awslogs-stream-prefix"] {
         assert!(
             s.log_options.get(option).is_some_and(|v| !v.is_empty()),
@@ -701,7 +1055,7 @@ fn check_task_settings(file: &str, s: &TaskSettings) {
         );
     }
     assert_eq!(
-        s.log_options.get("awslogs-region"),
+        s.log_options.get("awslogs-region").map(String::as_str),
         Some(region),
         "{file}: logConfiguration.options.awslogs-region must be the AWS_REGION of the environment"
     );
@@ -762,376 +1116,4 @@ fn statements(policy: &Value) -> Vec<Statement<'_>> {
 /// `items` as a set of strings.
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|item| item.to_string()).collect()
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The tests
-
-#[test]
-fn every_file_in_deploy_parses() {
-    let dir = root().join("deploy");
-    let mut seen = BTreeSet::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("deploy/: {e}")) {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        let relative = format!("deploy/{name}");
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => {
-                let value = read_json(&relative);
-                assert!(
-                    value.is_object(),
-                    "{relative}: the document must be a JSON object"
-                );
-            }
-            Some("md") => {}
-            _ => panic!("{relative}: only JSON (checked here) and Markdown belong in deploy/"),
-        }
-        seen.insert(relative);
-    }
-    for expected in [TASK_DEFINITION, IAM_POLICY, CLOUDFORMATION, DEPLOY_README] {
-        assert!(seen.contains(expected), "{expected} is missing");
-    }
-}
-
-#[test]
-fn task_definition_runs_the_daemon_safely() {
-    let def = read_json(TASK_DEFINITION);
-    let settings = task_settings(TASK_DEFINITION, &def, Spelling::Camel);
-    check_task_settings(TASK_DEFINITION, &settings);
-}
-
-#[test]
-fn task_definition_placeholders_are_obvious() {
-    let def = read_json(TASK_DEFINITION);
-    let s = task_settings(TASK_DEFINITION, &def, Spelling::Camel);
-    assert_eq!(
-        s.environment
-            .get("R53R_ROUTE53__ZONE_ID")
-            .map(String::as_str),
-        Some("<ZONE_ID>"),
-        "{TASK_DEFINITION}: environment R53R_ROUTE53__ZONE_ID must be the placeholder <ZONE_ID>"
-    );
-    assert_eq!(
-        s.environment.get("AWS_REGION").map(String::as_str),
-        Some("<REGION>"),
-        "{TASK_DEFINITION}: environment AWS_REGION must be the placeholder <REGION>"
-    );
-    let image = str_at(
-        TASK_DEFINITION,
-        &def,
-        &["containerDefinitions", "0", "image"],
-    );
-    assert!(
-        image.contains('<') && image.contains('>'),
-        "{TASK_DEFINITION}: containerDefinitions.0.image must hold a <PLACEHOLDER>, is {image:?}"
-    );
-    for role in ["taskRoleArn", "executionRoleArn"] {
-        let arn = str_at(TASK_DEFINITION, &def, &[role]);
-        assert!(
-            arn.contains("<ACCOUNT_ID>"),
-            "{TASK_DEFINITION}: {role} must hold the placeholder <ACCOUNT_ID>, is {arn:?}"
-        );
-    }
-    let policy = read_json(IAM_POLICY);
-    for statement in statements(&policy) {
-        if statement.actions.is_subset(&set(EC2_OPERATIONS)) {
-            continue; // EC2's statement has no resource to name (policy_grants_describe_instances_apart)
-        }
-        for resource in statement.names(&["Resource"]) {
-            assert_eq!(
-                resource, "arn:aws:route53:::hostedzone/<ZONE_ID>",
-                "{IAM_POLICY}: Statement.{}.Resource must be the zone's ARN with the placeholder <ZONE_ID>",
-                statement.index
-            );
-        }
-    }
-}
-
-/// EC2's operations (`ec2:DescribeInstances`, src/gc/ec2/sdk.rs) are needed only with `gc.enabled`: they
-/// stand in a statement of their own, marked by its Sid, that an operator who leaves gc off can drop, and it
-/// names no resource because DescribeInstances supports no resource-level permissions (IAM refuses it on
-/// anything but `*`).
-#[test]
-fn policy_grants_describe_instances_apart() {
-    let policy = read_json(IAM_POLICY);
-    let ec2 = set(EC2_OPERATIONS);
-    let mut granting = statements(&policy);
-    granting.retain(|s| !s.actions.is_disjoint(&ec2));
-    assert_eq!(
-        granting.len(),
-        1,
-        "{IAM_POLICY}: exactly one statement grants EC2's operations {ec2:?} (src/gc/ec2/sdk.rs)"
-    );
-    let statement = &granting[0];
-    let sid = statement.sid;
-    assert_eq!(
-        statement.actions, ec2,
-        "{IAM_POLICY}: Statement.{} ({sid}) must grant EC2's operations {ec2:?} (src/gc/ec2/sdk.rs) and nothing else",
-        statement.index
-    );
-    assert!(
-        sid.starts_with("GcOnly"),
-        "{IAM_POLICY}: the statement granting {ec2:?} must say it is for gc only (Sid GcOnly...), is {sid:?}"
-    );
-    assert_eq!(
-        statement.names(&["Resource"]),
-        set(&["*"]),
-        "{IAM_POLICY}: {sid}.Resource"
-    );
-    assert!(
-        statement.get(&[]).get("Condition").is_none(),
-        "{IAM_POLICY}: {sid} needs no condition"
-    );
-}
-
-#[test]
-fn policy_grants_exactly_the_operations_the_code_calls() {
-    let policy = read_json(IAM_POLICY);
-    let granted: BTreeSet<String> = statements(&policy)
-        .into_iter()
-        .flat_map(|s| s.actions)
-        .collect();
-    let mut declared = BTreeMap::new();
-    for (place, operations) in DECLARED_OPERATIONS {
-        assert!(!operations.is_empty(), "{place}: declares no operation");
-        for operation in *operations {
-            declared.insert(operation.to_string(), *place);
-        }
-    }
-    let missing: Vec<String> = declared
-        .iter()
-        .filter(|(action, _)| !granted.contains(*action))
-        .map(|(action, place)| format!("{action} (declared in {place})"))
-        .collect();
-    let extra: Vec<&String> = granted
-        .iter()
-        .filter(|a| !declared.contains_key(*a))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{IAM_POLICY}: Statement[*].Action does not grant what the code calls: {missing:?}"
-    );
-    assert!(
-        extra.is_empty(),
-        "{IAM_POLICY}: Statement[*].Action grants what no SDK client declares it calls (the OPERATIONS of \
-         src/route53/sdk.rs, src/gc/ec2/sdk.rs): {extra:?}"
-    );
-    for action in &granted {
-        assert!(
-            !action.contains('*'),
-            "{IAM_POLICY}: Statement[*].Action must not use wildcards: {action}"
-        );
-    }
-}
-
-#[test]
-fn policy_conditions_allow_only_what_the_code_sends() {
-    let policy = read_json(IAM_POLICY);
-    let mut statements = statements(&policy);
-    statements.retain(|s| s.actions.contains("route53:ChangeResourceRecordSets"));
-    assert!(
-        !statements.is_empty(),
-        "{IAM_POLICY}: no statement grants route53:ChangeResourceRecordSets"
-    );
-    // The record sets the daemon writes are of plan::RECORD_TYPE (desired_record builds them, and it only
-    // deletes record sets of that type that it owns), and its ledger and simple routing's ownership markers,
-    // both TXT records (ledger::LEDGER_TYPE); the change actions are those the Route53 client can send
-    // (route53::sdk::CHANGE_ACTIONS, one for each ChangeAction).
-    let types = set(&[RECORD_TYPE, LEDGER_TYPE]);
-    let actions = set(CHANGE_ACTIONS);
-    const CONDITION: [&str; 2] = ["Condition", "ForAllValues:StringEquals"];
-    for statement in statements {
-        let sid = statement.sid;
-        let keys: BTreeSet<&str> = statement
-            .get(&CONDITION)
-            .as_object()
-            .unwrap_or_else(|| panic!("{IAM_POLICY}: statement {sid}: Condition.ForAllValues:StringEquals is not an object"))
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert!(
-            keys.is_subset(&BTreeSet::from([
-                "route53:ChangeResourceRecordSetsRecordTypes",
-                "route53:ChangeResourceRecordSetsActions",
-                "route53:ChangeResourceRecordSetsNormalizedRecordNames",
-            ])),
-            "{IAM_POLICY}: statement {sid}: unexpected condition keys {keys:?}"
-        );
-        for (key, expected, what) in [
-            ("RecordTypes", &types, "the record types the code writes"),
-            ("Actions", &actions, "the change actions the code sends"),
-        ] {
-            let key = format!("route53:ChangeResourceRecordSets{key}");
-            assert_eq!(
-                statement.names(&[CONDITION[0], CONDITION[1], &key]),
-                *expected,
-                "{IAM_POLICY}: statement {sid}: Condition.ForAllValues:StringEquals.{key} must be exactly {what}"
-            );
-        }
-        for resource in statement.names(&["Resource"]) {
-            assert!(
-                resource.starts_with("arn:aws:route53:::hostedzone/"),
-                "{IAM_POLICY}: statement {sid}: Resource must be the zone, is {resource:?}"
-            );
-        }
-    }
-}
-
-#[test]
-fn cloudformation_task_role_carries_the_iam_policy() {
-    let template = Template::load();
-    let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
-    let role_name = template.get_att_arn_target(
-        at(CLOUDFORMATION, def, &["Properties", "TaskRoleArn"]),
-        "TaskDefinition.Properties.TaskRoleArn",
-    );
-    let role = template.resource(role_name);
-    assert_eq!(
-        str_at(CLOUDFORMATION, role, &["Type"]),
-        "AWS::IAM::Role",
-        "{CLOUDFORMATION}: {role_name}.Type"
-    );
-    assert!(
-        role["Properties"].get("ManagedPolicyArns").is_none(),
-        "{CLOUDFORMATION}: {role_name}.Properties.ManagedPolicyArns would grant more than {IAM_POLICY}"
-    );
-    let policies = at(CLOUDFORMATION, role, &["Properties", "Policies"])
-        .as_array()
-        .unwrap_or_else(|| {
-            panic!("{CLOUDFORMATION}: {role_name}.Properties.Policies is not a list")
-        });
-    assert_eq!(
-        policies.len(),
-        1,
-        "{CLOUDFORMATION}: {role_name}.Properties.Policies must hold the one policy of {IAM_POLICY}"
-    );
-    let document = template.resolve(at(CLOUDFORMATION, &policies[0], &["PolicyDocument"]));
-    assert_eq!(
-        document,
-        read_json(IAM_POLICY),
-        "{CLOUDFORMATION}: {role_name}.Properties.Policies.0.PolicyDocument (its Fn::Sub resolved to \
-         arn:aws:route53:::hostedzone/<ZONE_ID>) must equal {IAM_POLICY}"
-    );
-    let trusted = template.resolve(at(
-        CLOUDFORMATION,
-        role,
-        &[
-            "Properties",
-            "AssumeRolePolicyDocument",
-            "Statement",
-            "0",
-            "Principal",
-            "Service",
-        ],
-    ));
-    assert_eq!(
-        trusted, "ecs-tasks.amazonaws.com",
-        "{CLOUDFORMATION}: {role_name}.Properties.AssumeRolePolicyDocument.Statement.0.Principal.Service"
-    );
-}
-
-#[test]
-fn cloudformation_task_definition_matches_the_json_one() {
-    let template = Template::load();
-    let (name, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
-    let resolved = template.resolve(at(CLOUDFORMATION, def, &["Properties"]));
-    let from_template = task_settings(CLOUDFORMATION, &resolved, Spelling::Pascal);
-    check_task_settings(CLOUDFORMATION, &from_template);
-    let from_json = task_settings(
-        TASK_DEFINITION,
-        &read_json(TASK_DEFINITION),
-        Spelling::Camel,
-    );
-    let differences = differing_fields(&from_template, &from_json);
-    assert!(
-        differences.is_empty(),
-        "{CLOUDFORMATION}: resource {name} (Ref and Fn::Sub resolved to the placeholders) must set what \
-         {TASK_DEFINITION} sets; differs in {differences:#?}"
-    );
-    assert_eq!(from_template, from_json);
-    let image = str_at(
-        CLOUDFORMATION,
-        &resolved,
-        &["ContainerDefinitions", "0", "Image"],
-    );
-    assert_eq!(
-        image, "<IMAGE>",
-        "{CLOUDFORMATION}: {name}.ContainerDefinitions.0.Image must be Ref Image"
-    );
-    let execution = template.get_att_arn_target(
-        at(CLOUDFORMATION, def, &["Properties", "ExecutionRoleArn"]),
-        "TaskDefinition.Properties.ExecutionRoleArn",
-    );
-    assert_eq!(
-        str_at(CLOUDFORMATION, template.resource(execution), &["Type"]),
-        "AWS::IAM::Role",
-        "{CLOUDFORMATION}: {execution}.Type"
-    );
-}
-
-#[test]
-fn cloudformation_runs_a_daemon_service_from_parameters() {
-    let template = Template::load();
-    for parameter in ["Cluster", "ZoneId", "Image"] {
-        at(CLOUDFORMATION, &template.doc, &["Parameters", parameter]);
-    }
-    let (task_def_name, _) = template.only_resource_of("AWS::ECS::TaskDefinition");
-    let (service_name, service) = template.only_resource_of("AWS::ECS::Service");
-    let properties = at(CLOUDFORMATION, service, &["Properties"]);
-    assert_eq!(
-        str_at(CLOUDFORMATION, properties, &["SchedulingStrategy"]),
-        "DAEMON",
-        "{CLOUDFORMATION}: {service_name}.Properties.SchedulingStrategy"
-    );
-    assert_eq!(
-        str_at(CLOUDFORMATION, properties, &["TaskDefinition", "Ref"]),
-        task_def_name,
-        "{CLOUDFORMATION}: {service_name}.Properties.TaskDefinition must be Ref {task_def_name}"
-    );
-    assert_eq!(
-        str_at(CLOUDFORMATION, properties, &["Cluster", "Ref"]),
-        "Cluster",
-        "{CLOUDFORMATION}: {service_name}.Properties.Cluster must be Ref Cluster"
-    );
-    template.only_resource_of("AWS::Logs::LogGroup");
-    // Everything account-specific comes from parameters: no <PLACEHOLDER> is left in the resources.
-    let resources = serde_json::to_string(template.resources()).unwrap();
-    assert!(
-        !resources.contains("<") && !resources.contains(">"),
-        "{CLOUDFORMATION}: Resources must take account, region, zone and image from parameters, not <PLACEHOLDERS>"
-    );
-}
-
-/// The healthcheck names the binary where the image puts it (checked once the top-level Dockerfile exists).
-#[test]
-fn healthcheck_runs_the_image_entrypoint() {
-    let Ok(dockerfile) = std::fs::read_to_string(root().join("Dockerfile")) else {
-        eprintln!(
-            "no top-level Dockerfile yet: the healthcheck's binary path is not checked against it"
-        );
-        return;
-    };
-    let quoted = format!("\"{IMAGE_BINARY}\"");
-    assert!(
-        dockerfile
-            .lines()
-            .any(|l| l.trim_start().starts_with("ENTRYPOINT") && l.contains(&quoted)),
-        "Dockerfile: no ENTRYPOINT [{quoted}]: {TASK_DEFINITION} and {CLOUDFORMATION} run {IMAGE_BINARY} healthcheck"
-    );
-}
-
-/// The CloudFormation resolver turns the template's forms into the plain files' placeholders.
-#[test]
-fn template_resolver_maps_parameters_to_placeholders() {
-    let template = Template::load();
-    let sub =
-        serde_json::json!({ "Fn::Sub": "arn:${AWS::Partition}:route53:::hostedzone/${ZoneId}" });
-    assert_eq!(
-        template.resolve(&sub),
-        Value::String("arn:aws:route53:::hostedzone/<ZONE_ID>".into())
-    );
-    assert_eq!(
-        template.resolve(&serde_json::json!({ "Ref": "AWS::Region" })),
-        Value::String("<REGION>".into())
-    );
 }
