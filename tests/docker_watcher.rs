@@ -15,8 +15,7 @@ use route53_registrator::desired::state::DesiredState;
 use route53_registrator::docker::container::{ContainerEvent, ContainerInfo, Health};
 use route53_registrator::docker::engine::{resolve_host, started_at, BollardDocker, DockerApi};
 use route53_registrator::docker::watcher::{Connection, DockerStatus, DockerWatcher};
-use route53_registrator::docker::{Event, Snapshot};
-use route53_registrator::testing::{wait_until, Recorder, Recording};
+use route53_registrator::testing::{wait_until, Recorder, Recording, WatcherMessage};
 
 use support::docker::{
     docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,
@@ -30,28 +29,9 @@ fn host() -> String {
     resolve_host("", std::env::var("DOCKER_HOST").ok().as_deref())
 }
 
-/// What the watcher sent, in order.
-#[derive(Clone, Debug)]
-enum Seen {
-    Snapshot(Vec<ContainerInfo>),
-    Event(ContainerEvent),
-}
-
-impl From<Event> for Seen {
-    fn from(Event(event): Event) -> Self {
-        Seen::Event(event)
-    }
-}
-
-impl From<Snapshot> for Seen {
-    fn from(Snapshot(containers): Snapshot) -> Self {
-        Seen::Snapshot(containers)
-    }
-}
-
 /// A supervised watcher of the real engine, and what it sends.
 struct Watched {
-    seen: Recording<Seen>,
+    seen: Recording<WatcherMessage>,
     status: Arc<DockerStatus>,
     _watcher: Addr<DockerWatcher>,
 }
@@ -78,7 +58,7 @@ impl Watched {
         }
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    fn seen(&self) -> Vec<WatcherMessage> {
         self.seen.seen()
     }
 
@@ -86,8 +66,8 @@ impl Watched {
         self.seen()
             .into_iter()
             .filter_map(|seen| match seen {
-                Seen::Snapshot(containers) => Some(containers),
-                Seen::Event(_) => None,
+                WatcherMessage::Snapshot(containers) => Some(containers),
+                WatcherMessage::Event(_) => None,
             })
             .collect()
     }
@@ -97,7 +77,7 @@ impl Watched {
         self.seen()
             .into_iter()
             .filter_map(|seen| match seen {
-                Seen::Event(event) if event_id(&event) == id => Some(event),
+                WatcherMessage::Event(event) if event_id(&event) == id => Some(event),
                 _ => None,
             })
             .collect()

@@ -61,6 +61,15 @@ impl Setup {
         Setup { emu, zone }
     }
 
+    /// A multivalue writer of [`IP`] that has published `list` and settled.
+    async fn settled_writer(&self, list: &[&str]) -> Addr<Route53Writer> {
+        let writer = self.writer(fast_writer_settings(Routing::Multivalue));
+        writer.do_send(HostIp(IP));
+        writer.do_send(names(list));
+        settle(&writer).await;
+        writer
+    }
+
     fn writer(&self, settings: WriterSettings) -> Addr<Route53Writer> {
         self.writer_over(Arc::new(self.emu.clone()), settings)
     }
@@ -128,6 +137,14 @@ impl Setup {
             .into_iter()
             .filter(|r| r.operation == Operation::ChangeResourceRecordSets)
             .collect()
+    }
+
+    /// ChangeResourceRecordSets requests Route53 answered with a 400 (throttled, busy or refused).
+    fn refused_changes(&self) -> usize {
+        self.change_requests()
+            .iter()
+            .filter(|r| r.status == 400)
+            .count()
     }
 
     /// Puts a record set in the zone by hand (another instance, an operator), unlogged.
@@ -298,10 +315,7 @@ async fn nothing_is_read_or_written_before_the_ip_and_the_names_are_known() {
 #[actix_rt::test]
 async fn withdrawing_one_name_leaves_the_others() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["api", "db", "web"]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&["api", "db", "web"]).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "db", "web"]);
     s.emu.clear_requests();
 
@@ -320,10 +334,7 @@ async fn another_owners_record_set_under_the_same_name_survives() {
     let s = Setup::new();
     let theirs = s.multivalue("web", "10.0.0.2", "10.0.0.2");
     s.put(theirs.clone());
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&["web"]).await;
     assert_eq!(s.records().len(), 2, "both owners under web");
 
     writer.do_send(names(&[]));
@@ -408,10 +419,7 @@ async fn a_weighted_writer_joins_a_group_created_after_its_read_at_the_groups_tt
 #[actix_rt::test]
 async fn a_burst_of_changes_goes_out_as_one_request() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&[]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&[]).await;
     s.emu.clear_requests();
 
     let mut desired = BTreeSet::new();
@@ -439,10 +447,7 @@ async fn a_burst_of_changes_goes_out_as_one_request() {
 #[actix_rt::test]
 async fn no_calls_while_nothing_changes() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&["web"]).await;
     s.emu.clear_requests();
 
     writer.do_send(HostIp(IP));
@@ -459,10 +464,7 @@ async fn a_record_set_of_ours_left_from_before_is_withdrawn_at_start() {
     s.put(s.multivalue("old", "10.0.0.1", "10.0.0.1"));
     s.put(s.multivalue("web", "10.0.0.1", "10.0.0.1"));
     s.put(s.multivalue("old", "10.0.0.2", "10.0.0.2"));
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    settle(&writer).await;
+    let _writer = s.settled_writer(&["web"]).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
     assert_eq!(s.owned_names("10.0.0.2"), vec!["old"]);
     let sent = s.change_requests();
@@ -479,10 +481,7 @@ async fn a_record_set_of_ours_left_from_before_is_withdrawn_at_start() {
 #[actix_rt::test]
 async fn faults_are_retried_until_every_change_is_applied() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&[]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&[]).await;
 
     let faults = [
         Fault::Status(503),
@@ -507,10 +506,7 @@ async fn faults_are_retried_until_every_change_is_applied() {
 #[actix_rt::test]
 async fn throttling_is_retried_and_nothing_is_lost() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&[]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&[]).await;
 
     // Below the writer's own pace (one change request per 200 ms `max_delay`), so the throttle is hit.
     s.emu.set_throttle(Some(2.0));
@@ -521,11 +517,7 @@ async fn throttling_is_retried_and_nothing_is_lost() {
         settle(&writer).await;
     }
     assert_eq!(s.owned_names("10.0.0.1").len(), 12);
-    let throttled = s
-        .change_requests()
-        .iter()
-        .filter(|r| r.status == 400)
-        .count();
+    let throttled = s.refused_changes();
     assert!(
         throttled > 0,
         "the throttle was hit: {:?}",
@@ -536,10 +528,7 @@ async fn throttling_is_retried_and_nothing_is_lost() {
 #[actix_rt::test]
 async fn prior_request_not_complete_is_retried() {
     let s = Setup::new();
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["a"]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&["a"]).await;
 
     s.emu.set_prior_request_window(ms(500));
     writer.do_send(names(&["a", "b"]));
@@ -547,11 +536,7 @@ async fn prior_request_not_complete_is_retried() {
     writer.do_send(names(&["a", "b", "c"]));
     settle(&writer).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["a", "b", "c"]);
-    let refused = s
-        .change_requests()
-        .iter()
-        .filter(|r| r.status == 400)
-        .count();
+    let refused = s.refused_changes();
     assert!(
         refused > 0,
         "a change arrived inside the window: {:?}",
@@ -944,10 +929,7 @@ async fn shutdown_with_deregister_withdraws_everything_ours_and_nothing_else() {
     let plain = s.plain("static", "192.0.2.1");
     s.put(theirs.clone());
     s.put(plain.clone());
-    let writer = s.writer(fast_writer_settings(Routing::Multivalue));
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["api", "web"]));
-    settle(&writer).await;
+    let writer = s.settled_writer(&["api", "web"]).await;
     assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
 
     let report = shutdown(&writer, true).await;

@@ -13,6 +13,7 @@ use common::*;
 use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{Change, Route53Api, Route53Error};
+use route53_registrator::testing::wait_until;
 
 struct Setup {
     emulator: Emulator,
@@ -628,7 +629,7 @@ async fn server_errors_resets_and_stalls_on_the_wire() {
     );
     let emulator = s.emulator.clone();
     let zone = s.zone.clone();
-    wait_for("the stalled change", Duration::from_secs(5), || {
+    wait_until(Duration::from_secs(5), "the stalled change", || {
         a_records(emulator.record_sets(&zone)).len() == 1
     })
     .await;

@@ -254,25 +254,21 @@ mod tests {
         names.iter().map(|n| n.to_string()).collect()
     }
 
-    /// A classifier with the default rules, not started yet, sending to a recorder.
-    fn recorded() -> (Classifier, Recording<DesiredNames>) {
+    /// A classifier with the default rules, not started yet, counting in `stats` and sending to a recorder.
+    fn recorded(stats: Stats) -> (Classifier, Recording<DesiredNames>) {
         let recorder = Recorder::start();
-        let classifier = Classifier::new(
-            SelectionSettings::default(),
-            recorder.recipient(),
-            Stats::new(),
-        );
+        let classifier = Classifier::new(SelectionSettings::default(), recorder.recipient(), stats);
         (classifier, recorder)
     }
 
     fn start() -> (Addr<Classifier>, Recording<DesiredNames>) {
-        let (classifier, recorder) = recorded();
+        let (classifier, recorder) = recorded(Stats::new());
         (classifier.start(), recorder)
     }
 
     /// As [`start`], under a supervisor that restarts it after a panic.
     fn start_supervised() -> (Addr<Classifier>, Recording<DesiredNames>) {
-        let (classifier, recorder) = recorded();
+        let (classifier, recorder) = recorded(Stats::new());
         (classifier.start_supervised(), recorder)
     }
 
@@ -426,13 +422,8 @@ mod tests {
     #[actix_rt::test]
     async fn refusals_are_counted_once_per_container() {
         let stats = Stats::new();
-        let recorder = Recorder::start();
-        let classifier = Classifier::new(
-            SelectionSettings::default(),
-            recorder.recipient(),
-            stats.clone(),
-        )
-        .start();
+        let (classifier, recorder) = recorded(stats.clone());
+        let classifier = classifier.start();
         let refused = svc("r", "api.v2");
         classifier
             .send(Snapshot(vec![refused.clone(), svc("w", "web")]))

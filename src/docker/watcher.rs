@@ -371,7 +371,7 @@ mod tests {
 
     use super::*;
     use crate::docker::container::Health;
-    use crate::testing::{wait_until, Recorder, Recording};
+    use crate::testing::{wait_until, Recorder, Recording, WatcherMessage};
 
     fn container(id: &str) -> ContainerInfo {
         ContainerInfo {
@@ -485,23 +485,11 @@ mod tests {
         Event(ContainerEvent),
     }
 
-    impl From<Event> for Seen {
-        fn from(Event(event): Event) -> Self {
-            Seen::Event(event)
-        }
-    }
-
-    impl From<Snapshot> for Seen {
-        fn from(Snapshot(containers): Snapshot) -> Self {
-            Seen::Snapshot(containers.into_iter().map(|c| c.id).collect())
-        }
-    }
-
     const WAIT: Duration = Duration::from_secs(10);
 
     struct Harness {
         docker: Arc<FakeDocker>,
-        seen: Recording<Seen>,
+        seen: Recording<WatcherMessage>,
         status: Arc<DockerStatus>,
         connects: Arc<AtomicUsize>,
         _watcher: Addr<DockerWatcher>,
@@ -550,8 +538,16 @@ mod tests {
     }
 
     impl Harness {
+        /// What the watcher sent, its snapshots as container ids.
         fn seen(&self) -> Vec<Seen> {
-            self.seen.seen()
+            let seen = self.seen.seen().into_iter();
+            seen.map(|sent| match sent {
+                WatcherMessage::Snapshot(containers) => {
+                    Seen::Snapshot(containers.into_iter().map(|c| c.id).collect())
+                }
+                WatcherMessage::Event(event) => Seen::Event(event),
+            })
+            .collect()
         }
     }
 

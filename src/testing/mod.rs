@@ -8,7 +8,8 @@
 //! - [`Double`]: the one test double of [`Route53Api`](crate::route53::Route53Api), delegating to any
 //!   implementation (the in-process emulator, usually) or answering from a script, counting the calls of
 //!   each operation and running the test's hooks before them.
-//! - [`Recorder`]: an actor that records every message it is sent, in order.
+//! - [`Recorder`]: an actor that records every message it is sent, in order ([`WatcherMessage`]: the
+//!   watcher's two).
 //! - [`wait_until`]: polls a condition until it holds, failing the test after a deadline.
 
 pub mod double;
@@ -18,7 +19,7 @@ pub mod recorder;
 use std::time::{Duration, Instant};
 
 pub use double::{fail, pass, Double, HookFuture};
-pub use recorder::{Recordable, Recorder, Recording};
+pub use recorder::{Recordable, Recorder, Recording, WatcherMessage};
 
 /// Polls `condition` every 5 ms (the runtime, actix's or tokio's, runs meanwhile) until it holds; panics
 /// naming `what` once `timeout` has passed.

@@ -6,14 +6,36 @@ use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr, Context, Handler, Message, MessageResult, Recipient};
 
+use crate::docker::container::{ContainerEvent, ContainerInfo};
+use crate::docker::{Event, Snapshot};
+
 /// A message a [`Recorder`] records: one the daemon's actors send each other (a test records what an actor
 /// sends downstream).
 pub trait Recordable: Message<Result = ()> + Send + 'static {}
 
-impl Recordable for crate::docker::Event {}
-impl Recordable for crate::docker::Snapshot {}
+impl Recordable for Event {}
+impl Recordable for Snapshot {}
 impl Recordable for crate::desired::DesiredNames {}
 impl Recordable for crate::host::HostIp {}
+
+/// What a `DockerWatcher` sends, in order: one `Recorder<WatcherMessage>` records both its messages.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatcherMessage {
+    Snapshot(Vec<ContainerInfo>),
+    Event(ContainerEvent),
+}
+
+impl From<Event> for WatcherMessage {
+    fn from(Event(event): Event) -> Self {
+        WatcherMessage::Event(event)
+    }
+}
+
+impl From<Snapshot> for WatcherMessage {
+    fn from(Snapshot(containers): Snapshot) -> Self {
+        WatcherMessage::Snapshot(containers)
+    }
+}
 
 /// Records every message `M` it receives as a `T` (`M` itself, or a test's enum of the several messages
 /// it records, in one order), through `From`.

@@ -2,7 +2,7 @@
 //! `aws-sdk-route53` client pointed at a local endpoint with static test credentials and no retries.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
 
@@ -133,16 +133,4 @@ pub fn sdk_batch(changes: &[Change]) -> aws_sdk_route53::types::ChangeBatch {
         );
     }
     batch.build().unwrap()
-}
-
-/// Polls `condition` every 10 ms until it holds, or panics with `what` after `timeout`.
-pub async fn wait_for(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
