@@ -438,13 +438,18 @@ fn read_json(relative: &str) -> Value {
 fn at<'a>(file: &str, value: &'a Value, path: &[&str]) -> &'a Value {
     let mut current = value;
     for (i, step) in path.iter().enumerate() {
-        let next = match step.parse::<usize>() {
-            Ok(index) => current.get(index),
-            Err(_) => current.get(*step),
-        };
-        current = next.unwrap_or_else(|| panic!("{file}: key {} is missing", path[..=i].join(".")));
+        current = child(current, step)
+            .unwrap_or_else(|| panic!("{file}: key {} is missing", path[..=i].join(".")));
     }
     current
+}
+
+/// The value under `step`: an object's key, or an array's index written as a number.
+fn child<'a>(value: &'a Value, step: &str) -> Option<&'a Value> {
+    match step.parse::<usize>() {
+        Ok(index) => value.get(index),
+        Err(_) => value.get(step),
+    }
 }
 
 fn str_at<'a>(file: &str, value: &'a Value, path: &[&str]) -> &'a str {
@@ -721,10 +726,7 @@ impl<'a> Reader<'a> {
     fn find(&self, path: &[&str]) -> Option<&'a Value> {
         self.path(path)
             .iter()
-            .try_fold(self.root, |v, step| match step.parse::<usize>() {
-                Ok(index) => v.get(index),
-                Err(_) => v.get(step.as_str()),
-            })
+            .try_fold(self.root, |v, step| child(v, step))
     }
 
     /// The object at `path`, read the same way.
