@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use aws_sdk_route53::config::retry::RetryConfig;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
-use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
 use futures_util::future::FutureExt;
 use proptest::prelude::*;
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation, ServerHandle};
@@ -31,7 +29,7 @@ use route53_registrator::route53::{
     Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
 };
 use route53_registrator::stats::Stats;
-use route53_registrator::testing::{pass, wait_until, Double};
+use route53_registrator::testing::{emulator_sdk_config, pass, wait_until, Double};
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
 use route53_registrator::writer::ledger::{is_ledger, ledger_name, ledger_record, LEDGER_PARENT};
 use route53_registrator::writer::{Settle, Shutdown, WriteReport};
@@ -226,18 +224,7 @@ async fn quiet_period() {
 }
 
 fn sdk_client(endpoint: &str, operation_timeout: Duration) -> SdkRoute53 {
-    let config = aws_sdk_route53::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDTEST",
-            "test-secret",
-            None,
-            None,
-            "writer-tests",
-        ))
-        .retry_config(RetryConfig::disabled())
+    let config = emulator_sdk_config(endpoint)
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_timeout(operation_timeout)

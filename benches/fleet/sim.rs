@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use actix::Addr;
 use actix_rt::task::JoinHandle;
-use aws_sdk_route53::config::retry::RetryConfig;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
-use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
 use futures_util::future::join_all;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -33,6 +31,7 @@ use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
 use route53_registrator::stats::Stats;
+use route53_registrator::testing::emulator_sdk_config;
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
 use route53_registrator::writer::ledger::ledger_name;
 use route53_registrator::writer::pacing::startup_delay;
@@ -312,18 +311,7 @@ impl Prepared {
 /// service or leaves the machine), the SDK's retries off and the daemon's timeouts, as
 /// `route53_registrator::aws::sdk_config` builds it in `src/main.rs`.
 fn sdk_config(endpoint: &str) -> aws_sdk_route53::Config {
-    aws_sdk_route53::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new(
-            "AKIDFLEETBENCH",
-            "fleet-bench-secret",
-            None,
-            None,
-            "fleet-bench",
-        ))
-        .retry_config(RetryConfig::disabled())
+    emulator_sdk_config(endpoint)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)

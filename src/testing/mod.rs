@@ -11,6 +11,7 @@
 //! - [`Recorder`]: an actor that records every message it is sent, in order ([`WatcherMessage`]: the
 //!   watcher's two).
 //! - [`wait_until`]: polls a condition until it holds, failing the test after a deadline.
+//! - [`emulator_sdk_config`]: the AWS SDK's Route53 configuration for the emulator over HTTP.
 
 pub mod double;
 pub mod record_set;
@@ -32,4 +33,24 @@ pub async fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The AWS SDK's Route53 configuration for the emulator at `endpoint`, to which a test adds its timeouts:
+/// region us-east-1, static test credentials (nothing asks the instance metadata service or leaves the
+/// machine), the SDK's retries off (every request the test makes is one request on the wire).
+pub fn emulator_sdk_config(endpoint: &str) -> aws_sdk_route53::config::Builder {
+    use aws_sdk_route53::config::retry::RetryConfig;
+    use aws_sdk_route53::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_route53::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        ))
+        .retry_config(RetryConfig::disabled())
 }

@@ -63,19 +63,12 @@ pub fn sdk_client_with_timeout(
     endpoint: &str,
     timeout: Option<Duration>,
 ) -> aws_sdk_route53::Client {
-    use aws_sdk_route53::config::{
-        retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
-    };
+    use aws_sdk_route53::config::timeout::TimeoutConfig;
     let mut timeouts = TimeoutConfig::builder();
     if let Some(timeout) = timeout {
         timeouts = timeouts.operation_timeout(timeout);
     }
-    let config = aws_sdk_route53::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(endpoint)
-        .retry_config(RetryConfig::disabled())
+    let config = route53_registrator::testing::emulator_sdk_config(endpoint)
         .timeout_config(timeouts.build())
         .build();
     aws_sdk_route53::Client::from_conf(config)
