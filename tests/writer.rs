@@ -147,14 +147,17 @@ impl Setup {
 
     /// Puts a record set in the zone by hand (another instance, an operator), unlogged.
     fn put(&self, rs: RecordSet) {
+        self.by_hand(ChangeAction::Create, rs);
+    }
+
+    /// Deletes a record set from the zone by hand (drift), unlogged.
+    fn remove(&self, rs: RecordSet) {
+        self.by_hand(ChangeAction::Delete, rs);
+    }
+
+    fn by_hand(&self, action: ChangeAction, record_set: RecordSet) {
         self.emu
-            .apply_directly(
-                &self.zone.id,
-                &[Change {
-                    action: ChangeAction::Create,
-                    record_set: rs,
-                }],
-            )
+            .apply_directly(&self.zone.id, &[Change { action, record_set }])
             .unwrap();
     }
 
@@ -722,66 +725,49 @@ fn stalled_writer(s: &Setup, server: &route53_emulator::ServerHandle) -> Addr<Ro
     )
 }
 
-/// A CREATE that timed out but was applied, for a name that is no longer desired when the writer tries
-/// again: the writer reads the name before its next diff, finds the record set, and withdraws it (instead
-/// of leaving it orphaned until a restart).
-#[actix_rt::test]
-async fn a_create_that_timed_out_but_landed_is_withdrawn_when_no_longer_desired() {
+/// A change that timed out but was applied, when the writer tries again with what was desired before it:
+/// the writer reads the name before its next diff and finds what the stalled change did. `before` is what is
+/// published first, `stalled` what the stalled change publishes.
+async fn a_change_that_timed_out_but_landed_is_undone(before: &[&str], stalled: &[&str]) {
     let s = Setup::new();
     let server = spawn_server(s.emu.clone(), 0).unwrap();
     let writer = stalled_writer(&s, &server);
     writer.do_send(HostIp(IP));
-    writer.do_send(names(&[]));
+    writer.do_send(names(before));
     settle(&writer).await;
+    assert_eq!(s.owned_names("10.0.0.1"), before);
 
     s.emu.fail_next(1, Fault::Stall(ms(300)));
-    writer.do_send(names(&["web"]));
+    writer.do_send(names(stalled));
     wait_until(
         DEADLINE,
-        "the stalled CREATE lands after the client gave up",
-        || s.owned_names("10.0.0.1") == vec!["web"],
+        &format!("the stalled change to {stalled:?} lands after the client gave up"),
+        || s.owned_names("10.0.0.1") == stalled,
     )
     .await;
-    writer.do_send(names(&[]));
+    writer.do_send(names(before));
     let report = settle(&writer).await;
     assert_eq!(
         s.owned_names("10.0.0.1"),
-        Vec::<String>::new(),
-        "no record set of ours left: {:?}",
+        before,
+        "back to {before:?}: {:?}",
         s.emu.requests()
     );
     assert_eq!(report.rejected, 0);
 }
 
+/// A CREATE that timed out but was applied, for a name that is no longer desired when the writer tries
+/// again: withdrawn (instead of left orphaned until a restart).
+#[actix_rt::test]
+async fn a_create_that_timed_out_but_landed_is_withdrawn_when_no_longer_desired() {
+    a_change_that_timed_out_but_landed_is_undone(&[], &["web"]).await;
+}
+
 /// The mirror: a DELETE that timed out but was applied, for a name desired again when the writer tries
-/// again: the writer finds the record set gone and publishes it (instead of waiting for a verification).
+/// again: published again (instead of waiting for a verification).
 #[actix_rt::test]
 async fn a_delete_that_timed_out_but_landed_is_undone_when_desired_again() {
-    let s = Setup::new();
-    let server = spawn_server(s.emu.clone(), 0).unwrap();
-    let writer = stalled_writer(&s, &server);
-    writer.do_send(HostIp(IP));
-    writer.do_send(names(&["web"]));
-    settle(&writer).await;
-    assert_eq!(s.owned_names("10.0.0.1"), vec!["web"]);
-
-    s.emu.fail_next(1, Fault::Stall(ms(300)));
-    writer.do_send(names(&[]));
-    wait_until(
-        DEADLINE,
-        "the stalled DELETE lands after the client gave up",
-        || s.owned_names("10.0.0.1").is_empty(),
-    )
-    .await;
-    writer.do_send(names(&["web"]));
-    let report = settle(&writer).await;
-    assert_eq!(
-        s.owned_names("10.0.0.1"),
-        vec!["web"],
-        "published again: {:?}",
-        s.emu.requests()
-    );
-    assert_eq!(report.rejected, 0);
+    a_change_that_timed_out_but_landed_is_undone(&["web"], &[]).await;
 }
 
 /// A hook that fails the next `remaining` calls with `error`, counting them in `failed`.
@@ -1037,28 +1023,24 @@ async fn shutdown_flushes_what_is_pending_at_once() {
     assert_eq!(s.owned_names("10.0.0.1"), vec!["api", "web"]);
 }
 
-#[actix_rt::test]
-async fn verification_repairs_drift() {
-    let s = Setup::new();
-    let writer = s.writer(WriterSettings {
+/// A multivalue writer that verifies every 200 ms.
+fn verifying() -> WriterSettings {
+    WriterSettings {
         verify_interval: ms(200),
         ledger: false,
         once: false,
         ..fast_writer_settings(Routing::Multivalue)
-    });
+    }
+}
+
+#[actix_rt::test]
+async fn verification_repairs_drift() {
+    let s = Setup::new();
+    let writer = s.writer(verifying());
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
-    let ours = s.multivalue("web", "10.0.0.1", "10.0.0.1");
-    s.emu
-        .apply_directly(
-            &s.zone.id,
-            &[Change {
-                action: ChangeAction::Delete,
-                record_set: ours,
-            }],
-        )
-        .unwrap();
+    s.remove(s.multivalue("web", "10.0.0.1", "10.0.0.1"));
     s.emu.clear_requests();
     wait_until(DEADLINE, "the deleted record set is back", || {
         s.owned_names("10.0.0.1") == vec!["web"]
@@ -1207,28 +1189,12 @@ async fn a_panic_in_verification_restarts_the_writer_which_repairs_drift() {
     let s = Setup::new();
     // The first list reads the zone; the second is the first verification.
     let api = panic_once(s.emu.clone(), PanicAt::List(2));
-    let writer = s.writer_over(
-        api.clone(),
-        WriterSettings {
-            verify_interval: ms(200),
-            ledger: false,
-            once: false,
-            ..fast_writer_settings(Routing::Multivalue)
-        },
-    );
+    let writer = s.writer_over(api.clone(), verifying());
     writer.do_send(HostIp(IP));
     writer.do_send(names(&["web"]));
     settle(&writer).await;
     assert_eq!(api.lists(), 1);
-    s.emu
-        .apply_directly(
-            &s.zone.id,
-            &[Change {
-                action: ChangeAction::Delete,
-                record_set: s.multivalue("web", "10.0.0.1", "10.0.0.1"),
-            }],
-        )
-        .unwrap();
+    s.remove(s.multivalue("web", "10.0.0.1", "10.0.0.1"));
     wait_until(DEADLINE, "the deleted record set is back", || {
         s.owned_names("10.0.0.1") == vec!["web"]
     })
