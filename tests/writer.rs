@@ -1376,14 +1376,8 @@ async fn a_lost_compare_and_swap_is_a_conflict_on_the_wire() {
         s.emu.set_legacy_invalid_change_batch(legacy);
         let server = spawn_server(s.emu.clone(), 0).unwrap();
         let client = sdk_client(&server.endpoint(), Duration::from_secs(5));
-        let read = RecordSet {
-            values: vec!["10.0.0.1".into()],
-            ..s.plain("web", "10.0.0.1")
-        };
-        s.put(RecordSet {
-            values: vec!["10.0.0.1".into(), "10.0.0.2".into()],
-            ..read.clone()
-        });
+        let read = s.plain("web", "10.0.0.1");
+        s.put(read.clone().values(&["10.0.0.1", "10.0.0.2"]));
         let stale = [
             Change {
                 action: ChangeAction::Delete,
@@ -1391,10 +1385,7 @@ async fn a_lost_compare_and_swap_is_a_conflict_on_the_wire() {
             },
             Change {
                 action: ChangeAction::Create,
-                record_set: RecordSet {
-                    values: vec!["10.0.0.1".into(), "10.0.0.3".into()],
-                    ..read.clone()
-                },
+                record_set: read.clone().values(&["10.0.0.1", "10.0.0.3"]),
             },
         ];
         let error = client

@@ -97,11 +97,8 @@ async fn prints_the_endpoint_and_zone_serves_and_stops_on_sigterm() {
     let zone = zone.hosted_zone().unwrap();
     assert_eq!(zone.name(), "apps.internal.");
     assert!(zone.config().unwrap().private_zone());
-    let set = multivalue("web", "h1", "10.0.0.1");
-    let record = route53_registrator::route53::RecordSet {
-        name: "web.apps.internal.".into(),
-        ..set
-    };
+    let record = route53_registrator::route53::RecordSet::a("web.apps.internal.", "10.0.0.1")
+        .multivalue("h1");
     client
         .change_resource_record_sets()
         .hosted_zone_id(&running.zone_id)

@@ -67,10 +67,7 @@ async fn a_change_within_the_window_of_the_previous_one_is_prior_request_not_com
 
     // Reads, and changes to another zone, are not held up.
     emulator.list_record_sets(&zone, None, None).await.unwrap();
-    let other_set = RecordSet {
-        name: "web.other.discovery.".into(),
-        ..multivalue("x", "h1", "10.0.0.1")
-    };
+    let other_set = RecordSet::a("web.other.discovery.", "10.0.0.1").multivalue("h1");
     emulator
         .change_record_sets(&other, &[create(other_set)])
         .await

@@ -206,10 +206,7 @@ async fn a_batch_is_atomic_and_reports_every_broken_change() {
         create(multivalue("web", "h1", "10.0.0.1")),
         create(multivalue("api", "h1", "10.0.0.300")),
         create(multivalue("db", "h1", "10.0.0.1")),
-        create(RecordSet {
-            name: "web.elsewhere.".into(),
-            ..multivalue("x", "h1", "10.0.0.1")
-        }),
+        create(RecordSet::a("web.elsewhere.", "10.0.0.1").multivalue("h1")),
     ];
     let messages = rejected(emulator.change_record_sets(&zone, &batch).await);
     assert_eq!(
@@ -671,10 +668,7 @@ async fn a_weighted_group_moves_to_a_new_ttl_as_a_whole() {
 async fn names_must_lie_inside_the_zone() {
     let (emulator, zone) = zone();
     for name in ["web.other.", "evilservice.discovery.", "discovery."] {
-        let set = RecordSet {
-            name: name.into(),
-            ..multivalue("x", "h1", "10.0.0.1")
-        };
+        let set = RecordSet::a(name, "10.0.0.1").multivalue("h1");
         let messages = rejected(emulator.change_record_sets(&zone, &[create(set)]).await);
         assert_eq!(
             messages,
@@ -683,10 +677,7 @@ async fn names_must_lie_inside_the_zone() {
             )]
         );
     }
-    let deep = RecordSet {
-        name: "a.b.service.discovery.".into(),
-        ..multivalue("x", "h1", "10.0.0.1")
-    };
+    let deep = RecordSet::a("a.b.service.discovery.", "10.0.0.1").multivalue("h1");
     emulator
         .change_record_sets(&zone, &[create(deep)])
         .await
@@ -762,10 +753,7 @@ async fn txt_values_must_be_quoted() {
 #[tokio::test]
 async fn names_compare_case_insensitively_and_are_stored_lower_case() {
     let (emulator, zone) = zone();
-    let mixed = RecordSet {
-        name: "Web.Service.Discovery".into(),
-        ..multivalue("x", "h1", "10.0.0.1")
-    };
+    let mixed = RecordSet::a("Web.Service.Discovery", "10.0.0.1").multivalue("h1");
     emulator
         .change_record_sets(&zone, &[create(mixed)])
         .await
@@ -775,10 +763,7 @@ async fn names_compare_case_insensitively_and_are_stored_lower_case() {
         [multivalue("web", "h1", "10.0.0.1")]
     );
 
-    let upper = RecordSet {
-        name: "WEB.SERVICE.DISCOVERY.".into(),
-        ..multivalue("x", "h1", "10.0.0.1")
-    };
+    let upper = RecordSet::a("WEB.SERVICE.DISCOVERY.", "10.0.0.1").multivalue("h1");
     let messages = rejected(
         emulator
             .change_record_sets(&zone, &[create(upper.clone())])
@@ -855,10 +840,7 @@ async fn malformed_changes_are_invalid_input() {
         multivalue_answer: None,
         ..multivalue("web", "h1", "10.0.0.1")
     };
-    let no_values = RecordSet {
-        values: vec![],
-        ..multivalue("web", "h1", "10.0.0.1")
-    };
+    let no_values = multivalue("web", "h1", "10.0.0.1").values(&[]);
     for set in [no_routing, no_values] {
         match emulator.change_record_sets(&zone, &[create(set)]).await {
             Err(Route53Error::Other { code, .. }) => assert_eq!(code, "InvalidInput"),
