@@ -230,3 +230,59 @@ impl Route53Api for Double {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone() -> HostedZone {
+        HostedZone {
+            id: "Z".into(),
+            name: "zone.".into(),
+            private: true,
+            record_sets: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hook_runs_before_each_call_and_its_error_is_the_answer() {
+        let inner = Double::scripted().answer_zone(|_| Ok(zone()));
+        let double = Double::new(inner).before_zone(|n| {
+            if n == 2 {
+                fail(Route53Error::Throttling("Rate exceeded".into()))
+            } else {
+                pass()
+            }
+        });
+        assert_eq!(double.get_hosted_zone("Z").await, Ok(zone()));
+        assert_eq!(
+            double.get_hosted_zone("Z").await,
+            Err(Route53Error::Throttling("Rate exceeded".into()))
+        );
+        assert_eq!(double.get_hosted_zone("Z").await, Ok(zone()));
+        assert_eq!(
+            (double.zones(), double.lists(), double.changes()),
+            (3, 0, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_change_goes_no_further() {
+        let double = Double::scripted().refuse_changes(|changes| {
+            changes
+                .is_empty()
+                .then(|| Route53Error::InvalidChangeBatch(vec!["empty".into()]))
+        });
+        assert_eq!(
+            double.change_record_sets("Z", &[]).await,
+            Err(Route53Error::InvalidChangeBatch(vec!["empty".into()]))
+        );
+        assert_eq!(double.changes(), 1);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "no answer scripted for ListResourceRecordSets")]
+    async fn a_scripted_double_answers_only_its_script() {
+        let _ = Double::scripted().list_record_sets("Z", None, None).await;
+    }
+}
