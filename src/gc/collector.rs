@@ -1,7 +1,7 @@
 //! `GcCollector`: the clean-up of the record sets of instances that are gone (`[gc]`), beside the writer.
 //!
 //! When the pure [`decide::Collector`] says a check is due, it asks the writer whom it sees in the zone
-//! ([`SeenOwners`]: the owners of the reads the writer makes anyway, no extra Route53 request), asks EC2
+//! ([`GetOwners`]: the owners of the reads the writer makes anyway, no extra Route53 request), asks EC2
 //! about them and this instance ([`Ec2Api`]), hands the answer to the collector, and sends the owners it
 //! finds gone to the writer ([`Collect`]), which withdraws their record sets like any other change. Alone
 //! in the zone, it asks EC2 nothing.
@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use crate::gc::decide::{self, GcTiming, Instance, Verdict};
 use crate::gc::ec2::Ec2Api;
-use crate::gc::{Collect, OwnersSeen, SeenOwners};
+use crate::gc::{Collect, GetOwners, Owners};
 use crate::stats::Stats;
 use crate::supervise::CatchPanic;
 use crate::supervise::Ping;
@@ -25,7 +25,7 @@ use crate::supervise::Ping;
 /// The clean-up actor. See the module documentation.
 pub struct GcCollector {
     ec2: Arc<dyn Ec2Api>,
-    owners: Recipient<SeenOwners>,
+    owners: Recipient<GetOwners>,
     collect: Recipient<Collect>,
     state: decide::Collector,
     stats: Stats,
@@ -37,7 +37,7 @@ impl GcCollector {
     /// writer) the owners found gone; its first check comes one jittered `gc.interval` after the start.
     pub fn new(
         ec2: Arc<dyn Ec2Api>,
-        owners: Recipient<SeenOwners>,
+        owners: Recipient<GetOwners>,
         collect: Recipient<Collect>,
         timing: GcTiming,
         stats: Stats,
@@ -72,7 +72,7 @@ impl GcCollector {
     fn check(&mut self, ctx: &mut Context<Self>) {
         let (ec2, owners) = (self.ec2.clone(), self.owners.clone());
         let work = async move {
-            let seen = owners.send(SeenOwners).await.unwrap_or_default();
+            let seen = owners.send(GetOwners).await.unwrap_or_default();
             if seen.others.is_empty() {
                 return (seen, None);
             }
@@ -116,7 +116,7 @@ impl GcCollector {
 }
 
 /// Every instance EC2 describes for the queries about `seen`, or the first error.
-async fn describe(ec2: &dyn Ec2Api, seen: &OwnersSeen) -> Result<Vec<Instance>, String> {
+async fn describe(ec2: &dyn Ec2Api, seen: &Owners) -> Result<Vec<Instance>, String> {
     let mut instances = Vec::new();
     for query in decide::queries(seen.me.as_deref(), &seen.others) {
         instances.extend(

@@ -13,12 +13,12 @@ use actix::{Message, MessageResponse};
 /// Asks the writer whom the clean-up of gone instances should ask EC2 about (collector → writer): this
 /// instance's owner id (`None` before the IP is known) and the other owners seen in the zone.
 #[derive(Message, Clone, Copy, Debug)]
-#[rtype(result = "OwnersSeen")]
-pub struct SeenOwners;
+#[rtype(result = "Owners")]
+pub struct GetOwners;
 
-/// The writer's answer to [`SeenOwners`].
+/// The writer's answer to [`GetOwners`].
 #[derive(MessageResponse, Clone, Debug, Default, PartialEq, Eq)]
-pub struct OwnersSeen {
+pub struct Owners {
     pub me: Option<String>,
     pub others: BTreeSet<String>,
 }

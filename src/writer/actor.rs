@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tracing::info;
 
 use crate::desired::DesiredNames;
-use crate::gc::{Collect, OwnersSeen, SeenOwners};
+use crate::gc::{Collect, GetOwners, Owners};
 use crate::host::HostIp;
 use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
@@ -169,11 +169,11 @@ impl Handler<DesiredNames> for Route53Writer {
     }
 }
 
-impl Handler<SeenOwners> for Route53Writer {
-    type Result = OwnersSeen;
+impl Handler<GetOwners> for Route53Writer {
+    type Result = Owners;
 
-    fn handle(&mut self, _: SeenOwners, _: &mut Context<Self>) -> OwnersSeen {
-        OwnersSeen {
+    fn handle(&mut self, _: GetOwners, _: &mut Context<Self>) -> Owners {
+        Owners {
             me: self.state.owner_id(),
             others: self.state.others_seen(),
         }

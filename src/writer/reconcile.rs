@@ -586,7 +586,7 @@ impl Reconciler {
                 .names
                 .iter()
                 .filter(|(name, _)| !own.contains(name.as_str()))
-                .flat_map(|(_, held)| registry.collect(held, &self.view.collecting))
+                .flat_map(|(_, held)| registry.withdraw_gone(held, &self.view.collecting))
                 .collect();
             changes.extend(collect);
         }

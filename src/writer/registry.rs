@@ -1,6 +1,6 @@
 //! Pure: ownership. Which record sets under a name are this instance's, and what a change to them looks
 //! like, behind one seam ([`Registry`]) with one implementation per routing, so that the diff, the writer,
-//! verification and the clean-up of gone instances ([`Registry::others`], [`Registry::collect`]) do not
+//! verification and the clean-up of gone instances ([`Registry::others`], [`Registry::withdraw_gone`]) do not
 //! branch on routing.
 //!
 //! The zone is seen name by name: [`Held`] is what one name holds (every owner's A record sets, and its
@@ -120,7 +120,7 @@ pub trait Registry {
     /// The changes that withdraw the `gone` owners from what a name `held` (the clean-up of instances that
     /// are gone, [`crate::gc::decide`]): their record sets in this routing exactly as last read, or in simple routing
     /// their IPs from the managed set by compare-and-swap. Nothing else, and nothing of this instance's.
-    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
+    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
 }
 
 /// The registry of `spec`'s routing.
@@ -197,7 +197,7 @@ impl Registry for Routed {
             .collect()
     }
 
-    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
         held.a
             .iter()
             .filter(|rs| {
@@ -317,7 +317,7 @@ impl Registry for Shared {
             .unwrap_or_default()
     }
 
-    fn collect(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
         let (Some(current), Some(marker)) = (self.managed(held), &held.marker) else {
             return Vec::new();
         };
@@ -602,7 +602,7 @@ mod tests {
         });
         assert_eq!(multivalue.others(&routed), gone(&["a", "b"]));
         assert_eq!(
-            multivalue.collect(&routed, &gone(&["a", "c", "10.0.0.1", "10.9.9.9"])),
+            multivalue.withdraw_gone(&routed, &gone(&["a", "c", "10.0.0.1", "10.9.9.9"])),
             vec![change(Delete, rs("a", 10))],
             "only another owner's multivalue record set; never this instance's, another routing's or a plain one"
         );
@@ -612,7 +612,7 @@ mod tests {
         });
         assert_eq!(weighted_registry.others(&routed), gone(&["c"]));
         assert_eq!(
-            weighted_registry.collect(&routed, &gone(&["a", "c"])),
+            weighted_registry.withdraw_gone(&routed, &gone(&["a", "c"])),
             vec![change(Delete, weighted("c"))]
         );
 
@@ -624,7 +624,7 @@ mod tests {
         let three = managed(&["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
         assert_eq!(shared.others(&three), gone(&["10.0.0.2", "10.0.0.3"]));
         assert_eq!(
-            shared.collect(&three, &gone(&["10.0.0.2", "10.0.0.1"])),
+            shared.withdraw_gone(&three, &gone(&["10.0.0.2", "10.0.0.1"])),
             vec![
                 change(Delete, plain(&["10.0.0.1", "10.0.0.2", "10.0.0.3"])),
                 change(Create, plain(&["10.0.0.1", "10.0.0.3"])),
@@ -633,14 +633,16 @@ mod tests {
         );
         let others_only = managed(&["10.0.0.2", "10.0.0.3"]);
         assert_eq!(
-            shared.collect(&others_only, &gone(&["10.0.0.2", "10.0.0.3"])),
+            shared.withdraw_gone(&others_only, &gone(&["10.0.0.2", "10.0.0.3"])),
             vec![
                 change(Delete, plain(&["10.0.0.2", "10.0.0.3"])),
                 change(Delete, marker()),
             ],
             "the last IPs go with the marker"
         );
-        assert!(shared.collect(&three, &gone(&["10.0.0.7"])).is_empty());
+        assert!(shared
+            .withdraw_gone(&three, &gone(&["10.0.0.7"]))
+            .is_empty());
         let unmanaged = Held {
             a: vec![plain(&["10.0.0.2"])],
             marker: None,
@@ -649,7 +651,9 @@ mod tests {
             shared.others(&unmanaged).is_empty(),
             "not managed: nobody's"
         );
-        assert!(shared.collect(&unmanaged, &gone(&["10.0.0.2"])).is_empty());
+        assert!(shared
+            .withdraw_gone(&unmanaged, &gone(&["10.0.0.2"]))
+            .is_empty());
     }
 
     /// The compare-and-swap table of [`Shared`], for the instance `10.0.0.1`.
