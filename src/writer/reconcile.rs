@@ -6,12 +6,19 @@
 //! the outcome back ([`Reconciler::zone_read`], [`Reconciler::names_read`], [`Reconciler::sent`]), then asks
 //! again. No I/O and no clock here, so the tests step a fake clock through every schedule in milliseconds.
 //!
+//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired names), the
+//! debounce and whether an action is in flight, and asks its machines in priority order, each in its own
+//! module with its own state and tests: a retry's wait and the names a failure left uncertain
+//! (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes the diff and the ledger
+//! call for from the zone as known (`known.rs`, `KnownZone`), then the verification (`verification.rs`,
+//! `Verification`). What it asks for and hears back is in [`crate::writer::action`].
+//!
 //! The life of a reconciler:
 //!
 //! 1. Nothing is read or written before both the IP and the first desired names are known.
-//! 2. It learns where its record sets are, at the least cost to the account's shared quota. With a ledger
-//!    ([`crate::writer::ledger`], one TXT record listing the names where this instance holds record sets), a
-//!    multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
+//! 2. The start-up (`StartUp`) learns where its record sets are, at the least cost to the account's shared
+//!    quota. With a ledger ([`crate::writer::ledger`], one TXT record listing the names where this instance
+//!    holds record sets), a multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
 //!    then reads its ledger (one request) and the names it lists that are not published (where record sets
 //!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
 //!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). A zone of
@@ -20,13 +27,13 @@
 //!    a ledger (a new instance, the first start after an upgrade, `route53.ledger = false`), or when the
 //!    names to read would cost more than a listing, it reads the whole zone once: in multivalue, which has
 //!    published already, at a random moment within the time the fleet's listings take at their share of
-//!    the quota ([`scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
-//!    every name it may hold, in the same request as the changes.
+//!    the quota ([`crate::writer::pacing::scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
+//!    every name it may hold, in the same request as the changes (`KnownZone`, the zone as known).
 //! 3. It sends the diff at once, then every later diff through the debounce ([`Debounce`]), in batches
 //!    within Route53's limits. While changes keep arriving, no two debounced flushes go out closer than
 //!    `max_delay`; retries and urgent flushes are not held back, but the next debounced flush keeps its
 //!    distance from them.
-//! 4. A failure is handled by what it means ([`Meaning`]), in this table:
+//! 4. A failure is handled by what it means ([`crate::route53::Meaning`]), in this table (`Failures`):
 //!
 //! | the answer                                   | applied? | before the next diff                          |
 //! |----------------------------------------------|----------|-----------------------------------------------|
@@ -40,8 +47,9 @@
 //!    Route53 holds; if the same change would be sent again, it is logged, counted and not retried until the
 //!    next verification. A request Route53 applies after the client gave up may land after the re-read: such
 //!    names are read once more by the next verification.
-//! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
-//!    publishes, [`VERIFY_NAMES_PER_STEP`] at a time, letting pending changes out between steps, and repairs
+//! 5. The verification (`Verification`), at a jittered interval that grows with the fleet
+//!    ([`crate::writer::pacing::verification_interval`]), re-reads the names it publishes,
+//!    [`VERIFY_NAMES_PER_STEP`] at a time, letting pending changes out between steps, and repairs
 //!    drift. A read that fails is tried again after the verification's own backoff, and the verification goes
 //!    on from there: it never starts over, so on a throttled account it still reaches its last names.
 //! 6. On shutdown it stops verifying and stops waiting for a retry's time (it tries at once, then backs off
@@ -54,40 +62,37 @@
 //! Whatever owner ids this instance has written under (the host IP before it changed) stay its own until
 //! their record sets are gone, so a change of IP never orphans a record set, even when the replacing batch
 //! fails ambiguously or the writer restarts.
+//!
+//! [`throttle_window`]: crate::route53::rate::throttle_window
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use tracing::{debug, error, info, warn};
+use rand::SeedableRng;
+use tracing::{debug, info, warn};
 
-use crate::backoff::{Backoff, RetryClass, RetryPolicy};
+use crate::backoff::{RetryClass, RetryPolicy};
 use crate::config::Settings;
 use crate::route53::batch::{self, BatchLimits};
-use crate::route53::rate::throttle_window;
-use crate::route53::read::{listing_is_cheaper, Reread, ZONE_PAGE};
+use crate::route53::read::{listing_is_cheaper, Reread};
 use crate::route53::send::FlushOutcome;
-use crate::route53::{group_name, is_conflict};
-use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
+use crate::route53::{
+    group_name, Change, ChangeAction, HostedZone, RecordSet, Route53Error, Routing,
+};
 use crate::stats::Stats;
-use crate::writer::ledger::{self, ledger_change, ledger_name, listed_names};
-use crate::writer::pacing::{scan_spread, verification_interval, Debounce};
+use crate::writer::failures::Failures;
+use crate::writer::known::KnownZone;
+use crate::writer::pacing::Debounce;
 use crate::writer::plan::{self, RecordSpec};
-use crate::writer::registry::{registry, view_of, Held, Registry};
+use crate::writer::registry::{registry, Held, Registry};
+use crate::writer::startup::{self, StartUp, Step};
+use crate::writer::verification::Verification;
 
-/// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
-/// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
-pub const VERIFY_NAMES_PER_STEP: usize = 1;
-
-/// While shutting down, the longest wait before the next try of a failed request: the backoff may have grown
-/// to its cap (20 s, and as much again of jitter), longer than `shutdown.timeout` itself.
-pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
-
-/// How many times in a row the same changes to a name may be refused as a lost race (the name changed and
-/// changed back before it was read again) before the refusal counts as one for good.
-pub const SAME_CONFLICTS_FOR_GOOD: u32 = 5;
+pub use crate::writer::action::{Action, Outcome, ReadPurpose, WriteReport};
+pub use crate::writer::failures::{SAME_CONFLICTS_FOR_GOOD, SHUTDOWN_MAX_RETRY_DELAY};
+pub use crate::writer::verification::VERIFY_NAMES_PER_STEP;
 
 /// What the writer needs to know from the configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -157,143 +162,8 @@ impl WriterSettings {
     }
 }
 
-/// What the writer did, for `--once` and shutdown.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WriteReport {
-    /// Changes Route53 accepted (or, with `--dry-run`, that would have been sent).
-    pub applied: usize,
-    /// Changes Route53 refused as invalid (logged and counted).
-    pub rejected: usize,
-}
-
-/// Why some names are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadPurpose {
-    /// A change to them failed in a way that may have been applied: what they hold is unknown.
-    Uncertain,
-    /// A step of a verification.
-    Verify,
-    /// At start-up: the names this instance's ledger lists (and, in the routings that need a read before
-    /// a write, the desired names), to find its stale record sets without listing the zone.
-    Owned,
-}
-
-/// What the writer should do now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Nothing before `until` (`None`: before the next input). `settled`: everything due is done, so a
-    /// `Settle` or `Shutdown` waiting for it can be answered.
-    Idle {
-        until: Option<Instant>,
-        settled: bool,
-    },
-    /// Read the whole zone, then call [`Reconciler::zone_read`].
-    ReadZone,
-    /// Read this instance's ledger (the TXT record `name`, see [`crate::writer::ledger`]), then hand back
-    /// [`Outcome::LedgerRead`].
-    ReadLedger { name: String },
-    /// Count the ledgers under `parent` (`_owners._route53-registrator.<zone>.`): how many instances share
-    /// the zone, which sizes the verification's interval. Then hand back [`Outcome::OwnersCounted`].
-    CountOwners { parent: String },
-    /// Read the A record sets under these names, then call [`Reconciler::names_read`].
-    ReadNames {
-        names: BTreeSet<String>,
-        purpose: ReadPurpose,
-    },
-    /// Send these batches in order, then call [`Reconciler::sent`].
-    Send { batches: Vec<Vec<Change>> },
-}
-
-impl Action {
-    /// What performing it does, for a log line ("read the zone").
-    pub fn what(&self) -> &'static str {
-        match self {
-            Action::Idle { .. } => "wait",
-            Action::ReadZone => "read the zone",
-            Action::ReadLedger { .. } => "read this instance's ledger",
-            Action::CountOwners { .. } => "count the fleet's ledgers",
-            Action::ReadNames {
-                purpose: ReadPurpose::Uncertain,
-                ..
-            } => "read the uncertain names again",
-            Action::ReadNames {
-                purpose: ReadPurpose::Verify,
-                ..
-            } => "verify the zone",
-            Action::ReadNames {
-                purpose: ReadPurpose::Owned,
-                ..
-            } => "read the names this instance may hold",
-            Action::Send { .. } => "send changes",
-        }
-    }
-}
-
-/// What performing an [`Action`] found, for [`Reconciler::outcome`].
-#[derive(Debug)]
-pub enum Outcome {
-    /// [`Action::ReadZone`]: every record set of the zone, or why not.
-    ZoneRead(Result<Vec<RecordSet>, Route53Error>),
-    /// [`Action::ReadLedger`]: the ledger, `None` when the zone holds none, or why not.
-    LedgerRead(Result<Option<RecordSet>, Route53Error>),
-    /// [`Action::CountOwners`]: the ledgers counted, or why not.
-    OwnersCounted(Result<usize, Route53Error>),
-    /// [`Action::ReadNames`]: the record sets under each name, or why not.
-    NamesRead {
-        purpose: ReadPurpose,
-        names: BTreeSet<String>,
-        result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
-    },
-    /// [`Action::Send`]: what was accepted, refused, and how the flush ended.
-    Sent(FlushOutcome),
-}
-
-/// What is known of the zone: forgotten at a restart, rebuilt by reading the zone again.
-#[derive(Debug, Default)]
-struct ZoneView {
-    /// The zone was read since the start (or the last restart).
-    loaded: bool,
-    /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
-    /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
-    names: BTreeMap<String, Held>,
-    /// Owners the clean-up found gone ([`Reconciler::collect`]), whose record sets are being withdrawn.
-    collecting: BTreeSet<String>,
-    /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
-    size: usize,
-    /// Names whose last change failed in a way that may have been applied: read before the next diff.
-    uncertain: BTreeSet<String>,
-    /// Changes refused for good, by name: not sent again until the diff for that name changes or a
-    /// verification re-reads it.
-    rejected: BTreeMap<String, Vec<Change>>,
-    /// The verification in progress: the names it has still to read (empty: none in progress).
-    verifying: BTreeSet<String>,
-    /// When the next verification is due (`None`: not armed).
-    verify_at: Option<Instant>,
-    /// A step of the verification failed: the next one waits until then.
-    verify_paused_until: Option<Instant>,
-    /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
-    /// changed under us, a retry.
-    urgent: bool,
-    /// This instance's ledger as Route53 holds it: `None` until read, then the record or its absence.
-    ledger: Option<Option<RecordSet>>,
-    /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
-    published_blind: bool,
-    /// A verification has run since the start (or the last restart).
-    verified: bool,
-    /// The verification in progress counts the fleet's ledgers before its first read.
-    census_due: bool,
-    /// Ledgers in the zone at the last count: the fleet's size, whatever names its instances publish (the
-    /// owners seen at this instance's own names are only those that share them).
-    census: Option<usize>,
-    /// The fleet's estimate when the verification in progress was armed.
-    armed_for: usize,
-    /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
-    /// what runs is published already, so the listing is spread over the fleet's share of the quota);
-    /// `None` once the zone's names that matter are known.
-    scan_at: Option<Instant>,
-}
-
-/// The writer's state and decisions. See the module documentation.
+/// The writer's state and decisions: the scheduler, which keeps what the writer is told (the IP, the
+/// desired names) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
 #[derive(Debug)]
 pub struct Reconciler {
     zone: HostedZone,
@@ -303,32 +173,21 @@ pub struct Reconciler {
     desired: Option<BTreeSet<String>>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
     former_owner_ids: BTreeSet<String>,
-    view: ZoneView,
-    debounce: Debounce,
-    backoff: Backoff,
-    /// The verification's own backoff, for a step that failed: apart from `backoff`, so that failed reads
-    /// neither lengthen a write's retry nor are reset by an accepted change; reset by a step that works.
-    verify_backoff: Backoff,
-    /// No request before this (after a failure).
-    retry_at: Option<Instant>,
-    /// An action is being performed; its outcome has not come back yet.
-    in_flight: bool,
-    /// Names that were uncertain, read once more by the next verification even when no longer desired: a
-    /// request Route53 applies late may land after the first re-read. Kept across a restart.
-    recheck: BTreeSet<String>,
-    /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
-    ttl_noticed: BTreeSet<String>,
     /// When each name's desired state last changed, until a change request carries it: the latency metric.
     changed_at: BTreeMap<String, Instant>,
-    /// Names whose same changes were refused as a lost race in a row, and how many times.
-    same_conflicts: BTreeMap<String, u32>,
-    /// Desired names left alone because they hold record sets this instance may not change, already logged.
-    left_alone: BTreeSet<String>,
+    debounce: Debounce,
+    /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
+    /// changed under us, a retry.
+    urgent: bool,
+    /// An action is being performed; its outcome has not come back yet.
+    in_flight: bool,
     shutting_down: bool,
-    /// Route53 refused a change to the ledger for good: this process keeps none.
-    ledger_refused: bool,
     report: WriteReport,
     rng: SmallRng,
+    start_up: StartUp,
+    known: KnownZone,
+    verification: Verification,
+    failures: Failures,
 }
 
 impl Reconciler {
@@ -337,25 +196,21 @@ impl Reconciler {
         Reconciler {
             zone,
             debounce: Debounce::new(settings.debounce, settings.max_delay),
-            backoff: Backoff::new(settings.retry, seed),
-            verify_backoff: Backoff::new(settings.retry, seed.wrapping_add(1)),
+            failures: Failures::new(settings.retry, seed),
+            verification: Verification::new(settings.retry, seed.wrapping_add(1)),
             settings,
             stats,
             ip: None,
             desired: None,
             former_owner_ids: BTreeSet::new(),
-            view: ZoneView::default(),
-            retry_at: None,
-            in_flight: false,
-            recheck: BTreeSet::new(),
-            ttl_noticed: BTreeSet::new(),
             changed_at: BTreeMap::new(),
-            same_conflicts: BTreeMap::new(),
-            left_alone: BTreeSet::new(),
+            urgent: false,
+            in_flight: false,
             shutting_down: false,
-            ledger_refused: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
+            start_up: StartUp::default(),
+            known: KnownZone::default(),
         }
     }
 
@@ -385,8 +240,8 @@ impl Reconciler {
 
     /// Record sets in the zone: at the last whole-zone read, else as GetHostedZone described it.
     fn zone_size(&self) -> usize {
-        if self.view.size > 0 {
-            self.view.size
+        if self.known.size > 0 {
+            self.known.size
         } else {
             self.zone.record_sets.unwrap_or(0)
         }
@@ -397,9 +252,7 @@ impl Reconciler {
     /// it publishes, so it sees no other owner), or the last count of the fleet's ledgers.
     ///
     /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
-    /// one name it made an instance whose services had all stopped take the zone's 2,000 record sets for
-    /// 2,000 instances, and a throttle then slowed it to one request per 2 minutes (the fleet bench's rolling
-    /// deploy of 100 took 3.3× its bound, a withdrawal 2.5 minutes).
+    /// one name it would take the zone's record sets for as many instances, and slow every retry to match.
     pub fn fleet_estimate(&self) -> usize {
         let names = self
             .desired
@@ -410,7 +263,7 @@ impl Reconciler {
         self.owners()
             .len()
             .max(by_size)
-            .max(self.view.census.unwrap_or(0))
+            .max(self.verification.fleet_ledgers().unwrap_or(0))
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.
@@ -420,19 +273,15 @@ impl Reconciler {
 
     /// This instance's record sets as last read or accepted (none before the IP is known).
     pub fn current(&self) -> Vec<&RecordSet> {
-        let Some(registry) = self.registry() else {
-            return Vec::new();
-        };
-        self.view
-            .names
-            .values()
-            .flat_map(|held| registry.mine(held))
-            .collect()
+        match self.registry() {
+            Some(registry) => self.known.current(registry.as_ref()),
+            None => Vec::new(),
+        }
     }
 
     /// The owners seen in the zone (for the verification interval).
     pub fn owners(&self) -> BTreeSet<&str> {
-        self.view.names.values().flat_map(Held::owners).collect()
+        self.known.owners()
     }
 
     /// This instance's owner id (`None` before the IP is known).
@@ -443,14 +292,10 @@ impl Reconciler {
     /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
     /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
     pub fn others_seen(&self) -> BTreeSet<String> {
-        let Some(registry) = self.registry() else {
-            return BTreeSet::new();
-        };
-        self.view
-            .names
-            .values()
-            .flat_map(|held| registry.others(held))
-            .collect()
+        match self.registry() {
+            Some(registry) => self.known.others_seen(registry.as_ref()),
+            None => BTreeSet::new(),
+        }
     }
 
     /// The clean-up found these owners gone ([`crate::gc::decide`]): their record sets are withdrawn with the
@@ -460,9 +305,13 @@ impl Reconciler {
         if self.shutting_down {
             return false;
         }
-        let seen = self.others_seen();
-        self.view.collecting = gone.into_iter().filter(|o| seen.contains(o)).collect();
-        !self.view.collecting.is_empty()
+        match self.registry() {
+            Some(registry) => self.known.collect(registry.as_ref(), gone),
+            None => {
+                self.known.collecting.clear();
+                false
+            }
+        }
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
@@ -475,7 +324,7 @@ impl Reconciler {
             // The record sets written under the old IP stay ours until they are gone; the new owner id has
             // a ledger of its own, read before it is written.
             self.former_owner_ids.insert(old.to_string());
-            self.view.ledger = None;
+            self.known.ledger = None;
         }
         self.former_owner_ids.remove(&ip.to_string());
         self.ip = Some(ip);
@@ -510,11 +359,9 @@ impl Reconciler {
     /// record set of this instance.
     pub fn shutdown(&mut self, deregister: bool) {
         self.shutting_down = true;
-        self.view.collecting.clear();
-        self.view.verifying.clear();
-        self.view.verify_at = None;
-        self.view.verify_paused_until = None;
-        self.retry_at = None;
+        self.known.collecting.clear();
+        self.verification.cancel();
+        self.failures.retry_at = None;
         if deregister {
             info!(
                 ours = self.current().len(),
@@ -528,15 +375,20 @@ impl Reconciler {
     /// read again after the backoff. The desired names, the IP, the owner ids written under, the backoff,
     /// the names to recheck and the report are kept.
     pub fn restart(&mut self, now: Instant) {
-        if self.retry_at.is_none() {
-            self.retry_at = Some(now + self.next_delay(RetryClass::Failed));
+        if self.failures.retry_at.is_none() {
+            let delay = self.next_delay(RetryClass::Failed);
+            self.failures.retry_at = Some(now + delay);
         }
         warn!(
             zone = self.zone.id,
-            attempt = self.backoff.attempts(),
+            attempt = self.failures.attempts(),
             "writer restarting; it will read the zone again"
         );
-        self.view = ZoneView::default();
+        self.start_up = StartUp::default();
+        self.known.forget();
+        self.verification.forget();
+        self.failures.forget_names();
+        self.urgent = false;
         self.in_flight = false;
         self.debounce.clear();
     }
@@ -564,43 +416,26 @@ impl Reconciler {
         self.spec().map(registry)
     }
 
+    /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, a ledger refused
+    /// for good, an owner id that cannot stand as DNS labels, or the IP is not known yet).
+    fn own_ledger(&self) -> Option<String> {
+        let spec = self.spec()?;
+        self.known.own_ledger(self.settings.ledger, &spec)
+    }
+
     /// The diff from what the zone holds to the desired names, less the changes already refused for good. A
     /// refused entry whose name now needs other changes is forgotten, so the new ones are tried.
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
         let desired = self.desired_fqdns(spec);
         let registry = registry(spec.clone());
-        let mut changes = plan::diff(&desired, &self.view.names, registry.as_ref());
-        if self.view.loaded {
-            self.notice_left_alone(&desired, &changes, registry.as_ref());
+        let mut changes = plan::diff(&desired, &self.known.names, registry.as_ref());
+        if self.start_up.is_loaded() {
+            self.known
+                .notice_left_alone(&desired, &changes, registry.as_ref(), &self.stats);
         }
-        if !self.view.collecting.is_empty() {
-            // A name this instance changes too waits for the next flush: both changes would start from
-            // the same record set as read, and the second would not find it.
-            let own: BTreeSet<&str> = changes
-                .iter()
-                .map(|c| group_name(&c.record_set.name))
-                .collect();
-            let collect: Vec<Change> = self
-                .view
-                .names
-                .iter()
-                .filter(|(name, _)| !own.contains(name.as_str()))
-                .flat_map(|(_, held)| registry.collect(held, &self.view.collecting))
-                .collect();
-            changes.extend(collect);
-        }
-        for change in &changes {
-            let rs = &change.record_set;
-            let joining = change.action == ChangeAction::Create && rs.ttl != spec.ttl;
-            if joining && self.ttl_noticed.insert(rs.name.clone()) {
-                info!(
-                    name = rs.name,
-                    group_ttl = rs.ttl,
-                    ttl = spec.ttl,
-                    "joining a weighted group with the group's TTL, not route53.ttl"
-                );
-            }
-        }
+        let collect = self.known.collect_changes(registry.as_ref(), &changes);
+        changes.extend(collect);
+        self.known.notice_group_ttl(&changes, spec.ttl);
         let mut by_name: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_name
@@ -608,15 +443,7 @@ impl Reconciler {
                 .or_default()
                 .push(change);
         }
-        self.view
-            .rejected
-            .retain(|name, refused| by_name.get(name) == Some(refused));
-        let rejected = &self.view.rejected;
-        let pending: Vec<Change> = by_name
-            .into_iter()
-            .filter(|(name, _)| !rejected.contains_key(name))
-            .flat_map(|(_, c)| c)
-            .collect();
+        let pending = self.failures.hold_back_refused(by_name);
         self.stats
             .pending_changes
             .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
@@ -636,174 +463,72 @@ impl Reconciler {
     }
 
     /// The change that keeps this instance's ledger listing every name where it may hold a record set,
-    /// once `changes` are applied (see [`crate::writer::ledger`]); `None` when it already does, or while the ledger
-    /// has not been read (it is never written blind). A flush of more than one batch keeps the names it
-    /// withdraws listed too, since a later batch may fail after the first; the next flush drops them.
+    /// once `changes` are applied (see [`crate::writer::ledger`]); `None` when it already does, while the
+    /// ledger has not been read, or while where this instance holds record sets is not known yet (a
+    /// listing is put off).
     fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
-        let name = self.own_ledger(spec)?;
-        let held = self.view.ledger.as_ref()?;
-        if !self.view.loaded {
-            // Where this instance holds record sets is not known yet (a listing is put off).
+        let name = self.known.own_ledger(self.settings.ledger, spec)?;
+        if !self.start_up.is_loaded() {
             return None;
         }
-
         let registry = registry(spec.clone());
-        let holds_ours = |held: &Held| !registry.mine(held).is_empty();
-        let mut after: BTreeMap<String, Held> = BTreeMap::new();
-        for change in changes {
-            let group = group_name(&change.record_set.name).to_string();
-            after
-                .entry(group)
-                .or_insert_with_key(|group| self.view.names.get(group).cloned().unwrap_or_default())
-                .apply(change);
-        }
-        let before: BTreeSet<String> = self
-            .view
-            .names
-            .iter()
-            .filter(|(_, held)| holds_ours(held))
-            .map(|(name, _)| name.clone())
-            .collect();
-        let mut wanted: BTreeSet<String> = before
-            .iter()
-            .filter(|name| !after.contains_key(*name))
-            .cloned()
-            .collect();
-        wanted.extend(
-            after
-                .iter()
-                .filter(|(_, held)| holds_ours(held))
-                .map(|(name, _)| name.clone()),
-        );
         // Where a change may have been applied without our knowing, a record set of ours may stand.
-        wanted.extend(self.view.uncertain.iter().cloned());
-        wanted.extend(self.recheck.iter().cloned());
-        if !changes.is_empty() && batch::batches(changes, self.settings.limits).len() > 1 {
-            wanted.extend(before);
-        }
-        ledger_change(&name, &spec.zone_name, held.as_ref(), &wanted)
+        let maybe_ours = self
+            .failures
+            .uncertain
+            .iter()
+            .chain(self.verification.recheck());
+        self.known.ledger_update(
+            &name,
+            spec,
+            registry.as_ref(),
+            changes,
+            maybe_ours,
+            self.settings.limits,
+        )
     }
 
-    /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, or an owner id
-    /// that cannot stand as DNS labels).
-    fn own_ledger(&self, spec: &RecordSpec) -> Option<String> {
-        if !self.settings.ledger || self.ledger_refused {
-            return None;
-        }
-        ledger_name(&spec.owner_id, &spec.zone_name)
-    }
-
-    /// Whether `name` is this instance's ledger.
-    fn is_own_ledger(&self, name: &str) -> bool {
-        self.spec()
-            .and_then(|spec| self.own_ledger(&spec))
-            .is_some_and(|ledger| ledger == name)
-    }
-
-    /// The steps of a start (or a restart) until every name where this instance may hold a record set has
-    /// been read, each returned as the action to perform; then `None` (also while a listing is put off, see
-    /// [`Reconciler::scan`]). With a ledger: (multivalue) publish what runs blind, read the ledger, read the
-    /// names it lists that are not published yet (the desired names too, in the routings that read before
-    /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
-    /// one): list the zone. Once started, a ledger whose change failed is read again.
+    /// The start-up's next step ([`StartUp`]), as the action to perform; `None` once it is over (or while
+    /// a listing is put off).
     fn start_up(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
-        let ledger = self.own_ledger(spec);
-        if self.view.loaded {
-            return match (ledger, &self.view.ledger) {
-                (Some(name), None) => Some(self.start(Action::ReadLedger { name })),
-                _ => None,
+        loop {
+            let known = startup::Known {
+                ledger: self.known.own_ledger(self.settings.ledger, spec),
+                ledger_read: self.known.ledger.as_ref(),
+                zone_size: self.zone_size(),
+                names: &self.known.names,
+                zone_name: &spec.zone_name,
+                desired: self.desired_fqdns(spec),
+                routing: spec.routing,
+                once: self.settings.once,
+                shutting_down: self.shutting_down,
+                withdrawing: self.shutting_down
+                    && self.desired.as_ref().is_some_and(BTreeSet::is_empty),
             };
-        }
-        let Some(name) = ledger else {
-            return Some(self.start(Action::ReadZone));
-        };
-        if self.view.ledger.is_none() && self.zone_size() <= ZONE_PAGE {
-            // A zone of one page is listed for what reading the ledger costs, and the listing shows the
-            // ledger too; what runs then goes out with the ledger in one request, where publishing first
-            // would take one more.
-            return Some(self.start(Action::ReadZone));
-        }
-        if let Some(send) = self.publish_blind(now, spec) {
-            return Some(send);
-        }
-        let Some(held) = self.view.ledger.clone() else {
-            return Some(self.start(Action::ReadLedger { name }));
-        };
-        let Some(held) = held else {
-            return self.scan(now, spec, &name);
-        };
-        let mut names = listed_names(&held, &spec.zone_name);
-        if spec.routing == Routing::Multivalue {
-            // What was published blind is known; the rest may hold stale record sets of ours.
-            names.retain(|name| !self.view.names.contains_key(name));
-        } else {
-            // A weighted group's TTL and a shared record set's values come from a read.
-            names.extend(self.desired_fqdns(spec));
-        }
-        if names.is_empty() {
-            self.mark_loaded(now);
-            return None;
-        }
-        if listing_is_cheaper(names.len(), self.zone_size()) {
-            return Some(self.start(Action::ReadZone));
-        }
-        Some(self.start(Action::ReadNames {
-            names,
-            purpose: ReadPurpose::Owned,
-        }))
-    }
-
-    /// Without a ledger, the zone is listed once to find this instance's stale record sets (and the ledger
-    /// is written from what it finds). Weighted and simple routing list it at once, as they must read before
-    /// they write. Multivalue has published what runs already, and a listing costs one request per 300
-    /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
-    /// after an upgrade): it waits a random share of the time the fleet's listings take at
-    /// [`crate::writer::pacing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]), and changes go out meanwhile. `--once` and a
-    /// withdrawal of everything at shutdown list at once; a shutdown that keeps the records does not list.
-    fn scan(&mut self, now: Instant, spec: &RecordSpec, ledger: &str) -> Option<Action> {
-        let put_off = spec.routing == Routing::Multivalue && !self.settings.once;
-        let withdrawing =
-            self.shutting_down && self.desired.as_ref().is_some_and(BTreeSet::is_empty);
-        if put_off && self.shutting_down && !withdrawing {
-            return None;
-        }
-        if put_off && !withdrawing {
-            let at = match self.view.scan_at {
-                Some(at) => at,
-                None => {
-                    let pages = self.zone_size() / ZONE_PAGE + 1;
-                    let spread = scan_spread(self.fleet_estimate(), pages);
-                    let at = now + spread.mul_f64(self.rng.random::<f64>());
-                    info!(
-                        ledger,
-                        in_secs = at.saturating_duration_since(now).as_secs(),
-                        "no ledger of this instance in the zone; listing the zone once, spread over the fleet"
-                    );
-                    self.view.scan_at = Some(at);
-                    at
+            match self.start_up.next(&known)? {
+                Step::Do(action) => return Some(action),
+                Step::Loaded => {
+                    self.mark_loaded(now);
+                    return None;
                 }
-            };
-            if at > now {
-                return None;
+                Step::Scan { ledger } => {
+                    let fleet = self.fleet_estimate();
+                    return self
+                        .start_up
+                        .scan(now, &ledger, &known, fleet, &mut self.rng);
+                }
+                Step::PublishBlind => {
+                    if let Some(send) = self.publish_blind(now, spec) {
+                        return Some(send);
+                    }
+                }
             }
         }
-        info!(
-            ledger,
-            "no ledger of this instance in the zone; reading the whole zone once"
-        );
-        Some(self.start(Action::ReadZone))
     }
 
     /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
-    /// instance's own record set (its SetIdentifier, so nobody else's) needs none, and Route53 refuses it
-    /// where it would mix routing policies under a name (the refusal re-reads the name, and the usual
-    /// rules take over). Weighted and simple routing read first: a weighted group's TTL and a shared
-    /// record set's values come from what the name holds.
+    /// instance's own record set needs none. `None` when nothing runs.
     fn publish_blind(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
-        if spec.routing != Routing::Multivalue || self.view.published_blind {
-            return None;
-        }
-        self.view.published_blind = true;
         let registry = registry(spec.clone());
         let changes: Vec<Change> = self
             .desired_fqdns(spec)
@@ -824,40 +549,11 @@ impl Reconciler {
         Some(self.flush(now, changes, None))
     }
 
-    /// The zone's names that matter are known: the diff can be trusted.
+    /// The zone's names that matter are known: the diff can be trusted, and what it says goes out at once.
     fn mark_loaded(&mut self, now: Instant) {
-        self.view.loaded = true;
-        self.view.scan_at = None;
-        self.view.urgent = true;
+        self.start_up.loaded();
+        self.urgent = true;
         self.arm_verification(now);
-    }
-
-    /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
-    /// holds record sets that are not this daemon's to change (a plain record set without the ownership
-    /// marker, made by hand or another tool; another routing's record sets in simple routing).
-    fn notice_left_alone(
-        &mut self,
-        desired: &BTreeSet<String>,
-        changes: &[Change],
-        registry: &dyn Registry,
-    ) {
-        for name in desired {
-            let Some(held) = self.view.names.get(name) else {
-                continue;
-            };
-            let untouched = registry.mine(held).is_empty()
-                && !changes
-                    .iter()
-                    .any(|c| group_name(&c.record_set.name) == name);
-            if untouched && self.left_alone.insert(name.clone()) {
-                warn!(
-                    name,
-                    held = ?held.a,
-                    "not published: the name holds record sets this instance may not change; left alone"
-                );
-                self.stats.names_left_alone.inc();
-            }
-        }
     }
 
     /// The one scheduler: what to do at `now`. Call it after every input and outcome, and when the instant
@@ -869,71 +565,89 @@ impl Reconciler {
         if self.in_flight {
             return idle(None, false);
         }
+        let action = self.decide(now);
+        if !matches!(action, Action::Idle { .. }) {
+            self.mark_in_flight();
+        }
+        action
+    }
+
+    /// What to do at `now`, asking in order: a retry's wait, the start-up, the names a failure left
+    /// uncertain, the changes (through the debounce), the verification.
+    fn decide(&mut self, now: Instant) -> Action {
         let (Some(spec), Some(_)) = (self.spec(), self.desired.as_ref()) else {
             return idle(None, false);
         };
-        if let Some(at) = self.retry_at {
-            if at > now {
-                return idle(Some(at), false);
-            }
-            self.retry_at = None;
+        if let Some(at) = self.failures.waiting(now) {
+            return idle(Some(at), false);
         }
         if let Some(action) = self.start_up(now, &spec) {
             return action;
         }
-        if !self.view.uncertain.is_empty() {
-            let names = self.view.uncertain.clone();
-            // Whatever this read finds, a request applied late may land after it: the next verification
-            // looks again.
-            self.recheck.extend(names.iter().cloned());
-            if listing_is_cheaper(names.len(), self.zone_size()) {
-                debug!(
-                    names = names.len(),
-                    zone = self.view.size,
-                    "reading the whole zone again instead"
-                );
-                self.view.uncertain.clear();
-                self.view.loaded = false;
-                return self.start(Action::ReadZone);
-            }
-            return self.start(Action::ReadNames {
-                names,
-                purpose: ReadPurpose::Uncertain,
-            });
+        if let Some(action) = self.read_uncertain() {
+            return action;
         }
         let changes = self.pending_changes(&spec);
         let ledger = self.ledger_update(&spec, &changes);
         if changes.is_empty() && ledger.is_none() {
             self.debounce.clear();
-            self.view.urgent = false;
+            self.urgent = false;
             self.forget_former_owners();
             if self.shutting_down {
                 return idle(None, true);
             }
-            if self.view.verifying.is_empty() && self.view.verify_at.is_some_and(|at| at <= now) {
+            if self.verification.is_due(now) {
                 self.begin_verification(now);
             }
-            if let Some(step) = self.verification_step(now) {
+            if let Some(step) = self.verification.step(now, &self.zone.name) {
                 return step;
             }
             // A verification paused after a failed read is not waited for: it may keep failing.
-            return idle(earliest(self.verify_wake(), self.view.scan_at), true);
+            return idle(
+                earliest(self.verification.wake(), self.start_up.scan_at()),
+                true,
+            );
         }
-        if !self.view.urgent && !self.shutting_down {
+        if !self.urgent && !self.shutting_down {
             if !self.debounce.is_pending() {
                 self.debounce.changed(now);
             }
             if !self.debounce.is_due(now) {
                 // One step of a verification in progress fits in the wait; the flush follows it.
-                if let Some(step) = self.verification_step(now) {
+                if let Some(step) = self.verification.step(now, &self.zone.name) {
                     return step;
                 }
                 let deadline = self.debounce.deadline().unwrap_or(now);
-                let wake = earliest(self.verify_wake(), self.view.scan_at);
+                let wake = earliest(self.verification.wake(), self.start_up.scan_at());
                 return idle(earliest(Some(deadline), wake), false);
             }
         }
         self.flush(now, changes, ledger)
+    }
+
+    /// The names whose change may have been applied are read before the next diff: by name, or by listing
+    /// the zone when that costs less. Whatever this read finds, a request applied late may land after it:
+    /// the next verification looks again.
+    fn read_uncertain(&mut self) -> Option<Action> {
+        if self.failures.uncertain.is_empty() {
+            return None;
+        }
+        let names = self.failures.uncertain.clone();
+        self.verification.recheck_later(&names);
+        if listing_is_cheaper(names.len(), self.zone_size()) {
+            debug!(
+                names = names.len(),
+                zone = self.known.size,
+                "reading the whole zone again instead"
+            );
+            self.failures.uncertain.clear();
+            self.start_up.unload();
+            return Some(Action::ReadZone);
+        }
+        Some(Action::ReadNames {
+            names,
+            purpose: ReadPurpose::Uncertain,
+        })
     }
 
     /// Sends `changes` in batches, with the change to the ledger (if any) first in the first batch, so
@@ -941,7 +655,7 @@ impl Reconciler {
     fn flush(&mut self, now: Instant, changes: Vec<Change>, ledger: Option<Change>) -> Action {
         // Debounced or not (a retry, an urgent flush), this flush paces the next debounced one.
         self.debounce.flushed(now);
-        self.view.urgent = false;
+        self.urgent = false;
         debug!(
             changes = changes.len(),
             ledger = ledger.is_some(),
@@ -961,98 +675,47 @@ impl Reconciler {
                 None => batches.push(vec![ledger]),
             }
         }
-        self.start(Action::Send { batches })
+        Action::Send { batches }
     }
 
-    fn start(&mut self, action: Action) -> Action {
+    /// The action just decided is being performed: nothing else until its outcome comes back.
+    fn mark_in_flight(&mut self) {
         self.in_flight = true;
-        action
-    }
-
-    /// When a verification wants to be looked at again: its next time, or the end of its pause.
-    fn verify_wake(&self) -> Option<Instant> {
-        if self.view.verifying.is_empty() {
-            self.view.verify_at
-        } else {
-            self.view.verify_paused_until
-        }
-    }
-
-    /// The next step of the verification in progress, unless there is none or it is paused.
-    fn verification_step(&mut self, now: Instant) -> Option<Action> {
-        if self.view.verifying.is_empty() || self.view.verify_paused_until.is_some_and(|t| t > now)
-        {
-            return None;
-        }
-        self.view.verify_paused_until = None;
-        if std::mem::take(&mut self.view.census_due) {
-            let parent = plan::fqdn(ledger::LEDGER_PARENT, &self.zone.name);
-            return Some(self.start(Action::CountOwners { parent }));
-        }
-        let step: BTreeSet<String> = self
-            .view
-            .verifying
-            .iter()
-            .take(VERIFY_NAMES_PER_STEP)
-            .cloned()
-            .collect();
-        self.view.verifying.retain(|name| !step.contains(name));
-        Some(self.start(Action::ReadNames {
-            names: step,
-            purpose: ReadPurpose::Verify,
-        }))
     }
 
     /// Sets the time of the next verification, after a zone read or a verification.
     fn arm_verification(&mut self, now: Instant) {
-        self.view.verify_paused_until = None;
         if self.settings.dry_run || self.shutting_down {
             // A dry run's `current` is what would have been; reading Route53 would only undo it. A writer
             // that is shutting down has no time for it.
-            self.view.verify_at = None;
+            self.verification.disarm();
             return;
         }
-        let owners = self.fleet_estimate();
+        let fleet = self.fleet_estimate();
         let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
-        let mut interval = verification_interval(
+        self.verification.arm(
+            now,
             self.settings.verify_interval,
-            owners,
+            fleet,
             calls,
-            self.rng.random::<f64>(),
+            &mut self.rng,
         );
-        if !self.view.verified {
-            // The first after a start comes `verify_interval` plus a uniformly random share of the whole
-            // interval later: a fleet that restarted together would otherwise verify together, within the
-            // interval's 25 % of jitter, at several times the fleet's budget for that while.
-            interval = self.settings.verify_interval + interval.mul_f64(self.rng.random::<f64>());
-        }
-        debug!(interval = ?interval, owners, calls, "next verification");
-        self.view.armed_for = owners;
-        self.view.verify_at = Some(now + interval);
     }
 
     /// Starts a verification: the names this instance publishes (or published, under a former owner id),
     /// those refused, and those that were uncertain since the last one.
     fn begin_verification(&mut self, now: Instant) {
-        self.view.verify_at = None;
         let zone = self.zone.name.clone();
-        let desired = self.desired.clone().unwrap_or_default();
-        self.view.verifying = desired
+        let names: BTreeSet<String> = self
+            .desired
             .iter()
+            .flatten()
             .map(|n| plan::fqdn(n, &zone))
             .chain(self.current().into_iter().map(|rs| rs.name.clone()))
-            .chain(self.view.rejected.keys().cloned())
-            .chain(self.recheck.iter().cloned())
+            .chain(self.failures.rejected.keys().cloned())
             .collect();
-        debug!(names = self.view.verifying.len(), "verifying");
-        // With ledgers, the verification first counts them: one request per 300 instances, and the only
-        // way to see instances that publish none of this one's names (their share of the budget counts).
-        self.view.census_due = self
-            .spec()
-            .and_then(|spec| self.own_ledger(&spec))
-            .is_some();
-        if self.view.verifying.is_empty() {
-            self.view.verified = true;
+        let count_ledgers = self.own_ledger().is_some();
+        if self.verification.begin(names, count_ledgers) {
             self.arm_verification(now);
         }
     }
@@ -1072,28 +735,11 @@ impl Reconciler {
         }
     }
 
-    /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
-    /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
-    /// armed again for the fleet counted: instances that started together and saw only the owners of their
-    /// own names would otherwise all verify within the short interval they armed, at several times the
-    /// fleet's budget, the count costing a request each.
+    /// The fleet's ledgers were counted (or could not be); see [`Verification::ledgers_counted`].
     pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
         self.in_flight = false;
-        match result {
-            Ok(owners) => {
-                debug!(owners, "counted the fleet's ledgers");
-                self.view.census = Some(owners);
-                if owners > self.view.armed_for.saturating_mul(2) {
-                    debug!(
-                        owners,
-                        armed_for = self.view.armed_for,
-                        "the fleet is larger than the verification was armed for; put off"
-                    );
-                    self.view.verifying.clear();
-                    self.arm_verification(now);
-                }
-            }
-            Err(e) => debug!(error = %e, "could not count the fleet's ledgers"),
+        if self.verification.ledgers_counted(result) {
+            self.arm_verification(now);
         }
     }
 
@@ -1104,19 +750,10 @@ impl Reconciler {
             Ok(record_sets) => record_sets,
             Err(e) => return self.failed(now, "read the zone", &e),
         };
-        self.view.names = view_of(&record_sets);
+        let ledger = self.own_ledger();
+        self.known.zone_read(&record_sets, ledger.as_deref());
         // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
-        self.view.uncertain.clear();
-        self.view.size = record_sets.len();
-        if let Some(name) = self.spec().and_then(|spec| self.own_ledger(&spec)) {
-            // The listing holds the ledger too (or shows there is none).
-            self.view.ledger = Some(
-                record_sets
-                    .iter()
-                    .find(|rs| ledger::is_ledger(rs, &name))
-                    .cloned(),
-            );
-        }
+        self.failures.uncertain.clear();
         info!(
             zone = self.zone.name,
             record_sets = record_sets.len(),
@@ -1133,7 +770,7 @@ impl Reconciler {
         match result {
             Ok(ledger) => {
                 debug!(ledger = ?ledger, "ledger read");
-                self.view.ledger = Some(ledger);
+                self.known.ledger = Some(ledger);
             }
             Err(e) => self.failed(now, "read this instance's ledger", &e),
         }
@@ -1150,25 +787,26 @@ impl Reconciler {
         self.in_flight = false;
         match (purpose, result) {
             (ReadPurpose::Uncertain, Ok(read)) => {
-                self.view.uncertain.retain(|name| !read.contains_key(name));
+                self.failures
+                    .uncertain
+                    .retain(|name| !read.contains_key(name));
                 self.take_in(&read, "a change that failed was applied after all");
             }
             (ReadPurpose::Uncertain, Err(e)) => {
                 self.failed(now, "read the uncertain names again", &e)
             }
             (ReadPurpose::Verify, Ok(read)) => {
-                self.verify_backoff.reset();
-                self.recheck.retain(|name| !read.contains_key(name));
+                let over = self.verification.step_read(&read);
                 self.take_in(&read, "drift found; repairing");
-                if self.view.verifying.is_empty() {
-                    self.view.verified = true;
+                if over {
                     self.arm_verification(now);
                 }
             }
             (ReadPurpose::Owned, Ok(read)) => {
                 if let Some(registry) = self.registry() {
                     for (name, record_sets) in &read {
-                        self.replace_name(registry.as_ref(), name, record_sets);
+                        self.known
+                            .replace_name(registry.as_ref(), name, record_sets);
                     }
                 }
                 info!(
@@ -1186,16 +824,9 @@ impl Reconciler {
                 debug!(error = %e, "a verification read failed while shutting down");
             }
             (ReadPurpose::Verify, Err(e)) => {
-                // Only this step is tried again, not the whole verification: starting over after every
-                // failure, one that takes longer than the gap between two throttles would never reach its
-                // last names, and would read once a (short) backoff forever.
-                self.view.verifying.extend(names);
-                self.verify_backoff
-                    .set_throttle_window(throttle_window(self.fleet_estimate()));
-                let delay = self.verify_backoff.next_delay_for(retry_class(&e));
-                self.stats.retries.inc();
-                warn!(error = %e, retry_in = ?delay, "a verification read failed; trying it again");
-                self.view.verify_paused_until = Some(now + delay);
+                let fleet = self.fleet_estimate();
+                self.verification
+                    .step_failed(now, names, &e, fleet, &self.stats);
             }
         }
     }
@@ -1207,124 +838,62 @@ impl Reconciler {
         let Some(registry) = self.registry() else {
             return;
         };
-        for (name, record_sets) in read {
-            self.view.rejected.remove(name);
-            if self.replace_name(registry.as_ref(), name, record_sets) {
-                self.stats.repairs.inc();
-                self.view.urgent = true;
-                warn!(name, "{what}");
-            }
+        for name in read.keys() {
+            self.failures.rejected.remove(name);
+        }
+        if self
+            .known
+            .take_in(registry.as_ref(), read, what, &self.stats)
+        {
+            self.urgent = true;
         }
     }
 
-    /// Replaces what is known under `name` with `record_sets` (a fresh read of it); returns whether this
-    /// instance's record sets there differ from what was believed.
-    fn replace_name(
-        &mut self,
-        registry: &dyn Registry,
-        name: &str,
-        record_sets: &[RecordSet],
-    ) -> bool {
-        let held = Held::from_read(record_sets);
-        let found: Vec<RecordSet> = registry.mine(&held).into_iter().cloned().collect();
-        let before = self.view.names.insert(name.to_string(), held);
-        let before: Vec<RecordSet> = before
-            .as_ref()
-            .map(|held| registry.mine(held).into_iter().cloned().collect())
-            .unwrap_or_default();
-        if found != before {
-            debug!(name, found = ?found, expected = ?before, "read differs");
-        }
-        found != before
-    }
-
-    /// Some batches were sent (see [`FlushOutcome`]).
+    /// Some batches were sent (see [`FlushOutcome`]): what was accepted is known now, the ledger and the
+    /// clean-up take in what became of their changes, and each failure is handled by what it means.
     pub fn sent(&mut self, now: Instant, outcome: FlushOutcome) {
         self.in_flight = false;
-        let others_before = self.others_under(&outcome.accepted);
+        let registry = self.registry();
+        let others_before = match (&registry, self.known.collecting.is_empty()) {
+            (Some(registry), false) => self
+                .known
+                .others_under(registry.as_ref(), &outcome.accepted),
+            _ => BTreeMap::new(),
+        };
+        let ledger = self.own_ledger();
         for change in &outcome.accepted {
-            self.applied(change);
+            self.known
+                .applied(change, ledger.as_deref(), &mut self.report);
         }
-        self.count_collected(others_before);
-        if !self.view.loaded && self.view.ledger.is_none() && outcome.error.is_some() {
-            // The blind UPSERT of a start did not get through (throttled, say): it goes out again, before
-            // any read, when the retry's time comes.
-            self.view.published_blind = false;
+        if let Some(registry) = &registry {
+            self.known
+                .count_collected(registry.as_ref(), others_before, &self.stats);
         }
-        if !self.view.collecting.is_empty() {
-            // Owners with nothing left in the zone are done with.
-            let seen = self.others_seen();
-            self.view.collecting.retain(|owner| seen.contains(owner));
+        if outcome.error.is_some() {
+            self.start_up.flush_failed(self.known.ledger.is_some());
         }
-        if !outcome.rejected.is_empty() && !self.view.collecting.is_empty() {
-            // Another survivor may have withdrawn them first, or the name changed: nothing more is
-            // withdrawn until the clean-up's next check says again that they are gone.
-            debug!(owners = ?self.view.collecting, "a change was refused; the clean-up waits for its next check");
-            self.view.collecting.clear();
-        }
+        self.known
+            .collecting_after_flush(registry.as_deref(), !outcome.rejected.is_empty());
         let mut outcome = outcome;
-        if let Some(ledger) = outcome
-            .uncertain
-            .iter()
-            .chain(outcome.reread.keys())
-            .chain(
-                outcome
-                    .rejected
-                    .iter()
-                    .flat_map(|r| r.changes.first())
-                    .map(|c| &c.record_set.name),
-            )
-            .find(|name| self.is_own_ledger(name))
-            .cloned()
-        {
-            // What the ledger holds now is unknown: it is read again before it is written again. Refused
-            // for another reason than a lost race (an IAM policy without TXT or UPSERT, say), it would be
-            // refused again at every flush: this process goes on without it.
-            let refused = outcome.rejected.iter().find(|r| {
-                r.changes
-                    .first()
-                    .is_some_and(|c| c.record_set.name == ledger)
-            });
-            if let Some(refused) = refused.filter(|r| !r.messages.iter().all(|m| is_conflict(m))) {
-                error!(
-                    ledger,
-                    messages = ?refused.messages,
-                    "this instance's ledger was refused; going on without it (a restart lists the zone)"
-                );
-                self.ledger_refused = true;
-            } else {
-                warn!(
-                    ledger,
-                    "a change to this instance's ledger failed; reading it again"
-                );
-            }
-            self.view.ledger = None;
-            outcome.uncertain.remove(&ledger);
-            outcome.reread.remove(&ledger);
-            outcome.rejected.retain(|r| {
-                r.changes
-                    .first()
-                    .is_none_or(|c| c.record_set.name != ledger)
-            });
+        if let Some(ledger) = &ledger {
+            self.known.ledger_failed(ledger, &mut outcome);
         }
         if !outcome.uncertain.is_empty() {
             warn!(
                 names = ?outcome.uncertain,
                 "a change failed but may have been applied; reading its names again before the retry"
             );
-            self.view.uncertain.extend(outcome.uncertain);
+            self.failures.uncertain.extend(outcome.uncertain);
         }
-        let (Some(spec), Some(registry)) = (self.spec(), self.registry()) else {
+        let (Some(spec), Some(registry)) = (self.spec(), registry) else {
             return;
         };
         for (name, record_sets) in &outcome.reread {
-            self.replace_name(registry.as_ref(), name, record_sets);
+            self.known
+                .replace_name(registry.as_ref(), name, record_sets);
         }
+        self.failures.accepted(&outcome.accepted);
         let mut conflicts = 0;
-        for change in &outcome.accepted {
-            self.same_conflicts
-                .remove(group_name(&change.record_set.name));
-        }
         for rejection in outcome.rejected {
             let Some(name) = rejection
                 .changes
@@ -1342,172 +911,63 @@ impl Reconciler {
                 .into_iter()
                 .filter(|c| group_name(&c.record_set.name) == name)
                 .collect();
-            // The same changes again may still be a lost race: the name changed and changed back between
-            // the refusal and the re-read (A-B-A). A refusal that says so is retried a few times before it
-            // counts as one for good.
-            let streak = self.same_conflicts.entry(name.clone()).or_default();
-            let raced = rejection.messages.iter().all(|m| is_conflict(m));
-            let refused_for_good =
-                now_pending == rejection.changes && (!raced || *streak >= SAME_CONFLICTS_FOR_GOOD);
-            if now_pending == rejection.changes {
-                *streak += 1;
-            }
-            if refused_for_good {
-                self.same_conflicts.remove(&name);
-                for change in &rejection.changes {
-                    error!(
-                        action = ?change.action,
-                        name = change.record_set.name,
-                        values = ?change.record_set.values,
-                        ttl = change.record_set.ttl,
-                        messages = ?rejection.messages,
-                        "change rejected by Route53"
-                    );
-                }
-                self.report.rejected += rejection.changes.len();
-                self.stats
-                    .rejected_changes
-                    .inc_by(rejection.changes.len() as u64);
-                self.view.rejected.insert(name, rejection.changes);
-            } else {
-                // Another instance changed the name first (a lost compare-and-swap, or a weighted group
-                // created meanwhile): try again with what Route53 holds, after a short jittered wait so that
-                // instances racing for one name do not collide again in lock-step.
-                warn!(name, messages = ?rejection.messages, "record set changed under us; retrying with what Route53 holds");
+            if self
+                .failures
+                .refused(name, rejection, &now_pending, &mut self.report, &self.stats)
+            {
                 conflicts += 1;
             }
         }
         if !outcome.accepted.is_empty() {
-            // Route53 accepted a change: whatever failed before has cleared (a throttle, say), so a failure
-            // later in this flush starts the backoff again from its first delay.
-            self.backoff.reset();
+            self.failures.cleared();
         }
         match outcome.error {
             None if conflicts > 0 => {
-                let delay = self.next_delay(RetryClass::Throttled);
-                self.stats.retries.inc();
-                self.retry_at = Some(now + delay);
-                self.view.urgent = true;
+                let fleet = self.fleet_estimate();
+                self.failures
+                    .retry_races(now, fleet, self.shutting_down, &self.stats);
+                self.urgent = true;
             }
-            None => self.backoff.reset(),
+            None => self.failures.cleared(),
             Some(e) => {
                 self.failed(now, "send changes", &e);
                 // The retry goes out when its time comes, without waiting for the debounce again.
-                self.view.urgent = true;
+                self.urgent = true;
             }
         }
     }
 
     /// Records a failure and when to try again; a fatal one also forgets the zone.
     fn failed(&mut self, now: Instant, what: &str, e: &Route53Error) {
-        let delay = self.next_delay(retry_class(e));
-        self.retry_at = Some(now + delay);
-        self.stats.retries.inc();
-        let attempt = self.backoff.attempts();
-        match e.meaning() {
-            Meaning::Throttled | Meaning::MaybeApplied => {
-                warn!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
-            Meaning::Refused | Meaning::Fatal => {
-                error!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
-        }
-        if e.meaning() == Meaning::Fatal {
+        let fleet = self.fleet_estimate();
+        let fatal = self.failures.failed(
+            now,
+            what,
+            e,
+            &self.zone.id,
+            fleet,
+            self.shutting_down,
+            &self.stats,
+        );
+        if fatal {
             // Our picture of the zone may be wrong: read it again, after the backoff.
             self.restart(now);
         }
     }
 
-    /// The wait before the next try after one more failure of `class`: the backoff's, capped while shutting
-    /// down.
+    /// The wait before the next try after one more failure of `class`.
     fn next_delay(&mut self, class: RetryClass) -> Duration {
-        self.backoff
-            .set_throttle_window(throttle_window(self.fleet_estimate()));
-        let delay = self.backoff.next_delay_for(class);
-        if self.shutting_down {
-            delay.min(SHUTDOWN_MAX_RETRY_DELAY)
-        } else {
-            delay
-        }
-    }
-
-    /// Takes in a change Route53 accepted (or, in a dry run, would have).
-    fn applied(&mut self, change: &Change) {
-        let rs = &change.record_set;
-        if self.is_own_ledger(&rs.name) {
-            debug!(action = ?change.action, names = rs.values.len().saturating_sub(1), "ledger written");
-            self.view.ledger = Some(match change.action {
-                ChangeAction::Delete => None,
-                ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
-            });
-            return;
-        }
-        let ip = rs.values.join(",");
-        self.view
-            .names
-            .entry(group_name(&rs.name).to_string())
-            .or_default()
-            .apply(change);
-        match change.action {
-            ChangeAction::Delete => {
-                info!(name = rs.name, ip, owner = rs.set_identifier, "withdrawn")
-            }
-            ChangeAction::Create | ChangeAction::Upsert => {
-                info!(name = rs.name, ip, owner = rs.set_identifier, "published")
-            }
-        }
-        self.report.applied += 1;
-    }
-
-    /// The other owners under each name that `changes` touch, while the clean-up withdraws some.
-    fn others_under(&self, changes: &[Change]) -> BTreeMap<String, BTreeSet<String>> {
-        let Some(registry) = self.registry().filter(|_| !self.view.collecting.is_empty()) else {
-            return BTreeMap::new();
-        };
-        changes
-            .iter()
-            .map(|c| group_name(&c.record_set.name).to_string())
-            .map(|name| {
-                let others = self
-                    .view
-                    .names
-                    .get(&name)
-                    .map(|held| registry.others(held))
-                    .unwrap_or_default();
-                (name, others)
-            })
-            .collect()
-    }
-
-    /// Logs and counts each gone owner no longer under a name since `before` ([`Self::others_under`]):
-    /// compared over a whole flush, since a compare-and-swap deletes a set before it creates it again.
-    fn count_collected(&self, before: BTreeMap<String, BTreeSet<String>>) {
-        let Some(registry) = self.registry() else {
-            return;
-        };
-        for (name, others) in before {
-            let after = self
-                .view
-                .names
-                .get(&name)
-                .map(|held| registry.others(held))
-                .unwrap_or_default();
-            for owner in others.difference(&after) {
-                if self.view.collecting.contains(owner) {
-                    info!(name, owner, "withdrawn: its instance is gone");
-                    self.stats.gc_withdrawn.inc();
-                }
-            }
-        }
+        let fleet = self.fleet_estimate();
+        self.failures.next_delay(class, fleet, self.shutting_down)
     }
 
     /// Former owner ids with no record set left are forgotten, once nothing is uncertain: no record set of
     /// theirs can be anywhere else.
     fn forget_former_owners(&mut self) {
         if self.former_owner_ids.is_empty()
-            || !self.view.loaded
-            || !self.view.uncertain.is_empty()
-            || !self.recheck.is_empty()
+            || !self.start_up.is_loaded()
+            || !self.failures.uncertain.is_empty()
+            || !self.verification.recheck().is_empty()
         {
             return;
         }
@@ -1517,15 +977,6 @@ impl Reconciler {
             .filter_map(|rs| rs.set_identifier.clone())
             .collect();
         self.former_owner_ids.retain(|id| mine.contains(id));
-    }
-}
-
-/// How long to wait before retrying after `e`: a throttle is the account's rate limit, shared by the fleet
-/// and soon free again, so it gets the short, fully jittered backoff; any other failure the long one.
-fn retry_class(e: &Route53Error) -> RetryClass {
-    match e.meaning() {
-        Meaning::Throttled => RetryClass::Throttled,
-        Meaning::MaybeApplied | Meaning::Refused | Meaning::Fatal => RetryClass::Failed,
     }
 }
 
@@ -1548,6 +999,7 @@ mod tests {
 
     use super::*;
     use crate::route53::send::Rejection;
+    use crate::route53::Meaning;
 
     fn t(ms: u64) -> Instant {
         static START: OnceLock<Instant> = OnceLock::new();
@@ -2137,7 +1589,7 @@ mod tests {
             }
         }
         assert!(
-            r.retry_at.unwrap() > now + Duration::from_secs(15),
+            r.failures.retry_at.unwrap() > now + Duration::from_secs(15),
             "backed off for long"
         );
         r.desired_names(now, names(&["web", "api", "db"]));

@@ -1,0 +1,392 @@
+//! The zone as this instance knows it: what each name holds (every owner's A record sets) as Route53 last
+//! showed it or as changed by the changes it accepted since, the zone's size, this instance's ledger and
+//! its upkeep, and the gone owners being withdrawn. Forgotten at a restart, rebuilt by reading the zone again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::{debug, error, info, warn};
+
+use crate::route53::batch::{self, BatchLimits};
+use crate::route53::send::FlushOutcome;
+use crate::route53::{group_name, is_conflict, Change, ChangeAction, RecordSet};
+use crate::stats::Stats;
+use crate::writer::action::WriteReport;
+use crate::writer::ledger::{self, ledger_change, ledger_name};
+use crate::writer::plan::RecordSpec;
+use crate::writer::registry::{view_of, Held, Registry};
+
+/// What is known of the zone, and what of it was logged already.
+#[derive(Debug, Default)]
+pub(crate) struct KnownZone {
+    /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
+    /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
+    pub(crate) names: BTreeMap<String, Held>,
+    /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
+    pub(crate) size: usize,
+    /// This instance's ledger as Route53 holds it: `None` until read, then the record or its absence.
+    pub(crate) ledger: Option<Option<RecordSet>>,
+    /// Route53 refused a change to the ledger for good: this process keeps none (kept across a restart).
+    ledger_refused: bool,
+    /// Owners the clean-up found gone, whose record sets are being withdrawn.
+    pub(crate) collecting: BTreeSet<String>,
+    /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
+    ttl_noticed: BTreeSet<String>,
+    /// Desired names left alone because they hold record sets this instance may not change, already logged.
+    left_alone: BTreeSet<String>,
+}
+
+impl KnownZone {
+    /// The writer restarts: what was known of the zone is forgotten; what was logged, and a ledger refused
+    /// for good, are kept.
+    pub(crate) fn forget(&mut self) {
+        self.names.clear();
+        self.size = 0;
+        self.ledger = None;
+        self.collecting.clear();
+    }
+
+    /// This instance's record sets among the names known.
+    pub(crate) fn current(&self, registry: &dyn Registry) -> Vec<&RecordSet> {
+        self.names
+            .values()
+            .flat_map(|held| registry.mine(held))
+            .collect()
+    }
+
+    /// The owners seen in the zone.
+    pub(crate) fn owners(&self) -> BTreeSet<&str> {
+        self.names.values().flat_map(Held::owners).collect()
+    }
+
+    /// The other owners seen in the zone in the routing of `registry`.
+    pub(crate) fn others_seen(&self, registry: &dyn Registry) -> BTreeSet<String> {
+        self.names
+            .values()
+            .flat_map(|held| registry.others(held))
+            .collect()
+    }
+
+    /// The owners of `gone` still seen are withdrawn from now on. Returns whether there is any.
+    pub(crate) fn collect(&mut self, registry: &dyn Registry, gone: BTreeSet<String>) -> bool {
+        let seen = self.others_seen(registry);
+        self.collecting = gone.into_iter().filter(|o| seen.contains(o)).collect();
+        !self.collecting.is_empty()
+    }
+
+    /// The whole zone was read: `record_sets`, which hold the ledger `ledger` too (or show there is none).
+    pub(crate) fn zone_read(&mut self, record_sets: &[RecordSet], ledger: Option<&str>) {
+        self.names = view_of(record_sets);
+        self.size = record_sets.len();
+        if let Some(name) = ledger {
+            self.ledger = Some(
+                record_sets
+                    .iter()
+                    .find(|rs| ledger::is_ledger(rs, name))
+                    .cloned(),
+            );
+        }
+    }
+
+    /// The name of this instance's ledger, unless it keeps none (`keep` off for `route53.ledger = false`,
+    /// a ledger refused for good, or an owner id that cannot stand as DNS labels).
+    pub(crate) fn own_ledger(&self, keep: bool, spec: &RecordSpec) -> Option<String> {
+        if !keep || self.ledger_refused {
+            return None;
+        }
+        ledger_name(&spec.owner_id, &spec.zone_name)
+    }
+
+    /// The change that keeps the ledger `name` listing every name where this instance may hold a record
+    /// set once `changes` are applied, and the names in `maybe_ours` (where a change may have been applied
+    /// without our knowing); `None` when it already does, or while the ledger has not been read (it is
+    /// never written blind). A flush of more than one batch keeps the names it withdraws listed too, since
+    /// a later batch may fail after the first; the next flush drops them.
+    pub(crate) fn ledger_update<'a>(
+        &self,
+        name: &str,
+        spec: &RecordSpec,
+        registry: &dyn Registry,
+        changes: &[Change],
+        maybe_ours: impl Iterator<Item = &'a String>,
+        limits: BatchLimits,
+    ) -> Option<Change> {
+        let held = self.ledger.as_ref()?;
+        let holds_ours = |held: &Held| !registry.mine(held).is_empty();
+        let mut after: BTreeMap<String, Held> = BTreeMap::new();
+        for change in changes {
+            let group = group_name(&change.record_set.name).to_string();
+            after
+                .entry(group)
+                .or_insert_with_key(|group| self.names.get(group).cloned().unwrap_or_default())
+                .apply(change);
+        }
+        let before: BTreeSet<String> = self
+            .names
+            .iter()
+            .filter(|(_, held)| holds_ours(held))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut wanted: BTreeSet<String> = before
+            .iter()
+            .filter(|name| !after.contains_key(*name))
+            .cloned()
+            .collect();
+        wanted.extend(
+            after
+                .iter()
+                .filter(|(_, held)| holds_ours(held))
+                .map(|(name, _)| name.clone()),
+        );
+        wanted.extend(maybe_ours.cloned());
+        if !changes.is_empty() && batch::batches(changes, limits).len() > 1 {
+            wanted.extend(before);
+        }
+        ledger_change(name, &spec.zone_name, held.as_ref(), &wanted)
+    }
+
+    /// The withdrawals of the gone owners' record sets, except under the names of `own` (the changes this
+    /// instance makes in the same flush): both would start from the same record set as read, and the
+    /// second would not find it, so those wait for the next flush.
+    pub(crate) fn collect_changes(&self, registry: &dyn Registry, own: &[Change]) -> Vec<Change> {
+        if self.collecting.is_empty() {
+            return Vec::new();
+        }
+        let own: BTreeSet<&str> = own.iter().map(|c| group_name(&c.record_set.name)).collect();
+        self.names
+            .iter()
+            .filter(|(name, _)| !own.contains(name.as_str()))
+            .flat_map(|(_, held)| registry.collect(held, &self.collecting))
+            .collect()
+    }
+
+    /// Logs once per name a change that joins a weighted group whose TTL is not `ttl`.
+    pub(crate) fn notice_group_ttl(&mut self, changes: &[Change], ttl: i64) {
+        for change in changes {
+            let rs = &change.record_set;
+            let joining = change.action == ChangeAction::Create && rs.ttl != ttl;
+            if joining && self.ttl_noticed.insert(rs.name.clone()) {
+                info!(
+                    name = rs.name,
+                    group_ttl = rs.ttl,
+                    ttl,
+                    "joining a weighted group with the group's TTL, not route53.ttl"
+                );
+            }
+        }
+    }
+
+    /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
+    /// holds record sets that are not this daemon's to change (a plain record set without the ownership
+    /// marker, made by hand or another tool; another routing's record sets in simple routing).
+    pub(crate) fn notice_left_alone(
+        &mut self,
+        desired: &BTreeSet<String>,
+        changes: &[Change],
+        registry: &dyn Registry,
+        stats: &Stats,
+    ) {
+        for name in desired {
+            let Some(held) = self.names.get(name) else {
+                continue;
+            };
+            let untouched = registry.mine(held).is_empty()
+                && !changes
+                    .iter()
+                    .any(|c| group_name(&c.record_set.name) == name);
+            if untouched && self.left_alone.insert(name.clone()) {
+                warn!(
+                    name,
+                    held = ?held.a,
+                    "not published: the name holds record sets this instance may not change; left alone"
+                );
+                stats.names_left_alone.inc();
+            }
+        }
+    }
+
+    /// Takes in what a read of some names found: what is known follows Route53 for each (a difference is
+    /// logged with `what` and counted as a repair). Returns whether anything is to be repaired.
+    pub(crate) fn take_in(
+        &mut self,
+        registry: &dyn Registry,
+        read: &BTreeMap<String, Vec<RecordSet>>,
+        what: &str,
+        stats: &Stats,
+    ) -> bool {
+        let mut repair = false;
+        for (name, record_sets) in read {
+            if self.replace_name(registry, name, record_sets) {
+                stats.repairs.inc();
+                repair = true;
+                warn!(name, "{what}");
+            }
+        }
+        repair
+    }
+
+    /// Replaces what is known under `name` with `record_sets` (a fresh read of it); returns whether this
+    /// instance's record sets there differ from what was believed.
+    pub(crate) fn replace_name(
+        &mut self,
+        registry: &dyn Registry,
+        name: &str,
+        record_sets: &[RecordSet],
+    ) -> bool {
+        let held = Held::from_read(record_sets);
+        let found: Vec<RecordSet> = registry.mine(&held).into_iter().cloned().collect();
+        let before = self.names.insert(name.to_string(), held);
+        let before: Vec<RecordSet> = before
+            .as_ref()
+            .map(|held| registry.mine(held).into_iter().cloned().collect())
+            .unwrap_or_default();
+        if found != before {
+            debug!(name, found = ?found, expected = ?before, "read differs");
+        }
+        found != before
+    }
+
+    /// Takes in a change Route53 accepted (or, in a dry run, would have); `ledger` is this instance's
+    /// ledger's name, if it keeps one.
+    pub(crate) fn applied(
+        &mut self,
+        change: &Change,
+        ledger: Option<&str>,
+        report: &mut WriteReport,
+    ) {
+        let rs = &change.record_set;
+        if ledger == Some(rs.name.as_str()) {
+            debug!(action = ?change.action, names = rs.values.len().saturating_sub(1), "ledger written");
+            self.ledger = Some(match change.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
+            });
+            return;
+        }
+        let ip = rs.values.join(",");
+        self.names
+            .entry(group_name(&rs.name).to_string())
+            .or_default()
+            .apply(change);
+        match change.action {
+            ChangeAction::Delete => {
+                info!(name = rs.name, ip, owner = rs.set_identifier, "withdrawn")
+            }
+            ChangeAction::Create | ChangeAction::Upsert => {
+                info!(name = rs.name, ip, owner = rs.set_identifier, "published")
+            }
+        }
+        report.applied += 1;
+    }
+
+    /// The other owners under each name that `changes` touch, while the clean-up withdraws some.
+    pub(crate) fn others_under(
+        &self,
+        registry: &dyn Registry,
+        changes: &[Change],
+    ) -> BTreeMap<String, BTreeSet<String>> {
+        if self.collecting.is_empty() {
+            return BTreeMap::new();
+        }
+        changes
+            .iter()
+            .map(|c| group_name(&c.record_set.name).to_string())
+            .map(|name| {
+                let others = self
+                    .names
+                    .get(&name)
+                    .map(|held| registry.others(held))
+                    .unwrap_or_default();
+                (name, others)
+            })
+            .collect()
+    }
+
+    /// Logs and counts each gone owner no longer under a name since `before` ([`Self::others_under`]):
+    /// compared over a whole flush, since a compare-and-swap deletes a set before it creates it again.
+    pub(crate) fn count_collected(
+        &self,
+        registry: &dyn Registry,
+        before: BTreeMap<String, BTreeSet<String>>,
+        stats: &Stats,
+    ) {
+        for (name, others) in before {
+            let after = self
+                .names
+                .get(&name)
+                .map(|held| registry.others(held))
+                .unwrap_or_default();
+            for owner in others.difference(&after) {
+                if self.collecting.contains(owner) {
+                    info!(name, owner, "withdrawn: its instance is gone");
+                    stats.gc_withdrawn.inc();
+                }
+            }
+        }
+    }
+
+    /// After a flush: owners with nothing left in the zone are done with; after a refusal (`refused`),
+    /// nothing more is withdrawn until the clean-up's next check says again that they are gone (another
+    /// survivor may have withdrawn them first, or the name changed).
+    pub(crate) fn collecting_after_flush(
+        &mut self,
+        registry: Option<&dyn Registry>,
+        refused: bool,
+    ) {
+        if !self.collecting.is_empty() {
+            let seen = registry.map(|r| self.others_seen(r)).unwrap_or_default();
+            self.collecting.retain(|owner| seen.contains(owner));
+        }
+        if refused && !self.collecting.is_empty() {
+            debug!(owners = ?self.collecting, "a change was refused; the clean-up waits for its next check");
+            self.collecting.clear();
+        }
+    }
+
+    /// Takes this instance's ledger `ledger` out of what a flush left uncertain, re-read or refused: what
+    /// it holds now is unknown, so it is read again before it is written again. Refused for another reason
+    /// than a lost race (an IAM policy without TXT or UPSERT, say), it would be refused again at every
+    /// flush: this process goes on without it.
+    pub(crate) fn ledger_failed(&mut self, ledger: &str, outcome: &mut FlushOutcome) {
+        let failed = outcome
+            .uncertain
+            .iter()
+            .chain(outcome.reread.keys())
+            .chain(
+                outcome
+                    .rejected
+                    .iter()
+                    .flat_map(|r| r.changes.first())
+                    .map(|c| &c.record_set.name),
+            )
+            .any(|name| name == ledger);
+        if !failed {
+            return;
+        }
+        let refused = outcome.rejected.iter().find(|r| {
+            r.changes
+                .first()
+                .is_some_and(|c| c.record_set.name == ledger)
+        });
+        if let Some(refused) = refused.filter(|r| !r.messages.iter().all(|m| is_conflict(m))) {
+            error!(
+                ledger,
+                messages = ?refused.messages,
+                "this instance's ledger was refused; going on without it (a restart lists the zone)"
+            );
+            self.ledger_refused = true;
+        } else {
+            warn!(
+                ledger,
+                "a change to this instance's ledger failed; reading it again"
+            );
+        }
+        self.ledger = None;
+        outcome.uncertain.remove(ledger);
+        outcome.reread.remove(ledger);
+        outcome.rejected.retain(|r| {
+            r.changes
+                .first()
+                .is_none_or(|c| c.record_set.name != ledger)
+        });
+    }
+}
