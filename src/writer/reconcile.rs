@@ -76,7 +76,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::{RetryClass, RetryPolicy};
 use crate::config::Settings;
 use crate::route53::batch::{self, BatchLimits};
-use crate::route53::read::{listing_is_cheaper, Reread};
+use crate::route53::read::{listing_is_cheaper, RereadPlan};
 use crate::route53::send::FlushOutcome;
 use crate::route53::{
     group_name, Change, ChangeAction, HostedZone, RecordSet, Route53Error, Routing,
@@ -230,9 +230,9 @@ impl Reconciler {
             .is_some_and(|registry| registry.reads_markers())
     }
 
-    /// How names refused in a flush are read again (see [`Reread`]).
-    pub fn reread(&self) -> Reread {
-        Reread {
+    /// How names refused in a flush are read again (see [`RereadPlan`]).
+    pub fn reread_plan(&self) -> RereadPlan {
+        RereadPlan {
             markers: self.reads_markers(),
             zone_size: self.zone_size(),
         }
