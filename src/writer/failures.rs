@@ -217,3 +217,364 @@ pub(crate) fn retry_class(e: &Route53Error) -> RetryClass {
         Meaning::MaybeApplied | Meaning::Refused | Meaning::Fatal => RetryClass::Failed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What a failure leads to, on a fake clock: through the whole reconciler, and the machine on its own.
+
+    use super::*;
+    use crate::writer::testkit::*;
+
+    /// What each failure of a flush leads to, and when: (error, earliest and latest retry after the
+    /// failure, what comes then).
+    #[test]
+    fn a_failed_flush_is_retried_by_what_the_failure_means() {
+        let s = |m: &str| m.to_string();
+        let cases: Vec<(Route53Error, u64, u64, &str)> = vec![
+            (Route53Error::Throttling(s("Rate exceeded")), 0, 250, "send"),
+            (
+                Route53Error::PriorRequestNotComplete(s("busy")),
+                0,
+                250,
+                "send",
+            ),
+            (
+                Route53Error::Transport(s("timed out")),
+                250,
+                500,
+                "read the names",
+            ),
+            (
+                Route53Error::Server {
+                    status: 503,
+                    message: s("unavailable"),
+                },
+                250,
+                500,
+                "read the names",
+            ),
+            (
+                Route53Error::NoSuchHostedZone(s("Z1")),
+                250,
+                500,
+                "read the zone",
+            ),
+            (
+                Route53Error::Unauthenticated(s("ExpiredToken")),
+                250,
+                500,
+                "read the zone",
+            ),
+        ];
+        for (error, earliest, latest, then) in cases {
+            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+            r.desired_names(t(0), names(&["web"]));
+            let action = r.next(t(200));
+            r.sent(t(200), failure(&action, error.clone()));
+            let retry = idle_until(&r.next(t(200))).expect("a retry time");
+            let delay = retry.duration_since(t(200));
+            assert!(
+                delay >= ms(earliest) && delay < ms(latest),
+                "{error:?}: retry after {delay:?}"
+            );
+            // The retry is not held back by the debounce.
+            let action = r.next(retry);
+            let what = match &action {
+                Action::Send { .. } => "send",
+                Action::ReadNames {
+                    purpose: ReadPurpose::Uncertain,
+                    ..
+                } => "read the names",
+                Action::ReadZone => "read the zone",
+                other => panic!("{error:?}: {other:?}"),
+            };
+            assert_eq!(what, then, "{error:?}");
+        }
+    }
+
+    /// A change that may have been applied is read again before the next diff: if it landed, nothing is
+    /// sent again; if not, it is.
+    #[test]
+    fn an_ambiguous_failure_reads_its_names_before_the_retry() {
+        for landed in [true, false] {
+            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+            r.desired_names(t(0), names(&["web"]));
+            let action = r.next(t(200));
+            r.sent(
+                t(200),
+                failure(&action, Route53Error::Transport("reset".into())),
+            );
+            let retry = idle_until(&r.next(t(200))).unwrap();
+            let action = r.next(retry);
+            assert_eq!(
+                action,
+                Action::ReadNames {
+                    names: names(&[&fqdn("web")]),
+                    purpose: ReadPurpose::Uncertain
+                }
+            );
+            let found = if landed { vec![ours("web")] } else { vec![] };
+            r.names_read(
+                retry,
+                ReadPurpose::Uncertain,
+                names(&[&fqdn("web")]),
+                Ok(BTreeMap::from([(fqdn("web"), found)])),
+            );
+            let action = r.next(retry);
+            if landed {
+                assert!(
+                    matches!(action, Action::Idle { settled: true, .. }),
+                    "{action:?}"
+                );
+            } else {
+                assert_eq!(
+                    sent(&action),
+                    vec![(ChangeAction::Create, "web".to_string())]
+                );
+            }
+        }
+    }
+
+    /// A change that keeps failing fatally backs off further each time: a zone read that works does not
+    /// reset the backoff (the failure is in the change that follows it).
+    #[test]
+    fn a_change_that_always_fails_backs_off_across_restarts() {
+        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+        r.desired_names(t(0), names(&["web"]));
+        let mut now = t(200);
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let action = r.next(now);
+            r.sent(
+                now,
+                failure(&action, Route53Error::NoSuchHostedZone("Z1".into())),
+            );
+            let retry = idle_until(&r.next(now)).unwrap();
+            delays.push(retry.duration_since(now));
+            assert_eq!(r.next(retry), Action::ReadZone);
+            r.zone_read(retry, Ok(vec![]));
+            now = retry;
+        }
+        // 250 ms doubling, each with up to as much again of jitter.
+        for (i, delay) in delays.iter().enumerate() {
+            let base = ms(250 << i);
+            assert!(
+                *delay >= base && *delay < base * 2,
+                "attempt {i}: {delay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_restart_forgets_the_zone_and_reads_it_again_after_the_backoff() {
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
+        r.restart(t(1000));
+        let at = idle_until(&r.next(t(1000))).unwrap();
+        assert!(
+            at >= t(1250) && at < t(1500),
+            "{:?}",
+            at.duration_since(t(1000))
+        );
+        assert_eq!(r.next(at), Action::ReadZone);
+        // The zone read shows our record set was deleted meanwhile: it is published again, at once.
+        r.zone_read(at, Ok(vec![]));
+        assert_eq!(
+            sent(&r.next(at)),
+            vec![(ChangeAction::Create, "web".to_string())]
+        );
+    }
+
+    /// A refused change is not sent again until its name's diff changes or a verification reads it; one
+    /// whose name holds something else than we thought is retried at once with what Route53 holds.
+    #[test]
+    fn a_refused_change_is_counted_once_and_not_retried_in_a_loop() {
+        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
+        r.desired_names(t(0), names(&["bad", "good"]));
+        let action = r.next(t(200));
+        let Action::Send { batches } = &action else {
+            panic!()
+        };
+        let all = batches.concat();
+        let outcome = FlushOutcome {
+            accepted: vec![all[1].clone()],
+            rejected: vec![Rejection {
+                changes: vec![all[0].clone()],
+                messages: vec!["refused".into()],
+            }],
+            reread: BTreeMap::from([(fqdn("bad"), vec![])]),
+            requests: 3,
+            ..FlushOutcome::default()
+        };
+        r.sent(t(200), outcome);
+        assert_eq!(r.report().rejected, 1);
+        assert_eq!(r.stats.rejected_changes.get(), 1);
+        assert!(
+            matches!(r.next(t(200)), Action::Idle { settled: true, .. }),
+            "not sent again"
+        );
+        r.desired_names(t(300), names(&["bad", "good", "new"]));
+        let due = idle_until(&r.next(t(300))).unwrap();
+        assert_eq!(due, t(1200), "paced: max_delay after the last flush");
+        assert_eq!(
+            sent(&r.next(due)),
+            vec![(ChangeAction::Create, "new".to_string())],
+            "only the new name"
+        );
+    }
+
+    #[test]
+    fn a_restart_sizes_its_throttled_retries_to_the_fleet_the_zone_suggests() {
+        let longest_throttled_wait = |record_sets| {
+            let mut r = Reconciler::new(
+                zone_of(record_sets),
+                with_ledger(Routing::Multivalue),
+                Stats::new(),
+                7,
+            );
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
+            r.desired_names(t(0), twenty);
+            let mut longest = Duration::ZERO;
+            let mut now = t(0);
+            for _ in 0..12 {
+                let action = r.next(now);
+                r.sent(
+                    now,
+                    failure(&action, Route53Error::Throttling("Rate exceeded".into())),
+                );
+                let Action::Idle {
+                    until: Some(at), ..
+                } = r.next(now)
+                else {
+                    panic!("expected a wait for the retry");
+                };
+                longest = longest.max(at - now);
+                now = at;
+            }
+            (r.fleet_estimate(), longest)
+        };
+        let (few, few_wait) = longest_throttled_wait(Some(301));
+        assert_eq!(few, 15, "301 record sets over 20 names");
+        assert!(
+            few_wait <= Duration::from_millis(3_000),
+            "15 / 5 per second: {few_wait:?}"
+        );
+        let (fleet, fleet_wait) = longest_throttled_wait(Some(2_002));
+        assert_eq!(fleet, 100, "2,002 record sets over 20 names");
+        assert!(
+            fleet_wait > Duration::from_secs(5) && fleet_wait <= Duration::from_secs(20),
+            "spread over up to 100 / 5 per second: {fleet_wait:?}"
+        );
+    }
+
+    fn failures() -> Failures {
+        Failures::new(RetryPolicy::default(), 1)
+    }
+
+    fn create(name: &str) -> Change {
+        Change {
+            action: ChangeAction::Create,
+            record_set: ours(name),
+        }
+    }
+
+    fn refusal(name: &str, message: &str) -> Rejection {
+        Rejection {
+            changes: vec![create(name)],
+            messages: vec![message.to_string()],
+        }
+    }
+
+    const RACE: &str =
+        "Tried to create resource record set [name='web.service.discovery.', type='A', \
+                        set-identifier='10.0.0.1'] but it already exists";
+    const INVALID: &str = "RRSet of type A with DNS name web.service.discovery. is not permitted";
+
+    #[test]
+    fn the_same_changes_refused_as_a_lost_race_count_for_good_after_a_streak() {
+        let (mut f, mut report, stats) = (failures(), WriteReport::default(), Stats::new());
+        let web = fqdn("web");
+        for _ in 0..SAME_CONFLICTS_FOR_GOOD {
+            let retried = f.refused(
+                web.clone(),
+                refusal("web", RACE),
+                &[create("web")],
+                &mut report,
+                &stats,
+            );
+            assert!(retried, "a lost race is retried");
+        }
+        let retried = f.refused(
+            web.clone(),
+            refusal("web", RACE),
+            &[create("web")],
+            &mut report,
+            &stats,
+        );
+        assert!(!retried, "until the streak is long enough");
+        assert_eq!(report.rejected, 1);
+        assert_eq!(f.rejected.get(&web), Some(&vec![create("web")]));
+    }
+
+    #[test]
+    fn an_accepted_change_ends_the_streak_of_lost_races() {
+        let (mut f, mut report, stats) = (failures(), WriteReport::default(), Stats::new());
+        let web = fqdn("web");
+        for _ in 0..SAME_CONFLICTS_FOR_GOOD {
+            f.refused(
+                web.clone(),
+                refusal("web", RACE),
+                &[create("web")],
+                &mut report,
+                &stats,
+            );
+        }
+        f.accepted(&[create("web")]);
+        let retried = f.refused(
+            web.clone(),
+            refusal("web", RACE),
+            &[create("web")],
+            &mut report,
+            &stats,
+        );
+        assert!(retried, "a new streak");
+        assert_eq!(report.rejected, 0);
+    }
+
+    #[test]
+    fn a_refusal_for_another_reason_counts_for_good_unless_the_diff_changed() {
+        let (mut f, mut report, stats) = (failures(), WriteReport::default(), Stats::new());
+        let web = fqdn("web");
+        let retried = f.refused(
+            web.clone(),
+            refusal("web", INVALID),
+            &[],
+            &mut report,
+            &stats,
+        );
+        assert!(retried, "the diff wants something else now: that is tried");
+        let retried = f.refused(
+            web.clone(),
+            refusal("web", INVALID),
+            &[create("web")],
+            &mut report,
+            &stats,
+        );
+        assert!(!retried, "the same changes again: refused for good at once");
+        assert_eq!(stats.rejected_changes.get(), 1);
+    }
+
+    #[test]
+    fn a_retry_waits_until_its_time_and_is_capped_while_shutting_down() {
+        let mut f = failures();
+        for _ in 0..10 {
+            f.next_delay(RetryClass::Failed, 1, false);
+        }
+        assert!(f.next_delay(RetryClass::Failed, 1, false) > SHUTDOWN_MAX_RETRY_DELAY);
+        assert!(f.next_delay(RetryClass::Failed, 1, true) <= SHUTDOWN_MAX_RETRY_DELAY);
+        f.retry_at = Some(t(1000));
+        assert_eq!(f.waiting(t(999)), Some(t(1000)));
+        assert_eq!(f.waiting(t(1000)), None);
+        assert_eq!(f.retry_at, None, "a time that has come is forgotten");
+    }
+}

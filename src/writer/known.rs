@@ -390,3 +390,413 @@ impl KnownZone {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The zone as known, the ledger's upkeep and the clean-up's withdrawals, through the whole reconciler.
+
+    use super::*;
+    use crate::writer::testkit::*;
+
+    /// A weighted instance joins an existing group with the group's TTL, not its configured one.
+    #[test]
+    fn joining_a_weighted_group_uses_the_groups_ttl() {
+        let theirs = RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ttl: 60,
+            ..record("web", "10.0.0.2")
+        };
+        let mut r = reconciler(settings(Routing::Weighted));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web", "api"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![theirs]));
+        let Action::Send { batches } = r.next(t(0)) else {
+            panic!()
+        };
+        let ttls: Vec<(String, i64)> = batches
+            .concat()
+            .iter()
+            .map(|c| (c.record_set.name.clone(), c.record_set.ttl))
+            .collect();
+        assert_eq!(ttls, vec![(fqdn("api"), 10), (fqdn("web"), 60)]);
+    }
+
+    /// The owners counted for the verification interval follow the reads: owners gone from a name leave.
+    #[test]
+    fn owners_gone_from_the_zone_leave_the_count() {
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("web", "10.0.0.3"),
+            record("api", "10.0.0.4"),
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        assert_eq!(r.owners().len(), 4);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames { names: step, .. } = r.next(due) else {
+            panic!()
+        };
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            step,
+            Ok(BTreeMap::from([(fqdn("web"), vec![ours("web")])])),
+        );
+        assert_eq!(
+            r.owners().into_iter().collect::<Vec<_>>(),
+            vec!["10.0.0.1".to_string(), "10.0.0.4".to_string()]
+        );
+    }
+
+    /// The clean-up's verdict goes out through the writer: only the gone owners' record sets of the
+    /// configured routing, counted; never this instance's, never another routing's, never an owner not seen.
+    #[test]
+    fn gone_owners_record_sets_are_withdrawn_and_nothing_else() {
+        let weighted = RecordSet {
+            weight: Some(50),
+            multivalue_answer: None,
+            ..record("db", "10.0.0.2")
+        };
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("api", "10.0.0.2"),
+            record("api", "10.0.0.3"),
+            weighted,
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        assert_eq!(r.others_seen(), names(&["10.0.0.2", "10.0.0.3"]));
+        assert!(
+            !r.collect(names(&["10.0.0.9", "10.0.0.1"])),
+            "not seen, or this instance"
+        );
+        assert!(r.collect(names(&["10.0.0.2", "10.0.0.1"])));
+        let wait = idle_until(&r.next(t(0))).expect("debounced like every change");
+        let action = r.next(wait);
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ]
+        );
+        let Action::Send { batches } = &action else {
+            panic!()
+        };
+        assert!(batches
+            .concat()
+            .iter()
+            .all(
+                |c| c.record_set.set_identifier.as_deref() == Some("10.0.0.2")
+                    && c.record_set.multivalue_answer == Some(true)
+            ));
+        r.sent(wait, accept_all(&action));
+        assert_eq!(r.stats.gc_withdrawn.get(), 2);
+        assert_eq!(r.others_seen(), names(&["10.0.0.3"]));
+        assert_eq!(r.current(), vec![&ours("web")]);
+        assert!(matches!(r.next(wait), Action::Idle { settled: true, .. }));
+    }
+
+    /// Two survivors collecting one owner: the second's DELETE is refused, the name read again, and
+    /// nothing else is withdrawn until the clean-up checks again, even where the owner is back.
+    #[test]
+    fn a_refused_withdrawal_waits_for_the_next_check() {
+        let zone = vec![
+            ours("web"),
+            record("web", "10.0.0.2"),
+            record("api", "10.0.0.2"),
+        ];
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        r.collect(names(&["10.0.0.2"]));
+        let wait = idle_until(&r.next(t(0))).unwrap();
+        let action = r.next(wait);
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}")
+        };
+        let all = batches.concat();
+        let back = RecordSet {
+            ttl: 60,
+            ..record("web", "10.0.0.2")
+        };
+        r.sent(
+            wait,
+            FlushOutcome {
+                accepted: vec![all[0].clone()],
+                rejected: vec![Rejection {
+                    changes: vec![all[1].clone()],
+                    messages: vec!["Tried to delete resource record set [name='web.service.discovery.', type='A', set-identifier='10.0.0.2'] but it was not found".into()],
+                }],
+                reread: BTreeMap::from([(fqdn("web"), vec![ours("web"), back])]),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert_eq!(r.stats.gc_withdrawn.get(), 1);
+        assert!(
+            matches!(r.next(wait + ms(5000)), Action::Idle { settled: true, .. }),
+            "the record set read back is left alone"
+        );
+        assert_eq!(r.others_seen(), names(&["10.0.0.2"]));
+    }
+
+    /// Simple routing: a name this instance changes in the same flush is collected in the next one, from
+    /// the set as its own compare-and-swap left it.
+    #[test]
+    fn in_simple_routing_a_gone_ip_leaves_after_this_instances_own_swap() {
+        use crate::route53::{marker_name, MARKER_VALUE};
+        let plain = |values: &[&str]| RecordSet {
+            name: fqdn("web"),
+            rtype: "A".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: 10,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let marker = RecordSet {
+            name: marker_name(&fqdn("web")),
+            rtype: "TXT".into(),
+            values: vec![MARKER_VALUE.into()],
+            ..plain(&[])
+        };
+        let mut r = reconciler(settings(Routing::Simple));
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![plain(&["10.0.0.2"]), marker]));
+        assert!(r.collect(names(&["10.0.0.2"])));
+        let first = r.next(t(0));
+        let Action::Send { batches } = &first else {
+            panic!("expected a send, got {first:?}")
+        };
+        assert_eq!(
+            batches.concat().last().map(|c| c.record_set.values.clone()),
+            Some(vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]),
+            "this instance's own swap first, alone"
+        );
+        r.sent(t(0), accept_all(&first));
+        let wait = idle_until(&r.next(t(0))).unwrap();
+        let second = r.next(wait);
+        let Action::Send { batches } = &second else {
+            panic!("expected a send, got {second:?}")
+        };
+        let changes = batches.concat();
+        assert_eq!(
+            changes
+                .iter()
+                .map(|c| (c.action, c.record_set.values.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                (
+                    ChangeAction::Delete,
+                    vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]
+                ),
+                (ChangeAction::Create, vec!["10.0.0.1".to_string()]),
+            ]
+        );
+        r.sent(wait, accept_all(&second));
+        assert_eq!(r.stats.gc_withdrawn.get(), 1);
+        assert!(r.others_seen().is_empty());
+    }
+
+    #[test]
+    fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
+        assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
+
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(1200));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Create, "api".to_string())
+            ],
+            "one request: the ledger grows with the CREATE"
+        );
+        let Action::Send { batches } = &action else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 1);
+        r.sent(t(1200), accept_all(&action));
+
+        r.desired_names(t(5000), names(&[]));
+        let action = r.next(t(5200));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Delete, LEDGER.to_string()),
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ],
+            "the last withdrawal removes the ledger in the same request"
+        );
+        r.sent(t(5200), accept_all(&action));
+        assert!(matches!(
+            r.next(t(5200)),
+            Action::Idle { settled: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
+        r.next(t(0));
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(1200));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let ledger_change = batches[0][0].clone();
+        assert_eq!(ledger_change.record_set.name, fqdn(LEDGER));
+        // Lost to a hand edit between the read and the write, as Route53 words it.
+        let conflict = format!(
+            "Tried to delete resource record set [name='{}', type='TXT'] but it was not found",
+            fqdn(LEDGER)
+        );
+        r.sent(
+            t(1200),
+            FlushOutcome {
+                accepted: batches.concat()[1..].to_vec(),
+                rejected: vec![Rejection {
+                    changes: vec![ledger_change.clone()],
+                    messages: vec![conflict.clone()],
+                }],
+                reread: [(fqdn(LEDGER), vec![])].into(),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert_eq!(r.next(t(1200)), Action::ReadLedger { name: fqdn(LEDGER) });
+        r.outcome(
+            t(1300),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+        );
+        assert!(
+            matches!(r.next(t(1300)), Action::Idle { .. }),
+            "through the debounce"
+        );
+        let action = r.next(t(3000));
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["api".to_string(), "web".to_string()]),
+            "the ledger is written again from what was read"
+        );
+    }
+
+    #[test]
+    fn a_ledger_refused_for_good_is_given_up_and_the_rest_goes_on() {
+        let once = WriterSettings {
+            once: true,
+            ..with_ledger(Routing::Multivalue)
+        };
+        let mut r = past_the_ledger(once, BIG_ZONE, names(&["web"]), None);
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok([others(), vec![ours("web")]].concat()));
+        let action = r.next(t(0));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        r.sent(
+            t(0),
+            FlushOutcome {
+                rejected: vec![Rejection {
+                    changes: vec![batches[0][0].clone()],
+                    messages: vec!["User is not authorized to change TXT records".into()],
+                }],
+                reread: [(fqdn(LEDGER), vec![])].into(),
+                requests: 2,
+                ..FlushOutcome::default()
+            },
+        );
+        assert!(
+            matches!(r.next(t(0)), Action::Idle { settled: true, .. }),
+            "no ledger read, no ledger write again"
+        );
+        r.desired_names(t(1000), names(&["web", "api"]));
+        let action = r.next(t(2000));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Create, "api".to_string())],
+            "publishing goes on without the ledger"
+        );
+    }
+
+    fn ledger_change_failed(messages: &[&str]) -> FlushOutcome {
+        let change = Change {
+            action: ChangeAction::Upsert,
+            record_set: ledger_listing(&["web"]),
+        };
+        FlushOutcome {
+            rejected: vec![Rejection {
+                changes: vec![change],
+                messages: messages.iter().map(|m| m.to_string()).collect(),
+            }],
+            ..FlushOutcome::default()
+        }
+    }
+
+    fn spec() -> RecordSpec {
+        RecordSpec {
+            zone_name: ZONE.into(),
+            owner_id: "10.0.0.1".into(),
+            former_owner_ids: BTreeSet::new(),
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            routing: Routing::Multivalue,
+            ttl: 10,
+            weight: 50,
+        }
+    }
+
+    #[test]
+    fn a_ledger_change_lost_in_a_race_is_read_again_and_one_refused_otherwise_is_given_up() {
+        let mut known = KnownZone {
+            ledger: Some(Some(ledger_listing(&["web"]))),
+            ..KnownZone::default()
+        };
+        let ledger = known.own_ledger(true, &spec()).expect("a ledger");
+        let mut raced =
+            ledger_change_failed(&["Tried to delete resource record set but it was not found"]);
+        known.ledger_failed(&ledger, &mut raced);
+        assert!(
+            raced.rejected.is_empty(),
+            "the ledger's refusal is taken out of the flush"
+        );
+        assert_eq!(known.ledger, None, "read again");
+        assert!(known.own_ledger(true, &spec()).is_some(), "and kept");
+
+        let mut refused = ledger_change_failed(&["AccessDenied"]);
+        known.ledger_failed(&ledger, &mut refused);
+        assert_eq!(known.own_ledger(true, &spec()), None, "given up");
+        known.forget();
+        assert_eq!(
+            known.own_ledger(true, &spec()),
+            None,
+            "even after a restart"
+        );
+    }
+
+    #[test]
+    fn a_read_that_differs_from_what_was_believed_is_a_repair() {
+        let registry = crate::writer::registry::registry(spec());
+        let stats = Stats::new();
+        let mut known = KnownZone::default();
+        let read = BTreeMap::from([(fqdn("web"), vec![ours("web")])]);
+        assert!(
+            known.take_in(registry.as_ref(), &read, "drift", &stats),
+            "ours appeared"
+        );
+        assert!(
+            !known.take_in(registry.as_ref(), &read, "drift", &stats),
+            "the same again"
+        );
+        let others_only = BTreeMap::from([(fqdn("web"), vec![record("web", "10.0.0.2")])]);
+        assert!(
+            known.take_in(registry.as_ref(), &others_only, "drift", &stats),
+            "ours gone"
+        );
+        assert_eq!(known.owners(), BTreeSet::from(["10.0.0.2"]));
+    }
+}

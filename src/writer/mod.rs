@@ -16,6 +16,8 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 mod startup;
+#[cfg(test)]
+mod testkit;
 mod verification;
 
 use actix::Message;

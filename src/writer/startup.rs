@@ -201,3 +201,380 @@ impl StartUp {
         Some(Action::ReadZone)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The start-up on a fake clock: through the whole reconciler, and the machine on its own.
+
+    use super::*;
+    use crate::writer::testkit::*;
+
+    #[test]
+    fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Multivalue),
+            Stats::new(),
+            7,
+        );
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web", "api"]));
+        let blind = r.next(t(0));
+        assert_eq!(
+            sent(&blind),
+            vec![
+                (ChangeAction::Upsert, "api".to_string()),
+                (ChangeAction::Upsert, "web".to_string())
+            ],
+            "what runs goes out first, as UPSERTs of our own record sets"
+        );
+        assert_eq!(
+            ledger_written(&blind),
+            None,
+            "the ledger is never written blind"
+        );
+        r.sent(t(1), accept_all(&blind));
+        assert_eq!(r.next(t(1)), Action::ReadLedger { name: fqdn(LEDGER) });
+        r.outcome(
+            t(2),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web", "old", "gone"])))),
+        );
+        assert_eq!(
+            r.next(t(2)),
+            Action::ReadNames {
+                names: [fqdn("gone"), fqdn("old")].into(),
+                purpose: ReadPurpose::Owned
+            },
+            "only the listed names not published yet"
+        );
+        let zone = [ours("old"), record("old", "10.0.0.2")];
+        r.names_read(
+            t(3),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "gone"], &zone)),
+        );
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "old".to_string())
+            ],
+            "the stale record set of ours goes at once, the other owner's stays; the ledger first"
+        );
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["api".to_string(), "web".to_string()])
+        );
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+        assert_eq!(
+            r.report().applied,
+            3,
+            "two UPSERTs and a DELETE; the ledger is not counted"
+        );
+    }
+
+    #[test]
+    fn a_ledger_that_lists_nothing_stale_costs_one_read() {
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = web_past_the_ledger(ledger);
+        assert!(
+            matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
+            "nothing else to read or write"
+        );
+    }
+
+    #[test]
+    fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
+        let mut r = web_past_the_ledger(None);
+        let Action::Idle {
+            until: Some(scan_at),
+            settled: true,
+        } = r.next(t(2))
+        else {
+            panic!("the listing is put off for the fleet, what runs being published");
+        };
+        assert!(
+            scan_at <= t(0) + Duration::from_secs(2_000 * 7 / 2),
+            "2,000 record sets over one name: 2,000 owners at most, 7 pages, 2 requests/s"
+        );
+        assert_eq!(
+            r.next(scan_at),
+            Action::ReadZone,
+            "the first start after an upgrade"
+        );
+        let listing = [ours("web"), ours("stale"), record("stale", "10.0.0.2")];
+        r.zone_read(t(3), Ok([others(), listing.to_vec()].concat()));
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "stale".to_string())
+            ]
+        );
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+    }
+
+    #[test]
+    fn a_zone_of_one_page_is_listed_first_and_what_runs_goes_out_with_the_ledger() {
+        let small = |ledger: Option<RecordSet>| {
+            let mut r = Reconciler::new(
+                zone_of(Some(120)),
+                with_ledger(Routing::Multivalue),
+                Stats::new(),
+                7,
+            );
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            r.desired_names(t(0), names(&["web"]));
+            assert_eq!(
+                r.next(t(0)),
+                Action::ReadZone,
+                "a listing of one page costs what the ledger's read does, and shows the ledger"
+            );
+            r.zone_read(t(1), Ok(ledger.into_iter().collect()));
+            r.next(t(1))
+        };
+        let action = small(None);
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Create, "web".to_string())
+            ],
+            "one request: the record set and the ledger that lists it"
+        );
+        let Action::Send { batches } = &action else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 1);
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+
+        let action = small(Some(ledger_listing(&["old"])));
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["web".to_string()]),
+            "a ledger in the listing is the one kept up to date"
+        );
+    }
+
+    #[test]
+    fn weighted_routing_reads_the_desired_and_the_listed_names_before_it_writes() {
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Weighted),
+            Stats::new(),
+            7,
+        );
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
+        r.outcome(
+            t(1),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["old"])))),
+        );
+        assert_eq!(
+            r.next(t(1)),
+            Action::ReadNames {
+                names: [fqdn("old"), fqdn("web")].into(),
+                purpose: ReadPurpose::Owned
+            }
+        );
+        let mut group = record("web", "10.0.0.2");
+        (group.weight, group.multivalue_answer, group.ttl) = (Some(50), None, 60);
+        let mut old = ours("old");
+        (old.weight, old.multivalue_answer) = (Some(50), None);
+        r.names_read(
+            t(2),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "web"], &[group, old])),
+        );
+        let action = r.next(t(2));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let create = batches
+            .concat()
+            .into_iter()
+            .find(|c| c.action == ChangeAction::Create)
+            .expect("a CREATE of web");
+        assert_eq!(create.record_set.ttl, 60, "the group's TTL, read first");
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        assert!(sent(&action).contains(&(ChangeAction::Delete, "old".to_string())));
+    }
+
+    #[test]
+    fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
+        let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
+        let settings = with_ledger(Routing::Multivalue);
+        let mut r = past_the_ledger(settings, BIG_ZONE, twenty.clone(), None);
+        let Action::Idle {
+            until: Some(scan_at),
+            ..
+        } = r.next(t(0))
+        else {
+            panic!("expected the listing to be put off");
+        };
+        assert!(
+            scan_at <= t(0) + Duration::from_secs(350),
+            "100 owners × 7 pages at 2 per second: within 350 s"
+        );
+        let mut fewer = twenty.clone();
+        fewer.remove("s0");
+        r.desired_names(t(1000), fewer);
+        let action = r.next(t(1200));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "s0".to_string())],
+            "a withdrawal goes out before the listing, without the ledger"
+        );
+        r.sent(t(1200), accept_all(&action));
+        assert_eq!(idle_until(&r.next(t(1200))), Some(scan_at));
+    }
+
+    #[test]
+    fn once_and_a_withdrawal_of_everything_list_at_once() {
+        let start = |settings| past_the_ledger(settings, BIG_ZONE, names(&["web"]), None);
+        let mut once = start(WriterSettings {
+            once: true,
+            ..with_ledger(Routing::Multivalue)
+        });
+        assert_eq!(once.next(t(0)), Action::ReadZone);
+        let mut leaving = start(with_ledger(Routing::Multivalue));
+        assert!(matches!(leaving.next(t(0)), Action::Idle { .. }));
+        leaving.shutdown(true);
+        assert_eq!(
+            leaving.next(t(0)),
+            Action::ReadZone,
+            "every record set of ours goes, the ones it has not seen yet too"
+        );
+        let mut staying = start(with_ledger(Routing::Multivalue));
+        staying.next(t(0));
+        staying.shutdown(false);
+        assert_eq!(
+            staying.next(t(0)),
+            idle(None, true),
+            "a shutdown that keeps the records does not list the zone"
+        );
+    }
+
+    #[test]
+    fn an_owner_id_that_cannot_be_dns_labels_lists_the_zone_as_without_a_ledger() {
+        let mut r = reconciler(WriterSettings {
+            owner_id: Some("my host".into()),
+            ..with_ledger(Routing::Multivalue)
+        });
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+    }
+
+    fn facts<'a>(
+        held: &'a BTreeMap<String, Held>,
+        ledger_read: Option<&'a Option<RecordSet>>,
+        zone_size: usize,
+    ) -> Known<'a> {
+        Known {
+            ledger: Some(fqdn(LEDGER)),
+            ledger_read,
+            zone_size,
+            names: held,
+            zone_name: ZONE,
+            desired: BTreeSet::from([fqdn("web")]),
+            routing: Routing::Multivalue,
+            once: false,
+            shutting_down: false,
+            withdrawing: false,
+        }
+    }
+
+    #[test]
+    fn in_multivalue_a_big_zone_publishes_blind_once_then_reads_the_ledger() {
+        let held = BTreeMap::new();
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind)
+        );
+        let read_ledger = Some(Step::Do(Action::ReadLedger { name: fqdn(LEDGER) }));
+        assert_eq!(s.next(&facts(&held, None, BIG_ZONE)), read_ledger);
+        s.flush_failed(false);
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind),
+            "a blind publish that did not get through goes out again"
+        );
+    }
+
+    #[test]
+    fn a_zone_of_one_page_and_a_start_without_a_ledger_list_the_zone() {
+        let held = BTreeMap::new();
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, 10)),
+            Some(Step::Do(Action::ReadZone))
+        );
+        let no_ledger = Known {
+            ledger: None,
+            ..facts(&held, None, BIG_ZONE)
+        };
+        assert_eq!(s.next(&no_ledger), Some(Step::Do(Action::ReadZone)));
+    }
+
+    #[test]
+    fn the_names_a_ledger_lists_are_read_unless_published_already() {
+        let held = BTreeMap::from([(fqdn("web"), Held::default())]);
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind)
+        );
+        let only_web = Some(ledger_listing(&["web"]));
+        assert_eq!(
+            s.next(&facts(&held, Some(&only_web), BIG_ZONE)),
+            Some(Step::Loaded)
+        );
+        let with_old = Some(ledger_listing(&["web", "old"]));
+        let read_old = Step::Do(Action::ReadNames {
+            names: BTreeSet::from([fqdn("old")]),
+            purpose: ReadPurpose::Owned,
+        });
+        assert_eq!(
+            s.next(&facts(&held, Some(&with_old), BIG_ZONE)),
+            Some(read_old)
+        );
+    }
+
+    #[test]
+    fn a_listing_put_off_draws_its_time_once_and_comes_at_it() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let held = BTreeMap::new();
+        let no_ledger_yet = None;
+        let known = facts(&held, Some(&no_ledger_yet), BIG_ZONE);
+        let mut s = StartUp::default();
+        assert_eq!(s.next(&known), Some(Step::PublishBlind));
+        assert_eq!(
+            s.next(&known),
+            Some(Step::Scan {
+                ledger: fqdn(LEDGER)
+            })
+        );
+        assert_eq!(s.scan(t(0), LEDGER, &known, 100, &mut rng), None, "put off");
+        let at = s.scan_at().expect("a time drawn");
+        let before = t(0) + at.duration_since(t(0)) / 2;
+        assert_eq!(s.scan(before, LEDGER, &known, 100, &mut rng), None);
+        assert_eq!(s.scan_at(), Some(at), "drawn once");
+        assert_eq!(
+            s.scan(at, LEDGER, &known, 100, &mut rng),
+            Some(Action::ReadZone)
+        );
+        s.loaded();
+        assert_eq!(s.scan_at(), None);
+    }
+}

@@ -247,3 +247,348 @@ impl Verification {
         self.paused_until = Some(now + delay);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The verification on a fake clock: through the whole reconciler, and the machine on its own.
+
+    use super::*;
+    use crate::writer::testkit::*;
+
+    #[test]
+    fn a_fleet_started_together_spreads_its_first_verifications_over_the_whole_interval() {
+        // 300 owners of two names: each instance verifies every 300 × 2 / 0.4 = 1500 s (plus jitter).
+        let zone: Vec<RecordSet> = (0..300)
+            .flat_map(|k| {
+                let owner = format!("10.9.{}.{}", k / 250, k % 250 + 1);
+                [record("a", &owner), record("b", &owner)]
+            })
+            .chain([ours("a"), ours("b")])
+            .collect();
+        let firsts: Vec<Duration> = (0..40)
+            .map(|seed| {
+                let settings = settings(Routing::Multivalue);
+                let mut r = Reconciler::new(zone_of(None), settings, Stats::new(), seed);
+                r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+                r.desired_names(t(0), names(&["a", "b"]));
+                assert_eq!(r.next(t(0)), Action::ReadZone);
+                r.zone_read(t(0), Ok(zone.clone()));
+                idle_until(&r.next(t(0)))
+                    .expect("a verification armed")
+                    .duration_since(t(0))
+            })
+            .collect();
+        let earliest = firsts.iter().min().unwrap();
+        let latest = firsts.iter().max().unwrap();
+        assert!(
+            *earliest >= Duration::from_secs(900),
+            "never before the floor"
+        );
+        assert!(
+            *latest - *earliest > Duration::from_secs(600),
+            "spread over more than half the interval, not bunched in its jitter: {earliest:?}..{latest:?}"
+        );
+        assert!(*latest <= Duration::from_secs(900 + 1875));
+    }
+
+    #[test]
+    fn verification_reads_one_name_a_step_lets_changes_out_between_steps_and_repairs_drift() {
+        let zone = vec![ours("a"), ours("b"), ours("c")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
+        let due = idle_until(&r.next(t(0))).expect("a verification armed");
+        let interval = due.duration_since(t(0));
+        assert!(
+            interval >= Duration::from_secs(900) && interval <= Duration::from_secs(900 + 1125),
+            "the first after the start: the floor, plus a random share of an interval: {interval:?}"
+        );
+
+        let step = |r: &mut Reconciler, now: Instant| match r.next(now) {
+            Action::ReadNames {
+                names,
+                purpose: ReadPurpose::Verify,
+            } => names,
+            other => panic!("expected a verification step, got {other:?}"),
+        };
+        let first = step(&mut r, due);
+        assert_eq!(first, names(&[&fqdn("a")]));
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        // A withdrawal arrives: the next steps are read while the debounce runs, one at a time, and the
+        // withdrawal goes out when the debounce ends, not after the whole verification.
+        r.desired_names(due, names(&["a", "b"]));
+        let second = step(&mut r, due);
+        assert_eq!(second, names(&[&fqdn("b")]));
+        r.names_read(
+            due + ms(150),
+            ReadPurpose::Verify,
+            second,
+            Ok(BTreeMap::from([(fqdn("b"), vec![ours("b")])])),
+        );
+        let third = step(&mut r, due + ms(150));
+        assert_eq!(third, names(&[&fqdn("c")]));
+        r.names_read(
+            due + ms(190),
+            ReadPurpose::Verify,
+            third,
+            Ok(BTreeMap::from([(fqdn("c"), vec![ours("c")])])),
+        );
+        let flush_at = idle_until(&r.next(due + ms(190))).unwrap();
+        assert_eq!(flush_at, due + ms(200));
+        let action = r.next(flush_at);
+        assert_eq!(sent(&action), vec![(ChangeAction::Delete, "c".to_string())]);
+        r.sent(flush_at, accept_all(&action));
+        let next = idle_until(&r.next(flush_at)).expect("the next verification");
+        assert!(next >= flush_at + Duration::from_secs(900));
+
+        // At the next one, `b` was deleted by hand: the repair goes out at once.
+        let first = step(&mut r, next);
+        r.names_read(
+            next,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        let second = step(&mut r, next);
+        r.names_read(
+            next,
+            ReadPurpose::Verify,
+            second,
+            Ok(BTreeMap::from([(fqdn("b"), vec![])])),
+        );
+        assert_eq!(
+            sent(&r.next(next)),
+            vec![(ChangeAction::Create, "b".to_string())]
+        );
+    }
+
+    /// On a throttled account a failed verification read is tried again on its own after the verification's
+    /// backoff, and the verification goes on from there; meanwhile the writer counts as settled.
+    #[test]
+    fn a_failed_verification_step_pauses_and_goes_on_from_where_it_failed() {
+        let zone = vec![ours("a"), ours("b")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b"], zone);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames { names: first, .. } = r.next(due) else {
+            panic!()
+        };
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            first,
+            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
+        );
+        let Action::ReadNames { names: second, .. } = r.next(due) else {
+            panic!()
+        };
+        assert_eq!(second, names(&[&fqdn("b")]));
+        r.names_read(
+            due,
+            ReadPurpose::Verify,
+            second,
+            Err(Route53Error::Throttling("Rate exceeded".into())),
+        );
+        let action = r.next(due);
+        let Action::Idle {
+            until: Some(resume),
+            settled: true,
+        } = action
+        else {
+            panic!("paused and settled: {action:?}");
+        };
+        assert!(
+            resume > due && resume <= due + ms(250),
+            "{:?}",
+            resume.duration_since(due)
+        );
+        assert_eq!(
+            r.next(resume),
+            Action::ReadNames {
+                names: names(&[&fqdn("b")]),
+                purpose: ReadPurpose::Verify
+            },
+            "the failed name again, not the verification from the start"
+        );
+    }
+
+    /// A shutdown cancels the verification in progress: the step in flight ends, no other starts.
+    #[test]
+    fn shutdown_stops_a_verification() {
+        let zone = vec![ours("a"), ours("b"), ours("c")];
+        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let Action::ReadNames {
+            names: first,
+            purpose,
+        } = r.next(due)
+        else {
+            panic!()
+        };
+        r.shutdown(false);
+        r.names_read(
+            due,
+            purpose,
+            first,
+            Err(Route53Error::Throttling("slow".into())),
+        );
+        assert_eq!(r.next(due), idle(None, true));
+    }
+
+    #[test]
+    fn a_dry_run_never_verifies() {
+        let mut r = started(
+            WriterSettings {
+                dry_run: true,
+                ..settings(Routing::Multivalue)
+            },
+            &["web"],
+            vec![],
+        );
+        assert_eq!(r.next(t(0)), idle(None, true));
+    }
+
+    /// The owners seen at this instance's names are only those that share them: a fleet of disjoint
+    /// groups would each verify as if it were alone, at several times the fleet's budget. With ledgers, a
+    /// verification counts them first, and the next interval is sized by the count.
+    #[test]
+    fn a_verification_counts_the_fleets_ledgers_and_the_next_one_is_sized_by_them() {
+        // A reconciler of one name in a zone of 2,000 record sets, at its first verification: it counts first.
+        let counting = || {
+            let ledger = Some(ledger_listing(&["web"]));
+            let mut r = web_past_the_ledger(ledger);
+            let due = idle_until(&r.next(t(2))).expect("a verification armed");
+            assert_eq!(
+                r.fleet_estimate(),
+                BIG_ZONE,
+                "the zone's size over its one name"
+            );
+            assert_eq!(
+                r.next(due),
+                Action::CountOwners {
+                    parent: fqdn("_owners._route53-registrator")
+                },
+                "the count comes first"
+            );
+            (r, due)
+        };
+
+        let (mut r, due) = counting();
+        r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
+        assert_eq!(r.fleet_estimate(), 3_000);
+        let Action::ReadNames {
+            names: read,
+            purpose: ReadPurpose::Verify,
+        } = r.next(due)
+        else {
+            panic!("then the names are read");
+        };
+        let held = read
+            .iter()
+            .map(|n| (n.clone(), vec![ours("web")]))
+            .collect();
+        r.names_read(due, ReadPurpose::Verify, read, Ok(held));
+        let next = idle_until(&r.next(due)).expect("the next verification armed");
+        assert!(
+            next.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
+            "3,000 owners of one name at 0.4 reads per second: {:?}",
+            next.duration_since(due)
+        );
+
+        // A fleet more than twice as large as the one the verification was armed for puts it off.
+        let (mut r, due) = counting();
+        r.outcome(due, Outcome::OwnersCounted(Ok(BIG_ZONE * 2 + 1)));
+        let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
+        assert!(
+            later.duration_since(due) >= Duration::from_secs(900),
+            "armed again from the count: {:?}",
+            later.duration_since(due)
+        );
+
+        // A count that fails leaves the estimate as it was, and the verification goes on.
+        let (mut r, due) = counting();
+        r.outcome(
+            due,
+            Outcome::OwnersCounted(Err(Route53Error::Throttling("Rate exceeded".into()))),
+        );
+        assert_eq!(r.fleet_estimate(), BIG_ZONE);
+        assert!(matches!(
+            r.next(due),
+            Action::ReadNames {
+                purpose: ReadPurpose::Verify,
+                ..
+            }
+        ));
+    }
+
+    fn verification() -> Verification {
+        Verification::new(RetryPolicy::default(), 1)
+    }
+
+    fn verify_step(list: &[&str]) -> Option<Action> {
+        Some(Action::ReadNames {
+            names: names(list),
+            purpose: ReadPurpose::Verify,
+        })
+    }
+
+    #[test]
+    fn a_verification_counts_the_ledgers_first_then_reads_one_name_a_step() {
+        let mut v = verification();
+        assert!(
+            !v.begin(names(&["a.z.", "b.z."]), true),
+            "two names to read"
+        );
+        let parent = crate::writer::plan::fqdn(crate::writer::ledger::LEDGER_PARENT, ZONE);
+        assert_eq!(v.step(t(0), ZONE), Some(Action::CountOwners { parent }));
+        assert_eq!(v.step(t(0), ZONE), verify_step(&["a.z."]));
+        assert_eq!(v.step(t(0), ZONE), verify_step(&["b.z."]));
+        assert_eq!(v.step(t(0), ZONE), None, "nothing left to read");
+    }
+
+    #[test]
+    fn a_failed_step_pauses_the_verification_and_is_read_again_after_the_pause() {
+        let mut v = verification();
+        v.begin(names(&["a.z."]), false);
+        assert_eq!(v.step(t(0), ZONE), verify_step(&["a.z."]));
+        let timed_out = Route53Error::Transport("timed out".into());
+        v.step_failed(t(0), names(&["a.z."]), &timed_out, 1, &Stats::new());
+        let resume = v.wake().expect("paused until some time");
+        assert!(resume > t(0));
+        assert_eq!(v.step(t(0), ZONE), None, "paused");
+        assert_eq!(v.step(resume, ZONE), verify_step(&["a.z."]));
+    }
+
+    #[test]
+    fn names_to_recheck_are_read_by_the_next_verification_until_read() {
+        let mut v = verification();
+        v.recheck_later(&names(&["late.z."]));
+        assert!(
+            !v.begin(BTreeSet::new(), false),
+            "a name to recheck is read even when nothing is published"
+        );
+        assert_eq!(v.step(t(0), ZONE), verify_step(&["late.z."]));
+        let read = BTreeMap::from([("late.z.".to_string(), Vec::new())]);
+        assert!(v.step_read(&read), "the last name was read");
+        assert!(v.recheck().is_empty());
+    }
+
+    #[test]
+    fn a_fleet_counted_at_more_than_twice_the_armed_one_puts_the_verification_off() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
+        let mut v = verification();
+        v.arm(t(0), Duration::from_secs(900), 10, 1, &mut rng);
+        assert!(v.wake().is_some_and(|at| at > t(0)), "armed");
+        assert!(!v.begin(names(&["a.z."]), true));
+        assert!(
+            !v.ledgers_counted(Ok(20)),
+            "twice the fleet armed for goes on"
+        );
+        assert!(v.ledgers_counted(Ok(21)), "more is put off");
+        assert_eq!(v.step(t(0), ZONE), None, "and its names are not read");
+        assert_eq!(v.fleet_ledgers(), Some(21));
+    }
+}
