@@ -7,11 +7,11 @@
 //! again. No I/O and no clock here, so the tests step a fake clock through every schedule in milliseconds.
 //!
 //! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired names), the
-//! debounce and whether an action is in flight, and asks its machines in priority order, each in its own
-//! module with its own state and tests: a retry's wait and the names a failure left uncertain
-//! (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes the diff and the ledger
-//! call for from the zone as known (`known.rs`, `KnownZone`), then the verification (`verification.rs`,
-//! `Verification`). What it asks for and hears back is in [`crate::writer::action`].
+//! pacing of its flushes ([`FlushPacing`]) and whether an action is in flight, and asks its machines in
+//! priority order, each in its own module with its own state and tests: a retry's wait and the names a
+//! failure left uncertain (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes
+//! the diff and the ledger call for from the zone as known (`known.rs`, `KnownZone`), then the verification
+//! (`verification.rs`, `Verification`). What it asks for and hears back is in [`crate::writer::action`].
 //!
 //! The life of a reconciler:
 //!
@@ -29,7 +29,7 @@
 //!    published already, at a random moment within the time the fleet's listings take at their share of
 //!    the quota ([`crate::writer::pacing::scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
 //!    every name it may hold, in the same request as the changes (`KnownZone`, the zone as known).
-//! 3. It sends the diff at once, then every later diff through the debounce ([`Debounce`]), in batches
+//! 3. It sends the diff at once, then every later diff through the debounce ([`crate::writer::pacing::Debounce`]), in batches
 //!    within Route53's limits. While changes keep arriving, no two debounced flushes go out closer than
 //!    `max_delay`; retries and urgent flushes are not held back, but the next debounced flush keeps its
 //!    distance from them.
@@ -84,7 +84,7 @@ use crate::route53::{
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
-use crate::writer::pacing::Debounce;
+use crate::writer::pacing::FlushPacing;
 use crate::writer::plan::{self, RecordSpec};
 use crate::writer::registry::{registry, Held, Registry};
 use crate::writer::startup::{self, StartUp, Step};
@@ -173,12 +173,8 @@ pub struct Reconciler {
     desired: Option<BTreeSet<String>>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
     former_owner_ids: BTreeSet<String>,
-    /// When each name's desired state last changed, until a change request carries it: the latency metric.
-    changed_at: BTreeMap<String, Instant>,
-    debounce: Debounce,
-    /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
-    /// changed under us, a retry.
-    urgent: bool,
+    /// When the next flush goes out, and the latency of each change.
+    pacing: FlushPacing,
     /// An action is being performed; its outcome has not come back yet.
     in_flight: bool,
     shutting_down: bool,
@@ -195,7 +191,7 @@ impl Reconciler {
     pub fn new(zone: HostedZone, settings: WriterSettings, stats: Stats, seed: u64) -> Self {
         Reconciler {
             zone,
-            debounce: Debounce::new(settings.debounce, settings.max_delay),
+            pacing: FlushPacing::new(settings.debounce, settings.max_delay),
             failures: Failures::new(settings.retry, seed),
             verification: Verification::new(settings.retry, seed.wrapping_add(1)),
             settings,
@@ -203,8 +199,6 @@ impl Reconciler {
             ip: None,
             desired: None,
             former_owner_ids: BTreeSet::new(),
-            changed_at: BTreeMap::new(),
-            urgent: false,
             in_flight: false,
             shutting_down: false,
             report: WriteReport::default(),
@@ -330,7 +324,6 @@ impl Reconciler {
         self.ip = Some(ip);
         let every: BTreeSet<String> = self.desired.clone().unwrap_or_default();
         self.mark_changed(now, every.iter());
-        self.debounce.changed(now);
         true
     }
 
@@ -343,16 +336,14 @@ impl Reconciler {
         let before = self.desired.take().unwrap_or_default();
         self.mark_changed(now, before.symmetric_difference(&names));
         self.desired = Some(names);
-        self.debounce.changed(now);
         true
     }
 
     /// Notes that the desired state of `names` changed at `now` (the earliest change counts).
     fn mark_changed<'a>(&mut self, now: Instant, names: impl Iterator<Item = &'a String>) {
-        for name in names {
-            let fqdn = plan::fqdn(name, &self.zone.name);
-            self.changed_at.entry(fqdn).or_insert(now);
-        }
+        let zone = &self.zone.name;
+        self.pacing
+            .changed(now, names.map(|name| plan::fqdn(name, zone)));
     }
 
     /// Shutting down: stop verifying, stop waiting for a retry's time, and with `deregister` withdraw every
@@ -388,9 +379,8 @@ impl Reconciler {
         self.known.forget();
         self.verification.forget();
         self.failures.forget_names();
-        self.urgent = false;
+        self.pacing.settle();
         self.in_flight = false;
-        self.debounce.clear();
     }
 
     /// What this instance's record sets look like now; `None` until the IP is known.
@@ -447,9 +437,7 @@ impl Reconciler {
         self.stats
             .pending_changes
             .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
-        // A name whose change cancelled out (it came and went within the debounce) waits for nothing.
-        self.changed_at
-            .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
+        self.pacing.keep_pending(&pending);
         pending
     }
 
@@ -552,7 +540,7 @@ impl Reconciler {
     /// The zone's names that matter are known: the diff can be trusted, and what it says goes out at once.
     fn mark_loaded(&mut self, now: Instant) {
         self.start_up.loaded();
-        self.urgent = true;
+        self.pacing.hurry();
         self.arm_verification(now);
     }
 
@@ -590,8 +578,7 @@ impl Reconciler {
         let changes = self.pending_changes(&spec);
         let ledger = self.ledger_update(&spec, &changes);
         if changes.is_empty() && ledger.is_none() {
-            self.debounce.clear();
-            self.urgent = false;
+            self.pacing.settle();
             self.forget_former_owners();
             if self.shutting_down {
                 return idle(None, true);
@@ -608,19 +595,13 @@ impl Reconciler {
                 true,
             );
         }
-        if !self.urgent && !self.shutting_down {
-            if !self.debounce.is_pending() {
-                self.debounce.changed(now);
+        if let Some(deadline) = self.pacing.held_until(now, self.shutting_down) {
+            // One step of a verification in progress fits in the wait; the flush follows it.
+            if let Some(step) = self.verification.step(now, &self.zone.name) {
+                return step;
             }
-            if !self.debounce.is_due(now) {
-                // One step of a verification in progress fits in the wait; the flush follows it.
-                if let Some(step) = self.verification.step(now, &self.zone.name) {
-                    return step;
-                }
-                let deadline = self.debounce.deadline().unwrap_or(now);
-                let wake = earliest(self.verification.wake(), self.start_up.scan_at());
-                return idle(earliest(Some(deadline), wake), false);
-            }
+            let wake = earliest(self.verification.wake(), self.start_up.scan_at());
+            return idle(earliest(Some(deadline), wake), false);
         }
         self.flush(now, changes, ledger)
     }
@@ -653,20 +634,14 @@ impl Reconciler {
     /// Sends `changes` in batches, with the change to the ledger (if any) first in the first batch, so
     /// that it is applied with, or before, every record set it lists.
     fn flush(&mut self, now: Instant, changes: Vec<Change>, ledger: Option<Change>) -> Action {
-        // Debounced or not (a retry, an urgent flush), this flush paces the next debounced one.
-        self.debounce.flushed(now);
-        self.urgent = false;
+        let latencies = self.pacing.flushed(now, &changes);
         debug!(
             changes = changes.len(),
             ledger = ledger.is_some(),
             "flushing"
         );
-        for change in &changes {
-            if let Some(at) = self.changed_at.remove(&change.record_set.name) {
-                self.stats
-                    .change_latency
-                    .observe(now.saturating_duration_since(at).as_secs_f64());
-            }
+        for latency in latencies {
+            self.stats.change_latency.observe(latency.as_secs_f64());
         }
         let mut batches = batch::batches(&changes, self.settings.limits);
         if let Some(ledger) = ledger {
@@ -845,7 +820,7 @@ impl Reconciler {
             .known
             .take_in(registry.as_ref(), read, what, &self.stats)
         {
-            self.urgent = true;
+            self.pacing.hurry();
         }
     }
 
@@ -926,13 +901,13 @@ impl Reconciler {
                 let fleet = self.fleet_estimate();
                 self.failures
                     .retry_races(now, fleet, self.shutting_down, &self.stats);
-                self.urgent = true;
+                self.pacing.hurry();
             }
             None => self.failures.cleared(),
             Some(e) => {
                 self.failed(now, "send changes", &e);
                 // The retry goes out when its time comes, without waiting for the debounce again.
-                self.urgent = true;
+                self.pacing.hurry();
             }
         }
     }
