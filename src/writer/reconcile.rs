@@ -11,7 +11,9 @@
 //! priority order, each in its own module with its own state and tests: a retry's wait and the names a
 //! failure left uncertain (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes
 //! the diff and the ledger call for from the zone as known (`known.rs`, `KnownZone`), then the verification
-//! (`verification.rs`, `Verification`). What it asks for and hears back is in [`crate::writer::action`].
+//! (`verification.rs`, `Verification`). What it asks for and hears back is in [`crate::writer::action`],
+//! how it hands each machine its part of an outcome in `reconcile/outcome.rs`, and its configuration in
+//! [`crate::writer::settings`].
 //!
 //! The life of a reconciler:
 //!
@@ -73,14 +75,10 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use tracing::{debug, info, warn};
 
-use crate::backoff::{RetryClass, RetryPolicy};
-use crate::config::Settings;
-use crate::route53::batch::{self, BatchLimits};
+use crate::backoff::RetryClass;
+use crate::route53::batch;
 use crate::route53::read::{listing_is_cheaper, RereadPlan};
-use crate::route53::send::FlushOutcome;
-use crate::route53::{
-    group_name, Change, ChangeAction, HostedZone, RecordSet, Route53Error, Routing,
-};
+use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
@@ -92,75 +90,10 @@ use crate::writer::verification::Verification;
 
 pub use crate::writer::action::{Action, Outcome, ReadPurpose, WriteReport};
 pub use crate::writer::failures::{SAME_CONFLICTS_FOR_GOOD, SHUTDOWN_MAX_RETRY_DELAY};
+pub use crate::writer::settings::WriterSettings;
 pub use crate::writer::verification::VERIFY_NAMES_PER_STEP;
 
-/// What the writer needs to know from the configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WriterSettings {
-    /// `multivalue`, `weighted` or `simple`.
-    pub routing: Routing,
-    /// TTL of the record sets written, in seconds (a weighted group's own TTL wins).
-    pub ttl: i64,
-    /// `Weight` of weighted record sets.
-    pub weight: i64,
-    /// The `SetIdentifier` of this instance's record sets; `None`: the host IP.
-    pub owner_id: Option<String>,
-    /// How long to wait after the last change before sending.
-    pub debounce: Duration,
-    /// The longest a change is held back while changes keep arriving.
-    pub max_delay: Duration,
-    /// Route53 requests per second, at most (reads, changes and retries alike).
-    pub max_requests_per_second: u32,
-    /// The shortest interval between two verifications.
-    pub verify_interval: Duration,
-    /// Keep this instance's ledger ([`crate::writer::ledger`]); without it, every start lists the zone.
-    pub ledger: bool,
-    /// Log the changes instead of sending them.
-    pub dry_run: bool,
-    /// `--once`: one reconciliation, then exit; nothing is put off for the fleet's sake.
-    pub once: bool,
-    /// Backoff between retries of a failed request.
-    pub retry: RetryPolicy,
-    /// Route53's limits on one ChangeResourceRecordSets.
-    pub limits: BatchLimits,
-}
-
-impl From<&Settings> for WriterSettings {
-    /// The `[route53]` and `[host]` settings; `dry_run` is off (it comes from the command line).
-    fn from(settings: &Settings) -> Self {
-        let r53 = &settings.route53;
-        let owner = settings.host.owner_id.trim();
-        WriterSettings {
-            routing: r53.routing,
-            ttl: r53.ttl,
-            weight: r53.weight,
-            owner_id: (!owner.is_empty()).then(|| owner.to_string()),
-            debounce: r53.debounce,
-            max_delay: r53.max_delay,
-            max_requests_per_second: r53.max_requests_per_second,
-            verify_interval: r53.verify_interval,
-            ledger: r53.ledger,
-            dry_run: false,
-            once: false,
-            retry: RetryPolicy::default(),
-            limits: BatchLimits::ROUTE53,
-        }
-    }
-}
-
-impl WriterSettings {
-    /// The same, with `--dry-run` set as given.
-    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-
-    /// The same, with `--once` set as given.
-    pub fn with_once(mut self, once: bool) -> Self {
-        self.once = once;
-        self
-    }
-}
+mod outcome;
 
 /// The writer's state and decisions: the scheduler, which keeps what the writer is told (the IP, the
 /// desired names) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
@@ -692,241 +625,6 @@ impl Reconciler {
         let count_ledgers = self.own_ledger().is_some();
         if self.verification.begin(names, count_ledgers) {
             self.arm_verification(now);
-        }
-    }
-
-    /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
-    pub fn outcome(&mut self, now: Instant, outcome: Outcome) {
-        match outcome {
-            Outcome::ZoneRead(result) => self.zone_read(now, result),
-            Outcome::LedgerRead(result) => self.ledger_read(now, result),
-            Outcome::OwnersCounted(result) => self.owners_counted(now, result),
-            Outcome::NamesRead {
-                purpose,
-                names,
-                result,
-            } => self.names_read(now, purpose, names, result),
-            Outcome::Sent(flush) => self.sent(now, flush),
-        }
-    }
-
-    /// The fleet's ledgers were counted (or could not be); see [`Verification::ledgers_counted`].
-    pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
-        self.in_flight = false;
-        if self.verification.ledgers_counted(result) {
-            self.arm_verification(now);
-        }
-    }
-
-    /// The whole zone was read (or could not be).
-    pub fn zone_read(&mut self, now: Instant, result: Result<Vec<RecordSet>, Route53Error>) {
-        self.in_flight = false;
-        let record_sets = match result {
-            Ok(record_sets) => record_sets,
-            Err(e) => return self.failed(now, "read the zone", &e),
-        };
-        let ledger = self.own_ledger();
-        self.known.zone_read(&record_sets, ledger.as_deref());
-        // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
-        self.failures.uncertain.clear();
-        info!(
-            zone = self.zone.name,
-            record_sets = record_sets.len(),
-            ours = self.current().len(),
-            owners = self.owners().len(),
-            "zone read"
-        );
-        self.mark_loaded(now);
-    }
-
-    /// This instance's ledger was read (or could not be).
-    fn ledger_read(&mut self, now: Instant, result: Result<Option<RecordSet>, Route53Error>) {
-        self.in_flight = false;
-        match result {
-            Ok(ledger) => {
-                debug!(ledger = ?ledger, "ledger read");
-                self.known.ledger = Some(ledger);
-            }
-            Err(e) => self.failed(now, "read this instance's ledger", &e),
-        }
-    }
-
-    /// Some names were read (or could not be), for `purpose`.
-    pub fn names_read(
-        &mut self,
-        now: Instant,
-        purpose: ReadPurpose,
-        names: BTreeSet<String>,
-        result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
-    ) {
-        self.in_flight = false;
-        match (purpose, result) {
-            (ReadPurpose::Uncertain, Ok(read)) => {
-                self.failures
-                    .uncertain
-                    .retain(|name| !read.contains_key(name));
-                self.take_in(&read, "a change that failed was applied after all");
-            }
-            (ReadPurpose::Uncertain, Err(e)) => {
-                self.failed(now, "read the uncertain names again", &e)
-            }
-            (ReadPurpose::Verify, Ok(read)) => {
-                let over = self.verification.step_read(&read);
-                self.take_in(&read, "drift found; repairing");
-                if over {
-                    self.arm_verification(now);
-                }
-            }
-            (ReadPurpose::Owned, Ok(read)) => {
-                if let Some(registry) = self.registry() {
-                    for (name, record_sets) in &read {
-                        self.known
-                            .replace_name(registry.as_ref(), name, record_sets);
-                    }
-                }
-                info!(
-                    names = read.len(),
-                    ours = self.current().len(),
-                    "read the names this instance may hold"
-                );
-                self.mark_loaded(now);
-            }
-            (ReadPurpose::Owned, Err(e)) => {
-                self.failed(now, "read the names this instance may hold", &e)
-            }
-            (ReadPurpose::Verify, Err(e)) if self.shutting_down => {
-                // The shutdown has cancelled the verification; the step in flight is not tried again.
-                debug!(error = %e, "a verification read failed while shutting down");
-            }
-            (ReadPurpose::Verify, Err(e)) => {
-                let fleet = self.fleet_estimate();
-                self.verification
-                    .step_failed(now, names, &e, fleet, &self.stats);
-            }
-        }
-    }
-
-    /// Takes in what a read of some names found: `current` follows Route53 for each (a difference is logged
-    /// with `what`, counted as a repair, and the repair is sent at once), and a change refused under it may
-    /// be tried again.
-    fn take_in(&mut self, read: &BTreeMap<String, Vec<RecordSet>>, what: &str) {
-        let Some(registry) = self.registry() else {
-            return;
-        };
-        for name in read.keys() {
-            self.failures.rejected.remove(name);
-        }
-        if self
-            .known
-            .take_in(registry.as_ref(), read, what, &self.stats)
-        {
-            self.pacing.hurry();
-        }
-    }
-
-    /// Some batches were sent (see [`FlushOutcome`]): what was accepted is known now, the ledger and the
-    /// clean-up take in what became of their changes, and each failure is handled by what it means.
-    pub fn sent(&mut self, now: Instant, outcome: FlushOutcome) {
-        self.in_flight = false;
-        let registry = self.registry();
-        let others_before = match (&registry, self.known.collecting.is_empty()) {
-            (Some(registry), false) => self
-                .known
-                .others_under(registry.as_ref(), &outcome.accepted),
-            _ => BTreeMap::new(),
-        };
-        let ledger = self.own_ledger();
-        for change in &outcome.accepted {
-            self.known
-                .applied(change, ledger.as_deref(), &mut self.report);
-        }
-        if let Some(registry) = &registry {
-            self.known
-                .count_collected(registry.as_ref(), others_before, &self.stats);
-        }
-        if outcome.error.is_some() {
-            self.start_up.flush_failed(self.known.ledger.is_some());
-        }
-        self.known
-            .collecting_after_flush(registry.as_deref(), !outcome.rejected.is_empty());
-        let mut outcome = outcome;
-        if let Some(ledger) = &ledger {
-            self.known.ledger_failed(ledger, &mut outcome);
-        }
-        if !outcome.uncertain.is_empty() {
-            warn!(
-                names = ?outcome.uncertain,
-                "a change failed but may have been applied; reading its names again before the retry"
-            );
-            self.failures.uncertain.extend(outcome.uncertain);
-        }
-        let (Some(spec), Some(registry)) = (self.spec(), registry) else {
-            return;
-        };
-        for (name, record_sets) in &outcome.reread {
-            self.known
-                .replace_name(registry.as_ref(), name, record_sets);
-        }
-        self.failures.accepted(&outcome.accepted);
-        let mut conflicts = 0;
-        for rejection in outcome.rejected {
-            let Some(name) = rejection
-                .changes
-                .first()
-                .map(|c| group_name(&c.record_set.name).to_string())
-            else {
-                continue;
-            };
-            if !outcome.reread.contains_key(&name) {
-                // Not read again (the flush ended on another failure): the retry sends it once more.
-                continue;
-            }
-            let now_pending: Vec<Change> = self
-                .pending_changes(&spec)
-                .into_iter()
-                .filter(|c| group_name(&c.record_set.name) == name)
-                .collect();
-            if self
-                .failures
-                .refused(name, rejection, &now_pending, &mut self.report, &self.stats)
-            {
-                conflicts += 1;
-            }
-        }
-        if !outcome.accepted.is_empty() {
-            self.failures.cleared();
-        }
-        match outcome.error {
-            None if conflicts > 0 => {
-                let fleet = self.fleet_estimate();
-                self.failures
-                    .retry_races(now, fleet, self.shutting_down, &self.stats);
-                self.pacing.hurry();
-            }
-            None => self.failures.cleared(),
-            Some(e) => {
-                self.failed(now, "send changes", &e);
-                // The retry goes out when its time comes, without waiting for the debounce again.
-                self.pacing.hurry();
-            }
-        }
-    }
-
-    /// Records a failure and when to try again; a fatal one also forgets the zone.
-    fn failed(&mut self, now: Instant, what: &str, e: &Route53Error) {
-        let fleet = self.fleet_estimate();
-        let fatal = self.failures.failed(
-            now,
-            what,
-            e,
-            &self.zone.id,
-            fleet,
-            self.shutting_down,
-            &self.stats,
-        );
-        if fatal {
-            // Our picture of the zone may be wrong: read it again, after the backoff.
-            self.restart(now);
         }
     }
 
