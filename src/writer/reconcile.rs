@@ -413,7 +413,7 @@ impl Reconciler {
     /// a listing is put off).
     fn start_up(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
         loop {
-            let known = startup::Known {
+            let facts = startup::Facts {
                 ledger: self.known.own_ledger(self.settings.ledger, spec),
                 ledger_read: self.known.ledger.as_ref(),
                 zone_size: self.zone_size(),
@@ -426,7 +426,7 @@ impl Reconciler {
                 withdrawing: self.shutting_down
                     && self.desired.as_ref().is_some_and(BTreeSet::is_empty),
             };
-            match self.start_up.next(&known)? {
+            match self.start_up.next(&facts)? {
                 Step::Do(action) => return Some(action),
                 Step::Loaded => {
                     self.mark_loaded(now);
@@ -436,7 +436,7 @@ impl Reconciler {
                     let fleet = self.fleet_estimate();
                     return self
                         .start_up
-                        .scan(now, &ledger, &known, fleet, &mut self.rng);
+                        .scan(now, &ledger, &facts, fleet, &mut self.rng);
                 }
                 Step::PublishBlind => {
                     if let Some(send) = self.publish_blind(now, spec) {

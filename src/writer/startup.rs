@@ -32,7 +32,7 @@ pub(crate) struct StartUp {
 }
 
 /// What the start-up needs to know of the rest of the writer to take its next step.
-pub(crate) struct Known<'a> {
+pub(crate) struct Facts<'a> {
     /// This instance's ledger's name, unless it keeps none.
     pub ledger: Option<String>,
     /// The ledger as read: `None` until read, then the record or its absence.
@@ -103,23 +103,23 @@ impl StartUp {
     /// names it lists that are not published yet (the desired names too, in the routings that read before
     /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
     /// one): list the zone. Once started, a ledger whose change failed is read again.
-    pub(crate) fn next(&mut self, known: &Known<'_>) -> Option<Step> {
+    pub(crate) fn next(&mut self, facts: &Facts<'_>) -> Option<Step> {
         if self.loaded {
-            return match (&known.ledger, known.ledger_read) {
+            return match (&facts.ledger, facts.ledger_read) {
                 (Some(name), None) => Some(Step::Do(Action::ReadLedger { name: name.clone() })),
                 _ => None,
             };
         }
-        let Some(name) = known.ledger.clone() else {
+        let Some(name) = facts.ledger.clone() else {
             return Some(Step::Do(Action::ReadZone));
         };
-        if known.ledger_read.is_none() && known.zone_size <= ZONE_PAGE {
+        if facts.ledger_read.is_none() && facts.zone_size <= ZONE_PAGE {
             // A zone of one page is listed for what reading the ledger costs, and the listing shows the
             // ledger too; what runs then goes out with the ledger in one request, where publishing first
             // would take one more.
             return Some(Step::Do(Action::ReadZone));
         }
-        if known.routing == Routing::Multivalue && !self.published_blind {
+        if facts.routing == Routing::Multivalue && !self.published_blind {
             // An UPSERT of this instance's own record set (its SetIdentifier, so nobody else's) needs no
             // read, and Route53 refuses it where it would mix routing policies under a name (the refusal
             // re-reads the name, and the usual rules take over). Weighted and simple routing read first:
@@ -127,24 +127,24 @@ impl StartUp {
             self.published_blind = true;
             return Some(Step::PublishBlind);
         }
-        let Some(held) = known.ledger_read else {
+        let Some(held) = facts.ledger_read else {
             return Some(Step::Do(Action::ReadLedger { name }));
         };
         let Some(held) = held else {
             return Some(Step::Scan { ledger: name });
         };
-        let mut names = listed_names(held, known.zone_name);
-        if known.routing == Routing::Multivalue {
+        let mut names = listed_names(held, facts.zone_name);
+        if facts.routing == Routing::Multivalue {
             // What was published blind is known; the rest may hold stale record sets of ours.
-            names.retain(|name| !known.names.contains_key(name));
+            names.retain(|name| !facts.names.contains_key(name));
         } else {
             // A weighted group's TTL and a shared record set's values come from a read.
-            names.extend(known.desired.iter().cloned());
+            names.extend(facts.desired.iter().cloned());
         }
         if names.is_empty() {
             return Some(Step::Loaded);
         }
-        if listing_is_cheaper(names.len(), known.zone_size) {
+        if listing_is_cheaper(names.len(), facts.zone_size) {
             return Some(Step::Do(Action::ReadZone));
         }
         Some(Step::Do(Action::ReadNames {
@@ -165,20 +165,20 @@ impl StartUp {
         &mut self,
         now: Instant,
         ledger: &str,
-        known: &Known<'_>,
+        facts: &Facts<'_>,
         fleet: usize,
         rng: &mut SmallRng,
     ) -> Option<Action> {
-        let withdrawing = known.withdrawing;
-        let put_off = known.routing == Routing::Multivalue && !known.once;
-        if put_off && known.shutting_down && !withdrawing {
+        let withdrawing = facts.withdrawing;
+        let put_off = facts.routing == Routing::Multivalue && !facts.once;
+        if put_off && facts.shutting_down && !withdrawing {
             return None;
         }
         if put_off && !withdrawing {
             let at = match self.scan_at {
                 Some(at) => at,
                 None => {
-                    let pages = known.zone_size / ZONE_PAGE + 1;
+                    let pages = facts.zone_size / ZONE_PAGE + 1;
                     let spread = scan_spread(fleet, pages);
                     let at = now + spread.mul_f64(rng.random::<f64>());
                     info!(
@@ -478,8 +478,8 @@ mod tests {
         held: &'a BTreeMap<String, Held>,
         ledger_read: Option<&'a Option<RecordSet>>,
         zone_size: usize,
-    ) -> Known<'a> {
-        Known {
+    ) -> Facts<'a> {
+        Facts {
             ledger: Some(fqdn(LEDGER)),
             ledger_read,
             zone_size,
@@ -519,7 +519,7 @@ mod tests {
             s.next(&facts(&held, None, 10)),
             Some(Step::Do(Action::ReadZone))
         );
-        let no_ledger = Known {
+        let no_ledger = Facts {
             ledger: None,
             ..facts(&held, None, BIG_ZONE)
         };
@@ -556,22 +556,22 @@ mod tests {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
         let held = BTreeMap::new();
         let no_ledger_yet = None;
-        let known = facts(&held, Some(&no_ledger_yet), BIG_ZONE);
+        let start = facts(&held, Some(&no_ledger_yet), BIG_ZONE);
         let mut s = StartUp::default();
-        assert_eq!(s.next(&known), Some(Step::PublishBlind));
+        assert_eq!(s.next(&start), Some(Step::PublishBlind));
         assert_eq!(
-            s.next(&known),
+            s.next(&start),
             Some(Step::Scan {
                 ledger: fqdn(LEDGER)
             })
         );
-        assert_eq!(s.scan(t(0), LEDGER, &known, 100, &mut rng), None, "put off");
+        assert_eq!(s.scan(t(0), LEDGER, &start, 100, &mut rng), None, "put off");
         let at = s.scan_at().expect("a time drawn");
         let before = t(0) + at.duration_since(t(0)) / 2;
-        assert_eq!(s.scan(before, LEDGER, &known, 100, &mut rng), None);
+        assert_eq!(s.scan(before, LEDGER, &start, 100, &mut rng), None);
         assert_eq!(s.scan_at(), Some(at), "drawn once");
         assert_eq!(
-            s.scan(at, LEDGER, &known, 100, &mut rng),
+            s.scan(at, LEDGER, &start, 100, &mut rng),
             Some(Action::ReadZone)
         );
         s.loaded();

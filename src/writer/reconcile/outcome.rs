@@ -28,7 +28,9 @@ impl Reconciler {
         }
     }
 
-    /// The fleet's ledgers were counted (or could not be); see [`Verification::ledgers_counted`].
+    /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
+    /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
+    /// armed again for the fleet counted (`Verification::ledgers_counted` says why).
     pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
         self.in_flight = false;
         if self.verification.ledgers_counted(result) {
