@@ -248,7 +248,7 @@ async fn poll(
             action => {
                 sim.settled = false;
                 let before = api.calls();
-                let reread = sim.reconciler.reread();
+                let reread = sim.reconciler.reread_plan();
                 let Some(outcome) = perform(api, zone_id, action, reread, false).await else {
                     // Nothing to hand back: ask again.
                     continue;

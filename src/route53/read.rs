@@ -167,7 +167,7 @@ pub async fn read_record(
 /// How some names are read again: with their ownership markers or not, and whether a whole-zone listing
 /// is cheaper than one read per name.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Reread {
+pub struct RereadPlan {
     /// Read each name's ownership marker too (simple routing).
     pub markers: bool,
     /// Record sets in the zone at the last whole-zone read: what listing it costs ([`ZONE_PAGE`] a page).
@@ -183,7 +183,7 @@ pub fn listing_is_cheaper(names: usize, zone_size: usize) -> bool {
     names > zone_size / ZONE_PAGE + 1
 }
 
-impl Reread {
+impl RereadPlan {
     /// Reads `fqdns` again: name by name ([`read_names`]), or the whole zone ([`read_all`]) when that takes
     /// fewer requests (many names refused at once, in a small zone).
     pub async fn read(

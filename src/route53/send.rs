@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tracing::debug;
 
 use super::batch;
-use super::read::Reread;
+use super::read::RereadPlan;
 use super::{group_name, names_in, Change, Meaning, RecordSet, Route53Api, Route53Error};
 
 /// A change Route53 refused on its own (its record set's changes isolated from the rest of the batch).
@@ -48,7 +48,7 @@ pub async fn send_batches(
     api: &dyn Route53Api,
     zone_id: &str,
     batches: Vec<Vec<Change>>,
-    reread: Reread,
+    reread: RereadPlan,
 ) -> FlushOutcome {
     let mut out = FlushOutcome::default();
     let mut work: VecDeque<Vec<Change>> = batches.into();

@@ -102,7 +102,7 @@ impl Route53Writer {
                 }
                 let what = action.what();
                 let (api, zone_id) = (self.api.clone(), self.state.zone().id.clone());
-                let (reread, dry_run) = (self.state.reread(), self.dry_run);
+                let (reread, dry_run) = (self.state.reread_plan(), self.dry_run);
                 let work =
                     async move { perform(api.as_ref(), &zone_id, action, reread, dry_run).await };
                 let work = work.into_actor(self).map(|outcome, act, ctx| {

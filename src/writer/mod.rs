@@ -1,10 +1,14 @@
 //! The writer, the stage that keeps the zone equal to what is desired: the reconciler, a sans-I/O state machine
-//! of the writer's decisions ([`reconcile`]); this instance's record sets and the diff ([`plan`]); ownership per
-//! routing ([`registry`]); the ledger of names ([`ledger`]); when to send and verify ([`pacing`]); an action
-//! performed through Route53 ([`perform`]); and the [`actor::Route53Writer`] that runs them. Below: the messages
-//! main sends it.
+//! of the writer's decisions ([`reconcile`]: the scheduler, and its machines `startup`, `known`, `failures`
+//! and `verification`), with what it asks for and hears back ([`action`]) and its [`settings`]; this
+//! instance's record sets and the diff ([`plan`]); ownership per routing ([`registry`]); the ledger of names
+//! ([`ledger`]); when to send and verify ([`pacing`]); an action performed through Route53 ([`perform`]); and
+//! the [`actor::Route53Writer`] that runs them. Below: the messages main sends it.
 
+pub mod action;
 pub mod actor;
+mod failures;
+mod known;
 pub mod ledger;
 pub mod pacing;
 pub mod perform;
@@ -12,6 +16,11 @@ pub mod plan;
 pub mod reconcile;
 pub mod record;
 pub mod registry;
+pub mod settings;
+mod startup;
+#[cfg(test)]
+mod testkit;
+mod verification;
 
 use actix::Message;
 

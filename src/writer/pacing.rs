@@ -1,10 +1,13 @@
-//! Pure: when the writer sends and verifies: the debounce and its pace, a start's draw of the start spread, the
+//! Pure: when the writer sends and verifies: the debounce and its pace ([`FlushPacing`]), a start's draw of the start spread, the
 //! spread of a listing of the zone, and the verification interval. Every decision takes `now` (or the random
 //! draw) as an argument, so the tests step a fake clock; the writer only arms timers from what these say.
 //! How the constants were tuned, with their figures, is in BENCHMARKS.md ("Why the constants are what
 //! they are").
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+use crate::route53::Change;
 
 /// Coalesces and paces changes: at most one debounced change request per `max_delay` while changes keep
 /// coming (README, "Measured numbers").
@@ -80,6 +83,84 @@ impl Debounce {
     pub fn clear(&mut self) {
         self.first = None;
         self.last = None;
+    }
+}
+
+/// When the writer's next flush goes out: through the [`Debounce`], or at once when something hurries it
+/// (the first read, a repair, a retry); and when each name's desired state began to change, until a flush
+/// carries it (the latency metric).
+#[derive(Clone, Debug)]
+pub struct FlushPacing {
+    debounce: Debounce,
+    /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
+    /// changed under us, a retry.
+    urgent: bool,
+    /// When each name's desired state last changed, until a change request carries it.
+    changed_at: BTreeMap<String, Instant>,
+}
+
+impl FlushPacing {
+    /// Nothing pending, nothing hurried, no flush yet.
+    pub fn new(debounce: Duration, max_delay: Duration) -> Self {
+        FlushPacing {
+            debounce: Debounce::new(debounce, max_delay),
+            urgent: false,
+            changed_at: BTreeMap::new(),
+        }
+    }
+
+    /// The desired state of `fqdns` changed at `now` (for each, the earliest change not yet flushed counts).
+    pub fn changed(&mut self, now: Instant, fqdns: impl IntoIterator<Item = String>) {
+        for fqdn in fqdns {
+            self.changed_at.entry(fqdn).or_insert(now);
+        }
+        self.debounce.changed(now);
+    }
+
+    /// The next flush goes out without waiting for the debounce.
+    pub fn hurry(&mut self) {
+        self.urgent = true;
+    }
+
+    /// Nothing is pending (or the writer restarts): the debounce forgets its changes and nothing hurries;
+    /// the pace of the last flush still holds.
+    pub fn settle(&mut self) {
+        self.debounce.clear();
+        self.urgent = false;
+    }
+
+    /// Only the names of `pending` wait for a flush: a name whose change cancelled out (it came and went
+    /// within the debounce) waits for nothing.
+    pub fn keep_pending(&mut self, pending: &[Change]) {
+        self.changed_at
+            .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
+    }
+
+    /// Whether changes pending at `now` wait for the debounce, and until when (`None`: they go out now).
+    /// Nothing waits when hurried or while `shutting_down`.
+    pub fn held_until(&mut self, now: Instant, shutting_down: bool) -> Option<Instant> {
+        if self.urgent || shutting_down {
+            return None;
+        }
+        if !self.debounce.is_pending() {
+            self.debounce.changed(now);
+        }
+        if self.debounce.is_due(now) {
+            return None;
+        }
+        Some(self.debounce.deadline().unwrap_or(now))
+    }
+
+    /// `changes` are flushed at `now`, debounced or not: this flush paces the next debounced one. Returns how
+    /// long each change waited since its name's desired state changed (once per change of desired state).
+    pub fn flushed(&mut self, now: Instant, changes: &[Change]) -> Vec<Duration> {
+        self.debounce.flushed(now);
+        self.urgent = false;
+        changes
+            .iter()
+            .filter_map(|c| self.changed_at.remove(&c.record_set.name))
+            .map(|at| now.saturating_duration_since(at))
+            .collect()
     }
 }
 
@@ -320,5 +401,46 @@ mod tests {
                 "owners {owners}, calls {calls}, jitter {jitter}"
             );
         }
+    }
+
+    #[test]
+    fn a_hurried_flush_does_not_wait_and_a_changes_latency_is_counted_once() {
+        let start = Instant::now();
+        let web = crate::route53::Change {
+            action: crate::route53::ChangeAction::Create,
+            record_set: crate::route53::RecordSet {
+                name: "web.z.".into(),
+                rtype: "A".into(),
+                set_identifier: None,
+                weight: None,
+                multivalue_answer: None,
+                ttl: 10,
+                values: vec!["10.0.0.1".into()],
+            },
+        };
+        let mut pacing = FlushPacing::new(ms(200), ms(1000));
+        pacing.changed(start, ["web.z.".to_string()]);
+        assert_eq!(pacing.held_until(start, false), Some(start + ms(200)));
+        assert_eq!(
+            pacing.held_until(start, true),
+            None,
+            "nothing waits at shutdown"
+        );
+        pacing.hurry();
+        assert_eq!(pacing.held_until(start + ms(50), false), None, "hurried");
+        assert_eq!(
+            pacing.flushed(start + ms(50), std::slice::from_ref(&web)),
+            vec![ms(50)]
+        );
+        assert_eq!(
+            pacing.flushed(start + ms(60), &[web]),
+            Vec::<Duration>::new(),
+            "counted once"
+        );
+        assert_eq!(
+            pacing.held_until(start + ms(60), false),
+            Some(start + ms(1060)),
+            "no longer hurried; paced from the last flush"
+        );
     }
 }

@@ -5,7 +5,7 @@
 
 use tracing::info;
 
-use crate::route53::read::{count_under, read_all, read_names, read_record, Reread};
+use crate::route53::read::{count_under, read_all, read_names, read_record, RereadPlan};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, RecordSet, Route53Api};
 use crate::writer::ledger::{is_ledger, LEDGER_TYPE};
@@ -14,14 +14,14 @@ use crate::writer::reconcile::{Action, Outcome};
 /// Performs `action` against `zone_id` and returns its outcome for
 /// [`Reconciler::outcome`](crate::writer::reconcile::Reconciler::outcome); `None` for [`Action::Idle`], which
 /// is the caller's to wait out. `reread` is the reconciler's
-/// ([`Reconciler::reread`](crate::writer::reconcile::Reconciler::reread)): how refused names are read again, and
+/// ([`Reconciler::reread_plan`](crate::writer::reconcile::Reconciler::reread_plan)): how refused names are read again, and
 /// whether reads of names include their ownership markers. With `dry_run` the changes are logged instead
 /// of sent, and answered as if Route53 had accepted them.
 pub async fn perform(
     api: &dyn Route53Api,
     zone_id: &str,
     action: Action,
-    reread: Reread,
+    reread: RereadPlan,
     dry_run: bool,
 ) -> Option<Outcome> {
     Some(match action {

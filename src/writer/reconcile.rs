@@ -6,12 +6,21 @@
 //! the outcome back ([`Reconciler::zone_read`], [`Reconciler::names_read`], [`Reconciler::sent`]), then asks
 //! again. No I/O and no clock here, so the tests step a fake clock through every schedule in milliseconds.
 //!
+//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired names), the
+//! pacing of its flushes ([`FlushPacing`]) and whether an action is in flight, and asks its machines in
+//! priority order, each in its own module with its own state and tests: a retry's wait and the names a
+//! failure left uncertain (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes
+//! the diff and the ledger call for from the zone as known (`known.rs`, `KnownZone`), then the verification
+//! (`verification.rs`, `Verification`). What it asks for and hears back is in [`crate::writer::action`],
+//! how it hands each machine its part of an outcome in `reconcile/outcome.rs`, and its configuration in
+//! [`crate::writer::settings`].
+//!
 //! The life of a reconciler:
 //!
 //! 1. Nothing is read or written before both the IP and the first desired names are known.
-//! 2. It learns where its record sets are, at the least cost to the account's shared quota. With a ledger
-//!    ([`crate::writer::ledger`], one TXT record listing the names where this instance holds record sets), a
-//!    multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
+//! 2. The start-up (`StartUp`) learns where its record sets are, at the least cost to the account's shared
+//!    quota. With a ledger ([`crate::writer::ledger`], one TXT record listing the names where this instance
+//!    holds record sets), a multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
 //!    then reads its ledger (one request) and the names it lists that are not published (where record sets
 //!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
 //!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). A zone of
@@ -20,13 +29,13 @@
 //!    a ledger (a new instance, the first start after an upgrade, `route53.ledger = false`), or when the
 //!    names to read would cost more than a listing, it reads the whole zone once: in multivalue, which has
 //!    published already, at a random moment within the time the fleet's listings take at their share of
-//!    the quota ([`scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
-//!    every name it may hold, in the same request as the changes.
-//! 3. It sends the diff at once, then every later diff through the debounce ([`Debounce`]), in batches
+//!    the quota ([`crate::writer::pacing::scan_spread`]), changes going out meanwhile. Every later flush keeps the ledger listing
+//!    every name it may hold, in the same request as the changes (`KnownZone`, the zone as known).
+//! 3. It sends the diff at once, then every later diff through the debounce ([`crate::writer::pacing::Debounce`]), in batches
 //!    within Route53's limits. While changes keep arriving, no two debounced flushes go out closer than
 //!    `max_delay`; retries and urgent flushes are not held back, but the next debounced flush keeps its
 //!    distance from them.
-//! 4. A failure is handled by what it means ([`Meaning`]), in this table:
+//! 4. A failure is handled by what it means ([`crate::route53::Meaning`]), in this table (`Failures`):
 //!
 //! | the answer                                   | applied? | before the next diff                          |
 //! |----------------------------------------------|----------|-----------------------------------------------|
@@ -40,8 +49,9 @@
 //!    Route53 holds; if the same change would be sent again, it is logged, counted and not retried until the
 //!    next verification. A request Route53 applies after the client gave up may land after the re-read: such
 //!    names are read once more by the next verification.
-//! 5. At a jittered interval that grows with the fleet ([`verification_interval`]) it re-reads the names it
-//!    publishes, [`VERIFY_NAMES_PER_STEP`] at a time, letting pending changes out between steps, and repairs
+//! 5. The verification (`Verification`), at a jittered interval that grows with the fleet
+//!    ([`crate::writer::pacing::verification_interval`]), re-reads the names it publishes,
+//!    [`VERIFY_NAMES_PER_STEP`] at a time, letting pending changes out between steps, and repairs
 //!    drift. A read that fails is tried again after the verification's own backoff, and the verification goes
 //!    on from there: it never starts over, so on a throttled account it still reaches its last names.
 //! 6. On shutdown it stops verifying and stops waiting for a retry's time (it tries at once, then backs off
@@ -54,282 +64,60 @@
 //! Whatever owner ids this instance has written under (the host IP before it changed) stay its own until
 //! their record sets are gone, so a change of IP never orphans a record set, even when the replacing batch
 //! fails ambiguously or the writer restarts.
+//!
+//! [`throttle_window`]: crate::route53::rate::throttle_window
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use tracing::{debug, error, info, warn};
+use rand::SeedableRng;
+use tracing::{debug, info, warn};
 
-use crate::backoff::{Backoff, RetryClass, RetryPolicy};
-use crate::config::Settings;
-use crate::route53::batch::{self, BatchLimits};
-use crate::route53::rate::throttle_window;
-use crate::route53::read::{listing_is_cheaper, Reread, ZONE_PAGE};
-use crate::route53::send::FlushOutcome;
-use crate::route53::{group_name, is_conflict};
-use crate::route53::{Change, ChangeAction, HostedZone, Meaning, RecordSet, Route53Error, Routing};
+use crate::backoff::RetryClass;
+use crate::route53::batch;
+use crate::route53::read::{listing_is_cheaper, RereadPlan};
+use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
 use crate::stats::Stats;
-use crate::writer::ledger::{self, ledger_change, ledger_name, listed_names};
-use crate::writer::pacing::{scan_spread, verification_interval, Debounce};
+use crate::writer::failures::Failures;
+use crate::writer::known::KnownZone;
+use crate::writer::pacing::FlushPacing;
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
-use crate::writer::registry::{registry, view_of, Held, Registry};
+use crate::writer::registry::{registry, Held, Registry};
+use crate::writer::startup::{self, StartUp, Step};
+use crate::writer::verification::Verification;
 
-/// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
-/// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
-pub const VERIFY_NAMES_PER_STEP: usize = 1;
+pub use crate::writer::action::{Action, Outcome, ReadPurpose, WriteReport};
+pub use crate::writer::failures::{SAME_CONFLICTS_FOR_GOOD, SHUTDOWN_MAX_RETRY_DELAY};
+pub use crate::writer::settings::WriterSettings;
+pub use crate::writer::verification::VERIFY_NAMES_PER_STEP;
 
-/// While shutting down, the longest wait before the next try of a failed request: the backoff may have grown
-/// to its cap (20 s, and as much again of jitter), longer than `shutdown.timeout` itself.
-pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+mod outcome;
 
-/// How many times in a row the same changes to a name may be refused as a lost race (the name changed and
-/// changed back before it was read again) before the refusal counts as one for good.
-pub const SAME_CONFLICTS_FOR_GOOD: u32 = 5;
-
-/// What the writer needs to know from the configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WriterSettings {
-    /// `multivalue`, `weighted` or `simple`.
-    pub routing: Routing,
-    /// TTL of the record sets written, in seconds (a weighted group's own TTL wins).
-    pub ttl: i64,
-    /// `Weight` of weighted record sets.
-    pub weight: i64,
-    /// The `SetIdentifier` of this instance's record sets; `None`: the host IP.
-    pub owner_id: Option<String>,
-    /// How long to wait after the last change before sending.
-    pub debounce: Duration,
-    /// The longest a change is held back while changes keep arriving.
-    pub max_delay: Duration,
-    /// Route53 requests per second, at most (reads, changes and retries alike).
-    pub max_requests_per_second: u32,
-    /// The shortest interval between two verifications.
-    pub verify_interval: Duration,
-    /// Keep this instance's ledger ([`crate::writer::ledger`]); without it, every start lists the zone.
-    pub ledger: bool,
-    /// Log the changes instead of sending them.
-    pub dry_run: bool,
-    /// `--once`: one reconciliation, then exit; nothing is put off for the fleet's sake.
-    pub once: bool,
-    /// Backoff between retries of a failed request.
-    pub retry: RetryPolicy,
-    /// Route53's limits on one ChangeResourceRecordSets.
-    pub limits: BatchLimits,
-}
-
-impl From<&Settings> for WriterSettings {
-    /// The `[route53]` and `[host]` settings; `dry_run` is off (it comes from the command line).
-    fn from(settings: &Settings) -> Self {
-        let r53 = &settings.route53;
-        let owner = settings.host.owner_id.trim();
-        WriterSettings {
-            routing: r53.routing,
-            ttl: r53.ttl,
-            weight: r53.weight,
-            owner_id: (!owner.is_empty()).then(|| owner.to_string()),
-            debounce: r53.debounce,
-            max_delay: r53.max_delay,
-            max_requests_per_second: r53.max_requests_per_second,
-            verify_interval: r53.verify_interval,
-            ledger: r53.ledger,
-            dry_run: false,
-            once: false,
-            retry: RetryPolicy::default(),
-            limits: BatchLimits::ROUTE53,
-        }
-    }
-}
-
-impl WriterSettings {
-    /// The same, with `--dry-run` set as given.
-    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-
-    /// The same, with `--once` set as given.
-    pub fn with_once(mut self, once: bool) -> Self {
-        self.once = once;
-        self
-    }
-}
-
-/// What the writer did, for `--once` and shutdown.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WriteReport {
-    /// Changes Route53 accepted (or, with `--dry-run`, that would have been sent).
-    pub applied: usize,
-    /// Changes Route53 refused as invalid (logged and counted).
-    pub rejected: usize,
-}
-
-/// Why some names are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadPurpose {
-    /// A change to them failed in a way that may have been applied: what they hold is unknown.
-    Uncertain,
-    /// A step of a verification.
-    Verify,
-    /// At start-up: the names this instance's ledger lists (and, in the routings that need a read before
-    /// a write, the desired names), to find its stale record sets without listing the zone.
-    Owned,
-}
-
-/// What the writer should do now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Nothing before `until` (`None`: before the next input). `settled`: everything due is done, so a
-    /// `Settle` or `Shutdown` waiting for it can be answered.
-    Idle {
-        until: Option<Instant>,
-        settled: bool,
-    },
-    /// Read the whole zone, then call [`Reconciler::zone_read`].
-    ReadZone,
-    /// Read this instance's ledger (the TXT record `name`, see [`crate::writer::ledger`]), then hand back
-    /// [`Outcome::LedgerRead`].
-    ReadLedger { name: String },
-    /// Count the ledgers under `parent` (`_owners._route53-registrator.<zone>.`): how many instances share
-    /// the zone, which sizes the verification's interval. Then hand back [`Outcome::OwnersCounted`].
-    CountOwners { parent: String },
-    /// Read the A record sets under these names, then call [`Reconciler::names_read`].
-    ReadNames {
-        names: BTreeSet<String>,
-        purpose: ReadPurpose,
-    },
-    /// Send these batches in order, then call [`Reconciler::sent`].
-    Send { batches: Vec<Vec<Change>> },
-}
-
-impl Action {
-    /// What performing it does, for a log line ("read the zone").
-    pub fn what(&self) -> &'static str {
-        match self {
-            Action::Idle { .. } => "wait",
-            Action::ReadZone => "read the zone",
-            Action::ReadLedger { .. } => "read this instance's ledger",
-            Action::CountOwners { .. } => "count the fleet's ledgers",
-            Action::ReadNames {
-                purpose: ReadPurpose::Uncertain,
-                ..
-            } => "read the uncertain names again",
-            Action::ReadNames {
-                purpose: ReadPurpose::Verify,
-                ..
-            } => "verify the zone",
-            Action::ReadNames {
-                purpose: ReadPurpose::Owned,
-                ..
-            } => "read the names this instance may hold",
-            Action::Send { .. } => "send changes",
-        }
-    }
-}
-
-/// What performing an [`Action`] found, for [`Reconciler::outcome`].
-#[derive(Debug)]
-pub enum Outcome {
-    /// [`Action::ReadZone`]: every record set of the zone, or why not.
-    ZoneRead(Result<Vec<RecordSet>, Route53Error>),
-    /// [`Action::ReadLedger`]: the ledger, `None` when the zone holds none, or why not.
-    LedgerRead(Result<Option<RecordSet>, Route53Error>),
-    /// [`Action::CountOwners`]: the ledgers counted, or why not.
-    OwnersCounted(Result<usize, Route53Error>),
-    /// [`Action::ReadNames`]: the record sets under each name, or why not.
-    NamesRead {
-        purpose: ReadPurpose,
-        names: BTreeSet<String>,
-        result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
-    },
-    /// [`Action::Send`]: what was accepted, refused, and how the flush ended.
-    Sent(FlushOutcome),
-}
-
-/// What is known of the zone: forgotten at a restart, rebuilt by reading the zone again.
-#[derive(Debug, Default)]
-struct ZoneView {
-    /// The zone was read since the start (or the last restart).
-    loaded: bool,
-    /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
-    /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
-    names: BTreeMap<String, Held>,
-    /// Owners the clean-up found gone ([`Reconciler::collect`]), whose record sets are being withdrawn.
-    collecting: BTreeSet<String>,
-    /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
-    size: usize,
-    /// Names whose last change failed in a way that may have been applied: read before the next diff.
-    uncertain: BTreeSet<String>,
-    /// Changes refused for good, by name: not sent again until the diff for that name changes or a
-    /// verification re-reads it.
-    rejected: BTreeMap<String, Vec<Change>>,
-    /// The verification in progress: the names it has still to read (empty: none in progress).
-    verifying: BTreeSet<String>,
-    /// When the next verification is due (`None`: not armed).
-    verify_at: Option<Instant>,
-    /// A step of the verification failed: the next one waits until then.
-    verify_paused_until: Option<Instant>,
-    /// Send without waiting for the debounce: after the first read, after a refusal whose record set had
-    /// changed under us, a retry.
-    urgent: bool,
-    /// This instance's ledger as Route53 holds it: `None` until read, then the record or its absence.
-    ledger: Option<Option<RecordSet>>,
-    /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
-    published_blind: bool,
-    /// A verification has run since the start (or the last restart).
-    verified: bool,
-    /// The verification in progress counts the fleet's ledgers before its first read.
-    census_due: bool,
-    /// Ledgers in the zone at the last count: the fleet's size, whatever names its instances publish (the
-    /// owners seen at this instance's own names are only those that share them).
-    census: Option<usize>,
-    /// The fleet's estimate when the verification in progress was armed.
-    armed_for: usize,
-    /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
-    /// what runs is published already, so the listing is spread over the fleet's share of the quota);
-    /// `None` once the zone's names that matter are known.
-    scan_at: Option<Instant>,
-}
-
-/// The writer's state and decisions. See the module documentation.
+/// The writer's state and decisions: the scheduler, which keeps what the writer is told (the IP, the
+/// desired names) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
 #[derive(Debug)]
 pub struct Reconciler {
     zone: HostedZone,
     settings: WriterSettings,
-    stats: Stats,
+    pub(super) stats: Stats,
     ip: Option<Ipv4Addr>,
     desired: Option<BTreeSet<String>>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
     former_owner_ids: BTreeSet<String>,
-    view: ZoneView,
-    debounce: Debounce,
-    backoff: Backoff,
-    /// The verification's own backoff, for a step that failed: apart from `backoff`, so that failed reads
-    /// neither lengthen a write's retry nor are reset by an accepted change; reset by a step that works.
-    verify_backoff: Backoff,
-    /// No request before this (after a failure).
-    retry_at: Option<Instant>,
+    /// When the next flush goes out, and the latency of each change.
+    pacing: FlushPacing,
     /// An action is being performed; its outcome has not come back yet.
     in_flight: bool,
-    /// Names that were uncertain, read once more by the next verification even when no longer desired: a
-    /// request Route53 applies late may land after the first re-read. Kept across a restart.
-    recheck: BTreeSet<String>,
-    /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
-    ttl_noticed: BTreeSet<String>,
-    /// When each name's desired state last changed, until a change request carries it: the latency metric.
-    changed_at: BTreeMap<String, Instant>,
-    /// Names whose same changes were refused as a lost race in a row, and how many times.
-    same_conflicts: BTreeMap<String, u32>,
-    /// Desired names left alone because they hold record sets this instance may not change, already logged.
-    left_alone: BTreeSet<String>,
     shutting_down: bool,
-    /// Route53 refused a change to the ledger for good: this process keeps none.
-    ledger_refused: bool,
     report: WriteReport,
     rng: SmallRng,
+    start_up: StartUp,
+    known: KnownZone,
+    verification: Verification,
+    pub(super) failures: Failures,
 }
 
 impl Reconciler {
@@ -337,26 +125,20 @@ impl Reconciler {
     pub fn new(zone: HostedZone, settings: WriterSettings, stats: Stats, seed: u64) -> Self {
         Reconciler {
             zone,
-            debounce: Debounce::new(settings.debounce, settings.max_delay),
-            backoff: Backoff::new(settings.retry, seed),
-            verify_backoff: Backoff::new(settings.retry, seed.wrapping_add(1)),
+            pacing: FlushPacing::new(settings.debounce, settings.max_delay),
+            failures: Failures::new(settings.retry, seed),
+            verification: Verification::new(settings.retry, seed.wrapping_add(1)),
             settings,
             stats,
             ip: None,
             desired: None,
             former_owner_ids: BTreeSet::new(),
-            view: ZoneView::default(),
-            retry_at: None,
             in_flight: false,
-            recheck: BTreeSet::new(),
-            ttl_noticed: BTreeSet::new(),
-            changed_at: BTreeMap::new(),
-            same_conflicts: BTreeMap::new(),
-            left_alone: BTreeSet::new(),
             shutting_down: false,
-            ledger_refused: false,
             report: WriteReport::default(),
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
+            start_up: StartUp::default(),
+            known: KnownZone::default(),
         }
     }
 
@@ -376,9 +158,9 @@ impl Reconciler {
             .is_some_and(|registry| registry.reads_markers())
     }
 
-    /// How names refused in a flush are read again (see [`Reread`]).
-    pub fn reread(&self) -> Reread {
-        Reread {
+    /// How names refused in a flush are read again (see [`RereadPlan`]).
+    pub fn reread_plan(&self) -> RereadPlan {
+        RereadPlan {
             markers: self.reads_markers(),
             zone_size: self.zone_size(),
         }
@@ -386,8 +168,8 @@ impl Reconciler {
 
     /// Record sets in the zone: at the last whole-zone read, else as GetHostedZone described it.
     fn zone_size(&self) -> usize {
-        if self.view.size > 0 {
-            self.view.size
+        if self.known.size > 0 {
+            self.known.size
         } else {
             self.zone.record_sets.unwrap_or(0)
         }
@@ -398,9 +180,7 @@ impl Reconciler {
     /// it publishes, so it sees no other owner), or the last count of the fleet's ledgers.
     ///
     /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
-    /// one name it made an instance whose services had all stopped take the zone's 2,000 record sets for
-    /// 2,000 instances, and a throttle then slowed it to one request per 2 minutes (the fleet bench's rolling
-    /// deploy of 100 took 3.3× its bound, a withdrawal 2.5 minutes).
+    /// one name it would take the zone's record sets for as many instances, and slow every retry to match.
     pub fn fleet_estimate(&self) -> usize {
         let names = self
             .desired
@@ -411,7 +191,7 @@ impl Reconciler {
         self.owners()
             .len()
             .max(by_size)
-            .max(self.view.census.unwrap_or(0))
+            .max(self.verification.fleet_ledgers().unwrap_or(0))
     }
 
     /// Whether anything can ever be written: the IP and the desired names are known.
@@ -421,19 +201,15 @@ impl Reconciler {
 
     /// This instance's record sets as last read or accepted (none before the IP is known).
     pub fn current(&self) -> Vec<&RecordSet> {
-        let Some(registry) = self.registry() else {
-            return Vec::new();
-        };
-        self.view
-            .names
-            .values()
-            .flat_map(|held| registry.mine(held))
-            .collect()
+        match self.registry() {
+            Some(registry) => self.known.current(registry.as_ref()),
+            None => Vec::new(),
+        }
     }
 
     /// The owners seen in the zone (for the verification interval).
     pub fn owners(&self) -> BTreeSet<&str> {
-        self.view.names.values().flat_map(Held::owners).collect()
+        self.known.owners()
     }
 
     /// This instance's owner id (`None` before the IP is known).
@@ -444,14 +220,10 @@ impl Reconciler {
     /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
     /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
     pub fn others_seen(&self) -> BTreeSet<String> {
-        let Some(registry) = self.registry() else {
-            return BTreeSet::new();
-        };
-        self.view
-            .names
-            .values()
-            .flat_map(|held| registry.others(held))
-            .collect()
+        match self.registry() {
+            Some(registry) => self.known.others_seen(registry.as_ref()),
+            None => BTreeSet::new(),
+        }
     }
 
     /// The clean-up found these owners gone ([`crate::gc::decide`]): their record sets are withdrawn with the
@@ -461,9 +233,13 @@ impl Reconciler {
         if self.shutting_down {
             return false;
         }
-        let seen = self.others_seen();
-        self.view.collecting = gone.into_iter().filter(|o| seen.contains(o)).collect();
-        !self.view.collecting.is_empty()
+        match self.registry() {
+            Some(registry) => self.known.collect(registry.as_ref(), gone),
+            None => {
+                self.known.collecting.clear();
+                false
+            }
+        }
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
@@ -476,13 +252,12 @@ impl Reconciler {
             // The record sets written under the old IP stay ours until they are gone; the new owner id has
             // a ledger of its own, read before it is written.
             self.former_owner_ids.insert(old.to_string());
-            self.view.ledger = None;
+            self.known.ledger = None;
         }
         self.former_owner_ids.remove(&ip.to_string());
         self.ip = Some(ip);
         let every: BTreeSet<String> = self.desired.clone().unwrap_or_default();
         self.mark_changed(now, every.iter());
-        self.debounce.changed(now);
         true
     }
 
@@ -495,27 +270,23 @@ impl Reconciler {
         let before = self.desired.take().unwrap_or_default();
         self.mark_changed(now, before.symmetric_difference(&names));
         self.desired = Some(names);
-        self.debounce.changed(now);
         true
     }
 
     /// Notes that the desired state of `names` changed at `now` (the earliest change counts).
     fn mark_changed<'a>(&mut self, now: Instant, names: impl Iterator<Item = &'a String>) {
-        for name in names {
-            let fqdn = record::fqdn(name, &self.zone.name);
-            self.changed_at.entry(fqdn).or_insert(now);
-        }
+        let zone = &self.zone.name;
+        self.pacing
+            .changed(now, names.map(|name| record::fqdn(name, zone)));
     }
 
     /// Shutting down: stop verifying, stop waiting for a retry's time, and with `deregister` withdraw every
     /// record set of this instance.
     pub fn shutdown(&mut self, deregister: bool) {
         self.shutting_down = true;
-        self.view.collecting.clear();
-        self.view.verifying.clear();
-        self.view.verify_at = None;
-        self.view.verify_paused_until = None;
-        self.retry_at = None;
+        self.known.collecting.clear();
+        self.verification.cancel();
+        self.failures.retry_at = None;
         if deregister {
             info!(
                 ours = self.current().len(),
@@ -529,17 +300,21 @@ impl Reconciler {
     /// read again after the backoff. The desired names, the IP, the owner ids written under, the backoff,
     /// the names to recheck and the report are kept.
     pub fn restart(&mut self, now: Instant) {
-        if self.retry_at.is_none() {
-            self.retry_at = Some(now + self.next_delay(RetryClass::Failed));
+        if self.failures.retry_at.is_none() {
+            let delay = self.next_delay(RetryClass::Failed);
+            self.failures.retry_at = Some(now + delay);
         }
         warn!(
             zone = self.zone.id,
-            attempt = self.backoff.attempts(),
+            attempt = self.failures.attempts(),
             "writer restarting; it will read the zone again"
         );
-        self.view = ZoneView::default();
+        self.start_up = StartUp::default();
+        self.known.forget();
+        self.verification.forget();
+        self.failures.forget_names();
+        self.pacing.settle();
         self.in_flight = false;
-        self.debounce.clear();
     }
 
     /// What this instance's record sets look like now; `None` until the IP is known.
@@ -565,43 +340,26 @@ impl Reconciler {
         self.spec().map(registry)
     }
 
+    /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, a ledger refused
+    /// for good, an owner id that cannot stand as DNS labels, or the IP is not known yet).
+    fn own_ledger(&self) -> Option<String> {
+        let spec = self.spec()?;
+        self.known.own_ledger(self.settings.ledger, &spec)
+    }
+
     /// The diff from what the zone holds to the desired names, less the changes already refused for good. A
     /// refused entry whose name now needs other changes is forgotten, so the new ones are tried.
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
         let desired = self.desired_fqdns(spec);
         let registry = registry(spec.clone());
-        let mut changes = plan::diff(&desired, &self.view.names, registry.as_ref());
-        if self.view.loaded {
-            self.notice_left_alone(&desired, &changes, registry.as_ref());
+        let mut changes = plan::diff(&desired, &self.known.names, registry.as_ref());
+        if self.start_up.is_loaded() {
+            self.known
+                .notice_left_alone(&desired, &changes, registry.as_ref(), &self.stats);
         }
-        if !self.view.collecting.is_empty() {
-            // A name this instance changes too waits for the next flush: both changes would start from
-            // the same record set as read, and the second would not find it.
-            let own: BTreeSet<&str> = changes
-                .iter()
-                .map(|c| group_name(&c.record_set.name))
-                .collect();
-            let collect: Vec<Change> = self
-                .view
-                .names
-                .iter()
-                .filter(|(name, _)| !own.contains(name.as_str()))
-                .flat_map(|(_, held)| registry.withdraw_gone(held, &self.view.collecting))
-                .collect();
-            changes.extend(collect);
-        }
-        for change in &changes {
-            let rs = &change.record_set;
-            let joining = change.action == ChangeAction::Create && rs.ttl != spec.ttl;
-            if joining && self.ttl_noticed.insert(rs.name.clone()) {
-                info!(
-                    name = rs.name,
-                    group_ttl = rs.ttl,
-                    ttl = spec.ttl,
-                    "joining a weighted group with the group's TTL, not route53.ttl"
-                );
-            }
-        }
+        let collect = self.known.collect_changes(registry.as_ref(), &changes);
+        changes.extend(collect);
+        self.known.notice_group_ttl(&changes, spec.ttl);
         let mut by_name: BTreeMap<String, Vec<Change>> = BTreeMap::new();
         for change in changes {
             by_name
@@ -609,21 +367,11 @@ impl Reconciler {
                 .or_default()
                 .push(change);
         }
-        self.view
-            .rejected
-            .retain(|name, refused| by_name.get(name) == Some(refused));
-        let rejected = &self.view.rejected;
-        let pending: Vec<Change> = by_name
-            .into_iter()
-            .filter(|(name, _)| !rejected.contains_key(name))
-            .flat_map(|(_, c)| c)
-            .collect();
+        let pending = self.failures.hold_back_refused(by_name);
         self.stats
             .pending_changes
             .set(i64::try_from(pending.len()).unwrap_or(i64::MAX));
-        // A name whose change cancelled out (it came and went within the debounce) waits for nothing.
-        self.changed_at
-            .retain(|name, _| pending.iter().any(|c| &c.record_set.name == name));
+        self.pacing.keep_pending(&pending);
         pending
     }
 
@@ -637,174 +385,72 @@ impl Reconciler {
     }
 
     /// The change that keeps this instance's ledger listing every name where it may hold a record set,
-    /// once `changes` are applied (see [`crate::writer::ledger`]); `None` when it already does, or while the ledger
-    /// has not been read (it is never written blind). A flush of more than one batch keeps the names it
-    /// withdraws listed too, since a later batch may fail after the first; the next flush drops them.
+    /// once `changes` are applied (see [`crate::writer::ledger`]); `None` when it already does, while the
+    /// ledger has not been read, or while where this instance holds record sets is not known yet (a
+    /// listing is put off).
     fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
-        let name = self.own_ledger(spec)?;
-        let held = self.view.ledger.as_ref()?;
-        if !self.view.loaded {
-            // Where this instance holds record sets is not known yet (a listing is put off).
+        let name = self.known.own_ledger(self.settings.ledger, spec)?;
+        if !self.start_up.is_loaded() {
             return None;
         }
-
         let registry = registry(spec.clone());
-        let holds_ours = |held: &Held| !registry.mine(held).is_empty();
-        let mut after: BTreeMap<String, Held> = BTreeMap::new();
-        for change in changes {
-            let group = group_name(&change.record_set.name).to_string();
-            after
-                .entry(group)
-                .or_insert_with_key(|group| self.view.names.get(group).cloned().unwrap_or_default())
-                .apply(change);
-        }
-        let before: BTreeSet<String> = self
-            .view
-            .names
-            .iter()
-            .filter(|(_, held)| holds_ours(held))
-            .map(|(name, _)| name.clone())
-            .collect();
-        let mut wanted: BTreeSet<String> = before
-            .iter()
-            .filter(|name| !after.contains_key(*name))
-            .cloned()
-            .collect();
-        wanted.extend(
-            after
-                .iter()
-                .filter(|(_, held)| holds_ours(held))
-                .map(|(name, _)| name.clone()),
-        );
         // Where a change may have been applied without our knowing, a record set of ours may stand.
-        wanted.extend(self.view.uncertain.iter().cloned());
-        wanted.extend(self.recheck.iter().cloned());
-        if !changes.is_empty() && batch::batches(changes, self.settings.limits).len() > 1 {
-            wanted.extend(before);
-        }
-        ledger_change(&name, &spec.zone_name, held.as_ref(), &wanted)
+        let maybe_ours = self
+            .failures
+            .uncertain
+            .iter()
+            .chain(self.verification.recheck());
+        self.known.ledger_update(
+            &name,
+            spec,
+            registry.as_ref(),
+            changes,
+            maybe_ours,
+            self.settings.limits,
+        )
     }
 
-    /// The name of this instance's ledger, unless it keeps none (`route53.ledger = false`, or an owner id
-    /// that cannot stand as DNS labels).
-    fn own_ledger(&self, spec: &RecordSpec) -> Option<String> {
-        if !self.settings.ledger || self.ledger_refused {
-            return None;
-        }
-        ledger_name(&spec.owner_id, &spec.zone_name)
-    }
-
-    /// Whether `name` is this instance's ledger.
-    fn is_own_ledger(&self, name: &str) -> bool {
-        self.spec()
-            .and_then(|spec| self.own_ledger(&spec))
-            .is_some_and(|ledger| ledger == name)
-    }
-
-    /// The steps of a start (or a restart) until every name where this instance may hold a record set has
-    /// been read, each returned as the action to perform; then `None` (also while a listing is put off, see
-    /// [`Reconciler::scan`]). With a ledger: (multivalue) publish what runs blind, read the ledger, read the
-    /// names it lists that are not published yet (the desired names too, in the routings that read before
-    /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
-    /// one): list the zone. Once started, a ledger whose change failed is read again.
+    /// The start-up's next step ([`StartUp`]), as the action to perform; `None` once it is over (or while
+    /// a listing is put off).
     fn start_up(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
-        let ledger = self.own_ledger(spec);
-        if self.view.loaded {
-            return match (ledger, &self.view.ledger) {
-                (Some(name), None) => Some(self.start(Action::ReadLedger { name })),
-                _ => None,
+        loop {
+            let facts = startup::Facts {
+                ledger: self.known.own_ledger(self.settings.ledger, spec),
+                ledger_read: self.known.ledger.as_ref(),
+                zone_size: self.zone_size(),
+                names: &self.known.names,
+                zone_name: &spec.zone_name,
+                desired: self.desired_fqdns(spec),
+                routing: spec.routing,
+                once: self.settings.once,
+                shutting_down: self.shutting_down,
+                withdrawing: self.shutting_down
+                    && self.desired.as_ref().is_some_and(BTreeSet::is_empty),
             };
-        }
-        let Some(name) = ledger else {
-            return Some(self.start(Action::ReadZone));
-        };
-        if self.view.ledger.is_none() && self.zone_size() <= ZONE_PAGE {
-            // A zone of one page is listed for what reading the ledger costs, and the listing shows the
-            // ledger too; what runs then goes out with the ledger in one request, where publishing first
-            // would take one more.
-            return Some(self.start(Action::ReadZone));
-        }
-        if let Some(send) = self.publish_blind(now, spec) {
-            return Some(send);
-        }
-        let Some(held) = self.view.ledger.clone() else {
-            return Some(self.start(Action::ReadLedger { name }));
-        };
-        let Some(held) = held else {
-            return self.scan(now, spec, &name);
-        };
-        let mut names = listed_names(&held, &spec.zone_name);
-        if spec.routing == Routing::Multivalue {
-            // What was published blind is known; the rest may hold stale record sets of ours.
-            names.retain(|name| !self.view.names.contains_key(name));
-        } else {
-            // A weighted group's TTL and a shared record set's values come from a read.
-            names.extend(self.desired_fqdns(spec));
-        }
-        if names.is_empty() {
-            self.mark_loaded(now);
-            return None;
-        }
-        if listing_is_cheaper(names.len(), self.zone_size()) {
-            return Some(self.start(Action::ReadZone));
-        }
-        Some(self.start(Action::ReadNames {
-            names,
-            purpose: ReadPurpose::Owned,
-        }))
-    }
-
-    /// Without a ledger, the zone is listed once to find this instance's stale record sets (and the ledger
-    /// is written from what it finds). Weighted and simple routing list it at once, as they must read before
-    /// they write. Multivalue has published what runs already, and a listing costs one request per 300
-    /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
-    /// after an upgrade): it waits a random share of the time the fleet's listings take at
-    /// [`crate::writer::pacing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]), and changes go out meanwhile. `--once` and a
-    /// withdrawal of everything at shutdown list at once; a shutdown that keeps the records does not list.
-    fn scan(&mut self, now: Instant, spec: &RecordSpec, ledger: &str) -> Option<Action> {
-        let put_off = spec.routing == Routing::Multivalue && !self.settings.once;
-        let withdrawing =
-            self.shutting_down && self.desired.as_ref().is_some_and(BTreeSet::is_empty);
-        if put_off && self.shutting_down && !withdrawing {
-            return None;
-        }
-        if put_off && !withdrawing {
-            let at = match self.view.scan_at {
-                Some(at) => at,
-                None => {
-                    let pages = self.zone_size() / ZONE_PAGE + 1;
-                    let spread = scan_spread(self.fleet_estimate(), pages);
-                    let at = now + spread.mul_f64(self.rng.random::<f64>());
-                    info!(
-                        ledger,
-                        in_secs = at.saturating_duration_since(now).as_secs(),
-                        "no ledger of this instance in the zone; listing the zone once, spread over the fleet"
-                    );
-                    self.view.scan_at = Some(at);
-                    at
+            match self.start_up.next(&facts)? {
+                Step::Do(action) => return Some(action),
+                Step::Loaded => {
+                    self.mark_loaded(now);
+                    return None;
                 }
-            };
-            if at > now {
-                return None;
+                Step::Scan { ledger } => {
+                    let fleet = self.fleet_estimate();
+                    return self
+                        .start_up
+                        .scan(now, &ledger, &facts, fleet, &mut self.rng);
+                }
+                Step::PublishBlind => {
+                    if let Some(send) = self.publish_blind(now, spec) {
+                        return Some(send);
+                    }
+                }
             }
         }
-        info!(
-            ledger,
-            "no ledger of this instance in the zone; reading the whole zone once"
-        );
-        Some(self.start(Action::ReadZone))
     }
 
     /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
-    /// instance's own record set (its SetIdentifier, so nobody else's) needs none, and Route53 refuses it
-    /// where it would mix routing policies under a name (the refusal re-reads the name, and the usual
-    /// rules take over). Weighted and simple routing read first: a weighted group's TTL and a shared
-    /// record set's values come from what the name holds.
+    /// instance's own record set needs none. `None` when nothing runs.
     fn publish_blind(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
-        if spec.routing != Routing::Multivalue || self.view.published_blind {
-            return None;
-        }
-        self.view.published_blind = true;
         let registry = registry(spec.clone());
         let changes: Vec<Change> = self
             .desired_fqdns(spec)
@@ -825,40 +471,11 @@ impl Reconciler {
         Some(self.flush(now, changes, None))
     }
 
-    /// The zone's names that matter are known: the diff can be trusted.
+    /// The zone's names that matter are known: the diff can be trusted, and what it says goes out at once.
     fn mark_loaded(&mut self, now: Instant) {
-        self.view.loaded = true;
-        self.view.scan_at = None;
-        self.view.urgent = true;
+        self.start_up.loaded();
+        self.pacing.hurry();
         self.arm_verification(now);
-    }
-
-    /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
-    /// holds record sets that are not this daemon's to change (a plain record set without the ownership
-    /// marker, made by hand or another tool; another routing's record sets in simple routing).
-    fn notice_left_alone(
-        &mut self,
-        desired: &BTreeSet<String>,
-        changes: &[Change],
-        registry: &dyn Registry,
-    ) {
-        for name in desired {
-            let Some(held) = self.view.names.get(name) else {
-                continue;
-            };
-            let untouched = registry.mine(held).is_empty()
-                && !changes
-                    .iter()
-                    .any(|c| group_name(&c.record_set.name) == name);
-            if untouched && self.left_alone.insert(name.clone()) {
-                warn!(
-                    name,
-                    held = ?held.a,
-                    "not published: the name holds record sets this instance may not change; left alone"
-                );
-                self.stats.names_left_alone.inc();
-            }
-        }
     }
 
     /// The one scheduler: what to do at `now`. Call it after every input and outcome, and when the instant
@@ -870,90 +487,95 @@ impl Reconciler {
         if self.in_flight {
             return idle(None, false);
         }
+        let action = self.decide(now);
+        if !matches!(action, Action::Idle { .. }) {
+            self.mark_in_flight();
+        }
+        action
+    }
+
+    /// What to do at `now`, asking in order: a retry's wait, the start-up, the names a failure left
+    /// uncertain, the changes (through the debounce), the verification.
+    fn decide(&mut self, now: Instant) -> Action {
         let (Some(spec), Some(_)) = (self.spec(), self.desired.as_ref()) else {
             return idle(None, false);
         };
-        if let Some(at) = self.retry_at {
-            if at > now {
-                return idle(Some(at), false);
-            }
-            self.retry_at = None;
+        if let Some(at) = self.failures.waiting(now) {
+            return idle(Some(at), false);
         }
         if let Some(action) = self.start_up(now, &spec) {
             return action;
         }
-        if !self.view.uncertain.is_empty() {
-            let names = self.view.uncertain.clone();
-            // Whatever this read finds, a request applied late may land after it: the next verification
-            // looks again.
-            self.recheck.extend(names.iter().cloned());
-            if listing_is_cheaper(names.len(), self.zone_size()) {
-                debug!(
-                    names = names.len(),
-                    zone = self.view.size,
-                    "reading the whole zone again instead"
-                );
-                self.view.uncertain.clear();
-                self.view.loaded = false;
-                return self.start(Action::ReadZone);
-            }
-            return self.start(Action::ReadNames {
-                names,
-                purpose: ReadPurpose::Uncertain,
-            });
+        if let Some(action) = self.read_uncertain() {
+            return action;
         }
         let changes = self.pending_changes(&spec);
         let ledger = self.ledger_update(&spec, &changes);
         if changes.is_empty() && ledger.is_none() {
-            self.debounce.clear();
-            self.view.urgent = false;
+            self.pacing.settle();
             self.forget_former_owners();
             if self.shutting_down {
                 return idle(None, true);
             }
-            if self.view.verifying.is_empty() && self.view.verify_at.is_some_and(|at| at <= now) {
+            if self.verification.is_due(now) {
                 self.begin_verification(now);
             }
-            if let Some(step) = self.verification_step(now) {
+            if let Some(step) = self.verification.step(now, &self.zone.name) {
                 return step;
             }
             // A verification paused after a failed read is not waited for: it may keep failing.
-            return idle(earliest(self.verify_wake(), self.view.scan_at), true);
+            return idle(
+                earliest(self.verification.wake(), self.start_up.scan_at()),
+                true,
+            );
         }
-        if !self.view.urgent && !self.shutting_down {
-            if !self.debounce.is_pending() {
-                self.debounce.changed(now);
+        if let Some(deadline) = self.pacing.held_until(now, self.shutting_down) {
+            // One step of a verification in progress fits in the wait; the flush follows it.
+            if let Some(step) = self.verification.step(now, &self.zone.name) {
+                return step;
             }
-            if !self.debounce.is_due(now) {
-                // One step of a verification in progress fits in the wait; the flush follows it.
-                if let Some(step) = self.verification_step(now) {
-                    return step;
-                }
-                let deadline = self.debounce.deadline().unwrap_or(now);
-                let wake = earliest(self.verify_wake(), self.view.scan_at);
-                return idle(earliest(Some(deadline), wake), false);
-            }
+            let wake = earliest(self.verification.wake(), self.start_up.scan_at());
+            return idle(earliest(Some(deadline), wake), false);
         }
         self.flush(now, changes, ledger)
+    }
+
+    /// The names whose change may have been applied are read before the next diff: by name, or by listing
+    /// the zone when that costs less. Whatever this read finds, a request applied late may land after it:
+    /// the next verification looks again.
+    fn read_uncertain(&mut self) -> Option<Action> {
+        if self.failures.uncertain.is_empty() {
+            return None;
+        }
+        let names = self.failures.uncertain.clone();
+        self.verification.recheck_later(&names);
+        if listing_is_cheaper(names.len(), self.zone_size()) {
+            debug!(
+                names = names.len(),
+                zone = self.known.size,
+                "reading the whole zone again instead"
+            );
+            self.failures.uncertain.clear();
+            self.start_up.unload();
+            return Some(Action::ReadZone);
+        }
+        Some(Action::ReadNames {
+            names,
+            purpose: ReadPurpose::Uncertain,
+        })
     }
 
     /// Sends `changes` in batches, with the change to the ledger (if any) first in the first batch, so
     /// that it is applied with, or before, every record set it lists.
     fn flush(&mut self, now: Instant, changes: Vec<Change>, ledger: Option<Change>) -> Action {
-        // Debounced or not (a retry, an urgent flush), this flush paces the next debounced one.
-        self.debounce.flushed(now);
-        self.view.urgent = false;
+        let latencies = self.pacing.flushed(now, &changes);
         debug!(
             changes = changes.len(),
             ledger = ledger.is_some(),
             "flushing"
         );
-        for change in &changes {
-            if let Some(at) = self.changed_at.remove(&change.record_set.name) {
-                self.stats
-                    .change_latency
-                    .observe(now.saturating_duration_since(at).as_secs_f64());
-            }
+        for latency in latencies {
+            self.stats.change_latency.observe(latency.as_secs_f64());
         }
         let mut batches = batch::batches(&changes, self.settings.limits);
         if let Some(ledger) = ledger {
@@ -962,553 +584,64 @@ impl Reconciler {
                 None => batches.push(vec![ledger]),
             }
         }
-        self.start(Action::Send { batches })
+        Action::Send { batches }
     }
 
-    fn start(&mut self, action: Action) -> Action {
+    /// The action just decided is being performed: nothing else until its outcome comes back.
+    fn mark_in_flight(&mut self) {
         self.in_flight = true;
-        action
-    }
-
-    /// When a verification wants to be looked at again: its next time, or the end of its pause.
-    fn verify_wake(&self) -> Option<Instant> {
-        if self.view.verifying.is_empty() {
-            self.view.verify_at
-        } else {
-            self.view.verify_paused_until
-        }
-    }
-
-    /// The next step of the verification in progress, unless there is none or it is paused.
-    fn verification_step(&mut self, now: Instant) -> Option<Action> {
-        if self.view.verifying.is_empty() || self.view.verify_paused_until.is_some_and(|t| t > now)
-        {
-            return None;
-        }
-        self.view.verify_paused_until = None;
-        if std::mem::take(&mut self.view.census_due) {
-            let parent = record::fqdn(ledger::LEDGER_PARENT, &self.zone.name);
-            return Some(self.start(Action::CountOwners { parent }));
-        }
-        let step: BTreeSet<String> = self
-            .view
-            .verifying
-            .iter()
-            .take(VERIFY_NAMES_PER_STEP)
-            .cloned()
-            .collect();
-        self.view.verifying.retain(|name| !step.contains(name));
-        Some(self.start(Action::ReadNames {
-            names: step,
-            purpose: ReadPurpose::Verify,
-        }))
     }
 
     /// Sets the time of the next verification, after a zone read or a verification.
     fn arm_verification(&mut self, now: Instant) {
-        self.view.verify_paused_until = None;
         if self.settings.dry_run || self.shutting_down {
             // A dry run's `current` is what would have been; reading Route53 would only undo it. A writer
             // that is shutting down has no time for it.
-            self.view.verify_at = None;
+            self.verification.disarm();
             return;
         }
-        let owners = self.fleet_estimate();
+        let fleet = self.fleet_estimate();
         let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
-        let mut interval = verification_interval(
+        self.verification.arm(
+            now,
             self.settings.verify_interval,
-            owners,
+            fleet,
             calls,
-            self.rng.random::<f64>(),
+            &mut self.rng,
         );
-        if !self.view.verified {
-            // The first after a start comes `verify_interval` plus a uniformly random share of the whole
-            // interval later: a fleet that restarted together would otherwise verify together, within the
-            // interval's 25 % of jitter, at several times the fleet's budget for that while.
-            interval = self.settings.verify_interval + interval.mul_f64(self.rng.random::<f64>());
-        }
-        debug!(interval = ?interval, owners, calls, "next verification");
-        self.view.armed_for = owners;
-        self.view.verify_at = Some(now + interval);
     }
 
     /// Starts a verification: the names this instance publishes (or published, under a former owner id),
     /// those refused, and those that were uncertain since the last one.
     fn begin_verification(&mut self, now: Instant) {
-        self.view.verify_at = None;
         let zone = self.zone.name.clone();
-        let desired = self.desired.clone().unwrap_or_default();
-        self.view.verifying = desired
+        let names: BTreeSet<String> = self
+            .desired
             .iter()
+            .flatten()
             .map(|n| record::fqdn(n, &zone))
             .chain(self.current().into_iter().map(|rs| rs.name.clone()))
-            .chain(self.view.rejected.keys().cloned())
-            .chain(self.recheck.iter().cloned())
+            .chain(self.failures.rejected.keys().cloned())
             .collect();
-        debug!(names = self.view.verifying.len(), "verifying");
-        // With ledgers, the verification first counts them: one request per 300 instances, and the only
-        // way to see instances that publish none of this one's names (their share of the budget counts).
-        self.view.census_due = self
-            .spec()
-            .and_then(|spec| self.own_ledger(&spec))
-            .is_some();
-        if self.view.verifying.is_empty() {
-            self.view.verified = true;
+        let count_ledgers = self.own_ledger().is_some();
+        if self.verification.begin(names, count_ledgers) {
             self.arm_verification(now);
         }
     }
 
-    /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
-    pub fn outcome(&mut self, now: Instant, outcome: Outcome) {
-        match outcome {
-            Outcome::ZoneRead(result) => self.zone_read(now, result),
-            Outcome::LedgerRead(result) => self.ledger_read(now, result),
-            Outcome::OwnersCounted(result) => self.owners_counted(now, result),
-            Outcome::NamesRead {
-                purpose,
-                names,
-                result,
-            } => self.names_read(now, purpose, names, result),
-            Outcome::Sent(flush) => self.sent(now, flush),
-        }
-    }
-
-    /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
-    /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
-    /// armed again for the fleet counted: instances that started together and saw only the owners of their
-    /// own names would otherwise all verify within the short interval they armed, at several times the
-    /// fleet's budget, the count costing a request each.
-    pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
-        self.in_flight = false;
-        match result {
-            Ok(owners) => {
-                debug!(owners, "counted the fleet's ledgers");
-                self.view.census = Some(owners);
-                if owners > self.view.armed_for.saturating_mul(2) {
-                    debug!(
-                        owners,
-                        armed_for = self.view.armed_for,
-                        "the fleet is larger than the verification was armed for; put off"
-                    );
-                    self.view.verifying.clear();
-                    self.arm_verification(now);
-                }
-            }
-            Err(e) => debug!(error = %e, "could not count the fleet's ledgers"),
-        }
-    }
-
-    /// The whole zone was read (or could not be).
-    pub fn zone_read(&mut self, now: Instant, result: Result<Vec<RecordSet>, Route53Error>) {
-        self.in_flight = false;
-        let record_sets = match result {
-            Ok(record_sets) => record_sets,
-            Err(e) => return self.failed(now, "read the zone", &e),
-        };
-        self.view.names = view_of(&record_sets);
-        // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
-        self.view.uncertain.clear();
-        self.view.size = record_sets.len();
-        if let Some(name) = self.spec().and_then(|spec| self.own_ledger(&spec)) {
-            // The listing holds the ledger too (or shows there is none).
-            self.view.ledger = Some(
-                record_sets
-                    .iter()
-                    .find(|rs| ledger::is_ledger(rs, &name))
-                    .cloned(),
-            );
-        }
-        info!(
-            zone = self.zone.name,
-            record_sets = record_sets.len(),
-            ours = self.current().len(),
-            owners = self.owners().len(),
-            "zone read"
-        );
-        self.mark_loaded(now);
-    }
-
-    /// This instance's ledger was read (or could not be).
-    fn ledger_read(&mut self, now: Instant, result: Result<Option<RecordSet>, Route53Error>) {
-        self.in_flight = false;
-        match result {
-            Ok(ledger) => {
-                debug!(ledger = ?ledger, "ledger read");
-                self.view.ledger = Some(ledger);
-            }
-            Err(e) => self.failed(now, "read this instance's ledger", &e),
-        }
-    }
-
-    /// Some names were read (or could not be), for `purpose`.
-    pub fn names_read(
-        &mut self,
-        now: Instant,
-        purpose: ReadPurpose,
-        names: BTreeSet<String>,
-        result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
-    ) {
-        self.in_flight = false;
-        match (purpose, result) {
-            (ReadPurpose::Uncertain, Ok(read)) => {
-                self.view.uncertain.retain(|name| !read.contains_key(name));
-                self.take_in(&read, "a change that failed was applied after all");
-            }
-            (ReadPurpose::Uncertain, Err(e)) => {
-                self.failed(now, "read the uncertain names again", &e)
-            }
-            (ReadPurpose::Verify, Ok(read)) => {
-                self.verify_backoff.reset();
-                self.recheck.retain(|name| !read.contains_key(name));
-                self.take_in(&read, "drift found; repairing");
-                if self.view.verifying.is_empty() {
-                    self.view.verified = true;
-                    self.arm_verification(now);
-                }
-            }
-            (ReadPurpose::Owned, Ok(read)) => {
-                if let Some(registry) = self.registry() {
-                    for (name, record_sets) in &read {
-                        self.replace_name(registry.as_ref(), name, record_sets);
-                    }
-                }
-                info!(
-                    names = read.len(),
-                    ours = self.current().len(),
-                    "read the names this instance may hold"
-                );
-                self.mark_loaded(now);
-            }
-            (ReadPurpose::Owned, Err(e)) => {
-                self.failed(now, "read the names this instance may hold", &e)
-            }
-            (ReadPurpose::Verify, Err(e)) if self.shutting_down => {
-                // The shutdown has cancelled the verification; the step in flight is not tried again.
-                debug!(error = %e, "a verification read failed while shutting down");
-            }
-            (ReadPurpose::Verify, Err(e)) => {
-                // Only this step is tried again, not the whole verification: starting over after every
-                // failure, one that takes longer than the gap between two throttles would never reach its
-                // last names, and would read once a (short) backoff forever.
-                self.view.verifying.extend(names);
-                self.verify_backoff
-                    .set_throttle_window(throttle_window(self.fleet_estimate()));
-                let delay = self.verify_backoff.next_delay_for(retry_class(&e));
-                self.stats.retries.inc();
-                warn!(error = %e, retry_in = ?delay, "a verification read failed; trying it again");
-                self.view.verify_paused_until = Some(now + delay);
-            }
-        }
-    }
-
-    /// Takes in what a read of some names found: `current` follows Route53 for each (a difference is logged
-    /// with `what`, counted as a repair, and the repair is sent at once), and a change refused under it may
-    /// be tried again.
-    fn take_in(&mut self, read: &BTreeMap<String, Vec<RecordSet>>, what: &str) {
-        let Some(registry) = self.registry() else {
-            return;
-        };
-        for (name, record_sets) in read {
-            self.view.rejected.remove(name);
-            if self.replace_name(registry.as_ref(), name, record_sets) {
-                self.stats.repairs.inc();
-                self.view.urgent = true;
-                warn!(name, "{what}");
-            }
-        }
-    }
-
-    /// Replaces what is known under `name` with `record_sets` (a fresh read of it); returns whether this
-    /// instance's record sets there differ from what was believed.
-    fn replace_name(
-        &mut self,
-        registry: &dyn Registry,
-        name: &str,
-        record_sets: &[RecordSet],
-    ) -> bool {
-        let held = Held::from_read(record_sets);
-        let found: Vec<RecordSet> = registry.mine(&held).into_iter().cloned().collect();
-        let before = self.view.names.insert(name.to_string(), held);
-        let before: Vec<RecordSet> = before
-            .as_ref()
-            .map(|held| registry.mine(held).into_iter().cloned().collect())
-            .unwrap_or_default();
-        if found != before {
-            debug!(name, found = ?found, expected = ?before, "read differs");
-        }
-        found != before
-    }
-
-    /// Some batches were sent (see [`FlushOutcome`]).
-    pub fn sent(&mut self, now: Instant, outcome: FlushOutcome) {
-        self.in_flight = false;
-        let others_before = self.others_under(&outcome.accepted);
-        for change in &outcome.accepted {
-            self.applied(change);
-        }
-        self.count_collected(others_before);
-        if !self.view.loaded && self.view.ledger.is_none() && outcome.error.is_some() {
-            // The blind UPSERT of a start did not get through (throttled, say): it goes out again, before
-            // any read, when the retry's time comes.
-            self.view.published_blind = false;
-        }
-        if !self.view.collecting.is_empty() {
-            // Owners with nothing left in the zone are done with.
-            let seen = self.others_seen();
-            self.view.collecting.retain(|owner| seen.contains(owner));
-        }
-        if !outcome.rejected.is_empty() && !self.view.collecting.is_empty() {
-            // Another survivor may have withdrawn them first, or the name changed: nothing more is
-            // withdrawn until the clean-up's next check says again that they are gone.
-            debug!(owners = ?self.view.collecting, "a change was refused; the clean-up waits for its next check");
-            self.view.collecting.clear();
-        }
-        let mut outcome = outcome;
-        if let Some(ledger) = outcome
-            .uncertain
-            .iter()
-            .chain(outcome.reread.keys())
-            .chain(
-                outcome
-                    .rejected
-                    .iter()
-                    .flat_map(|r| r.changes.first())
-                    .map(|c| &c.record_set.name),
-            )
-            .find(|name| self.is_own_ledger(name))
-            .cloned()
-        {
-            // What the ledger holds now is unknown: it is read again before it is written again. Refused
-            // for another reason than a lost race (an IAM policy without TXT or UPSERT, say), it would be
-            // refused again at every flush: this process goes on without it.
-            let refused = outcome.rejected.iter().find(|r| {
-                r.changes
-                    .first()
-                    .is_some_and(|c| c.record_set.name == ledger)
-            });
-            if let Some(refused) = refused.filter(|r| !r.messages.iter().all(|m| is_conflict(m))) {
-                error!(
-                    ledger,
-                    messages = ?refused.messages,
-                    "this instance's ledger was refused; going on without it (a restart lists the zone)"
-                );
-                self.ledger_refused = true;
-            } else {
-                warn!(
-                    ledger,
-                    "a change to this instance's ledger failed; reading it again"
-                );
-            }
-            self.view.ledger = None;
-            outcome.uncertain.remove(&ledger);
-            outcome.reread.remove(&ledger);
-            outcome.rejected.retain(|r| {
-                r.changes
-                    .first()
-                    .is_none_or(|c| c.record_set.name != ledger)
-            });
-        }
-        if !outcome.uncertain.is_empty() {
-            warn!(
-                names = ?outcome.uncertain,
-                "a change failed but may have been applied; reading its names again before the retry"
-            );
-            self.view.uncertain.extend(outcome.uncertain);
-        }
-        let (Some(spec), Some(registry)) = (self.spec(), self.registry()) else {
-            return;
-        };
-        for (name, record_sets) in &outcome.reread {
-            self.replace_name(registry.as_ref(), name, record_sets);
-        }
-        let mut conflicts = 0;
-        for change in &outcome.accepted {
-            self.same_conflicts
-                .remove(group_name(&change.record_set.name));
-        }
-        for rejection in outcome.rejected {
-            let Some(name) = rejection
-                .changes
-                .first()
-                .map(|c| group_name(&c.record_set.name).to_string())
-            else {
-                continue;
-            };
-            if !outcome.reread.contains_key(&name) {
-                // Not read again (the flush ended on another failure): the retry sends it once more.
-                continue;
-            }
-            let now_pending: Vec<Change> = self
-                .pending_changes(&spec)
-                .into_iter()
-                .filter(|c| group_name(&c.record_set.name) == name)
-                .collect();
-            // The same changes again may still be a lost race: the name changed and changed back between
-            // the refusal and the re-read (A-B-A). A refusal that says so is retried a few times before it
-            // counts as one for good.
-            let streak = self.same_conflicts.entry(name.clone()).or_default();
-            let raced = rejection.messages.iter().all(|m| is_conflict(m));
-            let refused_for_good =
-                now_pending == rejection.changes && (!raced || *streak >= SAME_CONFLICTS_FOR_GOOD);
-            if now_pending == rejection.changes {
-                *streak += 1;
-            }
-            if refused_for_good {
-                self.same_conflicts.remove(&name);
-                for change in &rejection.changes {
-                    error!(
-                        action = ?change.action,
-                        name = change.record_set.name,
-                        values = ?change.record_set.values,
-                        ttl = change.record_set.ttl,
-                        messages = ?rejection.messages,
-                        "change rejected by Route53"
-                    );
-                }
-                self.report.rejected += rejection.changes.len();
-                self.stats
-                    .rejected_changes
-                    .inc_by(rejection.changes.len() as u64);
-                self.view.rejected.insert(name, rejection.changes);
-            } else {
-                // Another instance changed the name first (a lost compare-and-swap, or a weighted group
-                // created meanwhile): try again with what Route53 holds, after a short jittered wait so that
-                // instances racing for one name do not collide again in lock-step.
-                warn!(name, messages = ?rejection.messages, "record set changed under us; retrying with what Route53 holds");
-                conflicts += 1;
-            }
-        }
-        if !outcome.accepted.is_empty() {
-            // Route53 accepted a change: whatever failed before has cleared (a throttle, say), so a failure
-            // later in this flush starts the backoff again from its first delay.
-            self.backoff.reset();
-        }
-        match outcome.error {
-            None if conflicts > 0 => {
-                let delay = self.next_delay(RetryClass::Throttled);
-                self.stats.retries.inc();
-                self.retry_at = Some(now + delay);
-                self.view.urgent = true;
-            }
-            None => self.backoff.reset(),
-            Some(e) => {
-                self.failed(now, "send changes", &e);
-                // The retry goes out when its time comes, without waiting for the debounce again.
-                self.view.urgent = true;
-            }
-        }
-    }
-
-    /// Records a failure and when to try again; a fatal one also forgets the zone.
-    fn failed(&mut self, now: Instant, what: &str, e: &Route53Error) {
-        let delay = self.next_delay(retry_class(e));
-        self.retry_at = Some(now + delay);
-        self.stats.retries.inc();
-        let attempt = self.backoff.attempts();
-        match e.meaning() {
-            Meaning::Throttled | Meaning::MaybeApplied => {
-                warn!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
-            Meaning::Refused | Meaning::Fatal => {
-                error!(zone = self.zone.id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
-        }
-        if e.meaning() == Meaning::Fatal {
-            // Our picture of the zone may be wrong: read it again, after the backoff.
-            self.restart(now);
-        }
-    }
-
-    /// The wait before the next try after one more failure of `class`: the backoff's, capped while shutting
-    /// down.
+    /// The wait before the next try after one more failure of `class`.
     fn next_delay(&mut self, class: RetryClass) -> Duration {
-        self.backoff
-            .set_throttle_window(throttle_window(self.fleet_estimate()));
-        let delay = self.backoff.next_delay_for(class);
-        if self.shutting_down {
-            delay.min(SHUTDOWN_MAX_RETRY_DELAY)
-        } else {
-            delay
-        }
-    }
-
-    /// Takes in a change Route53 accepted (or, in a dry run, would have).
-    fn applied(&mut self, change: &Change) {
-        let rs = &change.record_set;
-        if self.is_own_ledger(&rs.name) {
-            debug!(action = ?change.action, names = rs.values.len().saturating_sub(1), "ledger written");
-            self.view.ledger = Some(match change.action {
-                ChangeAction::Delete => None,
-                ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
-            });
-            return;
-        }
-        let ip = rs.values.join(",");
-        self.view
-            .names
-            .entry(group_name(&rs.name).to_string())
-            .or_default()
-            .apply(change);
-        match change.action {
-            ChangeAction::Delete => {
-                info!(name = rs.name, ip, owner = rs.set_identifier, "withdrawn")
-            }
-            ChangeAction::Create | ChangeAction::Upsert => {
-                info!(name = rs.name, ip, owner = rs.set_identifier, "published")
-            }
-        }
-        self.report.applied += 1;
-    }
-
-    /// The other owners under each name that `changes` touch, while the clean-up withdraws some.
-    fn others_under(&self, changes: &[Change]) -> BTreeMap<String, BTreeSet<String>> {
-        let Some(registry) = self.registry().filter(|_| !self.view.collecting.is_empty()) else {
-            return BTreeMap::new();
-        };
-        changes
-            .iter()
-            .map(|c| group_name(&c.record_set.name).to_string())
-            .map(|name| {
-                let others = self
-                    .view
-                    .names
-                    .get(&name)
-                    .map(|held| registry.others(held))
-                    .unwrap_or_default();
-                (name, others)
-            })
-            .collect()
-    }
-
-    /// Logs and counts each gone owner no longer under a name since `before` ([`Self::others_under`]):
-    /// compared over a whole flush, since a compare-and-swap deletes a set before it creates it again.
-    fn count_collected(&self, before: BTreeMap<String, BTreeSet<String>>) {
-        let Some(registry) = self.registry() else {
-            return;
-        };
-        for (name, others) in before {
-            let after = self
-                .view
-                .names
-                .get(&name)
-                .map(|held| registry.others(held))
-                .unwrap_or_default();
-            for owner in others.difference(&after) {
-                if self.view.collecting.contains(owner) {
-                    info!(name, owner, "withdrawn: its instance is gone");
-                    self.stats.gc_withdrawn.inc();
-                }
-            }
-        }
+        let fleet = self.fleet_estimate();
+        self.failures.next_delay(class, fleet, self.shutting_down)
     }
 
     /// Former owner ids with no record set left are forgotten, once nothing is uncertain: no record set of
     /// theirs can be anywhere else.
     fn forget_former_owners(&mut self) {
         if self.former_owner_ids.is_empty()
-            || !self.view.loaded
-            || !self.view.uncertain.is_empty()
-            || !self.recheck.is_empty()
+            || !self.start_up.is_loaded()
+            || !self.failures.uncertain.is_empty()
+            || !self.verification.recheck().is_empty()
         {
             return;
         }
@@ -1521,16 +654,8 @@ impl Reconciler {
     }
 }
 
-/// How long to wait before retrying after `e`: a throttle is the account's rate limit, shared by the fleet
-/// and soon free again, so it gets the short, fully jittered backoff; any other failure the long one.
-fn retry_class(e: &Route53Error) -> RetryClass {
-    match e.meaning() {
-        Meaning::Throttled => RetryClass::Throttled,
-        Meaning::MaybeApplied | Meaning::Refused | Meaning::Fatal => RetryClass::Failed,
-    }
-}
-
-fn idle(until: Option<Instant>, settled: bool) -> Action {
+/// Nothing to do before `until`; `settled`: everything due is done.
+pub(crate) fn idle(until: Option<Instant>, settled: bool) -> Action {
     Action::Idle { until, settled }
 }
 
@@ -1543,144 +668,10 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 
 #[cfg(test)]
 mod tests {
-    //! The schedules on a fake clock: every instant is `t(ms)` after a fixed start, and nothing sleeps.
-
-    use std::sync::OnceLock;
+    //! The scheduler on a fake clock: every instant is `t(ms)` after a fixed start, and nothing sleeps.
 
     use super::*;
-    use crate::route53::send::Rejection;
-
-    fn t(ms: u64) -> Instant {
-        static START: OnceLock<Instant> = OnceLock::new();
-        *START.get_or_init(Instant::now) + Duration::from_millis(ms)
-    }
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    const ZONE: &str = "service.discovery.";
-
-    fn settings(routing: Routing) -> WriterSettings {
-        WriterSettings {
-            routing,
-            ttl: 10,
-            weight: 50,
-            owner_id: None,
-            debounce: ms(200),
-            max_delay: ms(1000),
-            max_requests_per_second: 5,
-            verify_interval: Duration::from_secs(900),
-            ledger: false,
-            dry_run: false,
-            once: false,
-            retry: RetryPolicy::default(),
-            limits: BatchLimits::ROUTE53,
-        }
-    }
-
-    fn reconciler(settings: WriterSettings) -> Reconciler {
-        Reconciler::new(zone_of(None), settings, Stats::new(), 7)
-    }
-
-    fn names(list: &[&str]) -> BTreeSet<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn fqdn(name: &str) -> String {
-        format!("{name}.{ZONE}")
-    }
-
-    fn record(name: &str, owner: &str) -> RecordSet {
-        RecordSet {
-            name: fqdn(name),
-            rtype: "A".into(),
-            set_identifier: Some(owner.into()),
-            weight: None,
-            multivalue_answer: Some(true),
-            ttl: 10,
-            values: vec![owner.into()],
-        }
-    }
-
-    fn ours(name: &str) -> RecordSet {
-        record(name, "10.0.0.1")
-    }
-
-    fn accept_all(action: &Action) -> FlushOutcome {
-        let Action::Send { batches } = action else {
-            panic!("expected a send, got {action:?}");
-        };
-        FlushOutcome {
-            accepted: batches.concat(),
-            requests: batches.len(),
-            ..FlushOutcome::default()
-        }
-    }
-
-    fn failure(action: &Action, error: Route53Error) -> FlushOutcome {
-        let Action::Send { batches } = action else {
-            panic!("expected a send, got {action:?}");
-        };
-        let uncertain = if error.meaning() == Meaning::MaybeApplied {
-            batches
-                .concat()
-                .iter()
-                .map(|c| c.record_set.name.clone())
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
-        FlushOutcome {
-            error: Some(error),
-            uncertain,
-            requests: 1,
-            ..FlushOutcome::default()
-        }
-    }
-
-    /// (action, name) of every change of a send, in order.
-    fn sent(action: &Action) -> Vec<(ChangeAction, String)> {
-        let Action::Send { batches } = action else {
-            panic!("expected a send, got {action:?}");
-        };
-        batches
-            .concat()
-            .iter()
-            .map(|c| {
-                (
-                    c.action,
-                    c.record_set
-                        .name
-                        .trim_end_matches(ZONE)
-                        .trim_end_matches('.')
-                        .to_string(),
-                )
-            })
-            .collect()
-    }
-
-    fn idle_until(action: &Action) -> Option<Instant> {
-        match action {
-            Action::Idle { until, .. } => *until,
-            other => panic!("expected idle, got {other:?}"),
-        }
-    }
-
-    /// A reconciler at `t(0)` that knows its IP, has read a zone holding `zone` and published `desired`.
-    fn started(settings: WriterSettings, desired: &[&str], zone: Vec<RecordSet>) -> Reconciler {
-        let mut r = reconciler(settings);
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(desired));
-        assert_eq!(r.next(t(0)), Action::ReadZone);
-        r.zone_read(t(0), Ok(zone));
-        let action = r.next(t(0));
-        if let Action::Send { .. } = action {
-            r.sent(t(0), accept_all(&action));
-        }
-        assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
-        r
-    }
+    use crate::writer::testkit::*;
 
     #[test]
     fn nothing_before_the_ip_and_the_first_names() {
@@ -1792,324 +783,6 @@ mod tests {
         }
     }
 
-    /// What each failure of a flush leads to, and when: (error, earliest and latest retry after the
-    /// failure, what comes then).
-    #[test]
-    fn a_failed_flush_is_retried_by_what_the_failure_means() {
-        let s = |m: &str| m.to_string();
-        let cases: Vec<(Route53Error, u64, u64, &str)> = vec![
-            (Route53Error::Throttling(s("Rate exceeded")), 0, 250, "send"),
-            (
-                Route53Error::PriorRequestNotComplete(s("busy")),
-                0,
-                250,
-                "send",
-            ),
-            (
-                Route53Error::Transport(s("timed out")),
-                250,
-                500,
-                "read the names",
-            ),
-            (
-                Route53Error::Server {
-                    status: 503,
-                    message: s("unavailable"),
-                },
-                250,
-                500,
-                "read the names",
-            ),
-            (
-                Route53Error::NoSuchHostedZone(s("Z1")),
-                250,
-                500,
-                "read the zone",
-            ),
-            (
-                Route53Error::Unauthenticated(s("ExpiredToken")),
-                250,
-                500,
-                "read the zone",
-            ),
-        ];
-        for (error, earliest, latest, then) in cases {
-            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-            r.desired_names(t(0), names(&["web"]));
-            let action = r.next(t(200));
-            r.sent(t(200), failure(&action, error.clone()));
-            let retry = idle_until(&r.next(t(200))).expect("a retry time");
-            let delay = retry.duration_since(t(200));
-            assert!(
-                delay >= ms(earliest) && delay < ms(latest),
-                "{error:?}: retry after {delay:?}"
-            );
-            // The retry is not held back by the debounce.
-            let action = r.next(retry);
-            let what = match &action {
-                Action::Send { .. } => "send",
-                Action::ReadNames {
-                    purpose: ReadPurpose::Uncertain,
-                    ..
-                } => "read the names",
-                Action::ReadZone => "read the zone",
-                other => panic!("{error:?}: {other:?}"),
-            };
-            assert_eq!(what, then, "{error:?}");
-        }
-    }
-
-    /// A change that may have been applied is read again before the next diff: if it landed, nothing is
-    /// sent again; if not, it is.
-    #[test]
-    fn an_ambiguous_failure_reads_its_names_before_the_retry() {
-        for landed in [true, false] {
-            let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-            r.desired_names(t(0), names(&["web"]));
-            let action = r.next(t(200));
-            r.sent(
-                t(200),
-                failure(&action, Route53Error::Transport("reset".into())),
-            );
-            let retry = idle_until(&r.next(t(200))).unwrap();
-            let action = r.next(retry);
-            assert_eq!(
-                action,
-                Action::ReadNames {
-                    names: names(&[&fqdn("web")]),
-                    purpose: ReadPurpose::Uncertain
-                }
-            );
-            let found = if landed { vec![ours("web")] } else { vec![] };
-            r.names_read(
-                retry,
-                ReadPurpose::Uncertain,
-                names(&[&fqdn("web")]),
-                Ok(BTreeMap::from([(fqdn("web"), found)])),
-            );
-            let action = r.next(retry);
-            if landed {
-                assert!(
-                    matches!(action, Action::Idle { settled: true, .. }),
-                    "{action:?}"
-                );
-            } else {
-                assert_eq!(
-                    sent(&action),
-                    vec![(ChangeAction::Create, "web".to_string())]
-                );
-            }
-        }
-    }
-
-    /// A change that keeps failing fatally backs off further each time: a zone read that works does not
-    /// reset the backoff (the failure is in the change that follows it).
-    #[test]
-    fn a_change_that_always_fails_backs_off_across_restarts() {
-        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-        r.desired_names(t(0), names(&["web"]));
-        let mut now = t(200);
-        let mut delays = Vec::new();
-        for _ in 0..6 {
-            let action = r.next(now);
-            r.sent(
-                now,
-                failure(&action, Route53Error::NoSuchHostedZone("Z1".into())),
-            );
-            let retry = idle_until(&r.next(now)).unwrap();
-            delays.push(retry.duration_since(now));
-            assert_eq!(r.next(retry), Action::ReadZone);
-            r.zone_read(retry, Ok(vec![]));
-            now = retry;
-        }
-        // 250 ms doubling, each with up to as much again of jitter.
-        for (i, delay) in delays.iter().enumerate() {
-            let base = ms(250 << i);
-            assert!(
-                *delay >= base && *delay < base * 2,
-                "attempt {i}: {delay:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_restart_forgets_the_zone_and_reads_it_again_after_the_backoff() {
-        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
-        r.restart(t(1000));
-        let at = idle_until(&r.next(t(1000))).unwrap();
-        assert!(
-            at >= t(1250) && at < t(1500),
-            "{:?}",
-            at.duration_since(t(1000))
-        );
-        assert_eq!(r.next(at), Action::ReadZone);
-        // The zone read shows our record set was deleted meanwhile: it is published again, at once.
-        r.zone_read(at, Ok(vec![]));
-        assert_eq!(
-            sent(&r.next(at)),
-            vec![(ChangeAction::Create, "web".to_string())]
-        );
-    }
-
-    #[test]
-    fn a_fleet_started_together_spreads_its_first_verifications_over_the_whole_interval() {
-        // 300 owners of two names: each instance verifies every 300 × 2 / 0.4 = 1500 s (plus jitter).
-        let zone: Vec<RecordSet> = (0..300)
-            .flat_map(|k| {
-                let owner = format!("10.9.{}.{}", k / 250, k % 250 + 1);
-                [record("a", &owner), record("b", &owner)]
-            })
-            .chain([ours("a"), ours("b")])
-            .collect();
-        let firsts: Vec<Duration> = (0..40)
-            .map(|seed| {
-                let settings = settings(Routing::Multivalue);
-                let mut r = Reconciler::new(zone_of(None), settings, Stats::new(), seed);
-                r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-                r.desired_names(t(0), names(&["a", "b"]));
-                assert_eq!(r.next(t(0)), Action::ReadZone);
-                r.zone_read(t(0), Ok(zone.clone()));
-                idle_until(&r.next(t(0)))
-                    .expect("a verification armed")
-                    .duration_since(t(0))
-            })
-            .collect();
-        let earliest = firsts.iter().min().unwrap();
-        let latest = firsts.iter().max().unwrap();
-        assert!(
-            *earliest >= Duration::from_secs(900),
-            "never before the floor"
-        );
-        assert!(
-            *latest - *earliest > Duration::from_secs(600),
-            "spread over more than half the interval, not bunched in its jitter: {earliest:?}..{latest:?}"
-        );
-        assert!(*latest <= Duration::from_secs(900 + 1875));
-    }
-
-    #[test]
-    fn verification_reads_one_name_a_step_lets_changes_out_between_steps_and_repairs_drift() {
-        let zone = vec![ours("a"), ours("b"), ours("c")];
-        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
-        let due = idle_until(&r.next(t(0))).expect("a verification armed");
-        let interval = due.duration_since(t(0));
-        assert!(
-            interval >= Duration::from_secs(900) && interval <= Duration::from_secs(900 + 1125),
-            "the first after the start: the floor, plus a random share of an interval: {interval:?}"
-        );
-
-        let step = |r: &mut Reconciler, now: Instant| match r.next(now) {
-            Action::ReadNames {
-                names,
-                purpose: ReadPurpose::Verify,
-            } => names,
-            other => panic!("expected a verification step, got {other:?}"),
-        };
-        let first = step(&mut r, due);
-        assert_eq!(first, names(&[&fqdn("a")]));
-        r.names_read(
-            due,
-            ReadPurpose::Verify,
-            first,
-            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
-        );
-        // A withdrawal arrives: the next steps are read while the debounce runs, one at a time, and the
-        // withdrawal goes out when the debounce ends, not after the whole verification.
-        r.desired_names(due, names(&["a", "b"]));
-        let second = step(&mut r, due);
-        assert_eq!(second, names(&[&fqdn("b")]));
-        r.names_read(
-            due + ms(150),
-            ReadPurpose::Verify,
-            second,
-            Ok(BTreeMap::from([(fqdn("b"), vec![ours("b")])])),
-        );
-        let third = step(&mut r, due + ms(150));
-        assert_eq!(third, names(&[&fqdn("c")]));
-        r.names_read(
-            due + ms(190),
-            ReadPurpose::Verify,
-            third,
-            Ok(BTreeMap::from([(fqdn("c"), vec![ours("c")])])),
-        );
-        let flush_at = idle_until(&r.next(due + ms(190))).unwrap();
-        assert_eq!(flush_at, due + ms(200));
-        let action = r.next(flush_at);
-        assert_eq!(sent(&action), vec![(ChangeAction::Delete, "c".to_string())]);
-        r.sent(flush_at, accept_all(&action));
-        let next = idle_until(&r.next(flush_at)).expect("the next verification");
-        assert!(next >= flush_at + Duration::from_secs(900));
-
-        // At the next one, `b` was deleted by hand: the repair goes out at once.
-        let first = step(&mut r, next);
-        r.names_read(
-            next,
-            ReadPurpose::Verify,
-            first,
-            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
-        );
-        let second = step(&mut r, next);
-        r.names_read(
-            next,
-            ReadPurpose::Verify,
-            second,
-            Ok(BTreeMap::from([(fqdn("b"), vec![])])),
-        );
-        assert_eq!(
-            sent(&r.next(next)),
-            vec![(ChangeAction::Create, "b".to_string())]
-        );
-    }
-
-    /// On a throttled account a failed verification read is tried again on its own after the verification's
-    /// backoff, and the verification goes on from there; meanwhile the writer counts as settled.
-    #[test]
-    fn a_failed_verification_step_pauses_and_goes_on_from_where_it_failed() {
-        let zone = vec![ours("a"), ours("b")];
-        let mut r = started(settings(Routing::Multivalue), &["a", "b"], zone);
-        let due = idle_until(&r.next(t(0))).unwrap();
-        let Action::ReadNames { names: first, .. } = r.next(due) else {
-            panic!()
-        };
-        r.names_read(
-            due,
-            ReadPurpose::Verify,
-            first,
-            Ok(BTreeMap::from([(fqdn("a"), vec![ours("a")])])),
-        );
-        let Action::ReadNames { names: second, .. } = r.next(due) else {
-            panic!()
-        };
-        assert_eq!(second, names(&[&fqdn("b")]));
-        r.names_read(
-            due,
-            ReadPurpose::Verify,
-            second,
-            Err(Route53Error::Throttling("Rate exceeded".into())),
-        );
-        let action = r.next(due);
-        let Action::Idle {
-            until: Some(resume),
-            settled: true,
-        } = action
-        else {
-            panic!("paused and settled: {action:?}");
-        };
-        assert!(
-            resume > due && resume <= due + ms(250),
-            "{:?}",
-            resume.duration_since(due)
-        );
-        assert_eq!(
-            r.next(resume),
-            Action::ReadNames {
-                names: names(&[&fqdn("b")]),
-                purpose: ReadPurpose::Verify
-            },
-            "the failed name again, not the verification from the start"
-        );
-    }
-
     #[test]
     fn shutdown_flushes_at_once_and_does_not_wait_out_a_long_backoff() {
         let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
@@ -2138,7 +811,7 @@ mod tests {
             }
         }
         assert!(
-            r.retry_at.unwrap() > now + Duration::from_secs(15),
+            r.failures.retry_at.unwrap() > now + Duration::from_secs(15),
             "backed off for long"
         );
         r.desired_names(now, names(&["web", "api", "db"]));
@@ -2177,29 +850,6 @@ mod tests {
         );
     }
 
-    /// A shutdown cancels the verification in progress: the step in flight ends, no other starts.
-    #[test]
-    fn shutdown_stops_a_verification() {
-        let zone = vec![ours("a"), ours("b"), ours("c")];
-        let mut r = started(settings(Routing::Multivalue), &["a", "b", "c"], zone);
-        let due = idle_until(&r.next(t(0))).unwrap();
-        let Action::ReadNames {
-            names: first,
-            purpose,
-        } = r.next(due)
-        else {
-            panic!()
-        };
-        r.shutdown(false);
-        r.names_read(
-            due,
-            purpose,
-            first,
-            Err(Route53Error::Throttling("slow".into())),
-        );
-        assert_eq!(r.next(due), idle(None, true));
-    }
-
     #[test]
     fn shutdown_with_deregister_withdraws_every_record_set_of_ours() {
         let zone = vec![ours("a"), ours("b"), record("a", "10.0.0.2")];
@@ -2216,247 +866,6 @@ mod tests {
             !r.desired_names(t(20), names(&["c"])),
             "no input taken after the shutdown"
         );
-    }
-
-    /// A refused change is not sent again until its name's diff changes or a verification reads it; one
-    /// whose name holds something else than we thought is retried at once with what Route53 holds.
-    #[test]
-    fn a_refused_change_is_counted_once_and_not_retried_in_a_loop() {
-        let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-        r.desired_names(t(0), names(&["bad", "good"]));
-        let action = r.next(t(200));
-        let Action::Send { batches } = &action else {
-            panic!()
-        };
-        let all = batches.concat();
-        let outcome = FlushOutcome {
-            accepted: vec![all[1].clone()],
-            rejected: vec![Rejection {
-                changes: vec![all[0].clone()],
-                messages: vec!["refused".into()],
-            }],
-            reread: BTreeMap::from([(fqdn("bad"), vec![])]),
-            requests: 3,
-            ..FlushOutcome::default()
-        };
-        r.sent(t(200), outcome);
-        assert_eq!(r.report().rejected, 1);
-        assert_eq!(r.stats.rejected_changes.get(), 1);
-        assert!(
-            matches!(r.next(t(200)), Action::Idle { settled: true, .. }),
-            "not sent again"
-        );
-        r.desired_names(t(300), names(&["bad", "good", "new"]));
-        let due = idle_until(&r.next(t(300))).unwrap();
-        assert_eq!(due, t(1200), "paced: max_delay after the last flush");
-        assert_eq!(
-            sent(&r.next(due)),
-            vec![(ChangeAction::Create, "new".to_string())],
-            "only the new name"
-        );
-    }
-
-    /// A weighted instance joins an existing group with the group's TTL, not its configured one.
-    #[test]
-    fn joining_a_weighted_group_uses_the_groups_ttl() {
-        let theirs = RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ttl: 60,
-            ..record("web", "10.0.0.2")
-        };
-        let mut r = reconciler(settings(Routing::Weighted));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web", "api"]));
-        assert_eq!(r.next(t(0)), Action::ReadZone);
-        r.zone_read(t(0), Ok(vec![theirs]));
-        let Action::Send { batches } = r.next(t(0)) else {
-            panic!()
-        };
-        let ttls: Vec<(String, i64)> = batches
-            .concat()
-            .iter()
-            .map(|c| (c.record_set.name.clone(), c.record_set.ttl))
-            .collect();
-        assert_eq!(ttls, vec![(fqdn("api"), 10), (fqdn("web"), 60)]);
-    }
-
-    /// The owners counted for the verification interval follow the reads: owners gone from a name leave.
-    #[test]
-    fn owners_gone_from_the_zone_leave_the_count() {
-        let zone = vec![
-            ours("web"),
-            record("web", "10.0.0.2"),
-            record("web", "10.0.0.3"),
-            record("api", "10.0.0.4"),
-        ];
-        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
-        assert_eq!(r.owners().len(), 4);
-        let due = idle_until(&r.next(t(0))).unwrap();
-        let Action::ReadNames { names: step, .. } = r.next(due) else {
-            panic!()
-        };
-        r.names_read(
-            due,
-            ReadPurpose::Verify,
-            step,
-            Ok(BTreeMap::from([(fqdn("web"), vec![ours("web")])])),
-        );
-        assert_eq!(
-            r.owners().into_iter().collect::<Vec<_>>(),
-            vec!["10.0.0.1".to_string(), "10.0.0.4".to_string()]
-        );
-    }
-
-    /// The clean-up's verdict goes out through the writer: only the gone owners' record sets of the
-    /// configured routing, counted; never this instance's, never another routing's, never an owner not seen.
-    #[test]
-    fn gone_owners_record_sets_are_withdrawn_and_nothing_else() {
-        let weighted = RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ..record("db", "10.0.0.2")
-        };
-        let zone = vec![
-            ours("web"),
-            record("web", "10.0.0.2"),
-            record("api", "10.0.0.2"),
-            record("api", "10.0.0.3"),
-            weighted,
-        ];
-        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
-        assert_eq!(r.others_seen(), names(&["10.0.0.2", "10.0.0.3"]));
-        assert!(
-            !r.collect(names(&["10.0.0.9", "10.0.0.1"])),
-            "not seen, or this instance"
-        );
-        assert!(r.collect(names(&["10.0.0.2", "10.0.0.1"])));
-        let wait = idle_until(&r.next(t(0))).expect("debounced like every change");
-        let action = r.next(wait);
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Delete, "api".to_string()),
-                (ChangeAction::Delete, "web".to_string())
-            ]
-        );
-        let Action::Send { batches } = &action else {
-            panic!()
-        };
-        assert!(batches
-            .concat()
-            .iter()
-            .all(
-                |c| c.record_set.set_identifier.as_deref() == Some("10.0.0.2")
-                    && c.record_set.multivalue_answer == Some(true)
-            ));
-        r.sent(wait, accept_all(&action));
-        assert_eq!(r.stats.gc_withdrawn.get(), 2);
-        assert_eq!(r.others_seen(), names(&["10.0.0.3"]));
-        assert_eq!(r.current(), vec![&ours("web")]);
-        assert!(matches!(r.next(wait), Action::Idle { settled: true, .. }));
-    }
-
-    /// Two survivors collecting one owner: the second's DELETE is refused, the name read again, and
-    /// nothing else is withdrawn until the clean-up checks again, even where the owner is back.
-    #[test]
-    fn a_refused_withdrawal_waits_for_the_next_check() {
-        let zone = vec![
-            ours("web"),
-            record("web", "10.0.0.2"),
-            record("api", "10.0.0.2"),
-        ];
-        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
-        r.collect(names(&["10.0.0.2"]));
-        let wait = idle_until(&r.next(t(0))).unwrap();
-        let action = r.next(wait);
-        let Action::Send { batches } = &action else {
-            panic!("expected a send, got {action:?}")
-        };
-        let all = batches.concat();
-        let back = RecordSet {
-            ttl: 60,
-            ..record("web", "10.0.0.2")
-        };
-        r.sent(
-            wait,
-            FlushOutcome {
-                accepted: vec![all[0].clone()],
-                rejected: vec![Rejection {
-                    changes: vec![all[1].clone()],
-                    messages: vec!["Tried to delete resource record set [name='web.service.discovery.', type='A', set-identifier='10.0.0.2'] but it was not found".into()],
-                }],
-                reread: BTreeMap::from([(fqdn("web"), vec![ours("web"), back])]),
-                requests: 2,
-                ..FlushOutcome::default()
-            },
-        );
-        assert_eq!(r.stats.gc_withdrawn.get(), 1);
-        assert!(
-            matches!(r.next(wait + ms(5000)), Action::Idle { settled: true, .. }),
-            "the record set read back is left alone"
-        );
-        assert_eq!(r.others_seen(), names(&["10.0.0.2"]));
-    }
-
-    /// Simple routing: a name this instance changes in the same flush is collected in the next one, from
-    /// the set as its own compare-and-swap left it.
-    #[test]
-    fn in_simple_routing_a_gone_ip_leaves_after_this_instances_own_swap() {
-        use crate::route53::{marker_name, MARKER_VALUE};
-        let plain = |values: &[&str]| RecordSet {
-            name: fqdn("web"),
-            rtype: "A".into(),
-            set_identifier: None,
-            weight: None,
-            multivalue_answer: None,
-            ttl: 10,
-            values: values.iter().map(|v| v.to_string()).collect(),
-        };
-        let marker = RecordSet {
-            name: marker_name(&fqdn("web")),
-            rtype: "TXT".into(),
-            values: vec![MARKER_VALUE.into()],
-            ..plain(&[])
-        };
-        let mut r = reconciler(settings(Routing::Simple));
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        assert_eq!(r.next(t(0)), Action::ReadZone);
-        r.zone_read(t(0), Ok(vec![plain(&["10.0.0.2"]), marker]));
-        assert!(r.collect(names(&["10.0.0.2"])));
-        let first = r.next(t(0));
-        let Action::Send { batches } = &first else {
-            panic!("expected a send, got {first:?}")
-        };
-        assert_eq!(
-            batches.concat().last().map(|c| c.record_set.values.clone()),
-            Some(vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]),
-            "this instance's own swap first, alone"
-        );
-        r.sent(t(0), accept_all(&first));
-        let wait = idle_until(&r.next(t(0))).unwrap();
-        let second = r.next(wait);
-        let Action::Send { batches } = &second else {
-            panic!("expected a send, got {second:?}")
-        };
-        let changes = batches.concat();
-        assert_eq!(
-            changes
-                .iter()
-                .map(|c| (c.action, c.record_set.values.clone()))
-                .collect::<Vec<_>>(),
-            vec![
-                (
-                    ChangeAction::Delete,
-                    vec!["10.0.0.1".to_string(), "10.0.0.2".to_string()]
-                ),
-                (ChangeAction::Create, vec!["10.0.0.1".to_string()]),
-            ]
-        );
-        r.sent(wait, accept_all(&second));
-        assert_eq!(r.stats.gc_withdrawn.get(), 1);
-        assert!(r.others_seen().is_empty());
     }
 
     /// After an IP change, the record sets of the old owner id are replaced, and the old id is forgotten
@@ -2512,191 +921,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_dry_run_never_verifies() {
-        let mut r = started(
-            WriterSettings {
-                dry_run: true,
-                ..settings(Routing::Multivalue)
-            },
-            &["web"],
-            vec![],
-        );
-        assert_eq!(r.next(t(0)), idle(None, true));
-    }
-
-    // The start-up with a ledger (`route53.ledger = true`, the default).
-
-    const LEDGER: &str = "10.0.0.1._owners._route53-registrator";
-
-    fn with_ledger(routing: Routing) -> WriterSettings {
-        WriterSettings {
-            ledger: true,
-            ..settings(routing)
-        }
-    }
-
-    fn ledger_listing(list: &[&str]) -> RecordSet {
-        let listed = list.iter().map(|n| fqdn(n)).collect();
-        crate::writer::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
-    }
-
-    /// A hosted zone of `record_sets` record sets (as GetHostedZone described it; `None`: not said).
-    fn zone_of(record_sets: Option<usize>) -> HostedZone {
-        HostedZone {
-            id: "Z1".into(),
-            name: ZONE.into(),
-            private: true,
-            record_sets,
-        }
-    }
-
-    /// Record sets in a zone of 100 owners of 20 names: more than one page of a listing, so that a ledger
-    /// pays.
-    const BIG_ZONE: usize = 2_000;
-
-    /// The record sets of such a zone's other owners (300 of them here, in one name), for a listing.
-    fn others() -> Vec<RecordSet> {
-        (0..300)
-            .map(|k| record("other", &format!("10.9.{}.{}", k / 250, k % 250 + 1)))
-            .collect()
-    }
-
-    /// A multivalue reconciler with a ledger, in a zone of `record_sets`, that has published `desired` blind
-    /// at `t(0)` and read its ledger `ledger`: what it does next is the test's.
-    fn past_the_ledger(
-        settings: WriterSettings,
-        record_sets: usize,
-        desired: BTreeSet<String>,
-        ledger: Option<RecordSet>,
-    ) -> Reconciler {
-        let record_sets = Some(record_sets);
-        let mut r = Reconciler::new(zone_of(record_sets), settings, Stats::new(), 7);
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), desired);
-        let blind = r.next(t(0));
-        r.sent(t(0), accept_all(&blind));
-        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
-        r.outcome(t(0), Outcome::LedgerRead(Ok(ledger)));
-        r
-    }
-
-    /// [`past_the_ledger`] with the usual set-up: multivalue, a zone of [`BIG_ZONE`], `web` desired.
-    fn web_past_the_ledger(ledger: Option<RecordSet>) -> Reconciler {
-        past_the_ledger(
-            with_ledger(Routing::Multivalue),
-            BIG_ZONE,
-            names(&["web"]),
-            ledger,
-        )
-    }
-
-    /// The names the ledger lists after `action`'s ledger change (`None`: no ledger change in it).
-    fn ledger_written(action: &Action) -> Option<Vec<String>> {
-        let Action::Send { batches } = action else {
-            panic!("expected a send, got {action:?}");
-        };
-        let change = batches
-            .concat()
-            .into_iter()
-            .find(|c| c.record_set.name == fqdn(LEDGER))?;
-        let listed = crate::writer::ledger::listed_names(&change.record_set, ZONE);
-        Some(match change.action {
-            ChangeAction::Delete => Vec::new(),
-            _ => listed
-                .iter()
-                .map(|n| n.trim_end_matches(ZONE).trim_end_matches('.').to_string())
-                .collect(),
-        })
-    }
-
-    fn read_back(names: &[&str], zone: &[RecordSet]) -> BTreeMap<String, Vec<RecordSet>> {
-        names
-            .iter()
-            .map(|n| {
-                let held = zone.iter().filter(|rs| rs.name == fqdn(n)).cloned();
-                (fqdn(n), held.collect())
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
-        let mut r = Reconciler::new(
-            zone_of(Some(2_000)),
-            with_ledger(Routing::Multivalue),
-            Stats::new(),
-            7,
-        );
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web", "api"]));
-        let blind = r.next(t(0));
-        assert_eq!(
-            sent(&blind),
-            vec![
-                (ChangeAction::Upsert, "api".to_string()),
-                (ChangeAction::Upsert, "web".to_string())
-            ],
-            "what runs goes out first, as UPSERTs of our own record sets"
-        );
-        assert_eq!(
-            ledger_written(&blind),
-            None,
-            "the ledger is never written blind"
-        );
-        r.sent(t(1), accept_all(&blind));
-        assert_eq!(r.next(t(1)), Action::ReadLedger { name: fqdn(LEDGER) });
-        r.outcome(
-            t(2),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web", "old", "gone"])))),
-        );
-        assert_eq!(
-            r.next(t(2)),
-            Action::ReadNames {
-                names: [fqdn("gone"), fqdn("old")].into(),
-                purpose: ReadPurpose::Owned
-            },
-            "only the listed names not published yet"
-        );
-        let zone = [ours("old"), record("old", "10.0.0.2")];
-        r.names_read(
-            t(3),
-            ReadPurpose::Owned,
-            names(&[]),
-            Ok(read_back(&["old", "gone"], &zone)),
-        );
-        let action = r.next(t(3));
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Upsert, LEDGER.to_string()),
-                (ChangeAction::Delete, "old".to_string())
-            ],
-            "the stale record set of ours goes at once, the other owner's stays; the ledger first"
-        );
-        assert_eq!(
-            ledger_written(&action),
-            Some(vec!["api".to_string(), "web".to_string()])
-        );
-        r.sent(t(4), accept_all(&action));
-        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
-        assert_eq!(
-            r.report().applied,
-            3,
-            "two UPSERTs and a DELETE; the ledger is not counted"
-        );
-    }
-
-    #[test]
-    fn a_ledger_that_lists_nothing_stale_costs_one_read() {
-        let ledger = Some(ledger_listing(&["web"]));
-        let mut r = web_past_the_ledger(ledger);
-        assert!(
-            matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
-            "nothing else to read or write"
-        );
-    }
-
     /// An instance whose services have all stopped sizes its fleet by its names while it still holds their
     /// record sets, and by the owners it has seen once it holds none: the zone's size over no names is no
     /// estimate (it took 2,000 record sets for 2,000 instances).
@@ -2723,434 +947,5 @@ mod tests {
             "holding nothing: the owners seen"
         );
         assert!(r.fleet_estimate() < 10, "{}", r.fleet_estimate());
-    }
-
-    /// The owners seen at this instance's names are only those that share them: a fleet of disjoint
-    /// groups would each verify as if it were alone, at several times the fleet's budget. With ledgers, a
-    /// verification counts them first, and the next interval is sized by the count.
-    #[test]
-    fn a_verification_counts_the_fleets_ledgers_and_the_next_one_is_sized_by_them() {
-        // A reconciler of one name in a zone of 2,000 record sets, at its first verification: it counts first.
-        let counting = || {
-            let ledger = Some(ledger_listing(&["web"]));
-            let mut r = web_past_the_ledger(ledger);
-            let due = idle_until(&r.next(t(2))).expect("a verification armed");
-            assert_eq!(
-                r.fleet_estimate(),
-                BIG_ZONE,
-                "the zone's size over its one name"
-            );
-            assert_eq!(
-                r.next(due),
-                Action::CountOwners {
-                    parent: fqdn("_owners._route53-registrator")
-                },
-                "the count comes first"
-            );
-            (r, due)
-        };
-
-        let (mut r, due) = counting();
-        r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
-        assert_eq!(r.fleet_estimate(), 3_000);
-        let Action::ReadNames {
-            names: read,
-            purpose: ReadPurpose::Verify,
-        } = r.next(due)
-        else {
-            panic!("then the names are read");
-        };
-        let held = read
-            .iter()
-            .map(|n| (n.clone(), vec![ours("web")]))
-            .collect();
-        r.names_read(due, ReadPurpose::Verify, read, Ok(held));
-        let next = idle_until(&r.next(due)).expect("the next verification armed");
-        assert!(
-            next.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
-            "3,000 owners of one name at 0.4 reads per second: {:?}",
-            next.duration_since(due)
-        );
-
-        // A fleet more than twice as large as the one the verification was armed for puts it off.
-        let (mut r, due) = counting();
-        r.outcome(due, Outcome::OwnersCounted(Ok(BIG_ZONE * 2 + 1)));
-        let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
-        assert!(
-            later.duration_since(due) >= Duration::from_secs(900),
-            "armed again from the count: {:?}",
-            later.duration_since(due)
-        );
-
-        // A count that fails leaves the estimate as it was, and the verification goes on.
-        let (mut r, due) = counting();
-        r.outcome(
-            due,
-            Outcome::OwnersCounted(Err(Route53Error::Throttling("Rate exceeded".into()))),
-        );
-        assert_eq!(r.fleet_estimate(), BIG_ZONE);
-        assert!(matches!(
-            r.next(due),
-            Action::ReadNames {
-                purpose: ReadPurpose::Verify,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
-        let mut r = web_past_the_ledger(None);
-        let Action::Idle {
-            until: Some(scan_at),
-            settled: true,
-        } = r.next(t(2))
-        else {
-            panic!("the listing is put off for the fleet, what runs being published");
-        };
-        assert!(
-            scan_at <= t(0) + Duration::from_secs(2_000 * 7 / 2),
-            "2,000 record sets over one name: 2,000 owners at most, 7 pages, 2 requests/s"
-        );
-        assert_eq!(
-            r.next(scan_at),
-            Action::ReadZone,
-            "the first start after an upgrade"
-        );
-        let listing = [ours("web"), ours("stale"), record("stale", "10.0.0.2")];
-        r.zone_read(t(3), Ok([others(), listing.to_vec()].concat()));
-        let action = r.next(t(3));
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Upsert, LEDGER.to_string()),
-                (ChangeAction::Delete, "stale".to_string())
-            ]
-        );
-        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
-        r.sent(t(4), accept_all(&action));
-        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
-    }
-
-    #[test]
-    fn a_zone_of_one_page_is_listed_first_and_what_runs_goes_out_with_the_ledger() {
-        let small = |ledger: Option<RecordSet>| {
-            let mut r = Reconciler::new(
-                zone_of(Some(120)),
-                with_ledger(Routing::Multivalue),
-                Stats::new(),
-                7,
-            );
-            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-            r.desired_names(t(0), names(&["web"]));
-            assert_eq!(
-                r.next(t(0)),
-                Action::ReadZone,
-                "a listing of one page costs what the ledger's read does, and shows the ledger"
-            );
-            r.zone_read(t(1), Ok(ledger.into_iter().collect()));
-            r.next(t(1))
-        };
-        let action = small(None);
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Upsert, LEDGER.to_string()),
-                (ChangeAction::Create, "web".to_string())
-            ],
-            "one request: the record set and the ledger that lists it"
-        );
-        let Action::Send { batches } = &action else {
-            unreachable!()
-        };
-        assert_eq!(batches.len(), 1);
-        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
-
-        let action = small(Some(ledger_listing(&["old"])));
-        assert_eq!(
-            ledger_written(&action),
-            Some(vec!["web".to_string()]),
-            "a ledger in the listing is the one kept up to date"
-        );
-    }
-
-    #[test]
-    fn weighted_routing_reads_the_desired_and_the_listed_names_before_it_writes() {
-        let mut r = Reconciler::new(
-            zone_of(Some(2_000)),
-            with_ledger(Routing::Weighted),
-            Stats::new(),
-            7,
-        );
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
-        r.outcome(
-            t(1),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["old"])))),
-        );
-        assert_eq!(
-            r.next(t(1)),
-            Action::ReadNames {
-                names: [fqdn("old"), fqdn("web")].into(),
-                purpose: ReadPurpose::Owned
-            }
-        );
-        let mut group = record("web", "10.0.0.2");
-        (group.weight, group.multivalue_answer, group.ttl) = (Some(50), None, 60);
-        let mut old = ours("old");
-        (old.weight, old.multivalue_answer) = (Some(50), None);
-        r.names_read(
-            t(2),
-            ReadPurpose::Owned,
-            names(&[]),
-            Ok(read_back(&["old", "web"], &[group, old])),
-        );
-        let action = r.next(t(2));
-        let Action::Send { batches } = &action else {
-            panic!("expected a send, got {action:?}");
-        };
-        let create = batches
-            .concat()
-            .into_iter()
-            .find(|c| c.action == ChangeAction::Create)
-            .expect("a CREATE of web");
-        assert_eq!(create.record_set.ttl, 60, "the group's TTL, read first");
-        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
-        assert!(sent(&action).contains(&(ChangeAction::Delete, "old".to_string())));
-    }
-
-    #[test]
-    fn the_ledger_follows_publishing_and_withdrawing_in_the_same_request() {
-        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
-        assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
-
-        r.desired_names(t(1000), names(&["web", "api"]));
-        let action = r.next(t(1200));
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Upsert, LEDGER.to_string()),
-                (ChangeAction::Create, "api".to_string())
-            ],
-            "one request: the ledger grows with the CREATE"
-        );
-        let Action::Send { batches } = &action else {
-            unreachable!()
-        };
-        assert_eq!(batches.len(), 1);
-        r.sent(t(1200), accept_all(&action));
-
-        r.desired_names(t(5000), names(&[]));
-        let action = r.next(t(5200));
-        assert_eq!(
-            sent(&action),
-            vec![
-                (ChangeAction::Delete, LEDGER.to_string()),
-                (ChangeAction::Delete, "api".to_string()),
-                (ChangeAction::Delete, "web".to_string())
-            ],
-            "the last withdrawal removes the ledger in the same request"
-        );
-        r.sent(t(5200), accept_all(&action));
-        assert!(matches!(
-            r.next(t(5200)),
-            Action::Idle { settled: true, .. }
-        ));
-    }
-
-    #[test]
-    fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
-        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
-        r.next(t(0));
-        r.desired_names(t(1000), names(&["web", "api"]));
-        let action = r.next(t(1200));
-        let Action::Send { batches } = &action else {
-            panic!("expected a send, got {action:?}");
-        };
-        let ledger_change = batches[0][0].clone();
-        assert_eq!(ledger_change.record_set.name, fqdn(LEDGER));
-        // Lost to a hand edit between the read and the write, as Route53 words it.
-        let conflict = format!(
-            "Tried to delete resource record set [name='{}', type='TXT'] but it was not found",
-            fqdn(LEDGER)
-        );
-        r.sent(
-            t(1200),
-            FlushOutcome {
-                accepted: batches.concat()[1..].to_vec(),
-                rejected: vec![Rejection {
-                    changes: vec![ledger_change.clone()],
-                    messages: vec![conflict.clone()],
-                }],
-                reread: [(fqdn(LEDGER), vec![])].into(),
-                requests: 2,
-                ..FlushOutcome::default()
-            },
-        );
-        assert_eq!(r.next(t(1200)), Action::ReadLedger { name: fqdn(LEDGER) });
-        r.outcome(
-            t(1300),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
-        );
-        assert!(
-            matches!(r.next(t(1300)), Action::Idle { .. }),
-            "through the debounce"
-        );
-        let action = r.next(t(3000));
-        assert_eq!(
-            ledger_written(&action),
-            Some(vec!["api".to_string(), "web".to_string()]),
-            "the ledger is written again from what was read"
-        );
-    }
-
-    #[test]
-    fn a_ledger_refused_for_good_is_given_up_and_the_rest_goes_on() {
-        let once = WriterSettings {
-            once: true,
-            ..with_ledger(Routing::Multivalue)
-        };
-        let mut r = past_the_ledger(once, BIG_ZONE, names(&["web"]), None);
-        assert_eq!(r.next(t(0)), Action::ReadZone);
-        r.zone_read(t(0), Ok([others(), vec![ours("web")]].concat()));
-        let action = r.next(t(0));
-        let Action::Send { batches } = &action else {
-            panic!("expected a send, got {action:?}");
-        };
-        r.sent(
-            t(0),
-            FlushOutcome {
-                rejected: vec![Rejection {
-                    changes: vec![batches[0][0].clone()],
-                    messages: vec!["User is not authorized to change TXT records".into()],
-                }],
-                reread: [(fqdn(LEDGER), vec![])].into(),
-                requests: 2,
-                ..FlushOutcome::default()
-            },
-        );
-        assert!(
-            matches!(r.next(t(0)), Action::Idle { settled: true, .. }),
-            "no ledger read, no ledger write again"
-        );
-        r.desired_names(t(1000), names(&["web", "api"]));
-        let action = r.next(t(2000));
-        assert_eq!(
-            sent(&action),
-            vec![(ChangeAction::Create, "api".to_string())],
-            "publishing goes on without the ledger"
-        );
-    }
-
-    #[test]
-    fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
-        let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
-        let settings = with_ledger(Routing::Multivalue);
-        let mut r = past_the_ledger(settings, BIG_ZONE, twenty.clone(), None);
-        let Action::Idle {
-            until: Some(scan_at),
-            ..
-        } = r.next(t(0))
-        else {
-            panic!("expected the listing to be put off");
-        };
-        assert!(
-            scan_at <= t(0) + Duration::from_secs(350),
-            "100 owners × 7 pages at 2 per second: within 350 s"
-        );
-        let mut fewer = twenty.clone();
-        fewer.remove("s0");
-        r.desired_names(t(1000), fewer);
-        let action = r.next(t(1200));
-        assert_eq!(
-            sent(&action),
-            vec![(ChangeAction::Delete, "s0".to_string())],
-            "a withdrawal goes out before the listing, without the ledger"
-        );
-        r.sent(t(1200), accept_all(&action));
-        assert_eq!(idle_until(&r.next(t(1200))), Some(scan_at));
-    }
-
-    #[test]
-    fn once_and_a_withdrawal_of_everything_list_at_once() {
-        let start = |settings| past_the_ledger(settings, BIG_ZONE, names(&["web"]), None);
-        let mut once = start(WriterSettings {
-            once: true,
-            ..with_ledger(Routing::Multivalue)
-        });
-        assert_eq!(once.next(t(0)), Action::ReadZone);
-        let mut leaving = start(with_ledger(Routing::Multivalue));
-        assert!(matches!(leaving.next(t(0)), Action::Idle { .. }));
-        leaving.shutdown(true);
-        assert_eq!(
-            leaving.next(t(0)),
-            Action::ReadZone,
-            "every record set of ours goes, the ones it has not seen yet too"
-        );
-        let mut staying = start(with_ledger(Routing::Multivalue));
-        staying.next(t(0));
-        staying.shutdown(false);
-        assert_eq!(
-            staying.next(t(0)),
-            idle(None, true),
-            "a shutdown that keeps the records does not list the zone"
-        );
-    }
-
-    #[test]
-    fn an_owner_id_that_cannot_be_dns_labels_lists_the_zone_as_without_a_ledger() {
-        let mut r = reconciler(WriterSettings {
-            owner_id: Some("my host".into()),
-            ..with_ledger(Routing::Multivalue)
-        });
-        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
-        assert_eq!(r.next(t(0)), Action::ReadZone);
-    }
-
-    #[test]
-    fn a_restart_sizes_its_throttled_retries_to_the_fleet_the_zone_suggests() {
-        let longest_throttled_wait = |record_sets| {
-            let mut r = Reconciler::new(
-                zone_of(record_sets),
-                with_ledger(Routing::Multivalue),
-                Stats::new(),
-                7,
-            );
-            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-            let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
-            r.desired_names(t(0), twenty);
-            let mut longest = Duration::ZERO;
-            let mut now = t(0);
-            for _ in 0..12 {
-                let action = r.next(now);
-                r.sent(
-                    now,
-                    failure(&action, Route53Error::Throttling("Rate exceeded".into())),
-                );
-                let Action::Idle {
-                    until: Some(at), ..
-                } = r.next(now)
-                else {
-                    panic!("expected a wait for the retry");
-                };
-                longest = longest.max(at - now);
-                now = at;
-            }
-            (r.fleet_estimate(), longest)
-        };
-        let (few, few_wait) = longest_throttled_wait(Some(301));
-        assert_eq!(few, 15, "301 record sets over 20 names");
-        assert!(
-            few_wait <= Duration::from_millis(3_000),
-            "15 / 5 per second: {few_wait:?}"
-        );
-        let (fleet, fleet_wait) = longest_throttled_wait(Some(2_002));
-        assert_eq!(fleet, 100, "2,002 record sets over 20 names");
-        assert!(
-            fleet_wait > Duration::from_secs(5) && fleet_wait <= Duration::from_secs(20),
-            "spread over up to 100 / 5 per second: {fleet_wait:?}"
-        );
     }
 }

@@ -1,0 +1,580 @@
+//! The start-up: the steps of a start (or a restart) until every name where this instance may hold a record
+//! set has been read, at the least cost to the account's shared quota. With a ledger: (multivalue) publish
+//! what runs blind, read the ledger, read the names it lists. Without one, or in a zone of one page: list the
+//! zone, in multivalue at a moment spread over the time the fleet's listings take.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::Rng;
+use tracing::info;
+
+use crate::route53::read::{listing_is_cheaper, ZONE_PAGE};
+use crate::route53::{RecordSet, Routing};
+use crate::writer::action::{Action, ReadPurpose};
+use crate::writer::ledger::listed_names;
+use crate::writer::pacing::scan_spread;
+use crate::writer::registry::Held;
+
+/// How far the start-up has got.
+#[derive(Debug, Default)]
+pub(crate) struct StartUp {
+    /// The zone's names that matter were read since the start (or the last restart): the diff can be
+    /// trusted.
+    loaded: bool,
+    /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
+    published_blind: bool,
+    /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
+    /// what runs is published already, so the listing is spread over the fleet's share of the quota);
+    /// `None` once the zone's names that matter are known.
+    scan_at: Option<Instant>,
+}
+
+/// What the start-up needs to know of the rest of the writer to take its next step.
+pub(crate) struct Facts<'a> {
+    /// This instance's ledger's name, unless it keeps none.
+    pub ledger: Option<String>,
+    /// The ledger as read: `None` until read, then the record or its absence.
+    pub ledger_read: Option<&'a Option<RecordSet>>,
+    /// Record sets in the zone, as last read or described.
+    pub zone_size: usize,
+    /// The names known, as read or published.
+    pub names: &'a BTreeMap<String, Held>,
+    /// The zone's name.
+    pub zone_name: &'a str,
+    /// The desired names, fully qualified.
+    pub desired: BTreeSet<String>,
+    /// The routing configured.
+    pub routing: Routing,
+    /// `--once`: a listing is not put off.
+    pub once: bool,
+    /// The writer is shutting down.
+    pub shutting_down: bool,
+    /// The writer is shutting down to withdraw every record set of this instance.
+    pub withdrawing: bool,
+}
+
+/// The next step of the start-up.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Perform this action.
+    Do(Action),
+    /// Publish the desired names blind (multivalue), then go on.
+    PublishBlind,
+    /// Every name that matters is known: the start-up is over.
+    Loaded,
+    /// List the zone to find this instance's stale record sets, when [`StartUp::scan`] says so.
+    Scan { ledger: String },
+}
+
+impl StartUp {
+    /// Whether the zone's names that matter are known.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// The zone's names that matter are known: the diff can be trusted.
+    pub(crate) fn loaded(&mut self) {
+        self.loaded = true;
+        self.scan_at = None;
+    }
+
+    /// The zone is to be read again (too many names are uncertain to read them one by one).
+    pub(crate) fn unload(&mut self) {
+        self.loaded = false;
+    }
+
+    /// When a listing put off is due.
+    pub(crate) fn scan_at(&self) -> Option<Instant> {
+        self.scan_at
+    }
+
+    /// A flush failed: if it was the blind UPSERT of a start that did not get through (throttled, say), it
+    /// goes out again, before any read, when the retry's time comes.
+    pub(crate) fn flush_failed(&mut self, ledger_read: bool) {
+        if !self.loaded && !ledger_read {
+            self.published_blind = false;
+        }
+    }
+
+    /// The next step of a start (or a restart), or `None` once over (also while a listing is put off, see
+    /// [`StartUp::scan`]). With a ledger: (multivalue) publish what runs blind, read the ledger, read the
+    /// names it lists that are not published yet (the desired names too, in the routings that read before
+    /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
+    /// one): list the zone. Once started, a ledger whose change failed is read again.
+    pub(crate) fn next(&mut self, facts: &Facts<'_>) -> Option<Step> {
+        if self.loaded {
+            return match (&facts.ledger, facts.ledger_read) {
+                (Some(name), None) => Some(Step::Do(Action::ReadLedger { name: name.clone() })),
+                _ => None,
+            };
+        }
+        let Some(name) = facts.ledger.clone() else {
+            return Some(Step::Do(Action::ReadZone));
+        };
+        if facts.ledger_read.is_none() && facts.zone_size <= ZONE_PAGE {
+            // A zone of one page is listed for what reading the ledger costs, and the listing shows the
+            // ledger too; what runs then goes out with the ledger in one request, where publishing first
+            // would take one more.
+            return Some(Step::Do(Action::ReadZone));
+        }
+        if facts.routing == Routing::Multivalue && !self.published_blind {
+            // An UPSERT of this instance's own record set (its SetIdentifier, so nobody else's) needs no
+            // read, and Route53 refuses it where it would mix routing policies under a name (the refusal
+            // re-reads the name, and the usual rules take over). Weighted and simple routing read first:
+            // a weighted group's TTL and a shared record set's values come from what the name holds.
+            self.published_blind = true;
+            return Some(Step::PublishBlind);
+        }
+        let Some(held) = facts.ledger_read else {
+            return Some(Step::Do(Action::ReadLedger { name }));
+        };
+        let Some(held) = held else {
+            return Some(Step::Scan { ledger: name });
+        };
+        let mut names = listed_names(held, facts.zone_name);
+        if facts.routing == Routing::Multivalue {
+            // What was published blind is known; the rest may hold stale record sets of ours.
+            names.retain(|name| !facts.names.contains_key(name));
+        } else {
+            // A weighted group's TTL and a shared record set's values come from a read.
+            names.extend(facts.desired.iter().cloned());
+        }
+        if names.is_empty() {
+            return Some(Step::Loaded);
+        }
+        if listing_is_cheaper(names.len(), facts.zone_size) {
+            return Some(Step::Do(Action::ReadZone));
+        }
+        Some(Step::Do(Action::ReadNames {
+            names,
+            purpose: ReadPurpose::Owned,
+        }))
+    }
+
+    /// Without a ledger, the zone is listed once to find this instance's stale record sets (and the ledger
+    /// is written from what it finds). Weighted and simple routing list it at once, as they must read before
+    /// they write. Multivalue has published what runs already, and a listing costs one request per 300
+    /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
+    /// after an upgrade): it waits a random share of the time the fleet's listings take at
+    /// [`crate::writer::pacing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]) for a fleet of `fleet`,
+    /// and changes go out meanwhile. `--once` and a withdrawal of everything at shutdown list at once; a
+    /// shutdown that keeps the records does not list.
+    pub(crate) fn scan(
+        &mut self,
+        now: Instant,
+        ledger: &str,
+        facts: &Facts<'_>,
+        fleet: usize,
+        rng: &mut SmallRng,
+    ) -> Option<Action> {
+        let withdrawing = facts.withdrawing;
+        let put_off = facts.routing == Routing::Multivalue && !facts.once;
+        if put_off && facts.shutting_down && !withdrawing {
+            return None;
+        }
+        if put_off && !withdrawing {
+            let at = match self.scan_at {
+                Some(at) => at,
+                None => {
+                    let pages = facts.zone_size / ZONE_PAGE + 1;
+                    let spread = scan_spread(fleet, pages);
+                    let at = now + spread.mul_f64(rng.random::<f64>());
+                    info!(
+                        ledger,
+                        in_secs = at.saturating_duration_since(now).as_secs(),
+                        "no ledger of this instance in the zone; listing the zone once, spread over the fleet"
+                    );
+                    self.scan_at = Some(at);
+                    at
+                }
+            };
+            if at > now {
+                return None;
+            }
+        }
+        info!(
+            ledger,
+            "no ledger of this instance in the zone; reading the whole zone once"
+        );
+        Some(Action::ReadZone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The start-up on a fake clock: through the whole reconciler, and the machine on its own.
+
+    use super::*;
+    use crate::writer::testkit::*;
+
+    #[test]
+    fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Multivalue),
+            Stats::new(),
+            7,
+        );
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web", "api"]));
+        let blind = r.next(t(0));
+        assert_eq!(
+            sent(&blind),
+            vec![
+                (ChangeAction::Upsert, "api".to_string()),
+                (ChangeAction::Upsert, "web".to_string())
+            ],
+            "what runs goes out first, as UPSERTs of our own record sets"
+        );
+        assert_eq!(
+            ledger_written(&blind),
+            None,
+            "the ledger is never written blind"
+        );
+        r.sent(t(1), accept_all(&blind));
+        assert_eq!(r.next(t(1)), Action::ReadLedger { name: fqdn(LEDGER) });
+        r.outcome(
+            t(2),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web", "old", "gone"])))),
+        );
+        assert_eq!(
+            r.next(t(2)),
+            Action::ReadNames {
+                names: [fqdn("gone"), fqdn("old")].into(),
+                purpose: ReadPurpose::Owned
+            },
+            "only the listed names not published yet"
+        );
+        let zone = [ours("old"), record("old", "10.0.0.2")];
+        r.names_read(
+            t(3),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "gone"], &zone)),
+        );
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "old".to_string())
+            ],
+            "the stale record set of ours goes at once, the other owner's stays; the ledger first"
+        );
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["api".to_string(), "web".to_string()])
+        );
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+        assert_eq!(
+            r.report().applied,
+            3,
+            "two UPSERTs and a DELETE; the ledger is not counted"
+        );
+    }
+
+    #[test]
+    fn a_ledger_that_lists_nothing_stale_costs_one_read() {
+        let ledger = Some(ledger_listing(&["web"]));
+        let mut r = web_past_the_ledger(ledger);
+        assert!(
+            matches!(r.next(t(2)), Action::Idle { settled: true, .. }),
+            "nothing else to read or write"
+        );
+    }
+
+    #[test]
+    fn without_a_ledger_a_start_lists_the_zone_once_and_writes_one() {
+        let mut r = web_past_the_ledger(None);
+        let Action::Idle {
+            until: Some(scan_at),
+            settled: true,
+        } = r.next(t(2))
+        else {
+            panic!("the listing is put off for the fleet, what runs being published");
+        };
+        assert!(
+            scan_at <= t(0) + Duration::from_secs(2_000 * 7 / 2),
+            "2,000 record sets over one name: 2,000 owners at most, 7 pages, 2 requests/s"
+        );
+        assert_eq!(
+            r.next(scan_at),
+            Action::ReadZone,
+            "the first start after an upgrade"
+        );
+        let listing = [ours("web"), ours("stale"), record("stale", "10.0.0.2")];
+        r.zone_read(t(3), Ok([others(), listing.to_vec()].concat()));
+        let action = r.next(t(3));
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Delete, "stale".to_string())
+            ]
+        );
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        r.sent(t(4), accept_all(&action));
+        assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
+    }
+
+    #[test]
+    fn a_zone_of_one_page_is_listed_first_and_what_runs_goes_out_with_the_ledger() {
+        let small = |ledger: Option<RecordSet>| {
+            let mut r = Reconciler::new(
+                zone_of(Some(120)),
+                with_ledger(Routing::Multivalue),
+                Stats::new(),
+                7,
+            );
+            r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+            r.desired_names(t(0), names(&["web"]));
+            assert_eq!(
+                r.next(t(0)),
+                Action::ReadZone,
+                "a listing of one page costs what the ledger's read does, and shows the ledger"
+            );
+            r.zone_read(t(1), Ok(ledger.into_iter().collect()));
+            r.next(t(1))
+        };
+        let action = small(None);
+        assert_eq!(
+            sent(&action),
+            vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
+                (ChangeAction::Create, "web".to_string())
+            ],
+            "one request: the record set and the ledger that lists it"
+        );
+        let Action::Send { batches } = &action else {
+            unreachable!()
+        };
+        assert_eq!(batches.len(), 1);
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+
+        let action = small(Some(ledger_listing(&["old"])));
+        assert_eq!(
+            ledger_written(&action),
+            Some(vec!["web".to_string()]),
+            "a ledger in the listing is the one kept up to date"
+        );
+    }
+
+    #[test]
+    fn weighted_routing_reads_the_desired_and_the_listed_names_before_it_writes() {
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Weighted),
+            Stats::new(),
+            7,
+        );
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
+        r.outcome(
+            t(1),
+            Outcome::LedgerRead(Ok(Some(ledger_listing(&["old"])))),
+        );
+        assert_eq!(
+            r.next(t(1)),
+            Action::ReadNames {
+                names: [fqdn("old"), fqdn("web")].into(),
+                purpose: ReadPurpose::Owned
+            }
+        );
+        let mut group = record("web", "10.0.0.2");
+        (group.weight, group.multivalue_answer, group.ttl) = (Some(50), None, 60);
+        let mut old = ours("old");
+        (old.weight, old.multivalue_answer) = (Some(50), None);
+        r.names_read(
+            t(2),
+            ReadPurpose::Owned,
+            names(&[]),
+            Ok(read_back(&["old", "web"], &[group, old])),
+        );
+        let action = r.next(t(2));
+        let Action::Send { batches } = &action else {
+            panic!("expected a send, got {action:?}");
+        };
+        let create = batches
+            .concat()
+            .into_iter()
+            .find(|c| c.action == ChangeAction::Create)
+            .expect("a CREATE of web");
+        assert_eq!(create.record_set.ttl, 60, "the group's TTL, read first");
+        assert_eq!(ledger_written(&action), Some(vec!["web".to_string()]));
+        assert!(sent(&action).contains(&(ChangeAction::Delete, "old".to_string())));
+    }
+
+    #[test]
+    fn while_a_listing_is_put_off_changes_go_out_and_no_ledger_is_written() {
+        let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
+        let settings = with_ledger(Routing::Multivalue);
+        let mut r = past_the_ledger(settings, BIG_ZONE, twenty.clone(), None);
+        let Action::Idle {
+            until: Some(scan_at),
+            ..
+        } = r.next(t(0))
+        else {
+            panic!("expected the listing to be put off");
+        };
+        assert!(
+            scan_at <= t(0) + Duration::from_secs(350),
+            "100 owners × 7 pages at 2 per second: within 350 s"
+        );
+        let mut fewer = twenty.clone();
+        fewer.remove("s0");
+        r.desired_names(t(1000), fewer);
+        let action = r.next(t(1200));
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "s0".to_string())],
+            "a withdrawal goes out before the listing, without the ledger"
+        );
+        r.sent(t(1200), accept_all(&action));
+        assert_eq!(idle_until(&r.next(t(1200))), Some(scan_at));
+    }
+
+    #[test]
+    fn once_and_a_withdrawal_of_everything_list_at_once() {
+        let start = |settings| past_the_ledger(settings, BIG_ZONE, names(&["web"]), None);
+        let mut once = start(WriterSettings {
+            once: true,
+            ..with_ledger(Routing::Multivalue)
+        });
+        assert_eq!(once.next(t(0)), Action::ReadZone);
+        let mut leaving = start(with_ledger(Routing::Multivalue));
+        assert!(matches!(leaving.next(t(0)), Action::Idle { .. }));
+        leaving.shutdown(true);
+        assert_eq!(
+            leaving.next(t(0)),
+            Action::ReadZone,
+            "every record set of ours goes, the ones it has not seen yet too"
+        );
+        let mut staying = start(with_ledger(Routing::Multivalue));
+        staying.next(t(0));
+        staying.shutdown(false);
+        assert_eq!(
+            staying.next(t(0)),
+            idle(None, true),
+            "a shutdown that keeps the records does not list the zone"
+        );
+    }
+
+    #[test]
+    fn an_owner_id_that_cannot_be_dns_labels_lists_the_zone_as_without_a_ledger() {
+        let mut r = reconciler(WriterSettings {
+            owner_id: Some("my host".into()),
+            ..with_ledger(Routing::Multivalue)
+        });
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_names(t(0), names(&["web"]));
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+    }
+
+    fn facts<'a>(
+        held: &'a BTreeMap<String, Held>,
+        ledger_read: Option<&'a Option<RecordSet>>,
+        zone_size: usize,
+    ) -> Facts<'a> {
+        Facts {
+            ledger: Some(fqdn(LEDGER)),
+            ledger_read,
+            zone_size,
+            names: held,
+            zone_name: ZONE,
+            desired: BTreeSet::from([fqdn("web")]),
+            routing: Routing::Multivalue,
+            once: false,
+            shutting_down: false,
+            withdrawing: false,
+        }
+    }
+
+    #[test]
+    fn in_multivalue_a_big_zone_publishes_blind_once_then_reads_the_ledger() {
+        let held = BTreeMap::new();
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind)
+        );
+        let read_ledger = Some(Step::Do(Action::ReadLedger { name: fqdn(LEDGER) }));
+        assert_eq!(s.next(&facts(&held, None, BIG_ZONE)), read_ledger);
+        s.flush_failed(false);
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind),
+            "a blind publish that did not get through goes out again"
+        );
+    }
+
+    #[test]
+    fn a_zone_of_one_page_and_a_start_without_a_ledger_list_the_zone() {
+        let held = BTreeMap::new();
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, 10)),
+            Some(Step::Do(Action::ReadZone))
+        );
+        let no_ledger = Facts {
+            ledger: None,
+            ..facts(&held, None, BIG_ZONE)
+        };
+        assert_eq!(s.next(&no_ledger), Some(Step::Do(Action::ReadZone)));
+    }
+
+    #[test]
+    fn the_names_a_ledger_lists_are_read_unless_published_already() {
+        let held = BTreeMap::from([(fqdn("web"), Held::default())]);
+        let mut s = StartUp::default();
+        assert_eq!(
+            s.next(&facts(&held, None, BIG_ZONE)),
+            Some(Step::PublishBlind)
+        );
+        let only_web = Some(ledger_listing(&["web"]));
+        assert_eq!(
+            s.next(&facts(&held, Some(&only_web), BIG_ZONE)),
+            Some(Step::Loaded)
+        );
+        let with_old = Some(ledger_listing(&["web", "old"]));
+        let read_old = Step::Do(Action::ReadNames {
+            names: BTreeSet::from([fqdn("old")]),
+            purpose: ReadPurpose::Owned,
+        });
+        assert_eq!(
+            s.next(&facts(&held, Some(&with_old), BIG_ZONE)),
+            Some(read_old)
+        );
+    }
+
+    #[test]
+    fn a_listing_put_off_draws_its_time_once_and_comes_at_it() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let held = BTreeMap::new();
+        let no_ledger_yet = None;
+        let start = facts(&held, Some(&no_ledger_yet), BIG_ZONE);
+        let mut s = StartUp::default();
+        assert_eq!(s.next(&start), Some(Step::PublishBlind));
+        assert_eq!(
+            s.next(&start),
+            Some(Step::Scan {
+                ledger: fqdn(LEDGER)
+            })
+        );
+        assert_eq!(s.scan(t(0), LEDGER, &start, 100, &mut rng), None, "put off");
+        let at = s.scan_at().expect("a time drawn");
+        let before = t(0) + at.duration_since(t(0)) / 2;
+        assert_eq!(s.scan(before, LEDGER, &start, 100, &mut rng), None);
+        assert_eq!(s.scan_at(), Some(at), "drawn once");
+        assert_eq!(
+            s.scan(at, LEDGER, &start, 100, &mut rng),
+            Some(Action::ReadZone)
+        );
+        s.loaded();
+        assert_eq!(s.scan_at(), None);
+    }
+}
