@@ -13,14 +13,14 @@ use crate::stats::Stats;
 use crate::writer::action::WriteReport;
 use crate::writer::ledger::{self, ledger_change, ledger_name};
 use crate::writer::record::RecordSpec;
-use crate::writer::registry::{view_of, Held, Registry};
+use crate::writer::registry::{view_of, NameRecords, Registry};
 
 /// What is known of the zone, and what of it was logged already.
 #[derive(Debug, Default)]
 pub(crate) struct KnownZone {
     /// What each name holds (every owner's A record sets), as Route53 last showed it or as changed by the
     /// changes it accepted since: this instance's record sets, the fleet's size, weighted groups' TTLs.
-    pub(crate) names: BTreeMap<String, Held>,
+    pub(crate) names: BTreeMap<String, NameRecords>,
     /// Record sets in the zone at the last whole-zone read: what reading it again would cost.
     pub(crate) size: usize,
     /// This instance's ledger as Route53 holds it: `None` until read, then the record or its absence.
@@ -55,7 +55,7 @@ impl KnownZone {
 
     /// The owners seen in the zone.
     pub(crate) fn owners(&self) -> BTreeSet<&str> {
-        self.names.values().flat_map(Held::owners).collect()
+        self.names.values().flat_map(NameRecords::owners).collect()
     }
 
     /// The other owners seen in the zone in the routing of `registry`.
@@ -111,8 +111,8 @@ impl KnownZone {
         limits: BatchLimits,
     ) -> Option<Change> {
         let held = self.ledger.as_ref()?;
-        let holds_ours = |held: &Held| !registry.mine(held).is_empty();
-        let mut after: BTreeMap<String, Held> = BTreeMap::new();
+        let holds_ours = |held: &NameRecords| !registry.mine(held).is_empty();
+        let mut after: BTreeMap<String, NameRecords> = BTreeMap::new();
         for change in changes {
             let group = group_name(&change.record_set.name).to_string();
             after
@@ -232,7 +232,7 @@ impl KnownZone {
         name: &str,
         record_sets: &[RecordSet],
     ) -> bool {
-        let held = Held::from_read(record_sets);
+        let held = NameRecords::from_read(record_sets);
         let found: Vec<RecordSet> = registry.mine(&held).into_iter().cloned().collect();
         let before = self.names.insert(name.to_string(), held);
         let before: Vec<RecordSet> = before

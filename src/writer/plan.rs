@@ -36,7 +36,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::route53::Change;
-use crate::writer::registry::{Held, Registry};
+use crate::writer::registry::{NameRecords, Registry};
 
 /// The changes that make the zone hold this instance's IP under every desired name (fully qualified) and
 /// nothing of this instance's anywhere else, from `view` (what each name held, as last read or accepted) and
@@ -44,7 +44,7 @@ use crate::writer::registry::{Held, Registry};
 /// that one batch replaces a record set atomically. See the module's table.
 pub fn diff(
     desired: &BTreeSet<String>,
-    view: &BTreeMap<String, Held>,
+    view: &BTreeMap<String, NameRecords>,
     registry: &dyn Registry,
 ) -> Vec<Change> {
     let held_by_us = view
@@ -52,7 +52,7 @@ pub fn diff(
         .filter(|(_, held)| !registry.mine(held).is_empty())
         .map(|(name, _)| name);
     let names: BTreeSet<&String> = desired.iter().chain(held_by_us).collect();
-    let nothing = Held::default();
+    let nothing = NameRecords::default();
     names
         .into_iter()
         .flat_map(|name| {

@@ -85,7 +85,7 @@ use crate::writer::known::KnownZone;
 use crate::writer::pacing::FlushPacing;
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
-use crate::writer::registry::{registry, Held, Registry};
+use crate::writer::registry::{registry, NameRecords, Registry};
 use crate::writer::startup::{self, StartUp, Step};
 use crate::writer::verification::Verification;
 
@@ -455,7 +455,7 @@ impl Reconciler {
         let changes: Vec<Change> = self
             .desired_fqdns(spec)
             .iter()
-            .flat_map(|name| registry.changes(name, true, &Held::default()))
+            .flat_map(|name| registry.changes(name, true, &NameRecords::default()))
             .map(|change| Change {
                 action: ChangeAction::Upsert,
                 ..change

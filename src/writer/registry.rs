@@ -3,7 +3,7 @@
 //! verification and the clean-up of gone instances ([`Registry::others`], [`Registry::withdraw_gone`]) do not
 //! branch on routing.
 //!
-//! The zone is seen name by name: [`Held`] is what one name holds (every owner's A record sets, and its
+//! The zone is seen name by name: [`NameRecords`] is what one name holds (every owner's A record sets, and its
 //! ownership marker), as last read from Route53 or as changed by the changes it accepted since.
 //!
 //! Each registry also claims this instance's record sets of the other forms (its SetIdentifier in the other
@@ -31,15 +31,15 @@ use crate::writer::record::{
 /// What one name holds, as far as this instance knows: every owner's A record sets under it, and its
 /// ownership marker (simple routing).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Held {
+pub struct NameRecords {
     pub a: Vec<RecordSet>,
     pub marker: Option<RecordSet>,
 }
 
-impl Held {
+impl NameRecords {
     /// What `record_sets` (a read of one name) hold under it.
-    pub fn from_read(record_sets: &[RecordSet]) -> Held {
-        Held {
+    pub fn from_read(record_sets: &[RecordSet]) -> NameRecords {
+        NameRecords {
             a: record_sets
                 .iter()
                 .filter(|rs| rs.rtype == RECORD_TYPE)
@@ -79,8 +79,8 @@ impl Held {
 }
 
 /// Every name of a zone listing, with what it holds (a marker counts under the name it marks).
-pub fn view_of(record_sets: &[RecordSet]) -> BTreeMap<String, Held> {
-    let mut view: BTreeMap<String, Held> = BTreeMap::new();
+pub fn view_of(record_sets: &[RecordSet]) -> BTreeMap<String, NameRecords> {
+    let mut view: BTreeMap<String, NameRecords> = BTreeMap::new();
     for rs in record_sets {
         if is_marker(rs) {
             let name = group_name(&rs.name).to_string();
@@ -102,11 +102,11 @@ fn is_marker(rs: &RecordSet) -> bool {
 /// Ownership under one routing.
 pub trait Registry {
     /// This instance's record sets among what a name holds.
-    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet>;
+    fn mine<'a>(&self, held: &'a NameRecords) -> Vec<&'a RecordSet>;
 
     /// The changes that make name `fqdn` hold this instance's IP when `wanted`, and nothing of this
     /// instance's otherwise, given what it `held`: DELETEs first, so that one batch replaces atomically.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change>;
+    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change>;
 
     /// Whether a read of a name must also read its ownership marker.
     fn reads_markers(&self) -> bool {
@@ -115,12 +115,12 @@ pub trait Registry {
 
     /// The other owners present under a name in this routing: the SetIdentifiers of their record sets, or
     /// in simple routing the IPs of its managed set; never this instance's own.
-    fn others(&self, held: &Held) -> BTreeSet<String>;
+    fn others(&self, held: &NameRecords) -> BTreeSet<String>;
 
     /// The changes that withdraw the `gone` owners from what a name `held` (the clean-up of instances that
     /// are gone, [`crate::gc::decide`]): their record sets in this routing exactly as last read, or in simple routing
     /// their IPs from the managed set by compare-and-swap. Nothing else, and nothing of this instance's.
-    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change>;
+    fn withdraw_gone(&self, held: &NameRecords, gone: &BTreeSet<String>) -> Vec<Change>;
 }
 
 /// The registry of `spec`'s routing.
@@ -138,7 +138,7 @@ impl Routed {
     /// The TTL of the weighted group other owners hold under the name: what this instance must write to join
     /// it (Route53 refuses a weighted record set whose TTL differs from its group's). Should a listing
     /// disagree, the lowest, for determinism.
-    fn group_ttl(&self, held: &Held) -> Option<i64> {
+    fn group_ttl(&self, held: &NameRecords) -> Option<i64> {
         if self.0.routing != Routing::Weighted {
             return None;
         }
@@ -189,7 +189,7 @@ impl Routed {
 }
 
 impl Registry for Routed {
-    fn others(&self, held: &Held) -> BTreeSet<String> {
+    fn others(&self, held: &NameRecords) -> BTreeSet<String> {
         held.a
             .iter()
             .filter_map(|rs| self.others_record(rs))
@@ -197,7 +197,7 @@ impl Registry for Routed {
             .collect()
     }
 
-    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn withdraw_gone(&self, held: &NameRecords, gone: &BTreeSet<String>) -> Vec<Change> {
         held.a
             .iter()
             .filter(|rs| {
@@ -211,7 +211,7 @@ impl Registry for Routed {
             .collect()
     }
 
-    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+    fn mine<'a>(&self, held: &'a NameRecords) -> Vec<&'a RecordSet> {
         let shared = Shared(self.0.clone());
         let in_shared = shared.mine_shared(held);
         held.a
@@ -224,7 +224,7 @@ impl Registry for Routed {
     /// a shared set, its record set of the other routed policy): all in one batch, which Route53 applies
     /// atomically, unless another owner's record sets of another form still stand there, beside which
     /// Route53 would refuse it; then only the leaving goes now.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change> {
         let mut left = held.clone();
         let mut changes = Shared(self.0.clone()).swap(fqdn, false, held);
         changes.extend(
@@ -293,7 +293,7 @@ pub struct Shared(pub RecordSpec);
 
 impl Shared {
     /// The plain A record set the name holds, when the marker says it is managed.
-    fn managed<'a>(&self, held: &'a Held) -> Option<&'a RecordSet> {
+    fn managed<'a>(&self, held: &'a NameRecords) -> Option<&'a RecordSet> {
         held.marker.as_ref()?;
         held.a.iter().find(|rs| is_plain(rs))
     }
@@ -305,7 +305,7 @@ impl Shared {
 }
 
 impl Registry for Shared {
-    fn others(&self, held: &Held) -> BTreeSet<String> {
+    fn others(&self, held: &NameRecords) -> BTreeSet<String> {
         self.managed(held)
             .map(|rs| {
                 rs.values
@@ -317,7 +317,7 @@ impl Registry for Shared {
             .unwrap_or_default()
     }
 
-    fn withdraw_gone(&self, held: &Held, gone: &BTreeSet<String>) -> Vec<Change> {
+    fn withdraw_gone(&self, held: &NameRecords, gone: &BTreeSet<String>) -> Vec<Change> {
         let (Some(current), Some(marker)) = (self.managed(held), &held.marker) else {
             return Vec::new();
         };
@@ -330,7 +330,7 @@ impl Registry for Shared {
         rewrite(current, marker, values)
     }
 
-    fn mine<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+    fn mine<'a>(&self, held: &'a NameRecords) -> Vec<&'a RecordSet> {
         let routed = Routed(self.0.clone());
         let mut mine = self.mine_shared(held);
         mine.extend(held.a.iter().filter(|rs| routed.ours_in_any_policy(rs)));
@@ -343,7 +343,7 @@ impl Registry for Shared {
 
     /// The swap, after this instance's routed record sets of an earlier routing are deleted, in the same
     /// batch: when they were the only routed ones, the name switches to the shared form atomically.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change> {
         let routed = Routed(self.0.clone());
         let mut changes: Vec<Change> = held
             .a
@@ -370,7 +370,7 @@ fn is_plain(rs: &RecordSet) -> bool {
 
 impl Shared {
     /// The shared record set, when it is managed and holds this instance's IP (or a former one).
-    fn mine_shared<'a>(&self, held: &'a Held) -> Vec<&'a RecordSet> {
+    fn mine_shared<'a>(&self, held: &'a NameRecords) -> Vec<&'a RecordSet> {
         self.managed(held)
             .filter(|rs| rs.values.iter().any(|v| self.is_mine(v)))
             .into_iter()
@@ -379,7 +379,7 @@ impl Shared {
 
     /// The compare-and-swap that adds (`wanted`) or removes this instance's IP in the shared record set:
     /// the table of [`Shared`].
-    fn swap(&self, fqdn: &str, wanted: bool, held: &Held) -> Vec<Change> {
+    fn swap(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change> {
         let ip = self.0.ip.to_string();
         let marker = || RecordSet {
             name: marker_name(fqdn),
@@ -515,7 +515,7 @@ mod tests {
             ),
         ];
         for (before, change, after) in cases {
-            let mut held = Held {
+            let mut held = NameRecords {
                 a: before.clone(),
                 marker: None,
             };
@@ -586,7 +586,7 @@ mod tests {
             multivalue_answer: None,
             ..rs(owner, 10)
         };
-        let routed = Held {
+        let routed = NameRecords {
             a: vec![
                 rs("a", 10),
                 rs("b", 10),
@@ -617,7 +617,7 @@ mod tests {
         );
 
         let shared = Shared(spec([10, 0, 0, 1]));
-        let managed = |values: &[&str]| Held {
+        let managed = |values: &[&str]| NameRecords {
             a: vec![plain(values)],
             marker: Some(marker()),
         };
@@ -643,7 +643,7 @@ mod tests {
         assert!(shared
             .withdraw_gone(&three, &gone(&["10.0.0.7"]))
             .is_empty());
-        let unmanaged = Held {
+        let unmanaged = NameRecords {
             a: vec![plain(&["10.0.0.2"])],
             marker: None,
         };
@@ -660,7 +660,7 @@ mod tests {
     #[test]
     fn shared_changes_table() {
         use ChangeAction::{Create, Delete};
-        let managed = |values: &[&str]| Held {
+        let managed = |values: &[&str]| NameRecords {
             a: vec![plain(values)],
             marker: Some(marker()),
         };
@@ -669,17 +669,17 @@ mod tests {
             ..plain(values)
         };
         // (case, held, wanted, changes)
-        let cases: Vec<(&str, Held, bool, Vec<Change>)> = vec![
+        let cases: Vec<(&str, NameRecords, bool, Vec<Change>)> = vec![
             (
                 "first instance",
-                Held::default(),
+                NameRecords::default(),
                 true,
                 vec![
                     change(Create, new_plain(&["10.0.0.1"])),
                     change(Create, marker()),
                 ],
             ),
-            ("nothing to withdraw", Held::default(), false, vec![]),
+            ("nothing to withdraw", NameRecords::default(), false, vec![]),
             (
                 "joins others",
                 managed(&["10.0.0.2", "10.0.0.3"]),
@@ -715,7 +715,7 @@ mod tests {
             ),
             (
                 "a plain set without the marker is not ours",
-                Held {
+                NameRecords {
                     a: vec![plain(&["192.0.2.1"])],
                     marker: None,
                 },
@@ -724,7 +724,7 @@ mod tests {
             ),
             (
                 "another routing stands here",
-                Held {
+                NameRecords {
                     a: vec![RecordSet {
                         set_identifier: Some("10.0.0.2".into()),
                         multivalue_answer: Some(true),
@@ -748,7 +748,7 @@ mod tests {
     fn shared_after_an_ip_change() {
         let mut moved = spec([10, 0, 0, 9]);
         moved.former_owner_ids.insert("10.0.0.1".into());
-        let held = Held {
+        let held = NameRecords {
             a: vec![plain(&["10.0.0.1", "10.0.0.2"])],
             marker: Some(marker()),
         };

@@ -15,7 +15,7 @@ use crate::route53::{RecordSet, Routing};
 use crate::writer::action::{Action, ReadPurpose};
 use crate::writer::ledger::listed_names;
 use crate::writer::pacing::scan_spread;
-use crate::writer::registry::Held;
+use crate::writer::registry::NameRecords;
 
 /// How far the start-up has got.
 #[derive(Debug, Default)]
@@ -40,7 +40,7 @@ pub(crate) struct Facts<'a> {
     /// Record sets in the zone, as last read or described.
     pub zone_size: usize,
     /// The names known, as read or published.
-    pub names: &'a BTreeMap<String, Held>,
+    pub names: &'a BTreeMap<String, NameRecords>,
     /// The zone's name.
     pub zone_name: &'a str,
     /// The desired names, fully qualified.
@@ -475,7 +475,7 @@ mod tests {
     }
 
     fn facts<'a>(
-        held: &'a BTreeMap<String, Held>,
+        held: &'a BTreeMap<String, NameRecords>,
         ledger_read: Option<&'a Option<RecordSet>>,
         zone_size: usize,
     ) -> Facts<'a> {
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn the_names_a_ledger_lists_are_read_unless_published_already() {
-        let held = BTreeMap::from([(fqdn("web"), Held::default())]);
+        let held = BTreeMap::from([(fqdn("web"), NameRecords::default())]);
         let mut s = StartUp::default();
         assert_eq!(
             s.next(&facts(&held, None, BIG_ZONE)),
