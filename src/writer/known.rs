@@ -738,25 +738,15 @@ mod tests {
         }
     }
 
-    fn spec() -> RecordSpec {
-        RecordSpec {
-            zone_name: ZONE.into(),
-            owner_id: "10.0.0.1".into(),
-            former_owner_ids: BTreeSet::new(),
-            ip: Ipv4Addr::new(10, 0, 0, 1),
-            routing: Routing::Multivalue,
-            ttl: 10,
-            weight: 50,
-        }
-    }
-
     #[test]
     fn a_ledger_change_lost_in_a_race_is_read_again_and_one_refused_otherwise_is_given_up() {
         let mut known = KnownZone {
             ledger: Some(Some(ledger_listing(&["web"]))),
             ..KnownZone::default()
         };
-        let ledger = known.own_ledger(true, &spec()).expect("a ledger");
+        let ledger = known
+            .own_ledger(true, &spec(Routing::Multivalue))
+            .expect("a ledger");
         let mut raced =
             ledger_change_failed(&["Tried to delete resource record set but it was not found"]);
         known.ledger_failed(&ledger, &mut raced);
@@ -765,14 +755,21 @@ mod tests {
             "the ledger's refusal is taken out of the flush"
         );
         assert_eq!(known.ledger, None, "read again");
-        assert!(known.own_ledger(true, &spec()).is_some(), "and kept");
+        assert!(
+            known.own_ledger(true, &spec(Routing::Multivalue)).is_some(),
+            "and kept"
+        );
 
         let mut refused = ledger_change_failed(&["AccessDenied"]);
         known.ledger_failed(&ledger, &mut refused);
-        assert_eq!(known.own_ledger(true, &spec()), None, "given up");
+        assert_eq!(
+            known.own_ledger(true, &spec(Routing::Multivalue)),
+            None,
+            "given up"
+        );
         known.forget();
         assert_eq!(
-            known.own_ledger(true, &spec()),
+            known.own_ledger(true, &spec(Routing::Multivalue)),
             None,
             "even after a restart"
         );
@@ -780,7 +777,7 @@ mod tests {
 
     #[test]
     fn a_read_that_differs_from_what_was_believed_is_a_repair() {
-        let registry = crate::writer::registry::registry(spec());
+        let registry = crate::writer::registry::registry(spec(Routing::Multivalue));
         let stats = Stats::new();
         let mut known = KnownZone::default();
         let read = BTreeMap::from([(fqdn("web"), vec![ours("web")])]);

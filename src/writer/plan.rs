@@ -72,27 +72,10 @@ mod tests {
 
     use crate::route53::{RecordSet, Routing};
     use crate::writer::record::{desired_record, fqdn, RecordSpec};
-
-    fn spec(routing: Routing) -> RecordSpec {
-        RecordSpec {
-            zone_name: "service.discovery.".into(),
-            owner_id: "10.0.0.1".into(),
-            former_owner_ids: BTreeSet::new(),
-            ip: Ipv4Addr::new(10, 0, 0, 1),
-            routing,
-            ttl: 10,
-            weight: 50,
-        }
-    }
+    use crate::writer::testkit::{spec, with};
 
     fn names(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
-        let mut rs = rs;
-        f(&mut rs);
-        rs
     }
 
     fn create(rs: RecordSet) -> Change {

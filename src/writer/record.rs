@@ -96,24 +96,7 @@ pub fn is_routed_as(routing: Routing, rs: &RecordSet) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn spec(routing: Routing) -> RecordSpec {
-        RecordSpec {
-            zone_name: "service.discovery.".into(),
-            owner_id: "10.0.0.1".into(),
-            former_owner_ids: BTreeSet::new(),
-            ip: Ipv4Addr::new(10, 0, 0, 1),
-            routing,
-            ttl: 10,
-            weight: 50,
-        }
-    }
-
-    fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
-        let mut rs = rs;
-        f(&mut rs);
-        rs
-    }
+    use crate::writer::testkit::{spec, with};
 
     #[test]
     fn fqdn_is_lower_case_and_absolute() {

@@ -258,3 +258,24 @@ pub(crate) fn read_back(names: &[&str], zone: &[RecordSet]) -> BTreeMap<String, 
         })
         .collect()
 }
+
+/// The record spec of this instance in the tests of the plan, ownership and the zone as known: owner and IP
+/// `10.0.0.1` in `service.discovery.`, TTL 10, weight 50.
+pub(crate) fn spec(routing: Routing) -> crate::writer::record::RecordSpec {
+    crate::writer::record::RecordSpec {
+        zone_name: ZONE.into(),
+        owner_id: "10.0.0.1".into(),
+        former_owner_ids: BTreeSet::new(),
+        ip: Ipv4Addr::new(10, 0, 0, 1),
+        routing,
+        ttl: 10,
+        weight: 50,
+    }
+}
+
+/// `rs`, changed by `f`.
+pub(crate) fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
+    let mut rs = rs;
+    f(&mut rs);
+    rs
+}
