@@ -5,8 +5,9 @@
 //! Each test runs the image as ECS runs it (deploy/task-definition.json): host network mode (so the emulator
 //! on 127.0.0.1 is reachable), the Docker socket mounted read-only, a read-only root file system, every
 //! capability dropped, the configuration in the environment; and as a user other than root, in the socket's
-//! group, as the README says to. Each test has its own zone and names, and its daemon container ignores itself
-//! (`route53-registrator.ignore`); daemons run one at a time (`.config/nextest.toml`).
+//! group, as docs/operations.md ("Container image") says to. Each test has its own zone and names, and its
+//! daemon container ignores itself (`route53-registrator.ignore`); daemons run one at a time
+//! (`.config/nextest.toml`).
 
 mod support;
 
