@@ -23,6 +23,15 @@ pub const SHUTDOWN_MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// changed back before it was read again) before the refusal counts as one for good.
 pub const SAME_CONFLICTS_FOR_GOOD: u32 = 5;
 
+/// When a failed request is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retry {
+    /// The wait before the next try.
+    pub(crate) delay: Duration,
+    /// Failed requests in a row, this one included.
+    pub(crate) attempt: u32,
+}
+
 /// The failures of the writer's requests that still shape what it does.
 #[derive(Debug)]
 pub(crate) struct Failures {
@@ -91,32 +100,20 @@ impl Failures {
         }
     }
 
-    /// Records a failure to do `what` in the zone `zone_id` and when to try again. Returns whether it is
-    /// fatal (the zone is to be forgotten).
-    #[allow(clippy::too_many_arguments)]
+    /// Records one more failure `e` at `now`, in a fleet of `fleet`, and when to try again.
     pub(crate) fn failed(
         &mut self,
         now: Instant,
-        what: &str,
         e: &Route53Error,
-        zone_id: &str,
         fleet: usize,
         shutting_down: bool,
-        stats: &Stats,
-    ) -> bool {
+    ) -> Retry {
         let delay = self.next_delay(retry_class(e), fleet, shutting_down);
         self.retry_at = Some(now + delay);
-        stats.retries.inc();
-        let attempt = self.backoff.attempts();
-        match e.meaning() {
-            Meaning::Throttled | Meaning::MaybeApplied => {
-                warn!(zone = zone_id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
-            Meaning::Refused | Meaning::Fatal => {
-                error!(zone = zone_id, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
-            }
+        Retry {
+            delay,
+            attempt: self.backoff.attempts(),
         }
-        e.meaning() == Meaning::Fatal
     }
 
     /// Changes to these names were accepted: their streaks of lost races end.

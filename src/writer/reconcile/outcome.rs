@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::Reconciler;
 use crate::route53::send::FlushOutcome;
-use crate::route53::{group_name, Change, RecordSet, Route53Error};
+use crate::route53::{group_name, Change, Meaning, RecordSet, Route53Error};
 use crate::writer::action::{Outcome, ReadPurpose};
+use crate::writer::failures::Retry;
 
 impl Reconciler {
     /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
@@ -232,19 +233,21 @@ impl Reconciler {
         }
     }
 
-    /// Records a failure and when to try again; a fatal one also forgets the zone.
+    /// Records a failure to `what` and when to try again; a fatal one also forgets the zone.
     pub(super) fn failed(&mut self, now: Instant, what: &str, e: &Route53Error) {
         let fleet = self.fleet_estimate();
-        let fatal = self.failures.failed(
-            now,
-            what,
-            e,
-            &self.zone.id,
-            fleet,
-            self.shutting_down,
-            &self.stats,
-        );
-        if fatal {
+        let Retry { delay, attempt } = self.failures.failed(now, e, fleet, self.shutting_down);
+        self.stats.retries.inc();
+        let zone = &self.zone.id;
+        match e.meaning() {
+            Meaning::Throttled | Meaning::MaybeApplied => {
+                warn!(zone, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
+            }
+            Meaning::Refused | Meaning::Fatal => {
+                error!(zone, error = %e, attempt, retry_in = ?delay, "could not {what}; retrying")
+            }
+        }
+        if e.meaning() == Meaning::Fatal {
             // Our picture of the zone may be wrong: read it again, after the backoff.
             self.restart(now);
         }
