@@ -11,14 +11,18 @@
 //! - [`Recorder`]: an actor that records every message it is sent, in order ([`WatcherMessage`]: the
 //!   watcher's two).
 //! - [`wait_until`]: polls a condition until it holds, failing the test after a deadline.
+//! - [`Asked`]: an SDK interceptor that notes which operations a client asks for and stops each request
+//!   before it is signed or sent.
 //! - [`emulator_sdk_config`]: the AWS SDK's Route53 configuration for the emulator over HTTP.
 
+pub mod asked;
 pub mod double;
 pub mod record_set;
 pub mod recorder;
 
 use std::time::{Duration, Instant};
 
+pub use asked::Asked;
 pub use double::{fail, pass, Double, HookFuture};
 pub use recorder::{Recordable, Recorder, Recording, WatcherMessage};
 

@@ -140,7 +140,7 @@ fn malformed(what: &str) -> Ec2Error {
 mod tests {
     use super::*;
     use crate::gc::decide::OwnerKind;
-    use crate::route53::sdk::asked::Asked;
+    use crate::testing::Asked;
 
     /// Every method of [`Ec2Api`] asks the SDK for operations of [`OPERATIONS`], and together for all of
     /// them: a call added here without its entry there (so without its grant in the policy) fails.
