@@ -118,6 +118,16 @@ pub struct Reconciler {
     known: KnownZone,
     verification: Verification,
     pub(super) failures: Failures,
+    /// The changes the last poll computed, kept until what they come from changes ([`Reconciler::replan`]):
+    /// the polls while the debounce runs reuse them instead of computing the diff again.
+    planned: Option<Planned>,
+}
+
+/// The changes that make the zone what is desired, and the ledger's update that goes with them.
+#[derive(Clone, Debug, PartialEq)]
+struct Planned {
+    changes: Vec<Change>,
+    ledger: Option<Change>,
 }
 
 impl Reconciler {
@@ -139,6 +149,7 @@ impl Reconciler {
             rng: SmallRng::seed_from_u64(seed.wrapping_add(2)),
             start_up: StartUp::default(),
             known: KnownZone::default(),
+            planned: None,
         }
     }
 
@@ -233,6 +244,7 @@ impl Reconciler {
         if self.shutting_down {
             return false;
         }
+        self.replan();
         match self.registry() {
             Some(registry) => self.known.collect(registry.as_ref(), gone),
             None => {
@@ -248,6 +260,7 @@ impl Reconciler {
             return false;
         }
         info!(ip = %ip, previous = ?self.ip, "host IP");
+        self.replan();
         if let (Some(old), None) = (self.ip, &self.settings.owner_id) {
             // The record sets written under the old IP stay ours until they are gone; the new owner id has
             // a ledger of its own, read before it is written.
@@ -267,6 +280,7 @@ impl Reconciler {
             return false;
         }
         debug!(names = names.len(), "desired names");
+        self.replan();
         let before = self.desired.take().unwrap_or_default();
         self.mark_changed(now, before.symmetric_difference(&names));
         self.desired = Some(names);
@@ -284,6 +298,7 @@ impl Reconciler {
     /// record set of this instance.
     pub fn shutdown(&mut self, deregister: bool) {
         self.shutting_down = true;
+        self.replan();
         self.known.collecting.clear();
         self.verification.cancel();
         self.failures.retry_at = None;
@@ -309,6 +324,7 @@ impl Reconciler {
             attempt = self.failures.attempts(),
             "writer restarting; it will read the zone again"
         );
+        self.replan();
         self.start_up = StartUp::default();
         self.known.forget();
         self.verification.forget();
@@ -473,6 +489,7 @@ impl Reconciler {
 
     /// The zone's names that matter are known: the diff can be trusted, and what it says goes out at once.
     fn mark_loaded(&mut self, now: Instant) {
+        self.replan();
         self.start_up.loaded();
         self.pacing.hurry();
         self.arm_verification(now);
@@ -509,8 +526,7 @@ impl Reconciler {
         if let Some(action) = self.read_uncertain() {
             return action;
         }
-        let changes = self.pending_changes(&spec);
-        let ledger = self.ledger_update(&spec, &changes);
+        let Planned { changes, ledger } = self.planned(&spec);
         if changes.is_empty() && ledger.is_none() {
             self.pacing.settle();
             self.forget_former_owners();
@@ -537,7 +553,43 @@ impl Reconciler {
             let wake = earliest(self.verification.wake(), self.start_up.scan_at());
             return idle(earliest(Some(deadline), wake), false);
         }
+        self.planned = None;
         self.flush(now, changes, ledger)
+    }
+
+    /// The changes and the ledger's update, as the last poll computed them unless what they come from has
+    /// changed since.
+    fn planned(&mut self, spec: &RecordSpec) -> Planned {
+        if let Some(planned) = &self.planned {
+            // The unit tests hold the kept plan to a fresh one at every poll: an input that changes the
+            // plan without calling `replan` fails them.
+            #[cfg(test)]
+            {
+                let kept = planned.clone();
+                let changes = self.pending_changes(spec);
+                let fresh = Planned {
+                    ledger: self.ledger_update(spec, &changes),
+                    changes,
+                };
+                assert_eq!(kept, fresh, "the kept plan is out of date");
+                return fresh;
+            }
+            #[cfg(not(test))]
+            return planned.clone();
+        }
+        let changes = self.pending_changes(spec);
+        let planned = Planned {
+            ledger: self.ledger_update(spec, &changes),
+            changes,
+        };
+        self.planned = Some(planned.clone());
+        planned
+    }
+
+    /// What the plan comes from has changed (an input, an outcome, the start-up's end): the next poll
+    /// computes it again.
+    fn replan(&mut self) {
+        self.planned = None;
     }
 
     /// The names whose change may have been applied are read before the next diff: by name, or by listing
@@ -549,6 +601,7 @@ impl Reconciler {
         }
         let names = self.failures.uncertain.clone();
         self.verification.recheck_later(&names);
+        self.replan();
         if listing_is_cheaper(names.len(), self.zone_size()) {
             debug!(
                 names = names.len(),
@@ -650,7 +703,11 @@ impl Reconciler {
             .into_iter()
             .filter_map(|rs| rs.set_identifier.clone())
             .collect();
+        let before = self.former_owner_ids.len();
         self.former_owner_ids.retain(|id| mine.contains(id));
+        if self.former_owner_ids.len() != before {
+            self.replan();
+        }
     }
 }
 

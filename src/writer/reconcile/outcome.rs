@@ -33,6 +33,7 @@ impl Reconciler {
     /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
     /// armed again for the fleet counted (`Verification::ledgers_counted` says why).
     pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
+        self.replan();
         self.in_flight = false;
         if self.verification.ledgers_counted(result) {
             self.arm_verification(now);
@@ -41,6 +42,7 @@ impl Reconciler {
 
     /// The whole zone was read (or could not be).
     pub fn zone_read(&mut self, now: Instant, result: Result<Vec<RecordSet>, Route53Error>) {
+        self.replan();
         self.in_flight = false;
         let record_sets = match result {
             Ok(record_sets) => record_sets,
@@ -62,6 +64,7 @@ impl Reconciler {
 
     /// This instance's ledger was read (or could not be).
     fn ledger_read(&mut self, now: Instant, result: Result<Option<RecordSet>, Route53Error>) {
+        self.replan();
         self.in_flight = false;
         match result {
             Ok(ledger) => {
@@ -80,6 +83,7 @@ impl Reconciler {
         names: BTreeSet<String>,
         result: Result<BTreeMap<String, Vec<RecordSet>>, Route53Error>,
     ) {
+        self.replan();
         self.in_flight = false;
         match (purpose, result) {
             (ReadPurpose::Uncertain, Ok(read)) => {
@@ -148,6 +152,7 @@ impl Reconciler {
     /// Some batches were sent (see [`FlushOutcome`]): what was accepted is known now, the ledger and the
     /// clean-up take in what became of their changes, and each failure is handled by what it means.
     pub fn sent(&mut self, now: Instant, outcome: FlushOutcome) {
+        self.replan();
         self.in_flight = false;
         let registry = self.registry();
         let others_before = match (&registry, self.known.collecting.is_empty()) {
