@@ -354,6 +354,38 @@ mod tests {
         );
     }
 
+    /// What flows to the writer is the values per name: the host's address under each running service, once
+    /// however many containers run it, and no key at all for a name withdrawn.
+    #[actix_rt::test]
+    async fn sends_the_host_address_under_each_published_name_and_nothing_for_a_withdrawn_one() {
+        let (classifier, recorder) = start();
+        classifier
+            .send(Snapshot(vec![
+                svc("a", "web"),
+                svc("b", "web"),
+                svc("c", "api"),
+            ]))
+            .await
+            .unwrap();
+        classifier
+            .send(Event(ContainerEvent::Die { id: "c".into() }))
+            .await
+            .unwrap();
+        let host = BTreeSet::from([crate::desired::DesiredValue::HostAddress]);
+        let sent: Vec<BTreeMap<String, BTreeSet<_>>> =
+            taken(&recorder).await.into_iter().map(|r| r.0).collect();
+        assert_eq!(
+            sent,
+            vec![
+                BTreeMap::from([
+                    ("api".to_string(), host.clone()),
+                    ("web".to_string(), host.clone())
+                ]),
+                BTreeMap::from([("web".to_string(), host)]),
+            ]
+        );
+    }
+
     #[actix_rt::test]
     async fn an_empty_first_snapshot_is_sent() {
         let (classifier, recorder) = start();

@@ -62,3 +62,26 @@ impl DesiredRecords {
         self.0.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_publish_the_host_address_under_each_name_once() {
+        let records = DesiredRecords::addresses(["web", "api", "web"]);
+        let host = BTreeSet::from([DesiredValue::HostAddress]);
+        assert_eq!(
+            records.0,
+            BTreeMap::from([("api".to_string(), host.clone()), ("web".to_string(), host)])
+        );
+        assert_eq!(records.names().collect::<Vec<_>>(), vec!["api", "web"]);
+        assert_eq!(records.len(), 2);
+        assert!(DesiredRecords::addresses(Vec::<String>::new()).is_empty());
+    }
+
+    #[test]
+    fn the_host_address_is_published_in_an_a_record_set() {
+        assert_eq!(DesiredValue::HostAddress.record_type(), "A");
+    }
+}

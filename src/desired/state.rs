@@ -837,6 +837,27 @@ mod tests {
         assert_eq!(after.records(), DesiredRecords::addresses(["web"]));
     }
 
+    /// Each published name carries the host's address once, however many of its containers run; a name
+    /// whose last container stopped is no key at all (not a key with no values).
+    #[test]
+    fn a_published_name_carries_the_host_address_once_and_a_withdrawn_one_nothing() {
+        let mut state = DesiredState::new(SelectionSettings::default());
+        state.snapshot(vec![svc("a", "web"), svc("b", "web"), svc("c", "api")]);
+        let host = BTreeSet::from([DesiredValue::HostAddress]);
+        assert_eq!(
+            state.records().0,
+            BTreeMap::from([
+                ("api".to_string(), host.clone()),
+                ("web".to_string(), host.clone())
+            ])
+        );
+        state.apply(ContainerEvent::Die { id: "c".into() });
+        state.apply(ContainerEvent::Die { id: "a".into() });
+        let records = state.records();
+        assert_eq!(records.0, BTreeMap::from([("web".to_string(), host)]));
+        assert!(!records.0.contains_key("api"), "{records:?}");
+    }
+
     #[test]
     fn skips_refusals_and_renames_are_reported_once_per_container() {
         let refused = svc("r", "api.v2");

@@ -334,4 +334,70 @@ mod tests {
             assert_eq!(batch[0].record_set.name, batch[1].record_set.name);
         }
     }
+
+    /// A name that is a key with no values wanted is not desired: what is ours there is withdrawn, exactly as
+    /// when the name is absent, in every routing.
+    #[test]
+    fn a_name_with_no_values_is_withdrawn_like_one_not_desired() {
+        use crate::route53::{marker_name, MARKER_VALUE};
+        use crate::writer::registry::registry;
+        let web = fqdn("web", "service.discovery.");
+        let shared = RecordSet {
+            name: web.clone(),
+            rtype: "A".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: 10,
+            values: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+        };
+        let marker = RecordSet {
+            name: marker_name(&web),
+            rtype: "TXT".into(),
+            values: vec![MARKER_VALUE.into()],
+            ..shared.clone()
+        };
+        let cases = [
+            (
+                Routing::Multivalue,
+                vec![address_record(&spec(Routing::Multivalue), "web")],
+            ),
+            (
+                Routing::Weighted,
+                vec![address_record(&spec(Routing::Weighted), "web")],
+            ),
+            (Routing::Simple, vec![shared.clone(), marker]),
+        ];
+        for (routing, zone) in cases {
+            let registry = registry(spec(routing));
+            let view = view_of(&zone);
+            let empty = BTreeMap::from([(web.clone(), BTreeSet::new())]);
+            let changes = diff(&empty, &view, registry.as_ref());
+            assert_eq!(
+                changes,
+                diff(&BTreeMap::new(), &view, registry.as_ref()),
+                "{routing:?}: as if not desired"
+            );
+            let deleted: Vec<&RecordSet> = changes
+                .iter()
+                .filter(|c| c.action == ChangeAction::Delete)
+                .map(|c| &c.record_set)
+                .collect();
+            assert_eq!(
+                deleted.first(),
+                zone.first().as_ref(),
+                "{routing:?}: {changes:?}"
+            );
+            assert!(
+                changes.iter().all(|c| c.action == ChangeAction::Delete
+                    || !c.record_set.values.contains(&"10.0.0.1".to_string())),
+                "{routing:?}: this instance's address is withdrawn, not published: {changes:?}"
+            );
+            assert_ne!(
+                changes,
+                diff(&fqdns(&["web"]), &view, registry.as_ref()),
+                "{routing:?}: not what publishing the address does"
+            );
+        }
+    }
 }

@@ -969,4 +969,26 @@ mod tests {
         );
         assert!(r.fleet_estimate() < 10, "{}", r.fleet_estimate());
     }
+
+    /// A name given with no values is not desired: it is withdrawn as if it were not given, and records that
+    /// differ only by such a name are no change at all.
+    #[test]
+    fn a_name_with_no_values_is_withdrawn_and_no_change_from_its_absence() {
+        let mut r = started(settings(Routing::Multivalue), &["web", "api"], vec![]);
+        let mut emptied = records(&["api"]);
+        emptied.0.insert("web".into(), BTreeSet::new());
+        assert!(r.desired_records(t(0), emptied));
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let action = r.next(due);
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "web".to_string())]
+        );
+        r.sent(due, accept_all(&action));
+        assert!(
+            !r.desired_records(due, records(&["api"])),
+            "web with no values was api alone already"
+        );
+        assert!(matches!(r.next(due), Action::Idle { settled: true, .. }));
+    }
 }

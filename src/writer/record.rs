@@ -152,6 +152,12 @@ mod tests {
     }
 
     #[test]
+    fn nothing_wanted_renders_no_record_set() {
+        let none = desired_record_sets(&spec(Routing::Multivalue), "web", &BTreeSet::new());
+        assert_eq!(none, vec![]);
+    }
+
+    #[test]
     fn ownership_table() {
         let multi = spec(Routing::Multivalue);
         let weighted = spec(Routing::Weighted);
