@@ -10,8 +10,8 @@
 //!   knows of a container and of Docker's events, and the `DockerWatcher` actor (events first, then a listing;
 //!   reconnects with backoff).
 //! - [`desired`]: the naming rules (labels and network mode → a name, a skip or a refusal), the containers
-//!   running here counted into the names this instance should publish (health, stopping, tombstones), and the
-//!   `Classifier` actor.
+//!   running here counted into the records this instance should publish (the values wanted under each name;
+//!   health, stopping, tombstones), and the `Classifier` actor.
 //! - [`host`]: the instance metadata service (IMDSv2 through aws-config's client) and the `MetadataCache` actor
 //!   that supplies the host IP.
 //! - [`gc`]: the clean-up of gone instances' record sets: its decisions, EC2's DescribeInstances, and the
@@ -29,10 +29,11 @@
 //! [`supervise`] (a panic becomes a restart).
 //!
 //! Imports run one way, with no circle: a stage imports the stage that feeds it (its messages and types), the
-//! Route53 layer it calls and the modules beside the pipeline; nothing imports a stage above it. A message lives in the stage that emits it (the watcher's in [`docker`], `DesiredNames` in
-//! [`desired`], `HostIp` in [`host`], the collector's in [`gc`]); the writer's own (`Settle`, `Shutdown`) in
-//! [`writer`]. `src/main.rs` wires the actors together. The emulator the tests run against (Route53, and EC2's
-//! DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's binary.
+//! Route53 layer it calls and the modules beside the pipeline; nothing imports a stage above it. A message
+//! lives in the stage that emits it (the watcher's in [`docker`], `DesiredRecords` — the values wanted under
+//! each name — in [`desired`], `HostIp` in [`host`], the collector's in [`gc`]); the writer's own (`Settle`,
+//! `Shutdown`) in [`writer`]. `src/main.rs` wires the actors together. The emulator the tests run against
+//! (Route53, and EC2's DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's binary.
 #![forbid(unsafe_code)]
 
 pub mod aws;

@@ -405,7 +405,7 @@ async fn a_container_started_again_keeps_its_id_and_its_new_run_is_told_from_the
         ..SelectionSettings::default()
     });
     state.snapshot(vec![first.clone()]);
-    let published = state.names();
+    let published = state.records();
     assert_eq!(published.len(), 1, "{published:?}");
 
     container.stop(10);
@@ -415,7 +415,7 @@ async fn a_container_started_again_keeps_its_id_and_its_new_run_is_told_from_the
     assert_eq!(listed(&client, container.id()).await, None, "stopped");
     state.snapshot(vec![first.clone()]);
     assert!(
-        state.names().is_empty(),
+        state.records().is_empty(),
         "a listing of the run that died (taken before its die) keeps it withdrawn"
     );
 
@@ -432,7 +432,7 @@ async fn a_container_started_again_keeps_its_id_and_its_new_run_is_told_from_the
         first.started_at
     );
     state.snapshot(vec![second]);
-    assert_eq!(state.names(), published, "the new run is published again");
+    assert_eq!(state.records(), published, "the new run is published again");
 }
 
 /// Docker lists a container that waits for its restart policy as running, with the `StartedAt` of the run

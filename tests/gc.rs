@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix::Actor;
 use async_trait::async_trait;
 use route53_emulator::Emulator;
-use route53_registrator::desired::DesiredNames;
+use route53_registrator::desired::DesiredRecords;
 use route53_registrator::gc::collector::GcCollector;
 use route53_registrator::gc::decide::{GcTiming, Instance, OwnerKind, Query};
 use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
@@ -109,7 +109,7 @@ impl World {
         )
         .start_supervised();
         writer.do_send(HostIp(ME.parse().unwrap()));
-        writer.do_send(DesiredNames(["web".to_string()].into()));
+        writer.do_send(DesiredRecords::addresses(["web"]));
         writer.send(Settle).await.expect("the writer settles");
         let ec2 = Arc::new(ScriptedEc2::default());
         ec2.set(ME, "running");

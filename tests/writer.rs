@@ -18,7 +18,7 @@ use proptest::prelude::*;
 use route53_emulator::{spawn_server, Emulator, Fault, LoggedRequest, Operation, ServerHandle};
 use route53_registrator::aws::sdk_config;
 use route53_registrator::backoff::RetryPolicy;
-use route53_registrator::desired::DesiredNames;
+use route53_registrator::desired::DesiredRecords;
 use route53_registrator::host::HostIp;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
@@ -42,8 +42,8 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn names(list: &[&str]) -> DesiredNames {
-    DesiredNames(list.iter().map(|s| s.to_string()).collect())
+fn names(list: &[&str]) -> DesiredRecords {
+    DesiredRecords::addresses(list.iter().copied())
 }
 
 /// One zone in a fresh emulator, and a writer on it.
@@ -415,13 +415,13 @@ async fn a_burst_of_changes_goes_out_as_one_request() {
     let mut desired = BTreeSet::new();
     for i in 0..20 {
         desired.insert(format!("svc{i}"));
-        writer.do_send(DesiredNames(desired.clone()));
+        writer.do_send(DesiredRecords::addresses(desired.clone()));
     }
     // A name that comes and goes within the window is never sent.
     let mut with_flicker = desired.clone();
     with_flicker.insert("flicker".into());
-    writer.do_send(DesiredNames(with_flicker));
-    writer.do_send(DesiredNames(desired.clone()));
+    writer.do_send(DesiredRecords::addresses(with_flicker));
+    writer.do_send(DesiredRecords::addresses(desired.clone()));
     let report = settle(&writer).await;
     assert_eq!(report.applied, 20);
     let sent = s.change_requests();
@@ -483,7 +483,7 @@ async fn faults_are_retried_until_every_change_is_applied() {
     for (i, fault) in faults.iter().enumerate() {
         s.emu.fail_next(2, *fault);
         desired.push(format!("f{i}"));
-        writer.do_send(DesiredNames(desired.iter().cloned().collect()));
+        writer.do_send(DesiredRecords::addresses(desired.iter().cloned()));
         settle(&writer).await;
         assert_eq!(s.owned_names("10.0.0.1"), desired, "after {fault:?}");
     }
@@ -503,7 +503,7 @@ async fn throttling_is_retried_and_nothing_is_lost() {
     let mut desired = BTreeSet::new();
     for i in 0..12 {
         desired.insert(format!("t{i:02}"));
-        writer.do_send(DesiredNames(desired.clone()));
+        writer.do_send(DesiredRecords::addresses(desired.clone()));
         settle(&writer).await;
     }
     assert_eq!(s.owned_names("10.0.0.1").len(), 12);
@@ -819,7 +819,7 @@ async fn more_than_a_thousand_names_go_out_in_batches_within_limits() {
     let writer = s.writer(fast_writer_settings(Routing::Multivalue));
     writer.do_send(HostIp(IP));
     let desired: BTreeSet<String> = (0..2100).map(|i| format!("svc{i:04}")).collect();
-    writer.do_send(DesiredNames(desired));
+    writer.do_send(DesiredRecords::addresses(desired));
     let report = settle(&writer).await;
     assert_eq!(
         report,
@@ -1332,15 +1332,15 @@ proptest! {
                 .map(|i| {
                     let writer = s.writer(fast.clone());
                     writer.do_send(HostIp(Ipv4Addr::new(10, 0, 0, i + 1)));
-                    writer.do_send(DesiredNames(BTreeSet::new()));
+                    writer.do_send(DesiredRecords::default());
                     writer
                 })
                 .collect();
             let mut wants: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); 10];
             for ((writer, names), pause) in steps.iter().zip(pauses.iter().cycle()) {
                 wants[*writer] = names.clone();
-                let desired = names.iter().map(|n| format!("n{n:02}")).collect();
-                writers[*writer].do_send(DesiredNames(desired));
+                let desired: BTreeSet<String> = names.iter().map(|n| format!("n{n:02}")).collect();
+                writers[*writer].do_send(DesiredRecords::addresses(desired));
                 actix_rt::time::sleep(ms(*pause)).await;
             }
             for writer in &writers {

@@ -26,7 +26,7 @@
 //! pointed at the emulator (static credentials and region: nothing asks the metadata service or leaves the
 //! machine; the SDK's retries off), its own `route53_limiter(5)` and `Stats` behind `RateLimited`, the zone
 //! resolved with GetHostedZone first, and the default settings (multivalue, debounce 200 ms, max_delay 1 s,
-//! 5 requests/s, verify_interval 15 min). It is fed `HostIp` and `DesiredNames` directly.
+//! 5 requests/s, verify_interval 15 min). It is fed `HostIp` and `DesiredRecords` directly.
 //!
 //! Each instance runs 20 services. Route53 allows at most 100 multivalue record sets per name and type, so
 //! instance `i` runs the names of group `i / 100`: `s{k}-g{i/100}`, k in 0..20. Up to N = 100 every instance
@@ -39,7 +39,7 @@
 //!    (the throttle back on), every 10th instance now running 19 services (one stopped while the daemon was
 //!    down: its record set is stale and must be withdrawn).
 //! 2. **Rolling deploy.** Waves of N/10 instances (at least 1), one every 10 s; in a wave each instance's
-//!    services stop (`DesiredNames` with none) at a random offset in [0, 1 s) after the wave's start, and
+//!    services stop (`DesiredRecords` with none) at a random offset in [0, 1 s) after the wave's start, and
 //!    start again 5 s later (its names as before, another offset). It ends where it began.
 //! 3. **Scale-out.** N/2 new instances (indices N..1.5N, the names of their own group) start, each at a
 //!    random offset in [0, 1 s), with 20 services.

@@ -4,7 +4,7 @@
 //! One [`World`] per fleet size: one emulator and zone, its HTTP server, and the instances. An instance's
 //! daemon is wired as `src/main.rs` wires it: its own SDK client (retries off, the daemon's timeouts), its own
 //! rate limiter and statistics behind [`RateLimited`], `resolve_zone` (GetHostedZone) first, then a
-//! supervised [`Route53Writer`] with the default settings, fed `HostIp` and `DesiredNames` as the metadata
+//! supervised [`Route53Writer`] with the default settings, fed `HostIp` and `DesiredRecords` as the metadata
 //! cache and the classifier would.
 
 use std::cell::RefCell;
@@ -24,7 +24,7 @@ use route53_emulator::{LoggedRequest, Operation};
 use route53_registrator::aws::CONNECT_TIMEOUT;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::Settings;
-use route53_registrator::desired::DesiredNames;
+use route53_registrator::desired::DesiredRecords;
 use route53_registrator::host::HostIp;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::read::resolve_zone;
@@ -343,7 +343,7 @@ async fn daemon(
         .expect("the zone exists");
     let writer = Route53Writer::new(route53, zone, settings, stats).start_supervised();
     writer.do_send(HostIp(ip));
-    writer.do_send(DesiredNames(names));
+    writer.do_send(DesiredRecords::addresses(names));
     writer
 }
 
@@ -676,10 +676,10 @@ impl World {
             let fed = fed.clone();
             feeds.push(actix_rt::spawn(async move {
                 actix_rt::time::sleep_until(stop_at.into()).await;
-                writer.do_send(DesiredNames(BTreeSet::new()));
+                writer.do_send(DesiredRecords::default());
                 fed.borrow_mut().push(t0.elapsed());
                 actix_rt::time::sleep_until(start_at.into()).await;
-                writer.do_send(DesiredNames(names));
+                writer.do_send(DesiredRecords::addresses(names));
                 fed.borrow_mut().push(t0.elapsed());
             }));
         }

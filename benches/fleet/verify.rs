@@ -14,6 +14,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use route53_emulator::{Emulator, Operation};
 use route53_registrator::config::Settings;
+use route53_registrator::desired::DesiredRecords;
 use route53_registrator::stats::Stats;
 use route53_registrator::testing::Double;
 use route53_registrator::writer::perform::perform;
@@ -160,7 +161,8 @@ pub async fn verification_budget(instances: usize, span: Duration, seed: u64) ->
         match event {
             Event::Input => {
                 sim.reconciler.host_ip(now, sim.ip);
-                sim.reconciler.desired_names(now, sim.names.clone());
+                sim.reconciler
+                    .desired_records(now, DesiredRecords::addresses(sim.names.clone()));
             }
             Event::Wake { token } if token != sim.token => continue,
             Event::Wake { .. } => {}

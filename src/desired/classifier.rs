@@ -1,9 +1,9 @@
-//! `Classifier`: turns the watcher's events and snapshots into the set of names this instance should publish,
-//! and hands it to the writer whenever it changes.
+//! `Classifier`: turns the watcher's events and snapshots into the records this instance should publish (the
+//! values wanted under each name), and hands them to the writer whenever they change.
 //!
 //! The decisions are [`DesiredState`]'s; this actor holds it, logs its skips, refusals and renames (once per
-//! container, fields first), counts refusals, and sends [`DesiredNames`]. Nothing is sent before the first
-//! [`Snapshot`]: until the running containers have been listed, an empty set would not mean "nothing runs",
+//! container, fields first), counts refusals, and sends [`DesiredRecords`]. Nothing is sent before the first
+//! [`Snapshot`]: until the running containers have been listed, an empty map would not mean "nothing runs",
 //! and the writer would withdraw live records.
 //!
 //! A panic in the rules stops the classifier ([`crate::supervise::stop_on_panic`]); started with
@@ -22,17 +22,17 @@ use tracing::{debug, info, warn};
 
 use crate::config::SelectionSettings;
 use crate::desired::state::{DesiredState, Notice, NoticeKind};
-use crate::desired::DesiredNames;
+use crate::desired::DesiredRecords;
 use crate::docker::{Event, Resync, ResyncVia, Snapshot};
 use crate::stats::Stats;
 use crate::supervise::stop_on_panic;
 
-/// Holds this instance's desired state and sends its names downstream.
+/// Holds this instance's desired state and sends its records downstream.
 pub struct Classifier {
     state: DesiredState,
-    downstream: Recipient<DesiredNames>,
-    /// The set last sent; `None` until the first snapshot.
-    sent: Option<BTreeSet<String>>,
+    downstream: Recipient<DesiredRecords>,
+    /// The records last sent; `None` until the first snapshot.
+    sent: Option<DesiredRecords>,
     /// The containers tracked as services at the last count, so that each is counted once.
     services: BTreeSet<String>,
     /// Counts events and refused names (one per container).
@@ -43,7 +43,11 @@ pub struct Classifier {
 
 impl Classifier {
     /// A classifier applying `sel`, sending to `downstream` (the writer), counting in `stats`.
-    pub fn new(sel: SelectionSettings, downstream: Recipient<DesiredNames>, stats: Stats) -> Self {
+    pub fn new(
+        sel: SelectionSettings,
+        downstream: Recipient<DesiredRecords>,
+        stats: Stats,
+    ) -> Self {
         Classifier {
             state: DesiredState::new(sel),
             downstream,
@@ -91,20 +95,20 @@ impl Classifier {
         self.services = now;
     }
 
-    /// Sends the names when they differ from the last set sent; before the first snapshot only a snapshot
+    /// Sends the records when they differ from the last ones sent; before the first snapshot only a snapshot
     /// may send.
     fn publish(&mut self, after_snapshot: bool) {
         self.count_services();
         if self.sent.is_none() && !after_snapshot {
             return;
         }
-        let names = self.state.names();
-        if self.sent.as_ref() == Some(&names) {
+        let records = self.state.records();
+        if self.sent.as_ref() == Some(&records) {
             return;
         }
-        debug!(names = ?names, "desired names changed");
-        self.downstream.do_send(DesiredNames(names.clone()));
-        self.sent = Some(names);
+        debug!(records = ?records.0, "desired records changed");
+        self.downstream.do_send(records.clone());
+        self.sent = Some(records);
     }
 }
 
@@ -206,15 +210,10 @@ mod tests {
         }
     }
 
-    /// The names sent since the last call: the recorder answers behind every `DesiredNames` the classifier
-    /// sent while handling a message that has already been answered, so no waiting is needed.
-    async fn taken(recorder: &Recording<DesiredNames>) -> Vec<BTreeSet<String>> {
-        recorder
-            .take()
-            .await
-            .into_iter()
-            .map(|names| names.0)
-            .collect()
+    /// The records sent since the last call: the recorder answers behind every `DesiredRecords` the
+    /// classifier sent while handling a message that has already been answered, so no waiting is needed.
+    async fn taken(recorder: &Recording<DesiredRecords>) -> Vec<DesiredRecords> {
+        recorder.take().await
     }
 
     /// Panics inside the classifier the way its real handlers guard against (a bug in the rules).
@@ -250,24 +249,25 @@ mod tests {
         }
     }
 
-    fn set(names: &[&str]) -> BTreeSet<String> {
-        names.iter().map(|n| n.to_string()).collect()
+    /// What the classifier sends when `names` are published: the host's address under each.
+    fn set(names: &[&str]) -> DesiredRecords {
+        DesiredRecords::addresses(names.iter().copied())
     }
 
     /// A classifier with the default rules, not started yet, counting in `stats` and sending to a recorder.
-    fn recorded(stats: Stats) -> (Classifier, Recording<DesiredNames>) {
+    fn recorded(stats: Stats) -> (Classifier, Recording<DesiredRecords>) {
         let recorder = Recorder::start();
         let classifier = Classifier::new(SelectionSettings::default(), recorder.recipient(), stats);
         (classifier, recorder)
     }
 
-    fn start() -> (Addr<Classifier>, Recording<DesiredNames>) {
+    fn start() -> (Addr<Classifier>, Recording<DesiredRecords>) {
         let (classifier, recorder) = recorded(Stats::new());
         (classifier.start(), recorder)
     }
 
     /// As [`start`], under a supervisor that restarts it after a panic.
-    fn start_supervised() -> (Addr<Classifier>, Recording<DesiredNames>) {
+    fn start_supervised() -> (Addr<Classifier>, Recording<DesiredRecords>) {
         let (classifier, recorder) = recorded(Stats::new());
         (classifier.start_supervised(), recorder)
     }
@@ -287,7 +287,7 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("b", "api"))))
             .await
             .unwrap();
-        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
+        assert_eq!(taken(&recorder).await, Vec::<DesiredRecords>::new());
 
         // The first snapshot sends, even a set that has not changed, and keeps what started before it.
         classifier.send(Snapshot(vec![])).await.unwrap();
@@ -315,7 +315,7 @@ mod tests {
             .send(Event(ContainerEvent::Started(svc("b", "api"))))
             .await
             .expect("restarted, not gone");
-        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
+        assert_eq!(taken(&recorder).await, Vec::<DesiredRecords>::new());
         // It asked the watcher for that listing at once, not at the next resync.
         assert_eq!(resyncs.send(Count).await.unwrap(), 1);
         // The next listing rebuilds the state; what started since is kept.
@@ -354,6 +354,38 @@ mod tests {
         );
     }
 
+    /// What flows to the writer is the values per name: the host's address under each running service, once
+    /// however many containers run it, and no key at all for a name withdrawn.
+    #[actix_rt::test]
+    async fn sends_the_host_address_under_each_published_name_and_nothing_for_a_withdrawn_one() {
+        let (classifier, recorder) = start();
+        classifier
+            .send(Snapshot(vec![
+                svc("a", "web"),
+                svc("b", "web"),
+                svc("c", "api"),
+            ]))
+            .await
+            .unwrap();
+        classifier
+            .send(Event(ContainerEvent::Die { id: "c".into() }))
+            .await
+            .unwrap();
+        let host = BTreeSet::from([crate::desired::DesiredValue::HostAddress]);
+        let sent: Vec<BTreeMap<String, BTreeSet<_>>> =
+            taken(&recorder).await.into_iter().map(|r| r.0).collect();
+        assert_eq!(
+            sent,
+            vec![
+                BTreeMap::from([
+                    ("api".to_string(), host.clone()),
+                    ("web".to_string(), host.clone())
+                ]),
+                BTreeMap::from([("web".to_string(), host)]),
+            ]
+        );
+    }
+
     #[actix_rt::test]
     async fn an_empty_first_snapshot_is_sent() {
         let (classifier, recorder) = start();
@@ -370,7 +402,7 @@ mod tests {
             .unwrap();
         assert_eq!(taken(&recorder).await, vec![set(&["web"])]);
 
-        let steps: Vec<(ContainerEvent, Vec<BTreeSet<String>>)> = vec![
+        let steps: Vec<(ContainerEvent, Vec<DesiredRecords>)> = vec![
             (
                 ContainerEvent::Started(svc("c", "api")),
                 vec![set(&["api", "web"])],
@@ -416,7 +448,7 @@ mod tests {
             ]))
             .await
             .unwrap();
-        assert_eq!(taken(&recorder).await, Vec::<BTreeSet<String>>::new());
+        assert_eq!(taken(&recorder).await, Vec::<DesiredRecords>::new());
     }
 
     #[actix_rt::test]

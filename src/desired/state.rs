@@ -1,8 +1,9 @@
 //! Pure: what this instance should publish, from the containers that run here now.
 //!
-//! [`DesiredState`] follows Docker's events and listings (snapshots) and answers [`DesiredState::names`]: a
-//! name is desired while at least one container classified as that service is running, is not stopping, and —
-//! with `selection.respect_health`, when it has a healthcheck — is healthy.
+//! [`DesiredState`] follows Docker's events and listings (snapshots) and answers [`DesiredState::records`]: a
+//! name is desired, with this instance's address ([`DesiredValue::HostAddress`]), while at least one container
+//! classified as that service is running, is not stopping, and — with `selection.respect_health`, when it has a
+//! healthcheck — is healthy.
 //!
 //! A container is *stopping* from its first sign of stopping until it is gone: a `kill` carrying its own stop
 //! signal (or SIGKILL), or a `die`. Docker still lists a container as running while it drains through its stop
@@ -44,6 +45,7 @@ use std::time::SystemTime;
 
 use crate::config::SelectionSettings;
 use crate::desired::naming::{classify, name_label_value, Classification, NameRefusal, SkipReason};
+use crate::desired::{DesiredRecords, DesiredValue};
 use crate::docker::container::{ContainerEvent, ContainerInfo, Health};
 
 /// SIGKILL: always a sign of stopping, whatever the container's stop signal.
@@ -246,16 +248,23 @@ impl DesiredState {
         notices
     }
 
-    /// The names this instance should publish now.
-    pub fn names(&self) -> BTreeSet<String> {
-        self.containers
+    /// What this instance should publish now: under each name that a publishable container runs, the values
+    /// its containers call for (the host's address, once however many run it).
+    pub fn records(&self) -> DesiredRecords {
+        let mut records: BTreeMap<String, BTreeSet<DesiredValue>> = BTreeMap::new();
+        let publishable = self
+            .containers
             .values()
-            .filter(|t| !t.stopping && self.health_allows(t.info.health))
-            .filter_map(|t| match &t.class {
-                Classification::Service(name) => Some(name.clone()),
-                _ => None,
-            })
-            .collect()
+            .filter(|t| !t.stopping && self.health_allows(t.info.health));
+        for tracked in publishable {
+            if let Classification::Service(name) = &tracked.class {
+                records
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(DesiredValue::HostAddress);
+            }
+        }
+        DesiredRecords(records)
     }
 
     /// The ids of the containers tracked now that are services (whether or not published at this moment).
@@ -763,8 +772,14 @@ mod tests {
             let mut state = DesiredState::new(sel);
             for (i, (step, expected)) in s.steps.into_iter().enumerate() {
                 run_step(&mut state, step);
-                let expected: BTreeSet<String> = expected.iter().map(|n| n.to_string()).collect();
-                assert_eq!(state.names(), expected, "{}: after step {}", s.name, i + 1);
+                let expected = DesiredRecords::addresses(expected.iter().copied());
+                assert_eq!(
+                    state.records(),
+                    expected,
+                    "{}: after step {}",
+                    s.name,
+                    i + 1
+                );
             }
         }
     }
@@ -786,19 +801,19 @@ mod tests {
             signal: "15".into(),
         });
         before.apply(ContainerEvent::Die { id: "c".into() });
-        assert_eq!(before.names(), BTreeSet::new());
+        assert_eq!(before.records(), DesiredRecords::default());
 
         let mut after = before.restarted();
         assert_eq!(
-            after.names(),
-            BTreeSet::new(),
+            after.records(),
+            DesiredRecords::default(),
             "empty, as before a first snapshot"
         );
         // Listed before c's die, with a and b draining: nothing comes back.
         after.snapshot(vec![web_a.clone(), web_b.clone(), api_c.clone()]);
         assert_eq!(
-            after.names(),
-            BTreeSet::new(),
+            after.records(),
+            DesiredRecords::default(),
             "the stops and the die outlive the restart"
         );
 
@@ -806,20 +821,41 @@ mod tests {
         let mut after = before.restarted().restarted();
         after.snapshot(vec![rerun(web_a.clone(), 1), web_b.clone()]);
         assert_eq!(
-            after.names(),
-            BTreeSet::from(["web".to_string()]),
+            after.records(),
+            DesiredRecords::addresses(["web"]),
             "twice restarted"
         );
         let mut after = before.restarted();
         after.apply(ContainerEvent::Started(rerun(web_b.clone(), 1)));
         after.snapshot(vec![web_a.clone(), rerun(web_b, 1)]);
-        assert_eq!(after.names(), BTreeSet::from(["web".to_string()]));
+        assert_eq!(after.records(), DesiredRecords::addresses(["web"]));
 
         // The marks last for one snapshot only: the id listed later, as a new container, is published.
         let mut after = before.restarted();
         after.snapshot(vec![]);
         after.snapshot(vec![web_a]);
-        assert_eq!(after.names(), BTreeSet::from(["web".to_string()]));
+        assert_eq!(after.records(), DesiredRecords::addresses(["web"]));
+    }
+
+    /// Each published name carries the host's address once, however many of its containers run; a name
+    /// whose last container stopped is no key at all (not a key with no values).
+    #[test]
+    fn a_published_name_carries_the_host_address_once_and_a_withdrawn_one_nothing() {
+        let mut state = DesiredState::new(SelectionSettings::default());
+        state.snapshot(vec![svc("a", "web"), svc("b", "web"), svc("c", "api")]);
+        let host = BTreeSet::from([DesiredValue::HostAddress]);
+        assert_eq!(
+            state.records().0,
+            BTreeMap::from([
+                ("api".to_string(), host.clone()),
+                ("web".to_string(), host.clone())
+            ])
+        );
+        state.apply(ContainerEvent::Die { id: "c".into() });
+        state.apply(ContainerEvent::Die { id: "a".into() });
+        let records = state.records();
+        assert_eq!(records.0, BTreeMap::from([("web".to_string(), host)]));
+        assert!(!records.0.contains_key("api"), "{records:?}");
     }
 
     #[test]
@@ -860,7 +896,7 @@ mod tests {
             ]
         );
         assert!(
-            state.names().contains("my-svc"),
+            state.records().0.get("my-svc") == Some(&BTreeSet::from([DesiredValue::HostAddress])),
             "a renamed service is published"
         );
         // Listed again, restarted, or started again: not reported again while the id is known.

@@ -15,7 +15,7 @@ pub trait Recordable: Message<Result = ()> + Send + 'static {}
 
 impl Recordable for Event {}
 impl Recordable for Snapshot {}
-impl Recordable for crate::desired::DesiredNames {}
+impl Recordable for crate::desired::DesiredRecords {}
 impl Recordable for crate::host::HostIp {}
 
 /// What a `DockerWatcher` sends, in order: one `Recorder<WatcherMessage>` records both its messages.

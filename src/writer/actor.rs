@@ -1,7 +1,7 @@
 //! `Route53Writer`: the actor that performs what the [`Reconciler`] decides.
 //!
 //! Every decision (when to send, what, how to retry, when to verify) is the reconciler's, a pure state
-//! machine documented in [`crate::writer::reconcile`]. This actor feeds it the inputs (desired names, host IP,
+//! machine documented in [`crate::writer::reconcile`]. This actor feeds it the inputs (desired records, host IP,
 //! settle and shutdown requests), performs the action it returns ([`crate::writer::perform`]: a zone read, a read
 //! of some names, a flush) with the Route53 client it was given (rate limited and counted by its caller),
 //! hands back the outcome, and arms its one timer for the instant the reconciler names.
@@ -18,7 +18,7 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tracing::info;
 
-use crate::desired::DesiredNames;
+use crate::desired::DesiredRecords;
 use crate::gc::{Collect, GetOwners, Owners};
 use crate::host::HostIp;
 use crate::route53::{HostedZone, Route53Api};
@@ -159,11 +159,11 @@ impl Handler<HostIp> for Route53Writer {
     }
 }
 
-impl Handler<DesiredNames> for Route53Writer {
+impl Handler<DesiredRecords> for Route53Writer {
     type Result = ();
 
-    fn handle(&mut self, DesiredNames(names): DesiredNames, ctx: &mut Context<Self>) {
-        if self.state.desired_names(Instant::now(), names) {
+    fn handle(&mut self, records: DesiredRecords, ctx: &mut Context<Self>) {
+        if self.state.desired_records(Instant::now(), records) {
             self.poll(ctx);
         }
     }
@@ -214,8 +214,10 @@ impl Handler<Shutdown> for Route53Writer {
     ) -> Self::Result {
         self.state.shutdown(deregister);
         if !self.state.can_write() {
-            // Without the IP or the desired names nothing was ever written, and nothing can be.
-            info!("shutting down before the IP and the desired names were known; nothing to flush");
+            // Without the IP or the desired records nothing was ever written, and nothing can be.
+            info!(
+                "shutting down before the IP and the desired records were known; nothing to flush"
+            );
             let report = self.state.report().clone();
             return Box::pin(async move { report });
         }

@@ -265,7 +265,7 @@ mod tests {
         ];
         for (error, earliest, latest, then) in cases {
             let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-            r.desired_names(t(0), names(&["web"]));
+            r.desired_records(t(0), records(&["web"]));
             let action = r.next(t(200));
             r.sent(t(200), failure(&action, error.clone()));
             let retry = idle_until(&r.next(t(200))).expect("a retry time");
@@ -295,7 +295,7 @@ mod tests {
     fn an_ambiguous_failure_reads_its_names_before_the_retry() {
         for landed in [true, false] {
             let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-            r.desired_names(t(0), names(&["web"]));
+            r.desired_records(t(0), records(&["web"]));
             let action = r.next(t(200));
             r.sent(
                 t(200),
@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn a_change_that_always_fails_backs_off_across_restarts() {
         let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         let mut now = t(200);
         let mut delays = Vec::new();
         for _ in 0..6 {
@@ -386,7 +386,7 @@ mod tests {
     #[test]
     fn a_refused_change_is_counted_once_and_not_retried_in_a_loop() {
         let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-        r.desired_names(t(0), names(&["bad", "good"]));
+        r.desired_records(t(0), records(&["bad", "good"]));
         let action = r.next(t(200));
         let Action::Send { batches } = &action else {
             panic!()
@@ -409,7 +409,7 @@ mod tests {
             matches!(r.next(t(200)), Action::Idle { settled: true, .. }),
             "not sent again"
         );
-        r.desired_names(t(300), names(&["bad", "good", "new"]));
+        r.desired_records(t(300), records(&["bad", "good", "new"]));
         let due = idle_until(&r.next(t(300))).unwrap();
         assert_eq!(due, t(1200), "paced: max_delay after the last flush");
         assert_eq!(
@@ -430,7 +430,7 @@ mod tests {
             );
             r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
             let twenty: BTreeSet<String> = (0..20).map(|i| format!("s{i}")).collect();
-            r.desired_names(t(0), twenty);
+            r.desired_records(t(0), crate::desired::DesiredRecords::addresses(twenty));
             let mut longest = Duration::ZERO;
             let mut now = t(0);
             for _ in 0..12 {

@@ -177,10 +177,11 @@ impl KnownZone {
 
     /// Logs once per name, and counts, a desired name this instance neither publishes nor may change: it
     /// holds record sets that are not this daemon's to change (a plain record set without the ownership
-    /// marker, made by hand or another tool; another routing's record sets in simple routing).
-    pub(crate) fn notice_left_alone(
+    /// marker, made by hand or another tool; another routing's record sets in simple routing). `desired`:
+    /// the desired names, fully qualified.
+    pub(crate) fn notice_left_alone<'a>(
         &mut self,
-        desired: &BTreeSet<String>,
+        desired: impl IntoIterator<Item = &'a String>,
         changes: &[Change],
         registry: &dyn Registry,
         stats: &Stats,
@@ -409,7 +410,7 @@ mod tests {
         };
         let mut r = reconciler(settings(Routing::Weighted));
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web", "api"]));
+        r.desired_records(t(0), records(&["web", "api"]));
         assert_eq!(r.next(t(0)), Action::ReadZone);
         r.zone_read(t(0), Ok(vec![theirs]));
         let Action::Send { batches } = r.next(t(0)) else {
@@ -563,7 +564,7 @@ mod tests {
         };
         let mut r = reconciler(settings(Routing::Simple));
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         assert_eq!(r.next(t(0)), Action::ReadZone);
         r.zone_read(t(0), Ok(vec![plain(&["10.0.0.2"]), marker]));
         assert!(r.collect(names(&["10.0.0.2"])));
@@ -606,7 +607,7 @@ mod tests {
         let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
         assert!(matches!(r.next(t(0)), Action::Idle { settled: true, .. }));
 
-        r.desired_names(t(1000), names(&["web", "api"]));
+        r.desired_records(t(1000), records(&["web", "api"]));
         let action = r.next(t(1200));
         assert_eq!(
             sent(&action),
@@ -622,7 +623,7 @@ mod tests {
         assert_eq!(batches.len(), 1);
         r.sent(t(1200), accept_all(&action));
 
-        r.desired_names(t(5000), names(&[]));
+        r.desired_records(t(5000), records(&[]));
         let action = r.next(t(5200));
         assert_eq!(
             sent(&action),
@@ -644,7 +645,7 @@ mod tests {
     fn a_ledger_change_that_fails_is_read_again_before_it_is_written_again() {
         let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
         r.next(t(0));
-        r.desired_names(t(1000), names(&["web", "api"]));
+        r.desired_records(t(1000), records(&["web", "api"]));
         let action = r.next(t(1200));
         let Action::Send { batches } = &action else {
             panic!("expected a send, got {action:?}");
@@ -715,7 +716,7 @@ mod tests {
             matches!(r.next(t(0)), Action::Idle { settled: true, .. }),
             "no ledger read, no ledger write again"
         );
-        r.desired_names(t(1000), names(&["web", "api"]));
+        r.desired_records(t(1000), records(&["web", "api"]));
         let action = r.next(t(2000));
         assert_eq!(
             sent(&action),

@@ -26,7 +26,7 @@ use actix::Message;
 
 pub use reconcile::WriteReport;
 
-/// Resolves once the writer knows the IP and the desired names, has read the zone, and has applied
+/// Resolves once the writer knows the IP and the desired records, has read the zone, and has applied
 /// everything pending (for `--once`).
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "WriteReport")]

@@ -35,15 +35,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::desired::DesiredValue;
 use crate::route53::Change;
 use crate::writer::registry::{NameRecords, Registry};
 
-/// The changes that make the zone hold this instance's IP under every desired name (fully qualified) and
-/// nothing of this instance's anywhere else, from `view` (what each name held, as last read or accepted) and
-/// the ownership rules of `registry`. Sorted by name; for one name the DELETEs come before the CREATE, so
-/// that one batch replaces a record set atomically. See the module's table.
+/// The changes that make the zone hold this instance's record sets of the desired values under every desired
+/// name (fully qualified → the values wanted there) and nothing of this instance's anywhere else, from `view`
+/// (what each name held, as last read or accepted) and the ownership rules of `registry`. A name whose values
+/// are empty is not desired. Sorted by name; for one name the DELETEs come before the CREATEs, so that one
+/// batch replaces a record set atomically. See the module's table.
 pub fn diff(
-    desired: &BTreeSet<String>,
+    desired: &BTreeMap<String, BTreeSet<DesiredValue>>,
     view: &BTreeMap<String, NameRecords>,
     registry: &dyn Registry,
 ) -> Vec<Change> {
@@ -51,13 +53,14 @@ pub fn diff(
         .iter()
         .filter(|(_, held)| !registry.mine(held).is_empty())
         .map(|(name, _)| name);
-    let names: BTreeSet<&String> = desired.iter().chain(held_by_us).collect();
-    let nothing = NameRecords::default();
+    let names: BTreeSet<&String> = desired.keys().chain(held_by_us).collect();
+    let (nothing_held, nothing_wanted) = (NameRecords::default(), BTreeSet::new());
     names
         .into_iter()
         .flat_map(|name| {
-            let held = view.get(name).unwrap_or(&nothing);
-            registry.changes(name, desired.contains(name), held)
+            let held = view.get(name).unwrap_or(&nothing_held);
+            let wanted = desired.get(name).unwrap_or(&nothing_wanted);
+            registry.changes(name, wanted, held)
         })
         .collect()
 }
@@ -71,8 +74,8 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use crate::route53::{RecordSet, Routing};
-    use crate::writer::record::{desired_record, fqdn, RecordSpec};
-    use crate::writer::testkit::{spec, with};
+    use crate::writer::record::{fqdn, RecordSpec};
+    use crate::writer::testkit::{address_record, host_address, spec, with};
 
     fn names(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -92,8 +95,11 @@ mod tests {
         }
     }
 
-    fn fqdns(list: &[&str]) -> BTreeSet<String> {
-        list.iter().map(|s| fqdn(s, "service.discovery.")).collect()
+    /// The host's address wanted under each of `list`, by fully qualified name.
+    fn fqdns(list: &[&str]) -> BTreeMap<String, BTreeSet<DesiredValue>> {
+        list.iter()
+            .map(|s| (fqdn(s, "service.discovery."), host_address()))
+            .collect()
     }
 
     fn diff_of(desired: &[&str], zone: &[RecordSet], spec: &RecordSpec) -> Vec<Change> {
@@ -105,14 +111,14 @@ mod tests {
     fn reconciliation_table() {
         let multi = spec(Routing::Multivalue);
         let weighted = spec(Routing::Weighted);
-        let web = desired_record(&multi, "web");
+        let web = address_record(&multi, "web");
         let web_old_ip = with(web.clone(), |r| r.values = vec!["10.0.0.9".into()]);
-        let web_w = desired_record(&weighted, "web");
+        let web_w = address_record(&weighted, "web");
         let web_w_drift = with(web_w.clone(), |r| r.ttl = 60);
         let (a, b, c) = (
-            desired_record(&multi, "a"),
-            desired_record(&multi, "b"),
-            desired_record(&multi, "c"),
+            address_record(&multi, "a"),
+            address_record(&multi, "b"),
+            address_record(&multi, "c"),
         );
         let theirs = with(web.clone(), |r| {
             r.set_identifier = Some("10.0.0.2".into());
@@ -236,7 +242,7 @@ mod tests {
                 spec: moved.clone(),
                 desired: names(&["web"]),
                 zone: vec![web.clone()],
-                want: vec![delete(web.clone()), create(desired_record(&moved, "web"))],
+                want: vec![delete(web.clone()), create(address_record(&moved, "web"))],
             },
             Case {
                 name: "owner id changed, name gone",
@@ -271,8 +277,8 @@ mod tests {
         let desired = fqdns(&["a", "b", "web"]);
         let registry = Routed(spec.clone());
         let mut view = view_of(&[
-            with(desired_record(&spec, "b"), |r| r.ttl = 60),
-            desired_record(&spec, "gone"),
+            with(address_record(&spec, "b"), |r| r.ttl = 60),
+            address_record(&spec, "gone"),
         ]);
         for change in diff(&desired, &view, &registry) {
             view.entry(change.record_set.name.clone())
@@ -287,7 +293,7 @@ mod tests {
     #[test]
     fn diff_is_sorted_by_name_with_delete_before_create() {
         let spec = spec(Routing::Multivalue);
-        let old = |n: &str| with(desired_record(&spec, n), |r| r.ttl = 1);
+        let old = |n: &str| with(address_record(&spec, n), |r| r.ttl = 1);
         let changes = diff_of(&["b", "c", "a"], &[old("b"), old("a")], &spec);
         let order: Vec<(ChangeAction, &str)> = changes
             .iter()
@@ -310,7 +316,7 @@ mod tests {
     fn a_replacement_pair_is_never_split() {
         let spec = spec(Routing::Multivalue);
         let old = |n: &str| {
-            with(desired_record(&spec, n), |r| {
+            with(address_record(&spec, n), |r| {
                 r.values = vec!["10.0.0.9".into()]
             })
         };
@@ -326,6 +332,72 @@ mod tests {
             assert_eq!(batch[0].action, ChangeAction::Delete);
             assert_eq!(batch[1].action, ChangeAction::Create);
             assert_eq!(batch[0].record_set.name, batch[1].record_set.name);
+        }
+    }
+
+    /// A name that is a key with no values wanted is not desired: what is ours there is withdrawn, exactly as
+    /// when the name is absent, in every routing.
+    #[test]
+    fn a_name_with_no_values_is_withdrawn_like_one_not_desired() {
+        use crate::route53::{marker_name, MARKER_VALUE};
+        use crate::writer::registry::registry;
+        let web = fqdn("web", "service.discovery.");
+        let shared = RecordSet {
+            name: web.clone(),
+            rtype: "A".into(),
+            set_identifier: None,
+            weight: None,
+            multivalue_answer: None,
+            ttl: 10,
+            values: vec!["10.0.0.1".into(), "10.0.0.2".into()],
+        };
+        let marker = RecordSet {
+            name: marker_name(&web),
+            rtype: "TXT".into(),
+            values: vec![MARKER_VALUE.into()],
+            ..shared.clone()
+        };
+        let cases = [
+            (
+                Routing::Multivalue,
+                vec![address_record(&spec(Routing::Multivalue), "web")],
+            ),
+            (
+                Routing::Weighted,
+                vec![address_record(&spec(Routing::Weighted), "web")],
+            ),
+            (Routing::Simple, vec![shared.clone(), marker]),
+        ];
+        for (routing, zone) in cases {
+            let registry = registry(spec(routing));
+            let view = view_of(&zone);
+            let empty = BTreeMap::from([(web.clone(), BTreeSet::new())]);
+            let changes = diff(&empty, &view, registry.as_ref());
+            assert_eq!(
+                changes,
+                diff(&BTreeMap::new(), &view, registry.as_ref()),
+                "{routing:?}: as if not desired"
+            );
+            let deleted: Vec<&RecordSet> = changes
+                .iter()
+                .filter(|c| c.action == ChangeAction::Delete)
+                .map(|c| &c.record_set)
+                .collect();
+            assert_eq!(
+                deleted.first(),
+                zone.first().as_ref(),
+                "{routing:?}: {changes:?}"
+            );
+            assert!(
+                changes.iter().all(|c| c.action == ChangeAction::Delete
+                    || !c.record_set.values.contains(&"10.0.0.1".to_string())),
+                "{routing:?}: this instance's address is withdrawn, not published: {changes:?}"
+            );
+            assert_ne!(
+                changes,
+                diff(&fqdns(&["web"]), &view, registry.as_ref()),
+                "{routing:?}: not what publishing the address does"
+            );
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Pure: the writer's decisions, as a state machine that takes the time as an argument.
 //!
-//! [`Reconciler`] knows the desired names, the host IP, this instance's record sets as Route53 last showed
-//! or accepted them, and what it is waiting for. [`Reconciler::next`] says what to do now ([`Action`]): wait
-//! until some instant, read the zone, read some names, or send some batches; the actor performs it and hands
-//! the outcome back ([`Reconciler::zone_read`], [`Reconciler::names_read`], [`Reconciler::sent`]), then asks
-//! again. No I/O and no clock here, so the tests step a fake clock through every schedule in milliseconds.
+//! [`Reconciler`] knows the desired records (the values wanted under each name), the host IP, this instance's
+//! record sets as Route53 last showed or accepted them, and what it is waiting for. [`Reconciler::next`] says
+//! what to do now ([`Action`]): wait until some instant, read the zone, read some names, or send some batches;
+//! the actor performs it and hands the outcome back ([`Reconciler::zone_read`], [`Reconciler::names_read`],
+//! [`Reconciler::sent`]), then asks again. No I/O and no clock here, so the tests step a fake clock through
+//! every schedule in milliseconds.
 //!
-//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired names), the
+//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired records), the
 //! pacing of its flushes ([`FlushPacing`]) and whether an action is in flight, and asks its machines in
 //! priority order, each in its own module with its own state and tests: a retry's wait and the names a
 //! failure left uncertain (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes
@@ -17,7 +18,7 @@
 //!
 //! The life of a reconciler:
 //!
-//! 1. Nothing is read or written before both the IP and the first desired names are known.
+//! 1. Nothing is read or written before both the IP and the first desired records are known.
 //! 2. The start-up (`StartUp`) learns where its record sets are, at the least cost to the account's shared
 //!    quota. With a ledger ([`crate::writer::ledger`], one TXT record listing the names where this instance
 //!    holds record sets), a multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
@@ -76,6 +77,7 @@ use rand::SeedableRng;
 use tracing::{debug, info, warn};
 
 use crate::backoff::RetryClass;
+use crate::desired::{DesiredRecords, DesiredValue};
 use crate::route53::batch;
 use crate::route53::read::{listing_is_cheaper, RereadPlan};
 use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
@@ -97,14 +99,15 @@ pub use crate::writer::verification::VERIFY_NAMES_PER_STEP;
 mod outcome;
 
 /// The writer's state and decisions: the scheduler, which keeps what the writer is told (the IP, the
-/// desired names) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
+/// desired records) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
 #[derive(Debug)]
 pub struct Reconciler {
     zone: HostedZone,
     settings: WriterSettings,
     pub(super) stats: Stats,
     ip: Option<Ipv4Addr>,
-    desired: Option<BTreeSet<String>>,
+    /// The values wanted under each name (first label); no name is a key with no values.
+    desired: Option<DesiredRecords>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
     former_owner_ids: BTreeSet<String>,
     /// When the next flush goes out, and the latency of each change.
@@ -196,7 +199,7 @@ impl Reconciler {
         let names = self
             .desired
             .as_ref()
-            .map_or(0, BTreeSet::len)
+            .map_or(0, DesiredRecords::len)
             .max(self.current().len());
         let by_size = self.zone_size().checked_div(names).unwrap_or(0);
         self.owners()
@@ -205,7 +208,7 @@ impl Reconciler {
             .max(self.verification.fleet_ledgers().unwrap_or(0))
     }
 
-    /// Whether anything can ever be written: the IP and the desired names are known.
+    /// Whether anything can ever be written: the IP and the desired records are known.
     pub fn can_write(&self) -> bool {
         self.ip.is_some() && self.desired.is_some()
     }
@@ -269,21 +272,34 @@ impl Reconciler {
         }
         self.former_owner_ids.remove(&ip.to_string());
         self.ip = Some(ip);
-        let every: BTreeSet<String> = self.desired.clone().unwrap_or_default();
+        let every: Vec<String> = self
+            .desired
+            .iter()
+            .flat_map(|d| d.names())
+            .cloned()
+            .collect();
         self.mark_changed(now, every.iter());
         true
     }
 
-    /// The names to publish are `names`. Returns whether they changed.
-    pub fn desired_names(&mut self, now: Instant, names: BTreeSet<String>) -> bool {
-        if self.shutting_down || self.desired.as_ref() == Some(&names) {
+    /// The records to publish are `records`: under each name, the values wanted there. A name with no
+    /// values counts as not desired. Returns whether they changed.
+    pub fn desired_records(&mut self, now: Instant, mut records: DesiredRecords) -> bool {
+        records.0.retain(|_, values| !values.is_empty());
+        if self.shutting_down || self.desired.as_ref() == Some(&records) {
             return false;
         }
-        debug!(names = names.len(), "desired names");
+        debug!(names = records.len(), "desired records");
         self.replan();
         let before = self.desired.take().unwrap_or_default();
-        self.mark_changed(now, before.symmetric_difference(&names));
-        self.desired = Some(names);
+        // A name changed when its values did: added, withdrawn, or another set of values.
+        let changed: BTreeSet<&String> = before
+            .names()
+            .chain(records.names())
+            .filter(|name| before.0.get(*name) != records.0.get(*name))
+            .collect();
+        self.mark_changed(now, changed.into_iter());
+        self.desired = Some(records);
         true
     }
 
@@ -307,12 +323,12 @@ impl Reconciler {
                 ours = self.current().len(),
                 "withdrawing every record set of this instance"
             );
-            self.desired = Some(BTreeSet::new());
+            self.desired = Some(DesiredRecords::default());
         }
     }
 
     /// The writer restarts (after a panic, or a fatal answer): what was known of the zone is forgotten and
-    /// read again after the backoff. The desired names, the IP, the owner ids written under, the backoff,
+    /// read again after the backoff. The desired records, the IP, the owner ids written under, the backoff,
     /// the names to recheck and the report are kept.
     pub fn restart(&mut self, now: Instant) {
         if self.failures.retry_at.is_none() {
@@ -363,15 +379,15 @@ impl Reconciler {
         self.known.own_ledger(self.settings.ledger, &spec)
     }
 
-    /// The diff from what the zone holds to the desired names, less the changes already refused for good. A
-    /// refused entry whose name now needs other changes is forgotten, so the new ones are tried.
+    /// The diff from what the zone holds to the desired records, less the changes already refused for good.
+    /// A refused entry whose name now needs other changes is forgotten, so the new ones are tried.
     fn pending_changes(&mut self, spec: &RecordSpec) -> Vec<Change> {
-        let desired = self.desired_fqdns(spec);
+        let desired = self.desired_by_fqdn(spec);
         let registry = registry(spec.clone());
         let mut changes = plan::diff(&desired, &self.known.names, registry.as_ref());
         if self.start_up.is_loaded() {
             self.known
-                .notice_left_alone(&desired, &changes, registry.as_ref(), &self.stats);
+                .notice_left_alone(desired.keys(), &changes, registry.as_ref(), &self.stats);
         }
         let collect = self.known.collect_changes(registry.as_ref(), &changes);
         changes.extend(collect);
@@ -391,13 +407,17 @@ impl Reconciler {
         pending
     }
 
-    /// The desired names, fully qualified in the zone.
-    fn desired_fqdns(&self, spec: &RecordSpec) -> BTreeSet<String> {
-        self.desired
-            .iter()
-            .flatten()
-            .map(|name| record::fqdn(name, &spec.zone_name))
-            .collect()
+    /// The desired records by name fully qualified in the zone. Should two names meet there (they differ
+    /// in case only), the name wants the values of both.
+    fn desired_by_fqdn(&self, spec: &RecordSpec) -> BTreeMap<String, BTreeSet<DesiredValue>> {
+        let mut by_fqdn: BTreeMap<String, BTreeSet<DesiredValue>> = BTreeMap::new();
+        for (name, values) in self.desired.iter().flat_map(|d| &d.0) {
+            by_fqdn
+                .entry(record::fqdn(name, &spec.zone_name))
+                .or_default()
+                .extend(values);
+        }
+        by_fqdn
     }
 
     /// The change that keeps this instance's ledger listing every name where it may hold a record set,
@@ -436,12 +456,12 @@ impl Reconciler {
                 zone_size: self.zone_size(),
                 names: &self.known.names,
                 zone_name: &spec.zone_name,
-                desired: self.desired_fqdns(spec),
+                desired: self.desired_by_fqdn(spec).into_keys().collect(),
                 routing: spec.routing,
                 once: self.settings.once,
                 shutting_down: self.shutting_down,
                 withdrawing: self.shutting_down
-                    && self.desired.as_ref().is_some_and(BTreeSet::is_empty),
+                    && self.desired.as_ref().is_some_and(DesiredRecords::is_empty),
             };
             match self.start_up.next(&facts)? {
                 Step::Do(action) => return Some(action),
@@ -469,9 +489,9 @@ impl Reconciler {
     fn publish_blind(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
         let registry = registry(spec.clone());
         let changes: Vec<Change> = self
-            .desired_fqdns(spec)
+            .desired_by_fqdn(spec)
             .iter()
-            .flat_map(|name| registry.changes(name, true, &NameRecords::default()))
+            .flat_map(|(name, wanted)| registry.changes(name, wanted, &NameRecords::default()))
             .map(|change| Change {
                 action: ChangeAction::Upsert,
                 ..change
@@ -654,7 +674,7 @@ impl Reconciler {
             return;
         }
         let fleet = self.fleet_estimate();
-        let calls = self.desired.as_ref().map_or(0, BTreeSet::len);
+        let calls = self.desired.as_ref().map_or(0, DesiredRecords::len);
         self.verification.arm(
             now,
             self.settings.verify_interval,
@@ -671,7 +691,7 @@ impl Reconciler {
         let names: BTreeSet<String> = self
             .desired
             .iter()
-            .flatten()
+            .flat_map(DesiredRecords::names)
             .map(|n| record::fqdn(n, &zone))
             .chain(self.current().into_iter().map(|rs| rs.name.clone()))
             .chain(self.failures.rejected.keys().cloned())
@@ -734,7 +754,7 @@ mod tests {
     fn nothing_before_the_ip_and_the_first_names() {
         let mut r = reconciler(settings(Routing::Multivalue));
         assert_eq!(r.next(t(0)), idle(None, false));
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         assert_eq!(r.next(t(0)), idle(None, false), "no IP yet");
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(r.next(t(0)), Action::ReadZone);
@@ -749,7 +769,7 @@ mod tests {
     fn start_up_withdraws_what_is_stale_and_publishes_at_once() {
         let mut r = reconciler(settings(Routing::Multivalue));
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         assert_eq!(r.next(t(0)), Action::ReadZone);
         r.zone_read(t(5), Ok(vec![ours("old"), record("old", "10.0.0.2")]));
         let action = r.next(t(5));
@@ -807,7 +827,8 @@ mod tests {
                 let mut changed = false;
                 while pending.peek() == Some(&now) {
                     desired.insert(format!("n{now}"));
-                    changed |= r.desired_names(t(now), desired.clone());
+                    changed |=
+                        r.desired_records(t(now), DesiredRecords::addresses(desired.clone()));
                     pending.next();
                 }
                 if changed || wake.is_some_and(|w| w <= t(now)) {
@@ -844,7 +865,7 @@ mod tests {
     fn shutdown_flushes_at_once_and_does_not_wait_out_a_long_backoff() {
         let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
         // Eight failures in a row push the retry far out (250 ms doubling, capped at 20 s).
-        r.desired_names(t(0), names(&["web", "api"]));
+        r.desired_records(t(0), records(&["web", "api"]));
         let mut now = t(0);
         let mut failures = 0;
         while failures < 8 {
@@ -871,7 +892,7 @@ mod tests {
             r.failures.retry_at.unwrap() > now + Duration::from_secs(15),
             "backed off for long"
         );
-        r.desired_names(now, names(&["web", "api", "db"]));
+        r.desired_records(now, records(&["web", "api", "db"]));
         r.shutdown(false);
         // The last failure may have been applied: its name is read first, then the flush goes at once.
         let Action::ReadNames {
@@ -920,7 +941,7 @@ mod tests {
             ]
         );
         assert!(
-            !r.desired_names(t(20), names(&["c"])),
+            !r.desired_records(t(20), records(&["c"])),
             "no input taken after the shutdown"
         );
     }
@@ -961,8 +982,8 @@ mod tests {
     #[test]
     fn the_latency_of_a_change_is_observed_once_when_it_is_sent() {
         let mut r = started(settings(Routing::Multivalue), &[], vec![]);
-        r.desired_names(t(100), names(&["web", "gone"]));
-        r.desired_names(t(150), names(&["web"]));
+        r.desired_records(t(100), records(&["web", "gone"]));
+        r.desired_records(t(150), records(&["web"]));
         let due = idle_until(&r.next(t(150))).unwrap();
         assert_eq!(due, t(350));
         let action = r.next(due);
@@ -985,7 +1006,7 @@ mod tests {
     fn a_fleet_is_not_estimated_from_the_zone_over_no_names() {
         let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
         assert_eq!(r.fleet_estimate(), BIG_ZONE, "the zone over its one name");
-        r.desired_names(t(3), names(&[]));
+        r.desired_records(t(3), records(&[]));
         assert_eq!(
             r.fleet_estimate(),
             BIG_ZONE,
@@ -1004,5 +1025,27 @@ mod tests {
             "holding nothing: the owners seen"
         );
         assert!(r.fleet_estimate() < 10, "{}", r.fleet_estimate());
+    }
+
+    /// A name given with no values is not desired: it is withdrawn as if it were not given, and records that
+    /// differ only by such a name are no change at all.
+    #[test]
+    fn a_name_with_no_values_is_withdrawn_and_no_change_from_its_absence() {
+        let mut r = started(settings(Routing::Multivalue), &["web", "api"], vec![]);
+        let mut emptied = records(&["api"]);
+        emptied.0.insert("web".into(), BTreeSet::new());
+        assert!(r.desired_records(t(0), emptied));
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let action = r.next(due);
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "web".to_string())]
+        );
+        r.sent(due, accept_all(&action));
+        assert!(
+            !r.desired_records(due, records(&["api"])),
+            "web with no values was api alone already"
+        );
+        assert!(matches!(r.next(due), Action::Idle { settled: true, .. }));
     }
 }

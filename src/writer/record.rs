@@ -2,12 +2,14 @@
 //! record sets in the zone are its own ([`is_ours`]). The plan and the registry both build on this; neither is
 //! imported here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use crate::desired::DesiredValue;
 use crate::route53::{RecordSet, Routing};
 
-/// The record type this daemon writes.
+/// The record type of the record sets this daemon writes and claims (A: [`DesiredValue::HostAddress`]'s), while
+/// it is the only one.
 pub const RECORD_TYPE: &str = "A";
 
 /// Everything that decides what this instance's record set for a name looks like.
@@ -37,17 +39,41 @@ pub fn fqdn(name: &str, zone: &str) -> String {
     format!("{}.{}.", name.trim_end_matches('.'), zone).to_ascii_lowercase()
 }
 
-/// The record set this instance should hold for `name` (one label under the spec's zone).
-pub fn desired_record(spec: &RecordSpec, name: &str) -> RecordSet {
+/// The record sets this instance should hold for `name` (one label under the spec's zone) to publish the
+/// `wanted` values: one per record type, holding each value as rendered for this instance (the address of
+/// [`DesiredValue::HostAddress`] is `spec.ip`). None when nothing is wanted.
+pub fn desired_record_sets(
+    spec: &RecordSpec,
+    name: &str,
+    wanted: &BTreeSet<DesiredValue>,
+) -> Vec<RecordSet> {
+    let mut by_type: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for value in wanted {
+        by_type
+            .entry(value.record_type())
+            .or_default()
+            .push(rendered(spec, *value));
+    }
     let routed = spec.routing != Routing::Simple;
-    RecordSet {
-        name: fqdn(name, &spec.zone_name),
-        rtype: RECORD_TYPE.to_string(),
-        set_identifier: routed.then(|| spec.owner_id.clone()),
-        weight: (spec.routing == Routing::Weighted).then_some(spec.weight),
-        multivalue_answer: (spec.routing == Routing::Multivalue).then_some(true),
-        ttl: spec.ttl,
-        values: vec![spec.ip.to_string()],
+    by_type
+        .into_iter()
+        .map(|(rtype, values)| RecordSet {
+            name: fqdn(name, &spec.zone_name),
+            rtype: rtype.to_string(),
+            set_identifier: routed.then(|| spec.owner_id.clone()),
+            weight: (spec.routing == Routing::Weighted).then_some(spec.weight),
+            multivalue_answer: (spec.routing == Routing::Multivalue).then_some(true),
+            ttl: spec.ttl,
+            values,
+        })
+        .collect()
+}
+
+/// `value` as it stands in a record set of this instance's: what the classifier could not know is the
+/// writer's (the host's address).
+fn rendered(spec: &RecordSpec, value: DesiredValue) -> String {
+    match value {
+        DesiredValue::HostAddress => spec.ip.to_string(),
     }
 }
 
@@ -96,7 +122,7 @@ pub fn is_routed_as(routing: Routing, rs: &RecordSet) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::testkit::{spec, with};
+    use crate::writer::testkit::{address_record, host_address, spec, with};
 
     #[test]
     fn fqdn_is_lower_case_and_absolute() {
@@ -106,10 +132,10 @@ mod tests {
 
     #[test]
     fn desired_record_per_routing() {
-        let multi = desired_record(&spec(Routing::Multivalue), "web");
+        let multi = desired_record_sets(&spec(Routing::Multivalue), "web", &host_address());
         assert_eq!(
             multi,
-            RecordSet {
+            vec![RecordSet {
                 name: "web.service.discovery.".into(),
                 rtype: "A".into(),
                 set_identifier: Some("10.0.0.1".into()),
@@ -117,20 +143,26 @@ mod tests {
                 multivalue_answer: Some(true),
                 ttl: 10,
                 values: vec!["10.0.0.1".into()],
-            }
+            }]
         );
-        let weighted = desired_record(&spec(Routing::Weighted), "web");
+        let weighted = address_record(&spec(Routing::Weighted), "web");
         assert_eq!(weighted.weight, Some(50));
         assert_eq!(weighted.multivalue_answer, None);
         assert_eq!(weighted.set_identifier.as_deref(), Some("10.0.0.1"));
     }
 
     #[test]
+    fn nothing_wanted_renders_no_record_set() {
+        let none = desired_record_sets(&spec(Routing::Multivalue), "web", &BTreeSet::new());
+        assert_eq!(none, vec![]);
+    }
+
+    #[test]
     fn ownership_table() {
         let multi = spec(Routing::Multivalue);
         let weighted = spec(Routing::Weighted);
-        let mine = desired_record(&multi, "web");
-        let mine_weighted = desired_record(&weighted, "web");
+        let mine = address_record(&multi, "web");
+        let mine_weighted = address_record(&weighted, "web");
         // (record set, ours under multivalue, ours under weighted)
         let cases = [
             (mine.clone(), true, false),

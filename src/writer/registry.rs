@@ -21,11 +21,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::desired::DesiredValue;
 use crate::route53::{
     group_name, marker_name, Change, ChangeAction, RecordSet, Routing, MARKER_LABEL, MARKER_VALUE,
 };
 use crate::writer::record::{
-    desired_record, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
+    desired_record_sets, is_ours, is_routed_as, is_service_name, RecordSpec, RECORD_TYPE,
 };
 
 /// What one name holds, as far as this instance knows: every owner's A record sets under it, and its
@@ -104,9 +105,15 @@ pub trait Registry {
     /// This instance's record sets among what a name holds.
     fn mine<'a>(&self, held: &'a NameRecords) -> Vec<&'a RecordSet>;
 
-    /// The changes that make name `fqdn` hold this instance's IP when `wanted`, and nothing of this
-    /// instance's otherwise, given what it `held`: DELETEs first, so that one batch replaces atomically.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change>;
+    /// The changes that make name `fqdn` hold this instance's record sets of the `wanted` values, and nothing
+    /// of this instance's when none is wanted, given what it `held`: DELETEs first, so that one batch
+    /// replaces atomically.
+    fn changes(
+        &self,
+        fqdn: &str,
+        wanted: &BTreeSet<DesiredValue>,
+        held: &NameRecords,
+    ) -> Vec<Change>;
 
     /// Whether a read of a name must also read its ownership marker.
     fn reads_markers(&self) -> bool {
@@ -224,7 +231,12 @@ impl Registry for Routed {
     /// a shared set, its record set of the other routed policy): all in one batch, which Route53 applies
     /// atomically, unless another owner's record sets of another form still stand there, beside which
     /// Route53 would refuse it; then only the leaving goes now.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change> {
+    fn changes(
+        &self,
+        fqdn: &str,
+        wanted: &BTreeSet<DesiredValue>,
+        held: &NameRecords,
+    ) -> Vec<Change> {
         let mut left = held.clone();
         let mut changes = Shared(self.0.clone()).swap(fqdn, false, held);
         changes.extend(
@@ -248,30 +260,36 @@ impl Registry for Routed {
                 .iter()
                 .any(|rs| !self.ours_in_any_policy(rs) && self.other_form(rs));
         let label = fqdn.strip_suffix(&format!(".{}", self.0.zone_name.trim_start_matches('.')));
-        let desired = (wanted && !blocked).then(|| {
-            let mut rs = desired_record(&self.0, label.unwrap_or(fqdn));
-            if let Some(ttl) = self.group_ttl(&left) {
+        let mut desired = if blocked {
+            Vec::new()
+        } else {
+            desired_record_sets(&self.0, label.unwrap_or(fqdn), wanted)
+        };
+        // The weighted group whose TTL must be matched is the other owners' A record sets: it sets the TTL of
+        // this instance's A record set only.
+        if let Some(ttl) = self.group_ttl(&left) {
+            for rs in desired.iter_mut().filter(|rs| rs.rtype == RECORD_TYPE) {
                 rs.ttl = ttl;
             }
-            rs
-        });
+        }
         let mine: Vec<&RecordSet> = left.a.iter().filter(|rs| is_ours(&self.0, rs)).collect();
         changes.extend(
             mine.iter()
-                .filter(|rs| Some(**rs) != desired.as_ref())
+                .filter(|rs| !desired.contains(rs))
                 .map(|rs| Change {
                     action: ChangeAction::Delete,
                     record_set: (*rs).clone(),
                 }),
         );
-        if let Some(desired) = desired {
-            if !mine.contains(&&desired) {
-                changes.push(Change {
+        changes.extend(
+            desired
+                .into_iter()
+                .filter(|rs| !mine.contains(&rs))
+                .map(|rs| Change {
                     action: ChangeAction::Create,
-                    record_set: desired,
-                });
-            }
-        }
+                    record_set: rs,
+                }),
+        );
         changes
     }
 }
@@ -342,8 +360,14 @@ impl Registry for Shared {
     }
 
     /// The swap, after this instance's routed record sets of an earlier routing are deleted, in the same
-    /// batch: when they were the only routed ones, the name switches to the shared form atomically.
-    fn changes(&self, fqdn: &str, wanted: bool, held: &NameRecords) -> Vec<Change> {
+    /// batch: when they were the only routed ones, the name switches to the shared form atomically. The
+    /// shared set holds addresses only: this instance's is in it when [`DesiredValue::HostAddress`] is wanted.
+    fn changes(
+        &self,
+        fqdn: &str,
+        wanted: &BTreeSet<DesiredValue>,
+        held: &NameRecords,
+    ) -> Vec<Change> {
         let routed = Routed(self.0.clone());
         let mut changes: Vec<Change> = held
             .a
@@ -358,7 +382,7 @@ impl Registry for Shared {
         for change in &changes {
             left.apply(change);
         }
-        changes.extend(self.swap(fqdn, wanted, &left));
+        changes.extend(self.swap(fqdn, wanted.contains(&DesiredValue::HostAddress), &left));
         changes
     }
 }
@@ -459,6 +483,7 @@ fn rewrite(current: &RecordSet, marker: &RecordSet, mut values: Vec<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::writer::testkit::host_address;
 
     fn rs(owner: &str, ttl: i64) -> RecordSet {
         RecordSet {
@@ -738,7 +763,16 @@ mod tests {
         ];
         let registry = Shared(spec([10, 0, 0, 1]));
         for (case, held, wanted, want) in cases {
-            assert_eq!(registry.changes("web.zone.", wanted, &held), want, "{case}");
+            let wanted = if wanted {
+                host_address()
+            } else {
+                BTreeSet::new()
+            };
+            assert_eq!(
+                registry.changes("web.zone.", &wanted, &held),
+                want,
+                "{case}"
+            );
         }
     }
 
@@ -755,7 +789,7 @@ mod tests {
         let registry = Shared(moved);
         assert_eq!(registry.mine(&held).len(), 1);
         assert_eq!(
-            registry.changes("web.zone.", true, &held),
+            registry.changes("web.zone.", &host_address(), &held),
             vec![
                 change(ChangeAction::Delete, plain(&["10.0.0.1", "10.0.0.2"])),
                 change(ChangeAction::Create, plain(&["10.0.0.2", "10.0.0.9"])),

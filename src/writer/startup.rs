@@ -218,7 +218,7 @@ mod tests {
             7,
         );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web", "api"]));
+        r.desired_records(t(0), records(&["web", "api"]));
         let blind = r.next(t(0));
         assert_eq!(
             sent(&blind),
@@ -330,7 +330,7 @@ mod tests {
                 7,
             );
             r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-            r.desired_names(t(0), names(&["web"]));
+            r.desired_records(t(0), records(&["web"]));
             assert_eq!(
                 r.next(t(0)),
                 Action::ReadZone,
@@ -371,7 +371,7 @@ mod tests {
             7,
         );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
         r.outcome(
             t(1),
@@ -426,7 +426,7 @@ mod tests {
         );
         let mut fewer = twenty.clone();
         fewer.remove("s0");
-        r.desired_names(t(1000), fewer);
+        r.desired_records(t(1000), crate::desired::DesiredRecords::addresses(fewer));
         let action = r.next(t(1200));
         assert_eq!(
             sent(&action),
@@ -470,7 +470,7 @@ mod tests {
             ..with_ledger(Routing::Multivalue)
         });
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-        r.desired_names(t(0), names(&["web"]));
+        r.desired_records(t(0), records(&["web"]));
         assert_eq!(r.next(t(0)), Action::ReadZone);
     }
 

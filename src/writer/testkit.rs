@@ -155,7 +155,7 @@ pub(crate) fn started(
 ) -> Reconciler {
     let mut r = reconciler(settings);
     r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-    r.desired_names(t(0), names(desired));
+    r.desired_records(t(0), records(desired));
     assert_eq!(r.next(t(0)), Action::ReadZone);
     r.zone_read(t(0), Ok(zone));
     let action = r.next(t(0));
@@ -212,7 +212,7 @@ pub(crate) fn past_the_ledger(
     let record_sets = Some(record_sets);
     let mut r = Reconciler::new(zone_of(record_sets), settings, Stats::new(), 7);
     r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-    r.desired_names(t(0), desired);
+    r.desired_records(t(0), crate::desired::DesiredRecords::addresses(desired));
     let blind = r.next(t(0));
     r.sent(t(0), accept_all(&blind));
     assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
@@ -278,4 +278,21 @@ pub(crate) fn with(rs: RecordSet, f: impl FnOnce(&mut RecordSet)) -> RecordSet {
     let mut rs = rs;
     f(&mut rs);
     rs
+}
+
+/// What a name's published containers want of this instance: its address.
+pub(crate) fn host_address() -> BTreeSet<crate::desired::DesiredValue> {
+    BTreeSet::from([crate::desired::DesiredValue::HostAddress])
+}
+
+/// The one record set `spec` holds under `name` to publish its address: an A record set of `spec.ip`.
+pub(crate) fn address_record(spec: &crate::writer::record::RecordSpec, name: &str) -> RecordSet {
+    let mut sets = crate::writer::record::desired_record_sets(spec, name, &host_address());
+    assert_eq!(sets.len(), 1, "one A record set: {sets:?}");
+    sets.remove(0)
+}
+
+/// The records that publish this instance's address under each of `list`.
+pub(crate) fn records(list: &[&str]) -> crate::desired::DesiredRecords {
+    crate::desired::DesiredRecords::addresses(list.iter().copied())
 }

@@ -270,7 +270,7 @@ mod tests {
                 let settings = settings(Routing::Multivalue);
                 let mut r = Reconciler::new(zone_of(None), settings, Stats::new(), seed);
                 r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
-                r.desired_names(t(0), names(&["a", "b"]));
+                r.desired_records(t(0), records(&["a", "b"]));
                 assert_eq!(r.next(t(0)), Action::ReadZone);
                 r.zone_read(t(0), Ok(zone.clone()));
                 idle_until(&r.next(t(0)))
@@ -319,7 +319,7 @@ mod tests {
         );
         // A withdrawal arrives: the next steps are read while the debounce runs, one at a time, and the
         // withdrawal goes out when the debounce ends, not after the whole verification.
-        r.desired_names(due, names(&["a", "b"]));
+        r.desired_records(due, records(&["a", "b"]));
         let second = step(&mut r, due);
         assert_eq!(second, names(&[&fqdn("b")]));
         r.names_read(
