@@ -124,6 +124,9 @@ pub struct Reconciler {
     /// The changes the last poll computed, kept until what they come from changes ([`Reconciler::replan`]):
     /// the polls while the debounce runs reuse them instead of computing the diff again.
     planned: Option<Planned>,
+    /// How many plans were made (not kept): what the tests count.
+    #[cfg(test)]
+    plans_made: u32,
 }
 
 /// The changes that make the zone what is desired, and the ledger's update that goes with them.
@@ -153,6 +156,8 @@ impl Reconciler {
             start_up: StartUp::default(),
             known: KnownZone::default(),
             planned: None,
+            #[cfg(test)]
+            plans_made: 0,
         }
     }
 
@@ -602,6 +607,10 @@ impl Reconciler {
             ledger: self.ledger_update(spec, &changes),
             changes,
         };
+        #[cfg(test)]
+        {
+            self.plans_made += 1;
+        }
         self.planned = Some(planned.clone());
         planned
     }
@@ -976,6 +985,49 @@ mod tests {
             r.former_owner_ids.is_empty(),
             "nothing of the old owner id is left"
         );
+    }
+
+    /// A plan is computed once per change of what is desired or known: polls while the debounce runs keep
+    /// it, a new input drops it, and what goes out is what a twin asked only once per input sends.
+    #[test]
+    fn polls_while_the_debounce_runs_keep_the_plan_and_send_the_same_changes() {
+        let zone = vec![ours("gone")];
+        let mut polled = started(settings(Routing::Multivalue), &["gone"], zone.clone());
+        let mut once = started(settings(Routing::Multivalue), &["gone"], zone);
+        for r in [&mut polled, &mut once] {
+            r.desired_records(t(0), records(&["web"]));
+        }
+        assert!(idle_until(&polled.next(t(0))).is_some());
+        let kept = polled.planned.clone().expect("the poll planned");
+        let made = polled.plans_made;
+        for now in [50, 100, 150] {
+            assert_eq!(idle_until(&polled.next(t(now))), Some(t(200)));
+            assert_eq!(polled.planned.as_ref(), Some(&kept), "kept at {now} ms");
+        }
+        assert_eq!(
+            polled.plans_made, made,
+            "no plan made again while nothing changed"
+        );
+        // An input drops the plan; the next poll makes it again with the new name in it.
+        for r in [&mut polled, &mut once] {
+            r.desired_records(t(150), records(&["web", "api"]));
+        }
+        assert_eq!(polled.planned, None);
+        assert_eq!(idle_until(&polled.next(t(160))), Some(t(350)));
+        assert_eq!(polled.plans_made, made + 1);
+        assert_ne!(polled.planned.as_ref(), Some(&kept));
+
+        let (from_polled, from_once) = (polled.next(t(350)), once.next(t(350)));
+        assert_eq!(from_polled, from_once);
+        assert_eq!(
+            sent(&from_polled),
+            vec![
+                (ChangeAction::Create, "api".to_string()),
+                (ChangeAction::Delete, "gone".to_string()),
+                (ChangeAction::Create, "web".to_string()),
+            ]
+        );
+        assert_eq!(polled.planned, None, "a flush takes the plan");
     }
 
     /// The latency metric runs from a name's change of desired state to the request that carries it.
