@@ -402,12 +402,7 @@ mod tests {
     /// A weighted instance joins an existing group with the group's TTL, not its configured one.
     #[test]
     fn joining_a_weighted_group_uses_the_groups_ttl() {
-        let theirs = RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ttl: 60,
-            ..record("web", "10.0.0.2")
-        };
+        let theirs = record("web", "10.0.0.2").weighted("10.0.0.2", 50).ttl(60);
         let mut r = reconciler(settings(Routing::Weighted));
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_records(t(0), records(&["web", "api"]));
@@ -455,11 +450,7 @@ mod tests {
     /// configured routing, counted; never this instance's, never another routing's, never an owner not seen.
     #[test]
     fn gone_owners_record_sets_are_withdrawn_and_nothing_else() {
-        let weighted = RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ..record("db", "10.0.0.2")
-        };
+        let weighted = record("db", "10.0.0.2").weighted("10.0.0.2", 50);
         let zone = vec![
             ours("web"),
             record("web", "10.0.0.2"),
@@ -517,10 +508,7 @@ mod tests {
             panic!("expected a send, got {action:?}")
         };
         let all = batches.concat();
-        let back = RecordSet {
-            ttl: 60,
-            ..record("web", "10.0.0.2")
-        };
+        let back = record("web", "10.0.0.2").ttl(60);
         r.sent(
             wait,
             FlushOutcome {
@@ -546,22 +534,8 @@ mod tests {
     /// the set as its own compare-and-swap left it.
     #[test]
     fn in_simple_routing_a_gone_ip_leaves_after_this_instances_own_swap() {
-        use crate::route53::{marker_name, MARKER_VALUE};
-        let plain = |values: &[&str]| RecordSet {
-            name: fqdn("web"),
-            rtype: "A".into(),
-            set_identifier: None,
-            weight: None,
-            multivalue_answer: None,
-            ttl: 10,
-            values: values.iter().map(|v| v.to_string()).collect(),
-        };
-        let marker = RecordSet {
-            name: marker_name(&fqdn("web")),
-            rtype: "TXT".into(),
-            values: vec![MARKER_VALUE.into()],
-            ..plain(&[])
-        };
+        let plain = |values: &[&str]| RecordSet::a(fqdn("web"), "").values(values);
+        let marker = RecordSet::marker(&fqdn("web"));
         let mut r = reconciler(settings(Routing::Simple));
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_records(t(0), records(&["web"]));

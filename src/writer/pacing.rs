@@ -408,15 +408,7 @@ mod tests {
         let start = Instant::now();
         let web = crate::route53::Change {
             action: crate::route53::ChangeAction::Create,
-            record_set: crate::route53::RecordSet {
-                name: "web.z.".into(),
-                rtype: "A".into(),
-                set_identifier: None,
-                weight: None,
-                multivalue_answer: None,
-                ttl: 10,
-                values: vec!["10.0.0.1".into()],
-            },
+            record_set: crate::route53::RecordSet::a("web.z.", "10.0.0.1"),
         };
         let mut pacing = FlushPacing::new(ms(200), ms(1000));
         pacing.changed(start, ["web.z.".to_string()]);

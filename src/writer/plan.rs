@@ -339,24 +339,10 @@ mod tests {
     /// when the name is absent, in every routing.
     #[test]
     fn a_name_with_no_values_is_withdrawn_like_one_not_desired() {
-        use crate::route53::{marker_name, MARKER_VALUE};
         use crate::writer::registry::registry;
         let web = fqdn("web", "service.discovery.");
-        let shared = RecordSet {
-            name: web.clone(),
-            rtype: "A".into(),
-            set_identifier: None,
-            weight: None,
-            multivalue_answer: None,
-            ttl: 10,
-            values: vec!["10.0.0.1".into(), "10.0.0.2".into()],
-        };
-        let marker = RecordSet {
-            name: marker_name(&web),
-            rtype: "TXT".into(),
-            values: vec![MARKER_VALUE.into()],
-            ..shared.clone()
-        };
+        let shared = RecordSet::a(web.clone(), "10.0.0.1").values(&["10.0.0.1", "10.0.0.2"]);
+        let marker = RecordSet::marker(&web);
         let cases = [
             (
                 Routing::Multivalue,

@@ -483,18 +483,13 @@ fn rewrite(current: &RecordSet, marker: &RecordSet, mut values: Vec<String>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::testkit::host_address;
+    use crate::writer::testkit::{host_address, with};
 
+    /// `owner`'s multivalue record set of `web.zone.`, holding `10.0.0.1`.
     fn rs(owner: &str, ttl: i64) -> RecordSet {
-        RecordSet {
-            name: "web.zone.".into(),
-            rtype: "A".into(),
-            set_identifier: Some(owner.into()),
-            weight: None,
-            multivalue_answer: Some(true),
-            ttl,
-            values: vec!["10.0.0.1".into()],
-        }
+        RecordSet::a("web.zone.", "10.0.0.1")
+            .multivalue(owner)
+            .ttl(ttl)
     }
 
     fn change(action: ChangeAction, record_set: RecordSet) -> Change {
@@ -531,10 +526,7 @@ mod tests {
                 vec![a.clone()],
                 change(
                     ChangeAction::Create,
-                    RecordSet {
-                        rtype: "TXT".into(),
-                        ..b.clone()
-                    },
+                    with(b.clone(), |r| r.rtype = "TXT".into()),
                 ),
                 vec![a.clone()],
             ),
@@ -551,14 +543,8 @@ mod tests {
 
     #[test]
     fn a_listing_is_seen_name_by_name() {
-        let other = RecordSet {
-            name: "api.zone.".into(),
-            ..rs("c", 10)
-        };
-        let txt = RecordSet {
-            rtype: "TXT".into(),
-            ..rs("d", 10)
-        };
+        let other = with(rs("c", 10), |r| r.name = "api.zone.".into());
+        let txt = with(rs("d", 10), |r| r.rtype = "TXT".into());
         let view = view_of(&[rs("a", 10), other.clone(), rs("b", 10), txt]);
         assert_eq!(view.len(), 2);
         assert_eq!(view["web.zone."].a, vec![rs("a", 10), rs("b", 10)]);
@@ -577,26 +563,13 @@ mod tests {
         }
     }
 
+    /// The plain (shared) record set of `web.zone.` holding `values`, TTL 30.
     fn plain(values: &[&str]) -> RecordSet {
-        RecordSet {
-            name: "web.zone.".into(),
-            rtype: "A".into(),
-            set_identifier: None,
-            weight: None,
-            multivalue_answer: None,
-            ttl: 30,
-            values: values.iter().map(|v| v.to_string()).collect(),
-        }
+        RecordSet::a("web.zone.", "").values(values).ttl(30)
     }
 
     fn marker() -> RecordSet {
-        RecordSet {
-            name: "_route53-registrator.web.zone.".into(),
-            rtype: "TXT".into(),
-            values: vec![MARKER_VALUE.into()],
-            ttl: 10,
-            ..plain(&[])
-        }
+        RecordSet::marker("web.zone.")
     }
 
     /// What the clean-up of gone instances sees and withdraws under a name, in each routing, for the
@@ -606,11 +579,7 @@ mod tests {
         use ChangeAction::{Create, Delete};
         let gone =
             |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| s.to_string()).collect() };
-        let weighted = |owner: &str| RecordSet {
-            weight: Some(50),
-            multivalue_answer: None,
-            ..rs(owner, 10)
-        };
+        let weighted = |owner: &str| RecordSet::a("web.zone.", "10.0.0.1").weighted(owner, 50);
         let routed = NameRecords {
             a: vec![
                 rs("a", 10),
@@ -689,10 +658,7 @@ mod tests {
             a: vec![plain(values)],
             marker: Some(marker()),
         };
-        let new_plain = |values: &[&str]| RecordSet {
-            ttl: 10,
-            ..plain(values)
-        };
+        let new_plain = |values: &[&str]| plain(values).ttl(10);
         // (case, held, wanted, changes)
         let cases: Vec<(&str, NameRecords, bool, Vec<Change>)> = vec![
             (
@@ -750,11 +716,7 @@ mod tests {
             (
                 "another routing stands here",
                 NameRecords {
-                    a: vec![RecordSet {
-                        set_identifier: Some("10.0.0.2".into()),
-                        multivalue_answer: Some(true),
-                        ..plain(&["10.0.0.2"])
-                    }],
+                    a: vec![plain(&["10.0.0.2"]).multivalue("10.0.0.2")],
                     marker: None,
                 },
                 true,

@@ -71,16 +71,9 @@ pub(crate) fn fqdn(name: &str) -> String {
     format!("{name}.{ZONE}")
 }
 
+/// `owner`'s multivalue record set of `name` (one label under the zone) holding the IP `owner`.
 pub(crate) fn record(name: &str, owner: &str) -> RecordSet {
-    RecordSet {
-        name: fqdn(name),
-        rtype: "A".into(),
-        set_identifier: Some(owner.into()),
-        weight: None,
-        multivalue_answer: Some(true),
-        ttl: 10,
-        values: vec![owner.into()],
-    }
+    RecordSet::a(fqdn(name), owner).multivalue(owner)
 }
 
 pub(crate) fn ours(name: &str) -> RecordSet {
