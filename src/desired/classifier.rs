@@ -181,7 +181,7 @@ mod tests {
     use actix::{Addr, Message};
 
     use super::*;
-    use crate::docker::container::{ContainerEvent, ContainerInfo, Health};
+    use crate::docker::container::{ContainerEvent, ContainerInfo};
     use crate::testing::{Recorder, Recording};
 
     /// Counts the listings asked for.
@@ -229,24 +229,7 @@ mod tests {
     }
 
     fn svc(id: &str, name: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: format!("ecs-{id}"),
-            labels: BTreeMap::from([
-                (
-                    "com.amazonaws.ecs.task-definition-family".to_string(),
-                    format!("{name}-service"),
-                ),
-                (
-                    "com.amazonaws.ecs.container-name".to_string(),
-                    name.to_string(),
-                ),
-            ]),
-            network_mode: "bridge".into(),
-            health: Health::NoCheck,
-            stop_signal: None,
-            started_at: None,
-        }
+        ContainerInfo::ecs_service(id, name)
     }
 
     /// What the classifier sends when `names` are published: the host's address under each.

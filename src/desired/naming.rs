@@ -247,12 +247,10 @@ pub fn sanitize_name(raw: &str) -> Result<String, NameRefusal> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use proptest::prelude::*;
 
     use super::*;
-    use crate::docker::container::Health;
 
     const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
     const NAME: &str = "com.amazonaws.ecs.container-name";
@@ -262,18 +260,14 @@ mod tests {
     type Labels<'a> = &'a [(&'a str, &'a str)];
 
     fn container(labels: Labels, network_mode: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: "c1".into(),
+        let plain = ContainerInfo {
             name: "ecs-web-1-web-abc".into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
             network_mode: network_mode.into(),
-            health: Health::NoCheck,
-            stop_signal: None,
-            started_at: None,
-        }
+            ..ContainerInfo::plain("c1")
+        };
+        labels
+            .iter()
+            .fold(plain, |c, (key, value)| c.label(key, value))
     }
 
     fn service(name: &str) -> Classification {

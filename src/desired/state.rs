@@ -409,9 +409,6 @@ mod tests {
 
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-    const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
-    const NAME: &str = "com.amazonaws.ecs.container-name";
-
     /// The `StartedAt` of a container's first run in these tests.
     fn first_run() -> Option<SystemTime> {
         Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
@@ -419,20 +416,7 @@ mod tests {
 
     /// A container of the ECS service `name` (family `<name>-service`), in its first run.
     fn svc(id: &str, name: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: format!("ecs-{name}-{id}"),
-            labels: [
-                (FAMILY.to_string(), format!("{name}-service")),
-                (NAME.to_string(), name.to_string()),
-            ]
-            .into_iter()
-            .collect(),
-            network_mode: "bridge".into(),
-            health: Health::NoCheck,
-            stop_signal: None,
-            started_at: first_run(),
-        }
+        ContainerInfo::ecs_service(id, name).started_at(first_run())
     }
 
     /// The same container started again (same id) `runs` times later: `docker start`, a restart policy.
@@ -463,15 +447,7 @@ mod tests {
     }
 
     fn plain(id: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: id.into(),
-            labels: BTreeMap::new(),
-            network_mode: "bridge".into(),
-            health: Health::NoCheck,
-            stop_signal: None,
-            started_at: first_run(),
-        }
+        ContainerInfo::plain(id).started_at(first_run())
     }
 
     enum Step {

@@ -363,26 +363,16 @@ impl Handler<crate::supervise::Ping> for DockerWatcher {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use futures_util::stream::{self, BoxStream, StreamExt};
     use tokio::sync::{mpsc, Semaphore};
 
     use super::*;
-    use crate::docker::container::Health;
     use crate::testing::{wait_until, Recorder, Recording, WatcherMessage};
 
     fn container(id: &str) -> ContainerInfo {
-        ContainerInfo {
-            id: id.into(),
-            name: id.into(),
-            labels: BTreeMap::new(),
-            network_mode: "bridge".into(),
-            health: Health::NoCheck,
-            stop_signal: None,
-            started_at: None,
-        }
+        ContainerInfo::plain(id)
     }
 
     /// A Docker whose listings wait for a permit the test hands out, and whose event streams the test feeds.

@@ -5,6 +5,8 @@
 //! - [`RecordSet`](crate::route53::RecordSet)'s builder ([`record_set`]): `RecordSet::a("web.zone.",
 //!   "10.0.0.1").multivalue("10.0.0.1")`, `.weighted(owner, weight)`, `.ttl(n)`, `.values(&[..])`, and
 //!   `RecordSet::marker(fqdn)`.
+//! - [`ContainerInfo`](crate::docker::container::ContainerInfo)'s builder ([`container`]):
+//!   `ContainerInfo::plain(id)`, `ContainerInfo::ecs_service(id, name)`, `.label(key, value)`, `.started_at(t)`.
 //! - [`Double`]: the one test double of [`Route53Api`](crate::route53::Route53Api), delegating to any
 //!   implementation (the in-process emulator, usually) or answering from a script, counting the calls of
 //!   each operation and running the test's hooks before them.
@@ -16,6 +18,7 @@
 //! - [`emulator_sdk_config`]: the AWS SDK's Route53 configuration for the emulator over HTTP.
 
 pub mod asked;
+pub mod container;
 pub mod double;
 pub mod record_set;
 pub mod recorder;
