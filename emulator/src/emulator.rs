@@ -15,10 +15,11 @@ use route53_registrator::route53::{
 
 use crate::ec2::{self, DescribeRequest, Ec2ApiError, Ec2Instance};
 use crate::faults::{Fault, Faults};
+use crate::quota::{Quota, RequestThrottle};
 use crate::rules::{self, BatchError, ZoneRecords};
 
-/// The Route53 operations the emulator answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The Route53 operations the emulator answers (its actions, for the quotas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Operation {
     GetHostedZone,
     ListHostedZones,
@@ -27,6 +28,47 @@ pub enum Operation {
     ListResourceRecordSets,
     ChangeResourceRecordSets,
     GetChange,
+}
+
+impl Operation {
+    /// Every operation, in the order declared.
+    pub const ALL: [Operation; 7] = [
+        Operation::GetHostedZone,
+        Operation::ListHostedZones,
+        Operation::ListHostedZonesByName,
+        Operation::CreateHostedZone,
+        Operation::ListResourceRecordSets,
+        Operation::ChangeResourceRecordSets,
+        Operation::GetChange,
+    ];
+
+    /// Route53's name of the action: `CreateHostedZone`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::GetHostedZone => "GetHostedZone",
+            Operation::ListHostedZones => "ListHostedZones",
+            Operation::ListHostedZonesByName => "ListHostedZonesByName",
+            Operation::CreateHostedZone => "CreateHostedZone",
+            Operation::ListResourceRecordSets => "ListResourceRecordSets",
+            Operation::ChangeResourceRecordSets => "ChangeResourceRecordSets",
+            Operation::GetChange => "GetChange",
+        }
+    }
+}
+
+/// An operation by Route53's name of it (`CreateHostedZone`), as the binary's flags take it.
+impl std::str::FromStr for Operation {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Operation::ALL
+            .into_iter()
+            .find(|operation| operation.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+                format!("`{name}` is not one of {}", names.join(", "))
+            })
+    }
 }
 
 /// One request as it arrived, and how it was answered.
@@ -211,6 +253,8 @@ pub(crate) struct State {
     zones: BTreeMap<String, Zone>,
     changes: HashMap<String, SubmittedChange>,
     faults: Faults,
+    /// Route53's request throttle: the old single rate, the quota model, or neither.
+    throttle: RequestThrottle,
     log: Vec<LoggedRequest>,
     ec2: Ec2State,
 }
@@ -540,12 +584,25 @@ impl Emulator {
         self.lock().log.clear();
     }
 
-    /// Throttles the whole account to `requests_per_second` (a burst of one second's worth), or lifts it (`None`).
-    /// A refused request gets Route53's `Throttling` error (HTTP 400, "Rate exceeded").
+    /// The old model: throttles the whole account to `requests_per_second` (a burst of one second's worth, no
+    /// per-action bucket), or lifts it (`None`). A refused request gets Route53's `Throttling` error (HTTP 400,
+    /// "Rate exceeded"). Independent of [`Emulator::set_quota`]: a request must pass whichever is set.
     pub fn set_throttle(&self, requests_per_second: Option<f64>) {
         self.lock()
-            .faults
-            .set_throttle(requests_per_second, Instant::now());
+            .throttle
+            .set_single_rate(requests_per_second, Instant::now());
+    }
+
+    /// The quota model (token buckets for the account, each action and the change throughput, every one full
+    /// now), or lifts it (`None`); [`Quota::documented`] holds the published numbers. A refused request gets
+    /// `Throttling` as with [`Emulator::set_throttle`], and takes no token from any bucket.
+    pub fn set_quota(&self, quota: Option<Quota>) {
+        self.lock().throttle.set_quota(quota, Instant::now());
+    }
+
+    /// The quota model as set, if it is.
+    pub fn quota(&self) -> Option<Quota> {
+        self.lock().throttle.quota().cloned()
     }
 
     /// A change to a zone that arrives within `window` of the previous accepted change to that zone gets
@@ -559,12 +616,13 @@ impl Emulator {
         self.lock().faults.fail_next(count, fault);
     }
 
-    /// Route53's side back to health: the queued faults dropped, the throttle lifted, no prior-request window
-    /// (a stall in progress still ends as it would). EC2's faults are left as they are.
+    /// Route53's side back to health: the queued faults dropped, the throttle and the quota lifted, no
+    /// prior-request window (a stall in progress still ends as it would). EC2's faults are left as they are.
     pub fn clear_faults(&self) {
         let mut state = self.lock();
         state.faults.clear_queued();
-        state.faults.set_throttle(None, Instant::now());
+        state.throttle.set_single_rate(None, Instant::now());
+        state.throttle.set_quota(None, Instant::now());
         state.faults.set_prior_request_window(Duration::ZERO);
     }
 
@@ -579,7 +637,8 @@ impl Emulator {
         self.lock().faults.set_legacy_invalid_change_batch(legacy);
     }
 
-    /// One request through the account: its queued fault (if any), the throttle, then `handle` under the lock;
+    /// One request through the account: its queued fault (if any), the throttle (old model and quotas; the batch
+    /// counts for the change throughput), then `handle` under the lock;
     /// logged with the status it got. `ok_status` is the status of a success.
     pub(crate) async fn call<T>(
         &self,
@@ -600,10 +659,12 @@ impl Emulator {
             Some(Fault::Status(status)) => Err(Failure::Api(ApiError::ServiceFault(status))),
             Some(Fault::Stall(_)) | None => {
                 let now = Instant::now();
-                if state.faults.admit(now) {
-                    handle(&mut state, now).map_err(Failure::Api)
-                } else {
-                    Err(Failure::Api(ApiError::Throttling))
+                match state.throttle.admit(operation, changes, now) {
+                    Ok(()) => handle(&mut state, now).map_err(Failure::Api),
+                    Err(limiter) => {
+                        tracing::debug!(?operation, ?limiter, "throttled");
+                        Err(Failure::Api(ApiError::Throttling))
+                    }
                 }
             }
         };

@@ -22,42 +22,8 @@ pub enum Fault {
     Stall(Duration),
 }
 
-/// Route53's account-wide request rate limit: a token bucket that holds one second's worth of requests (at least
-/// one), refilled continuously.
-#[derive(Clone, Debug)]
-pub struct TokenBucket {
-    per_second: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    /// A full bucket allowing `per_second` requests per second (a burst of `max(1, per_second)`).
-    pub fn new(per_second: f64, now: Instant) -> Self {
-        let per_second = per_second.max(f64::MIN_POSITIVE);
-        let capacity = per_second.max(1.0);
-        TokenBucket {
-            per_second,
-            capacity,
-            tokens: capacity,
-            last: now,
-        }
-    }
-
-    /// Takes a token if one is there: `true` admits the request, `false` throttles it (and costs nothing).
-    pub fn try_acquire(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.last = now.max(self.last);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
+/// The old single-rate bucket, kept at this path; EC2's throttle is one ([`Faults::set_throttle`]).
+pub use crate::quota::TokenBucket;
 
 /// Every fault setting, as the tests left it.
 #[derive(Clone, Debug, Default)]
@@ -85,7 +51,8 @@ impl Faults {
         self.queued.pop_front()
     }
 
-    /// Throttles the account to `per_second` requests per second, or lifts the throttle (`None`).
+    /// Throttles the API to `per_second` requests per second (a burst of one second's worth), or lifts the
+    /// throttle (`None`). EC2's throttle; Route53's is [`crate::quota::RequestThrottle`].
     pub fn set_throttle(&mut self, per_second: Option<f64>, now: Instant) {
         self.throttle = per_second.map(|rate| TokenBucket::new(rate, now));
     }

@@ -4,8 +4,10 @@
 //!
 //! - [`rules`]: pure. One zone's record sets, a change batch validated and applied under Route53's rules
 //!   (atomic, in order), and ListResourceRecordSets' order and paging.
-//! - [`faults`]: pure. Throttle, `PriorRequestNotComplete` window, queued failures, `PENDING`/`INSYNC`; every
-//!   decision takes `now`.
+//! - [`faults`]: pure. `PriorRequestNotComplete` window, queued failures, `PENDING`/`INSYNC`, EC2's throttle;
+//!   every decision takes `now`.
+//! - [`quota`]: pure. Route53's request throttle: the quota model's token buckets (account, each action, change
+//!   throughput) and the old single-rate model; every decision takes `now`.
 //! - [`Emulator`] (`emulator.rs`): the account behind one lock — zones, changes, faults, the request log — and the
 //!   in-process [`Route53Api`](route53_registrator::route53::Route53Api).
 //! - [`ec2`]: pure. EC2's DescribeInstances (Query API) for the clean-up of gone instances: the request's
@@ -22,10 +24,12 @@ pub mod faults;
 // The fuzz target's property as a plain function (fuzz/, the top-level tests/fuzz_corpus.rs); not an API.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod quota;
 pub mod rules;
 mod server;
 mod xml;
 
 pub use emulator::{bare_zone_id, ApiError, Ec2Request, Emulator, LoggedRequest, Operation};
 pub use faults::Fault;
+pub use quota::{BucketLimit, ChangeUnit, Quota};
 pub use server::{spawn_server, ServerHandle};
