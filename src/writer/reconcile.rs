@@ -334,7 +334,8 @@ impl Reconciler {
 
     /// The writer restarts (after a panic, or a fatal answer): what was known of the zone is forgotten and
     /// read again after the backoff. The desired records, the IP, the owner ids written under, the backoff,
-    /// the names to recheck and the report are kept.
+    /// the names to recheck, the streaks of lost races (a race lost before and after a restart is still one
+    /// streak) and the report are kept.
     pub fn restart(&mut self, now: Instant) {
         if self.failures.retry_at.is_none() {
             let delay = self.next_delay(RetryClass::Failed);
