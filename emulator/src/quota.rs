@@ -99,6 +99,19 @@ impl ChangeUnit {
     }
 }
 
+/// `change` or `value`, as the binary's flags take it.
+impl FromStr for ChangeUnit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "change" => Ok(ChangeUnit::Change),
+            "value" => Ok(ChangeUnit::Value),
+            _ => Err(format!("`{text}`: expected `change` or `value`")),
+        }
+    }
+}
+
 /// The change-throughput bucket's settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChangeThroughput {
