@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use route53_emulator::{Emulator, Fault, Operation};
+use route53_emulator::{BucketLimit, ChangeUnit, Emulator, Fault, Operation, Quota};
 use route53_registrator::route53::{RecordSet, Route53Api, Route53Error};
 
 fn zone() -> (Emulator, String) {
@@ -134,6 +134,10 @@ async fn clear_faults_switches_every_route53_fault_off() {
     let (emulator, zone) = zone();
     emulator.fail_next(5, Fault::Status(503));
     emulator.set_throttle(Some(0.001));
+    emulator.set_quota(Some(Quota {
+        account: Some(BucketLimit::new(1.0, 0.0)),
+        ..Quota::default()
+    }));
     emulator.set_prior_request_window(Duration::from_secs(3600));
     emulator.clear_faults();
 
@@ -144,6 +148,51 @@ async fn clear_faults_switches_every_route53_fault_off() {
             .expect("no queued fault, no throttle, no window");
     }
     assert_eq!(a_records(emulator.record_sets(&zone)).len(), 3);
+    assert_eq!(emulator.quota(), None);
+}
+
+#[tokio::test]
+async fn a_batch_beyond_the_change_quota_is_throttled_logged_and_not_applied() {
+    let (emulator, zone) = zone();
+    let quota =
+        Quota::documented().with_change_throughput(BucketLimit::new(4.0, 0.0), ChangeUnit::Value);
+    emulator.set_quota(Some(quota));
+    emulator.set_throttle(None);
+
+    let large = [create(simple(
+        "big",
+        &["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"],
+    ))];
+    assert_eq!(
+        emulator.change_record_sets(&zone, &large).await,
+        Err(Route53Error::Throttling("Rate exceeded".into())),
+        "5 values, 4 in the bucket (lifting the old model left the quota)"
+    );
+    let small = [create(simple("small", &["10.0.0.1", "10.0.0.2"]))];
+    emulator.change_record_sets(&zone, &small).await.unwrap();
+    emulator
+        .change_record_sets(&zone, &[create(simple("more", &["10.0.0.3", "10.0.0.4"]))])
+        .await
+        .unwrap();
+
+    let names: Vec<String> = a_records(emulator.record_sets(&zone))
+        .into_iter()
+        .map(|set| set.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["more.service.discovery.", "small.service.discovery."]
+    );
+    let log: Vec<(u16, usize)> = emulator
+        .requests()
+        .iter()
+        .map(|r| (r.status, r.changes.len()))
+        .collect();
+    assert_eq!(
+        log,
+        [(400, 1), (200, 1), (200, 1)],
+        "the throttled batch is logged as sent"
+    );
 }
 
 #[tokio::test]
