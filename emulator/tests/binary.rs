@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader, Lines, Read};
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_sdk_route53::error::ProvideErrorMetadata;
 use common::*;
 
 /// The emulator process, killed on drop if a test failed before stopping it.
@@ -140,4 +141,36 @@ fn a_busy_port_is_an_error() {
         "nothing on stdout when it cannot serve"
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+}
+
+/// The quota flags reach the running server: the documented quota with a two-request account bucket that never
+/// refills lets exactly two requests through, whatever the machine's speed.
+#[tokio::test]
+async fn the_quota_flags_throttle_the_served_account() {
+    let (mut running, _stderr) = start(&[
+        "--port",
+        "0",
+        "--quota",
+        "documented",
+        "--account-quota",
+        "2/0",
+    ]);
+    let client = sdk_client(&running.endpoint);
+    for _ in 0..2 {
+        client
+            .get_hosted_zone()
+            .id(&running.zone_id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let throttled = client
+        .list_resource_record_sets()
+        .hosted_zone_id(&running.zone_id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(throttled.code(), Some("Throttling"));
+    let status = stop(&mut running, "-TERM");
+    assert!(status.success(), "{status}");
 }
