@@ -19,7 +19,7 @@ use route53_registrator::testing::{wait_until, Recorder, Recording, WatcherMessa
 
 use support::docker::{
     docker, require_test_image, ContainerSpec, Network, FAMILY_LABEL, NAME_LABEL,
-    NOT_A_SERVICE_FAMILY,
+    NOT_A_SERVICE_FAMILY, READY,
 };
 use support::unique;
 
@@ -255,6 +255,8 @@ async fn a_kill_reports_the_signal_number_then_the_container_dies() {
         })
         .await;
 
+    // Its shell must have set its trap first: PID 1 drops a SIGTERM it has no handler for.
+    container.wait_for_output(READY, Duration::from_secs(30));
     container.kill("TERM");
     watched
         .wait_for_event(container.id(), "die", |event| {

@@ -5,6 +5,7 @@
 //! busybox only, with `sh`, `sleep`, `kill` and friends (unless a spec names another, [`ContainerSpec::image`]).
 
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 /// The image every test container runs.
 pub const TEST_IMAGE: &str = "route53-registrator-test:latest";
@@ -19,8 +20,13 @@ pub const NAME_LABEL: &str = "com.amazonaws.ecs.container-name";
 pub const NOT_A_SERVICE_FAMILY: &str = "route53-registrator-test-task";
 
 /// A command that sleeps until it gets SIGTERM, then exits 0 at once. (A plain `sleep` as PID 1 ignores
-/// SIGTERM, which makes every `docker stop` wait for its timeout.)
-pub const SLEEP_UNTIL_TERM: &str = "trap 'exit 0' TERM; sleep 86400 & wait";
+/// SIGTERM, which makes every `docker stop` wait for its timeout.) It prints [`READY`] once its trap is set:
+/// a SIGTERM sent before that is lost (PID 1 ignores what it has no handler for), so a test that sends one
+/// itself waits for the line first ([`Container::wait_for_output`]).
+pub const SLEEP_UNTIL_TERM: &str = "trap 'exit 0' TERM; echo ready; sleep 86400 & wait";
+
+/// The line [`SLEEP_UNTIL_TERM`] prints once SIGTERM ends it.
+pub const READY: &str = "ready";
 
 /// A command that ignores SIGTERM and keeps running (until SIGKILL): a container that drains slowly.
 pub const IGNORE_TERM: &str = "trap '' TERM; while true; do sleep 1; done";
@@ -239,6 +245,13 @@ impl Container {
     /// `docker start` (of a container made with [`ContainerSpec::create`]), waiting for it.
     pub fn start(&self) {
         docker(&["start", &self.id]);
+    }
+
+    /// Waits until the container has printed `line` (`docker logs`), failing the test after `timeout`.
+    pub fn wait_for_output(&self, line: &str, timeout: Duration) {
+        super::wait_until(timeout, &format!("{} prints {line:?}", self.name), || {
+            self.logs().lines().any(|printed| printed == line)
+        });
     }
 
     /// `docker kill --signal SIGNAL` (such as `"TERM"` or `"KILL"`).
