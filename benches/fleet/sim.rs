@@ -20,7 +20,7 @@ use aws_sdk_route53::config::timeout::TimeoutConfig;
 use futures_util::future::join_all;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use route53_emulator::{LoggedRequest, Operation};
+use route53_emulator::{BucketLimit, LoggedRequest, Operation};
 use route53_registrator::aws::CONNECT_TIMEOUT;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::Settings;
@@ -604,7 +604,10 @@ impl World {
                 arrivals
             }
         };
-        let bound = lower_bound(&arrivals, THROTTLE_PER_SECOND, THROTTLE_PER_SECOND);
+        let bound = lower_bound(
+            &arrivals,
+            BucketLimit::new(THROTTLE_PER_SECOND, THROTTLE_PER_SECOND),
+        );
         let deadline = settings.deadline.unwrap_or_else(|| {
             bound
                 .mul_f64(DEADLINE_FACTOR)
