@@ -9,17 +9,17 @@
 //! `--profile dev` builds the bench with the dependencies the test suite has already built (no release
 //! build of aws-sdk and the rest). Knobs, from the environment: `R53R_FLEET_SIZES` (`10,100,300`; short:
 //! `10`; `0`: part 2 only), `R53R_FLEET_WORKLOADS` (some of `restart,deploy,scale-out,restart-spread,
-//! scale-out-spread`; all by default), `R53R_FLEET_MODELS` (the quota models, some of `old,documented`; both by
-//! default; short: `documented`), `R53R_FLEET_RUNS` (repetitions, 1), `R53R_FLEET_WAVES` (a deploy's waves, 10; short: 2),
-//! `R53R_FLEET_DEADLINE_SECS` (a workload's deadline; by default 10× its lower bound, within 2 to 15
+//! scale-out-spread`; all by default), `R53R_FLEET_MODELS` (the quota models, some of `old,documented`;
+//! both by default; short: `documented`, so that CI's short run takes no longer), `R53R_FLEET_RUNS`
+//! (repetitions, 1), `R53R_FLEET_WAVES` (a deploy's waves, 10; short: 2), `R53R_FLEET_DEADLINE_SECS` (a workload's deadline; by default 10× its lower bound, within 2 to 15
 //! minutes), `R53R_FLEET_SEED` (the offsets' and jitters' seed), `RUST_LOG` (the daemons' logs; off by
 //! default). No Docker is needed: the bench feeds the writers their desired names directly, as the classifier
 //! would. Not a test: `cargo test` and the suite never run it (`test = false` in Cargo.toml).
 //!
 //! # Part 1: the fleet, against the emulator over HTTP
 //!
-//! One process. For every (N, workload, quota model), on a thread and an actix System of its own, the project's
-//! Route53 emulator serves a private zone on loopback (an emulator each: an account each, with a quota of its
+//! One process. For every (N, workload, quota model), on a thread and an actix System of its own, the
+//! project's Route53 emulator serves a private zone on loopback (an emulator each: an account each, with a quota of its
 //! own, so that they all run side by side and the table takes as long as its longest row), under one of the
 //! emulator's two quota models (a refused request gets Route53's `Throttling`):
 //!
@@ -30,8 +30,9 @@
 //!   never sent); a request draws from the account's and its action's and is throttled when either is empty.
 //!
 //! A workload's rows under each model stand next to each other in the table (its offsets and jitters are the
-//! same under both: the seed does not depend on the model). Each of the N instances is a real `Route53Writer` actor
-//! with its own IP (`10.1.x.y`, also its owner id) wired as `src/main.rs` wires one daemon: the real AWS SDK
+//! same under both: the seed does not depend on the model). Each of the N instances is a real
+//! `Route53Writer` actor with its own IP (`10.1.x.y`, also its owner id) wired as `src/main.rs` wires one
+//! daemon: the real AWS SDK
 //! pointed at the emulator (static credentials and region: nothing asks the metadata service or leaves the
 //! machine; the SDK's retries off), its own `route53_limiter(5)` and `Stats` behind `RateLimited`, the zone
 //! resolved with GetHostedZone first, and the default settings (multivalue, debounce 200 ms, max_delay 1 s,
@@ -67,10 +68,10 @@
 //! For each, from the emulator's request log (cleared when the workload starts) less the neighbour's
 //! requests (it counts its own, by operation): the fleet's requests by operation, how many were throttled
 //! (as the daemons counted them: `route53_requests_total{outcome="throttled"}`) and their share, and the
-//! time until the zone is exactly right: the zone's A record sets are compared
-//! in-process (no request) every 100 ms with the expected end state (every (name, SetIdentifier, values),
-//! nothing else: the neighbour's TXT record is not one); once they match and every writer answers `Settle` (nothing pending or in flight) and they
-//! still match, the time is the arrival of the last change request the emulator accepted (the one that made
+//! time until the zone is exactly right: the zone's A record sets are compared in-process (no request) every
+//! 100 ms with the expected end state (every (name, SetIdentifier, values), nothing else: the neighbour's TXT
+//! record is none of them); once they match and every writer answers `Settle` (nothing pending or in
+//! flight) and they still match, the time is the arrival of the last change request the emulator accepted (the one that made
 //! the zone right). A workload not right by its deadline is reported as such, finished unthrottled (not
 //! measured) so that the next one starts from its expected state, and makes the bench exit 1 at the end.
 //!
@@ -83,7 +84,8 @@
 //! with a stale record set; deploy: 2 per instance, stop and start; scale-out: 1 per new instance), plus the
 //! reads that cannot be avoided (restart and scale-out: per starting instance GetHostedZone, for the zone's
 //! domain, and 1 read, since an instance must read at least once to learn what it holds; deploy: none). The
-//! tables give the measured time divided by it. The time to right is the arrival of the last accepted change
+//! tables give the measured time divided by it, or a dash where the bound is zero (the documented bucket's
+//! 50 tokens take a small fleet's whole burst at once). The time to right is the arrival of the last accepted change
 //! request with an A record set in it: an instance without a ledger (every new one of a scale-out) lists the
 //! zone later, spread over the fleet's share of the quota, and writes its ledger then. The bound counts
 //! that read at the instance's start, but the A record sets do not wait for it: a ratio under 1 is no error.
