@@ -1,5 +1,5 @@
-//! Part 1: the fleet of real writers against the emulator over HTTP, throttled account-wide, through three
-//! workloads (see the crate doc).
+//! Part 1: the fleet of real writers against the emulator over HTTP, under either quota model, through five
+//! workloads, with a neighbour on the same account (see the crate doc).
 //!
 //! One [`World`] per fleet size: one emulator and zone, its HTTP server, and the instances. An instance's
 //! daemon is wired as `src/main.rs` wires it: its own SDK client (retries off, the daemon's timeouts), its own
@@ -17,10 +17,14 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use actix_rt::task::JoinHandle;
 use aws_sdk_route53::config::timeout::TimeoutConfig;
+use aws_sdk_route53::error::ProvideErrorMetadata;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
 use futures_util::future::join_all;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use route53_emulator::{LoggedRequest, Operation};
+use route53_emulator::{BucketLimit, Emulator, LoggedRequest, Operation, Quota};
 use route53_registrator::aws::CONNECT_TIMEOUT;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::Settings;
@@ -42,8 +46,13 @@ use crate::report::write_request_log;
 use crate::support::emulator::EmulatedZone;
 use crate::FleetSettings;
 
-/// The emulator's account-wide throttle, Route53's documented rate; its bucket holds one second's worth.
+/// The old model's account-wide throttle, Route53's rate before its 2026 quotas; its bucket holds one
+/// second's worth.
 pub const THROTTLE_PER_SECOND: f64 = 5.0;
+/// How often the neighbour sends a request.
+const NEIGHBOUR_EVERY: Duration = Duration::from_secs(1);
+/// The records the neighbour's listing asks for: one page of a few.
+const NEIGHBOUR_PAGE: i32 = 5;
 /// Services each instance runs.
 const SERVICES: usize = 20;
 /// Route53 allows at most 100 multivalue record sets per name and type: instance `i` runs group `i / 100`.
@@ -76,6 +85,69 @@ pub const OPERATIONS: [Operation; 3] = [
     Operation::ListResourceRecordSets,
     Operation::ChangeResourceRecordSets,
 ];
+
+/// Route53's quota, as the emulator models it: each workload runs under each model chosen, on an account of
+/// its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Model {
+    /// One account-wide bucket of [`THROTTLE_PER_SECOND`], holding one second's worth.
+    Old,
+    /// Route53's documented token buckets: the account's 50 refilled 10 a second, each action's the same.
+    Documented,
+}
+
+impl Model {
+    pub const ALL: [Model; 2] = [Model::Old, Model::Documented];
+
+    /// Its name in `R53R_FLEET_MODELS`, the tables and the request logs' file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Old => "old",
+            Model::Documented => "documented",
+        }
+    }
+
+    /// What it is, for the bench's first line.
+    pub fn describe(self) -> String {
+        match self {
+            Model::Old => {
+                format!("old: {THROTTLE_PER_SECOND}/s account-wide, a burst of one second's worth")
+            }
+            Model::Documented => {
+                let account = self.bucket();
+                format!(
+                    "documented: account and each action {}/{} per s",
+                    account.capacity, account.refill_per_second
+                )
+            }
+        }
+    }
+
+    /// The bucket the lower bound serves the workload's requests with. Under the documented quota it is the
+    /// account's: each action's bucket has the same capacity and refill and sees only that action's share of
+    /// the same requests, so it never empties before the account's does (CreateHostedZone's tighter bucket
+    /// is for an action the fleet never sends).
+    pub fn bucket(self) -> BucketLimit {
+        match self {
+            Model::Old => BucketLimit::new(THROTTLE_PER_SECOND, THROTTLE_PER_SECOND),
+            Model::Documented => route53_emulator::quota::DOCUMENTED_ACCOUNT,
+        }
+    }
+
+    /// Puts the account under this model, its buckets full.
+    fn apply(self, emulator: &Emulator) {
+        match self {
+            Model::Old => emulator.set_throttle(Some(THROTTLE_PER_SECOND)),
+            Model::Documented => emulator.set_quota(Some(Quota::documented())),
+        }
+    }
+}
+
+/// Lifts both quota models: the set-up phases run unthrottled.
+fn unthrottle(emulator: &Emulator) {
+    emulator.set_throttle(None);
+    emulator.set_quota(None);
+}
 
 /// The three workloads, each on a fleet and a zone (an account) of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,7 +226,8 @@ pub struct Row {
     pub run: usize,
     pub n: usize,
     pub workload: Workload,
-    /// Requests that arrived, by operation: (all, throttled).
+    pub model: Model,
+    /// Fleet requests that arrived, by operation: (all, throttled); the neighbour's are not in them.
     pub requests: BTreeMap<String, (usize, u64)>,
     pub total: usize,
     /// Answered `Throttling`, as the daemons counted them (`route53_requests_total{outcome="throttled"}`).
@@ -166,6 +239,41 @@ pub struct Row {
     pub bound: Duration,
     /// Requests the bound counts.
     pub bound_requests: usize,
+    /// What the neighbour sent meanwhile.
+    pub neighbour: NeighbourCount,
+}
+
+/// The neighbour's requests, as it counted them, by operation: (sent, throttled, other errors).
+#[derive(Default)]
+pub struct NeighbourCount {
+    pub by_operation: BTreeMap<String, (usize, u64, usize)>,
+}
+
+impl NeighbourCount {
+    pub fn sent(&self) -> usize {
+        self.by_operation.values().map(|c| c.0).sum()
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.by_operation.values().map(|c| c.1).sum()
+    }
+
+    fn other_errors(&self) -> usize {
+        self.by_operation.values().map(|c| c.2).sum()
+    }
+
+    fn count(&mut self, operation: Operation, answer: Result<(), Option<String>>) {
+        let entry = self
+            .by_operation
+            .entry(format!("{operation:?}"))
+            .or_default();
+        entry.0 += 1;
+        match answer {
+            Ok(()) => {}
+            Err(code) if code.as_deref() == Some("Throttling") => entry.1 += 1,
+            Err(_) => entry.2 += 1,
+        }
+    }
 }
 
 /// A workload that was not right by its deadline: how far it got.
@@ -223,6 +331,7 @@ fn instance(i: usize) -> Instance {
 struct World {
     n: usize,
     run: usize,
+    model: Model,
     zone: EmulatedZone,
     sdk: aws_sdk_route53::Config,
     settings: WriterSettings,
@@ -237,30 +346,33 @@ struct World {
 }
 
 /// `n` daemons that have filled a zone of their own (an emulator each: an account of its own, with its own
-/// throttle, so that workloads run side by side without sharing a quota), ready for `workload`.
+/// quota, so that workloads and models run side by side without sharing one), ready for `workload`.
 pub struct Prepared {
     world: World,
     workload: Workload,
 }
 
-/// Fills a zone for `workload` on `n` instances (set-up, not measured), or says why it could not.
+/// Fills a zone for `workload` on `n` instances, to be measured under `model` (set-up, not measured), or
+/// says why it could not.
 pub async fn prepare(
     settings: &FleetSettings,
-    n: usize,
-    run: usize,
+    (n, run): (usize, usize),
     workload: Workload,
+    model: Model,
 ) -> Result<Prepared, String> {
     let zone = EmulatedZone::private();
     let sdk = sdk_config(&zone.endpoint());
     let mut world = World {
         n,
         run,
+        model,
         sdk,
         settings: WriterSettings::from(&Settings::default()),
         instances: (0..n).map(instance).collect(),
         startup_spread: Duration::ZERO,
         starting: Vec::new(),
         stats: Vec::new(),
+        // Not drawn from the model: a workload's offsets are the same under each, so that its rows compare.
         rng: SmallRng::seed_from_u64(
             settings.seed ^ (n as u64) << 16 ^ (run as u64) << 8 ^ workload as u64,
         ),
@@ -269,8 +381,9 @@ pub async fn prepare(
     let began = Instant::now();
     world.fill().await?;
     println!(
-        "N = {n} (run {run}), {}: zone {} filled with {} A record sets, unthrottled, in {:.1} s (set-up, not measured)",
+        "N = {n} (run {run}), {}, {}: zone {} filled with {} A record sets, unthrottled, in {:.1} s (set-up, not measured)",
         workload.label(),
+        model.name(),
         world.zone.zone,
         world.expected().len(),
         began.elapsed().as_secs_f64()
@@ -285,10 +398,11 @@ impl Prepared {
         let (world, workload) = (&mut self.world, self.workload);
         let row = world.measure(settings, workload).await?;
         println!(
-            "N = {} (run {}), {}: {}",
+            "N = {} (run {}), {}, {}: {}",
             world.n,
             world.run,
             workload.label(),
+            world.model.name(),
             match &row.time {
                 Ok(time) => format!(
                     "right after {:.2} s (bound {:.2} s)",
@@ -345,6 +459,75 @@ async fn daemon(
     writer.do_send(HostIp(ip));
     writer.do_send(DesiredRecords::addresses(names));
     writer
+}
+
+/// Another client of the same account, beside the fleet: the real SDK as the daemons have it, one request
+/// every [`NEIGHBOUR_EVERY`] from the workload's start until `stop`, a listing of the zone (one page of
+/// [`NEIGHBOUR_PAGE`]) and an UPSERT of its own TXT record `name` (no SetIdentifier; the zone's check
+/// compares A record sets only) in turn. Returns what it sent and how it was answered.
+async fn neighbour(
+    sdk: aws_sdk_route53::Config,
+    zone_id: String,
+    name: String,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> NeighbourCount {
+    let client = aws_sdk_route53::Client::from_conf(sdk);
+    let mut count = NeighbourCount::default();
+    let mut ticks = actix_rt::time::interval(NEIGHBOUR_EVERY);
+    // One a second even after a slow answer, never a catch-up burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for k in 0_u64.. {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        if k % 2 == 0 {
+            let answer = client
+                .list_resource_record_sets()
+                .hosted_zone_id(&zone_id)
+                .max_items(NEIGHBOUR_PAGE)
+                .send()
+                .await;
+            count.count(
+                Operation::ListResourceRecordSets,
+                answer.map(drop).map_err(|e| e.code().map(str::to_string)),
+            );
+        } else {
+            let record = ResourceRecordSet::builder()
+                .name(&name)
+                .r#type(RrType::Txt)
+                .ttl(60)
+                .resource_records(
+                    ResourceRecord::builder()
+                        .value(format!("\"neighbour {k}\""))
+                        .build()
+                        .expect("a value"),
+                )
+                .build()
+                .expect("a record set");
+            let batch = ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Upsert)
+                        .resource_record_set(record)
+                        .build()
+                        .expect("a change"),
+                )
+                .build()
+                .expect("a batch");
+            let answer = client
+                .change_resource_record_sets()
+                .hosted_zone_id(&zone_id)
+                .change_batch(batch)
+                .send()
+                .await;
+            count.count(
+                Operation::ChangeResourceRecordSets,
+                answer.map(drop).map_err(|e| e.code().map(str::to_string)),
+            );
+        }
+    }
+    count
 }
 
 impl World {
@@ -504,7 +687,7 @@ impl World {
 
     /// Fills the zone, unthrottled: every instance's daemon publishes its names. Set-up, not measured.
     async fn fill(&mut self) -> Result<(), String> {
-        self.zone.emulator.set_throttle(None);
+        unthrottle(&self.zone.emulator);
         let t0 = Instant::now();
         for i in 0..self.instances.len() {
             self.start(i, t0);
@@ -554,7 +737,8 @@ impl World {
         .await;
     }
 
-    /// Runs one workload from a fresh throttle (its bucket full) and an empty request log, and measures it.
+    /// Runs one workload from a fresh quota (its buckets full) and an empty request log, with the neighbour
+    /// beside it, and measures it.
     async fn measure(
         &mut self,
         settings: &FleetSettings,
@@ -575,9 +759,17 @@ impl World {
             }
         }
         let throttled_before = self.throttled_by_operation();
-        self.zone.emulator.set_throttle(Some(THROTTLE_PER_SECOND));
+        self.model.apply(&self.zone.emulator);
         self.zone.emulator.clear_requests();
         let t0 = Instant::now();
+        // Started before the inputs are fed: a deploy returns only once its last input is.
+        let (stop_neighbour, stopped) = tokio::sync::oneshot::channel();
+        let neighbour = actix_rt::spawn(neighbour(
+            self.sdk.clone(),
+            self.zone.zone_id.clone(),
+            self.zone.fqdn("neighbour"),
+            stopped,
+        ));
         // The requests the bound counts, each at the time its input is fed.
         let arrivals = match workload {
             Workload::Restart | Workload::SpreadRestart => {
@@ -604,7 +796,7 @@ impl World {
                 arrivals
             }
         };
-        let bound = lower_bound(&arrivals, THROTTLE_PER_SECOND, THROTTLE_PER_SECOND);
+        let bound = lower_bound(&arrivals, self.model.bucket());
         let deadline = settings.deadline.unwrap_or_else(|| {
             bound
                 .mul_f64(DEADLINE_FACTOR)
@@ -614,12 +806,15 @@ impl World {
             .converge(workload.label(), t0, deadline)
             .await
             .map_err(|progress| Missed { deadline, progress });
+        // Stopped and joined before the log is read, so that every request of its in the log is counted.
+        let _ = stop_neighbour.send(());
+        let neighbour = neighbour.await.expect("the neighbour");
         let log = self.zone.emulator.requests();
         let throttled_after = self.throttled_by_operation();
         self.dump(workload, &log, t0);
         if time.is_err() {
             // Let it finish unthrottled, so that the next workload starts from the state it expects.
-            self.zone.emulator.set_throttle(None);
+            unthrottle(&self.zone.emulator);
             let t = Instant::now();
             self.converge("catching up, unthrottled", t, SETUP_DEADLINE)
                 .await
@@ -631,9 +826,14 @@ impl World {
                     )
                 })?;
         }
+        // The log has the neighbour's requests too; it counted them itself.
         let mut requests: BTreeMap<String, (usize, u64)> = BTreeMap::new();
         for r in &log {
             requests.entry(format!("{:?}", r.operation)).or_default().0 += 1;
+        }
+        for (operation, (sent, _, _)) in &neighbour.by_operation {
+            let all = &mut requests.entry(operation.clone()).or_default().0;
+            *all = all.saturating_sub(*sent);
         }
         let mut throttled = 0;
         for (operation, after) in &throttled_after {
@@ -642,17 +842,20 @@ impl World {
             requests.entry(operation.clone()).or_default().1 = count;
         }
         let refused = log.iter().filter(|r| r.status != 200).count();
+        let neighbour_refused = neighbour.throttled() as usize + neighbour.other_errors();
         Ok(Row {
             run: self.run,
             n: self.n,
             workload,
+            model: self.model,
             requests,
-            total: log.len(),
+            total: log.len().saturating_sub(neighbour.sent()),
             throttled,
-            other_errors: refused.saturating_sub(throttled as usize),
+            other_errors: refused.saturating_sub(throttled as usize + neighbour_refused),
             time,
             bound,
             bound_requests: arrivals.len(),
+            neighbour,
         })
     }
 
@@ -707,7 +910,13 @@ impl World {
 
     /// Writes a workload's request log (milliseconds since its start) for reading by hand.
     fn dump(&self, workload: Workload, log: &[LoggedRequest], t0: Instant) {
-        let file = format!("run{}-n{}-{}.tsv", self.run, self.n, workload.file());
+        let file = format!(
+            "run{}-n{}-{}-{}.tsv",
+            self.run,
+            self.n,
+            workload.file(),
+            self.model.name()
+        );
         if let Some(path) = write_request_log("fleet-bench", &file, log, t0) {
             println!("request log: {}", path.display());
         }
