@@ -467,8 +467,12 @@ impl Soak {
                 self.daemons[d].cut = false;
             }
             Op::KillDaemon(d) => {
-                if let Some(process) = &self.daemons[d].process {
+                if let Some(process) = &mut self.daemons[d].process {
                     process.signal("KILL");
+                    // SIGKILL lands when the kernel next schedules the process (a daemon just spawned may
+                    // still be in exec): until it is reaped it looks alive, and the next draw could SIGTERM
+                    // it and expect a clean exit.
+                    process.wait_exit(Duration::from_secs(30));
                 }
             }
             Op::TermDaemonWithChangePending(d) => {
