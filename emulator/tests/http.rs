@@ -49,6 +49,15 @@ fn raw<E>(error: &SdkError<E, aws_sdk_route53::config::http::HttpResponse>) -> (
     (response.status().as_u16(), body)
 }
 
+/// `error` is Route53's throttle as the SDK reads it: HTTP 400, `Throttling`, "Rate exceeded".
+fn assert_throttling<E: ProvideErrorMetadata>(
+    error: &SdkError<E, aws_sdk_route53::config::http::HttpResponse>,
+) {
+    assert_eq!(error.code(), Some("Throttling"));
+    assert_eq!(error.message(), Some("Rate exceeded"));
+    assert_eq!(raw(error).0, 400);
+}
+
 /// One HTTP/1.1 request over a fresh connection; the raw answer (empty when the connection closed without one).
 fn raw_request(endpoint: &str, method: &str, path: &str, body: &str) -> String {
     let address = endpoint.trim_start_matches("http://");
@@ -561,9 +570,7 @@ async fn throttling_and_prior_request_not_complete_as_the_sdk_sees_them() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(throttled.code(), Some("Throttling"));
-    assert_eq!(throttled.message(), Some("Rate exceeded"));
-    assert_eq!(raw(&throttled).0, 400);
+    assert_throttling(&throttled);
 }
 
 /// The quota on the wire: buckets of the documented capacity (50) pass a burst of 50 and throttle the 51st
@@ -590,9 +597,7 @@ async fn buckets_of_the_documented_capacity_pass_a_burst_of_50_and_throttle_the_
         .send()
         .await
         .expect_err("the 51st finds no token");
-    assert_eq!(throttled.code(), Some("Throttling"));
-    assert_eq!(throttled.message(), Some("Rate exceeded"));
-    assert_eq!(raw(&throttled).0, 400);
+    assert_throttling(&throttled);
     let statuses: Vec<u16> = s.emulator.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses.len(), 51);
     assert_eq!(statuses.iter().filter(|&&status| status == 200).count(), 50);
