@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_path_to_error::Segment;
 use toml::{Table, Value};
 
+use crate::route53::rate::{Quota, StartSpread};
 use crate::route53::Routing;
 
 /// The whole configuration. Adding a key is adding a field (with its doc line and its default) to a section
@@ -76,19 +77,26 @@ pub struct Route53Settings {
     /// The longest the writer holds a change back while changes keep arriving.
     #[serde(with = "humantime_serde")]
     pub max_delay: Duration,
-    /// Route53 requests per second this instance sends at most (the account allows about 5 in all).
+    /// Route53 requests per second this instance sends at most, on its own (the account's quota, below, is
+    /// shared by the whole fleet and every other client of the account).
     pub max_requests_per_second: u32,
+    /// The account's Route53 request quota: requests its bucket holds, absorbed at once (Route53's
+    /// documented 50; raise it only where AWS raised the account's quota).
+    pub quota_burst: u32,
+    /// The account's Route53 request quota: requests per second its bucket refills, sustained (Route53's
+    /// documented 10). The fleet keeps nine tenths of it for itself.
+    pub quota_per_second: u32,
     /// The shortest interval between two verifications of this instance's records against Route53.
     #[serde(with = "humantime_serde")]
     pub verify_interval: Duration,
     /// Keep this instance's ledger, a TXT record listing the names where it holds record sets, so that a
     /// start reads one record instead of the whole zone (needs permission to write TXT records).
     pub ledger: bool,
-    /// At start-up, wait a random time up to this long before the first Route53 request, so that a fleet
-    /// starting together (an upgrade of the daemon, an AMI roll) arrives at the account's rate instead of
-    /// all in its first second; 0: at once. At most 1h.
-    #[serde(with = "humantime_serde")]
-    pub startup_spread: Duration,
+    /// How a start spreads its requests among the instances starting with it (an upgrade of the daemon,
+    /// an AMI roll): `"auto"` goes at once and, when Route53 throttles the start, spreads it over a window
+    /// sized from the quota and the throttles; a duration waits a random time up to it before the first
+    /// request (at most 1h); `"0s"`: at once, never spread.
+    pub startup_spread: StartSpread,
 }
 
 impl Default for Route53Settings {
@@ -101,9 +109,21 @@ impl Default for Route53Settings {
             debounce: Duration::from_millis(200),
             max_delay: Duration::from_secs(1),
             max_requests_per_second: 5,
+            quota_burst: 50,
+            quota_per_second: 10,
             verify_interval: Duration::from_secs(15 * 60),
             ledger: true,
-            startup_spread: Duration::ZERO,
+            startup_spread: StartSpread::Auto,
+        }
+    }
+}
+
+impl Route53Settings {
+    /// The account's request quota, as configured.
+    pub fn quota(&self) -> Quota {
+        Quota {
+            burst: f64::from(self.quota_burst),
+            per_second: f64::from(self.quota_per_second),
         }
     }
 }
@@ -460,12 +480,28 @@ impl Settings {
                 "at least 1s",
             ));
         }
-        if r.startup_spread > MAX_STARTUP_SPREAD {
+        if r.quota_burst < 1 {
             return Err(out_of_range(
-                "route53.startup_spread",
-                humantime::format_duration(r.startup_spread),
-                "at most 1h",
+                "route53.quota_burst",
+                r.quota_burst,
+                "at least 1",
             ));
+        }
+        if r.quota_per_second < 1 {
+            return Err(out_of_range(
+                "route53.quota_per_second",
+                r.quota_per_second,
+                "at least 1",
+            ));
+        }
+        if let StartSpread::Over(spread) = r.startup_spread {
+            if spread > MAX_STARTUP_SPREAD {
+                return Err(out_of_range(
+                    "route53.startup_spread",
+                    humantime::format_duration(spread),
+                    "\"auto\", or at most 1h",
+                ));
+            }
         }
 
         let host = &self.docker.host;
@@ -781,6 +817,8 @@ fn expected(serde_says: &str, default: Option<&Value>) -> String {
         "string only" => "a string".to_owned(),
         // The variants of an enum: "one of `a`, `b`", "`a` or `b`".
         variants if variants.contains('`') => return variants.replace('`', ""),
+        // A type of our own that says what it wants, with its example (`route53.startup_spread`).
+        own if own.contains("such as") => return own.to_owned(),
         other => other.to_owned(),
     };
     match default {
@@ -1208,8 +1246,8 @@ mod tests {
             ),
             (
                 "spread",
-                |s| s.route53.startup_spread = Duration::from_secs(3601),
-                "route53.startup_spread: 1h 1s is out of range; expected at most 1h",
+                |s| s.route53.startup_spread = StartSpread::Over(Duration::from_secs(3601)),
+                "route53.startup_spread: 1h 1s is out of range; expected \"auto\", or at most 1h",
             ),
             (
                 "docker host",

@@ -28,6 +28,7 @@ use route53_registrator::host::metadata::{ImdsMetadata, MetadataApi};
 use route53_registrator::http;
 use route53_registrator::logging::{init_logging, log_panics};
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
+use route53_registrator::route53::rate::StartSpread;
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
@@ -97,7 +98,10 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     let zone_id = settings.route53.zone_id.clone();
     // Shared by whoever sends to Route53 (the account's budget is one) and by everything that counts.
     let stats = Stats::new();
-    let limiter = route53_limiter(settings.route53.max_requests_per_second);
+    let limiter = route53_limiter(
+        settings.route53.max_requests_per_second,
+        settings.route53.quota(),
+    );
     let aws = sdk_config(AWS_TIMEOUT).await;
     let sdk: Arc<dyn Route53Api> = Arc::new(SdkRoute53::from_config(&aws));
     let route53: Arc<dyn Route53Api> =
@@ -121,12 +125,12 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
     // accessed is a deployment mistake that retrying cannot fix; anything else is retried inside.
     // `--once` is a single reconciliation (a deploy step, a cron job): nothing is put off for the fleet.
     let spread = if once {
-        Duration::ZERO
+        StartSpread::Over(Duration::ZERO)
     } else {
         settings.route53.startup_spread
     };
     let delay = startup_delay(spread, rand::random());
-    limiter.spread_start(spread);
+    limiter.start(spread);
     let zone = tokio::select! {
         zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay) => zone,
         signal = signals.recv() => return if once { interrupted(signal) } else { 0 },

@@ -62,6 +62,8 @@ fn refusals() -> Vec<Refusal> {
         refusal("route53.debounce", File, "\"soon\"", "soon"),
         refusal("route53.max_delay", Env, "forever", "forever"),
         refusal("route53.max_requests_per_second", File, "0", "0"),
+        refusal("route53.quota_burst", Env, "0", "0"),
+        refusal("route53.quota_per_second", File, "0", "0"),
         refusal("route53.verify_interval", Env, "500ms", "500ms"),
         refusal("route53.ledger", Env, "yes", "yes"),
         refusal("route53.startup_spread", File, "\"2h\"", "2h"),

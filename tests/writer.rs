@@ -23,6 +23,7 @@ use route53_registrator::host::HostIp;
 use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
+use route53_registrator::route53::rate::Quota;
 use route53_registrator::route53::read::{count_under, resolve_zone};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
@@ -79,7 +80,7 @@ impl Setup {
     ) -> Addr<Route53Writer> {
         let limited = RateLimited::new(
             api,
-            route53_limiter(settings.max_requests_per_second),
+            route53_limiter(settings.max_requests_per_second, settings.quota),
             Stats::new(),
         );
         Route53Writer::new(Arc::new(limited), self.zone.clone(), settings, Stats::new())
@@ -1277,7 +1278,11 @@ async fn simple_routing_leaves_an_unmarked_record_set_alone() {
     let theirs = s.plain("web", "192.0.2.1");
     s.put(theirs.clone());
     let stats = Stats::new();
-    let limited = RateLimited::new(Arc::new(s.emu.clone()), route53_limiter(1000), Stats::new());
+    let limited = RateLimited::new(
+        Arc::new(s.emu.clone()),
+        route53_limiter(1000, Quota::DOCUMENTED),
+        Stats::new(),
+    );
     let writer = Route53Writer::new(
         Arc::new(limited),
         s.zone.clone(),
@@ -1417,7 +1422,7 @@ async fn the_writer_tells_its_rate_limiter_the_size_of_its_fleet() {
         s.put(s.multivalue("web", &owner, &owner));
     }
     let settings = fast_writer_settings(Routing::Multivalue);
-    let limiter = route53_limiter(settings.max_requests_per_second);
+    let limiter = route53_limiter(settings.max_requests_per_second, settings.quota);
     let limited = RateLimited::new(Arc::new(s.emu.clone()), limiter.clone(), Stats::new());
     let writer = Route53Writer::new(Arc::new(limited), s.zone.clone(), settings, Stats::new())
         .start_supervised();

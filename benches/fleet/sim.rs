@@ -31,6 +31,7 @@ use route53_registrator::config::Settings;
 use route53_registrator::desired::DesiredRecords;
 use route53_registrator::host::HostIp;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
+use route53_registrator::route53::rate::StartSpread;
 use route53_registrator::route53::read::resolve_zone;
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::Route53Api;
@@ -155,16 +156,16 @@ pub enum Workload {
     Restart,
     Deploy,
     ScaleOut,
-    /// The mass restart, each daemon with `route53.startup_spread` as the README recommends for its fleet.
+    /// The mass restart, each daemon with `route53.startup_spread` set by hand for its fleet.
     SpreadRestart,
     /// The scale-out, the same.
     SpreadScaleOut,
 }
 
-/// The `route53.startup_spread` the README recommends, per instance that may start together: a start costs
-/// about 3 requests (GetHostedZone, a change, a read), 0.6 s of the account's 5 per second, and a little
-/// more leaves room for the bunching of random draws.
-pub const STARTUP_SPREAD_PER_INSTANCE: Duration = Duration::from_millis(700);
+/// A `route53.startup_spread` set by hand, per instance that may start together: a start costs about 3
+/// requests (GetHostedZone, a change, a read), a third of a second of the fleet's 9 per second (nine tenths
+/// of Route53's documented 10), and a little more leaves room for the bunching of random draws.
+pub const STARTUP_SPREAD_PER_INSTANCE: Duration = Duration::from_millis(350);
 
 /// The largest fleet the spread variants run on. With them at 300 too, the fifteen fleets side by side
 /// (over 2,000 writers) starved this machine's two cores: the deploys' times doubled and tripled, a fill
@@ -209,15 +210,15 @@ impl Workload {
         matches!(self, Workload::Restart | Workload::SpreadRestart)
     }
 
-    /// The daemons' `route53.startup_spread` in this workload on `n` instances: the recommended one for
-    /// the instances that start together in the spread variants, none otherwise.
-    fn startup_spread(self, n: usize) -> Duration {
+    /// The daemons' `route53.startup_spread` in this workload on `n` instances: one set by hand for the
+    /// instances that start together in the spread variants, the default (`auto`) otherwise.
+    fn startup_spread(self, n: usize) -> StartSpread {
         let starting = match self {
             Workload::SpreadRestart => n,
             Workload::SpreadScaleOut => n / 2,
-            _ => 0,
+            _ => return Settings::default().route53.startup_spread,
         };
-        STARTUP_SPREAD_PER_INSTANCE * starting as u32
+        StartSpread::Over(STARTUP_SPREAD_PER_INSTANCE * starting as u32)
     }
 }
 
@@ -337,7 +338,7 @@ struct World {
     settings: WriterSettings,
     instances: Vec<Instance>,
     /// The daemons' `route53.startup_spread` (none while the zone is filled).
-    startup_spread: Duration,
+    startup_spread: StartSpread,
     /// Daemons whose start (GetHostedZone, then the writer) is under way: (instance, task).
     starting: Vec<(usize, JoinHandle<Addr<Route53Writer>>)>,
     /// Every daemon's statistics, those stopped included (their counts stay).
@@ -369,7 +370,7 @@ pub async fn prepare(
         sdk,
         settings: WriterSettings::from(&Settings::default()),
         instances: (0..n).map(instance).collect(),
-        startup_spread: Duration::ZERO,
+        startup_spread: StartSpread::Over(Duration::ZERO),
         starting: Vec::new(),
         stats: Vec::new(),
         // Not drawn from the model: a workload's offsets are the same under each, so that its rows compare.
@@ -442,15 +443,15 @@ async fn daemon(
     sdk: aws_sdk_route53::Config,
     zone_id: String,
     settings: WriterSettings,
-    (spread, delay): (Duration, Duration),
+    (spread, delay): (StartSpread, Duration),
     stats: Stats,
     ip: Ipv4Addr,
     names: BTreeSet<String>,
 ) -> Addr<Route53Writer> {
     let client: Arc<dyn Route53Api> =
         Arc::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(sdk)));
-    let limiter = route53_limiter(settings.max_requests_per_second);
-    limiter.spread_start(spread);
+    let limiter = route53_limiter(settings.max_requests_per_second, settings.quota);
+    limiter.start(spread);
     let route53: Arc<dyn Route53Api> = Arc::new(RateLimited::new(client, limiter, stats.clone()));
     let zone = resolve_zone(route53.as_ref(), &zone_id, RetryPolicy::default(), delay)
         .await
@@ -537,10 +538,11 @@ impl World {
         self.stats.push(stats.clone());
         let instance = &self.instances[i];
         // Drawn only when spread, so that the other workloads' draws stay what they were.
-        let delay = if self.startup_spread.is_zero() {
-            Duration::ZERO
-        } else {
-            startup_delay(self.startup_spread, self.rng.random())
+        let delay = match self.startup_spread {
+            StartSpread::Over(window) if !window.is_zero() => {
+                startup_delay(self.startup_spread, self.rng.random())
+            }
+            _ => Duration::ZERO,
         };
         let work = daemon(
             self.sdk.clone(),

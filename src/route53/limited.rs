@@ -4,28 +4,29 @@
 //! slows down while Route53 throttles, and shows in `/metrics`.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tracing::info;
 
 use super::{
     outcome, Change, ChangeInfo, HostedZone, Meaning, RecordPage, RecordPosition, Route53Api,
     Route53Error,
 };
-use crate::route53::rate::AdaptiveRate;
+use crate::route53::rate::{AdaptiveRate, Quota, StartSpread};
 use crate::stats::Stats;
 
 /// The rate limiter of this instance's Route53 requests: built once (in `main`) and shared by whoever
 /// sends, since the account's budget is one.
 pub type Route53Limiter = Arc<AdaptiveLimiter>;
 
-/// At most `per_second` requests in any second (at least 1), evenly spaced: no burst, because the account's
-/// limit of about 5 per second is shared by every instance; slower while Route53 throttles
+/// At most `per_second` requests in any second (at least 1), evenly spaced: no burst of its own, because
+/// the account's bucket (`quota`) is shared by every instance; slower while Route53 throttles
 /// ([`AdaptiveRate`]).
-pub fn route53_limiter(per_second: u32) -> Route53Limiter {
-    Arc::new(AdaptiveLimiter::new(per_second))
+pub fn route53_limiter(per_second: u32, quota: Quota) -> Route53Limiter {
+    Arc::new(AdaptiveLimiter::new(per_second, quota))
 }
 
 /// An [`AdaptiveRate`] on the real clock, shared by the tasks that send: each request books its moment
@@ -36,11 +37,12 @@ pub struct AdaptiveLimiter {
 }
 
 impl AdaptiveLimiter {
-    /// At most `per_second` requests per second, none throttled yet.
-    pub fn new(per_second: u32) -> Self {
+    /// At most `per_second` requests per second, none throttled yet, in an account whose quota is
+    /// `quota`.
+    pub fn new(per_second: u32, quota: Quota) -> Self {
         AdaptiveLimiter {
             state: Mutex::new((
-                AdaptiveRate::new(per_second),
+                AdaptiveRate::new(per_second, quota),
                 SmallRng::seed_from_u64(rand::random()),
             )),
         }
@@ -64,9 +66,17 @@ impl AdaptiveLimiter {
     pub fn answered<T>(&self, result: &Result<T, Route53Error>) {
         match result {
             Ok(_) => self.with(|rate, _| rate.accepted(Instant::now())),
-            Err(e) if e.meaning() == Meaning::Throttled => {
-                self.with(|rate, rng| rate.throttled(Instant::now(), rng.random()))
-            }
+            Err(e) if e.meaning() == Meaning::Throttled => self.with(|rate, rng| {
+                let before = rate.spread();
+                rate.throttled(Instant::now(), rng.random());
+                if let (None, Some((window, Some(starting)))) = (before, rate.spread()) {
+                    info!(
+                        window = ?window,
+                        starting,
+                        "Route53 throttled the start: spreading it among the instances starting together"
+                    );
+                }
+            }),
             Err(_) => {}
         }
     }
@@ -76,9 +86,9 @@ impl AdaptiveLimiter {
         self.with(|rate, _| rate.set_fleet(owners));
     }
 
-    /// This instance's start is spread over `spread` from now ([`AdaptiveRate::spread_start`]).
-    pub fn spread_start(&self, spread: Duration) {
-        self.with(|rate, _| rate.spread_start(Instant::now(), spread));
+    /// This instance starts now, spread as `spread` says ([`AdaptiveRate::start`]).
+    pub fn start(&self, spread: StartSpread) {
+        self.with(|rate, _| rate.start(Instant::now(), spread));
     }
 
     /// The current rate, in requests per second.
@@ -176,7 +186,7 @@ mod tests {
     async fn requests_are_spaced_by_the_rate() {
         let inner = Arc::new(zone());
         let stats = Stats::new();
-        let limiter = route53_limiter(50);
+        let limiter = route53_limiter(50, Quota::DOCUMENTED);
         let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
         let start = Instant::now();
         for _ in 0..6 {
@@ -205,11 +215,11 @@ mod tests {
             }
         }));
         let stats = Stats::new();
-        let limiter = route53_limiter(50);
+        let limiter = route53_limiter(50, Quota::DOCUMENTED);
         let limited = RateLimited::new(inner.clone(), limiter.clone(), stats.clone());
-        // Ten owners share the account: a throttle cuts to 3 × 5 / 10 = 1.5 requests per second (half of 50
-        // would be 25).
-        limited.fleet_seen(10);
+        // Eighteen owners share the account: a throttle cuts to 3 × 9 / 18 = 1.5 requests per second (half
+        // of 50 would be 25).
+        limited.fleet_seen(18);
         let start = Instant::now();
         assert!(limited.get_hosted_zone("Z").await.is_err());
         assert_eq!(limiter.rate(), 1.5);
@@ -228,7 +238,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_senders_share_one_limiter() {
-        let limiter = route53_limiter(50);
+        let limiter = route53_limiter(50, Quota::DOCUMENTED);
         let a = RateLimited::new(Arc::new(zone()), limiter.clone(), Stats::new());
         let b = RateLimited::new(Arc::new(zone()), limiter, Stats::new());
         let start = Instant::now();

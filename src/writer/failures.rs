@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, warn};
 
 use crate::backoff::{Backoff, RetryClass, RetryPolicy};
-use crate::route53::rate::throttle_window;
+use crate::route53::rate::{throttle_window, Quota};
 use crate::route53::send::Rejection;
 use crate::route53::{group_name, is_conflict, Change, Meaning, Route53Error};
 use crate::stats::Stats;
@@ -37,6 +37,8 @@ pub(crate) struct Retry {
 pub(crate) struct Failures {
     /// Backoff between retries of a failed request; kept across a restart.
     backoff: Backoff,
+    /// The account's quota, which sizes a throttled retry's window to the fleet.
+    quota: Quota,
     /// No request before this (after a failure).
     pub(crate) retry_at: Option<Instant>,
     /// Names whose last change failed in a way that may have been applied: read before the next diff.
@@ -49,10 +51,11 @@ pub(crate) struct Failures {
 }
 
 impl Failures {
-    /// No failure yet; `seed` seeds the jitter of the backoff.
-    pub(crate) fn new(retry: RetryPolicy, seed: u64) -> Self {
+    /// No failure yet, in an account whose quota is `quota`; `seed` seeds the jitter of the backoff.
+    pub(crate) fn new(retry: RetryPolicy, seed: u64, quota: Quota) -> Self {
         Failures {
             backoff: Backoff::new(retry, seed),
+            quota,
             retry_at: None,
             uncertain: BTreeSet::new(),
             rejected: BTreeMap::new(),
@@ -91,7 +94,8 @@ impl Failures {
         fleet: usize,
         shutting_down: bool,
     ) -> Duration {
-        self.backoff.set_throttle_window(throttle_window(fleet));
+        self.backoff
+            .set_throttle_window(throttle_window(fleet, self.quota));
         let delay = self.backoff.next_delay_for(class);
         if shutting_down {
             delay.min(SHUTDOWN_MAX_RETRY_DELAY)
@@ -454,18 +458,18 @@ mod tests {
         assert_eq!(few, 15, "301 record sets over 20 names");
         assert!(
             few_wait <= Duration::from_millis(3_000),
-            "15 / 5 per second: {few_wait:?}"
+            "15 / 9 per second, at least 2 s: {few_wait:?}"
         );
         let (fleet, fleet_wait) = longest_throttled_wait(Some(2_002));
         assert_eq!(fleet, 100, "2,002 record sets over 20 names");
         assert!(
-            fleet_wait > Duration::from_secs(5) && fleet_wait <= Duration::from_secs(20),
-            "spread over up to 100 / 5 per second: {fleet_wait:?}"
+            fleet_wait > Duration::from_secs(5) && fleet_wait <= Duration::from_millis(11_112),
+            "spread over up to 100 / 9 per second: {fleet_wait:?}"
         );
     }
 
     fn failures() -> Failures {
-        Failures::new(RetryPolicy::default(), 1)
+        Failures::new(RetryPolicy::default(), 1, Quota::DOCUMENTED)
     }
 
     fn create(name: &str) -> Change {

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crate::route53::rate::{Quota, StartSpread};
 use crate::route53::Change;
 
 /// Coalesces and paces changes: at most one debounced change request per `max_delay` while changes keep
@@ -164,47 +165,57 @@ impl FlushPacing {
     }
 }
 
-/// The share of the account's Route53 rate that the fleet's listings of the zone may use together, when an
-/// instance without a ledger looks for its stale record sets (see `reconcile`).
-pub const FLEET_SCAN_REQUESTS_PER_SECOND: f64 = 2.0;
+/// The share of the account's refill that the fleet's listings of the zone may use together, when an
+/// instance without a ledger looks for its stale record sets (see `reconcile`): a fifth (2 per second of
+/// Route53's documented 10).
+pub const FLEET_SCAN_SHARE: f64 = 0.2;
 
 /// The time over which an instance without a ledger spreads its listing of a zone of `pages` pages, when
-/// `owners` instances may list it too: long enough for all their listings to take
-/// [`FLEET_SCAN_REQUESTS_PER_SECOND`] at most (each instance draws its moment in it).
-pub fn scan_spread(owners: usize, pages: usize) -> Duration {
-    Duration::from_secs_f64((owners.max(1) * pages) as f64 / FLEET_SCAN_REQUESTS_PER_SECOND)
+/// `owners` instances may list it too: long enough for all their listings to take [`FLEET_SCAN_SHARE`] of
+/// `quota`'s refill at most (each instance draws its moment in it).
+pub fn scan_spread(owners: usize, pages: usize, quota: Quota) -> Duration {
+    let rate = quota.per_second * FLEET_SCAN_SHARE;
+    Duration::from_secs_f64((owners.max(1) * pages) as f64 / rate)
 }
 
-/// How long a start waits before its first Route53 request (`route53.startup_spread`): `draw` (in
-/// `[0, 1)`) of `spread`, so that instances starting together arrive spread evenly over it. Every instance's
-/// first request going at once is the one collision the adaptive rate cannot prevent: before its first
-/// answer, no instance can know its fleet.
-pub fn startup_delay(spread: Duration, draw: f64) -> Duration {
-    spread.mul_f64(draw.clamp(0.0, 1.0))
+/// How long a start waits before its first Route53 request (`route53.startup_spread`): with a window,
+/// `draw` (in `[0, 1)`) of it, so that instances starting together arrive spread evenly over it; `auto`
+/// goes at once (the limiter spreads the start if Route53 throttles it, `route53::rate::AdaptiveRate`).
+pub fn startup_delay(spread: StartSpread, draw: f64) -> Duration {
+    match spread {
+        StartSpread::Auto => Duration::ZERO,
+        StartSpread::Over(window) => window.mul_f64(draw.clamp(0.0, 1.0)),
+    }
 }
 
-/// The rate the whole fleet's verifications are sized for together. The budget is 0.5 requests per second
-/// (a tenth of the account's 5); sizing for 0.4 leaves room for random draws that bunch into a busy hour.
-pub const FLEET_VERIFY_REQUESTS_PER_SECOND: f64 = 0.4;
+/// The budget of the whole fleet's verifications together, as a share of the account's refill: a twentieth
+/// (0.5 requests per second of Route53's documented 10).
+pub const FLEET_VERIFY_SHARE: f64 = 0.05;
+
+/// The share of the budget the verifications are sized for: four fifths (0.4 requests per second of the
+/// documented quota), which leaves room for random draws that bunch into a busy hour.
+pub const FLEET_VERIFY_SIZED_FOR: f64 = 0.8;
 
 /// The jitter added to the verification interval: up to this fraction of it, on top (both bounds of the
 /// interval are floors, so jitter only lengthens it).
 pub const VERIFY_JITTER: f64 = 0.25;
 
 /// How long to wait before the next verification (README, "Configuration": `route53.verify_interval`): at least `floor`
-/// (`route53.verify_interval`) and at least `owners_seen * calls_per_verification /
-/// FLEET_VERIFY_REQUESTS_PER_SECOND` seconds, so that if every owner in the zone verifies as this one does
-/// the fleet stays within its budget of 0.5 requests per second;
+/// (`route53.verify_interval`) and at least `owners_seen * calls_per_verification` requests at
+/// [`FLEET_VERIFY_SIZED_FOR`] of the budget ([`FLEET_VERIFY_SHARE`] of `quota`'s refill), so that if every
+/// owner in the zone verifies as this one does the fleet stays within its budget;
 /// then lengthened by `jitter` (a draw in `[0, 1)`) times [`VERIFY_JITTER`], so that instances started
 /// together spread out.
 pub fn verification_interval(
     floor: Duration,
     owners_seen: usize,
     calls_per_verification: usize,
+    quota: Quota,
     jitter: f64,
 ) -> Duration {
     let fleet_calls = owners_seen.max(1) as f64 * calls_per_verification as f64;
-    let spread = Duration::from_secs_f64(fleet_calls / FLEET_VERIFY_REQUESTS_PER_SECOND);
+    let rate = quota.per_second * FLEET_VERIFY_SHARE * FLEET_VERIFY_SIZED_FOR;
+    let spread = Duration::from_secs_f64(fleet_calls / rate);
     let base = floor.max(spread);
     base.mul_f64(1.0 + jitter.clamp(0.0, 1.0) * VERIFY_JITTER)
 }
@@ -352,7 +363,7 @@ mod tests {
         let cases = [(1, 1, 0.5), (0, 1, 0.5), (100, 7, 350.0), (300, 20, 3000.0)];
         for (owners, pages, want) in cases {
             assert_eq!(
-                scan_spread(owners, pages).as_secs_f64(),
+                scan_spread(owners, pages, Quota::DOCUMENTED).as_secs_f64(),
                 want,
                 "{owners} × {pages}"
             );
@@ -361,7 +372,8 @@ mod tests {
 
     #[test]
     fn a_start_waits_its_draw_of_the_spread() {
-        // (spread in s, draw, the wait in ms): the draw's share, a draw out of [0, 1] clamped.
+        // (spread in s, draw, the wait in ms): the draw's share, a draw out of [0, 1] clamped; `auto` at once.
+        assert_eq!(startup_delay(StartSpread::Auto, 0.9), Duration::ZERO);
         let cases = [
             (0, 0.7, 0),
             (70, 0.0, 0),
@@ -372,7 +384,7 @@ mod tests {
         ];
         for (spread, draw, want) in cases {
             assert_eq!(
-                startup_delay(Duration::from_secs(spread), draw),
+                startup_delay(StartSpread::Over(Duration::from_secs(spread)), draw),
                 ms(want),
                 "spread {spread} s, draw {draw}"
             );
@@ -394,7 +406,7 @@ mod tests {
             (100, 10, -1.0, 2500),
         ];
         for (owners, calls, jitter, want) in cases {
-            let got = verification_interval(floor, owners, calls, jitter);
+            let got = verification_interval(floor, owners, calls, Quota::DOCUMENTED, jitter);
             assert_eq!(
                 got.as_secs(),
                 want,

@@ -142,8 +142,8 @@ impl Reconciler {
         Reconciler {
             zone,
             pacing: FlushPacing::new(settings.debounce, settings.max_delay),
-            failures: Failures::new(settings.retry, seed),
-            verification: Verification::new(settings.retry, seed.wrapping_add(1)),
+            failures: Failures::new(settings.retry, seed, settings.quota),
+            verification: Verification::new(settings.retry, seed.wrapping_add(1), settings.quota),
             settings,
             stats,
             ip: None,
@@ -464,6 +464,7 @@ impl Reconciler {
                 zone_name: &spec.zone_name,
                 desired: self.desired_by_fqdn(spec).into_keys().collect(),
                 routing: spec.routing,
+                quota: self.settings.quota,
                 once: self.settings.once,
                 shutting_down: self.shutting_down,
                 withdrawing: self.shutting_down

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::backoff::RetryPolicy;
 use crate::config::Settings;
 use crate::route53::batch::BatchLimits;
+use crate::route53::rate::Quota;
 use crate::route53::Routing;
 
 /// What the writer needs to know from the configuration.
@@ -24,6 +25,8 @@ pub struct WriterSettings {
     pub max_delay: Duration,
     /// Route53 requests per second, at most (reads, changes and retries alike).
     pub max_requests_per_second: u32,
+    /// The account's Route53 request quota, shared by the fleet.
+    pub quota: Quota,
     /// The shortest interval between two verifications.
     pub verify_interval: Duration,
     /// Keep this instance's ledger ([`crate::writer::ledger`]); without it, every start lists the zone.
@@ -51,6 +54,7 @@ impl From<&Settings> for WriterSettings {
             debounce: r53.debounce,
             max_delay: r53.max_delay,
             max_requests_per_second: r53.max_requests_per_second,
+            quota: r53.quota(),
             verify_interval: r53.verify_interval,
             ledger: r53.ledger,
             dry_run: false,

@@ -10,6 +10,7 @@ use rand::rngs::SmallRng;
 use rand::Rng;
 use tracing::info;
 
+use crate::route53::rate::Quota;
 use crate::route53::read::{listing_is_cheaper, ZONE_PAGE};
 use crate::route53::{RecordSet, Routing};
 use crate::writer::action::{Action, ReadPurpose};
@@ -47,6 +48,8 @@ pub(crate) struct Facts<'a> {
     pub desired: BTreeSet<String>,
     /// The routing configured.
     pub routing: Routing,
+    /// The account's request quota.
+    pub quota: Quota,
     /// `--once`: a listing is not put off.
     pub once: bool,
     /// The writer is shutting down.
@@ -158,7 +161,7 @@ impl StartUp {
     /// they write. Multivalue has published what runs already, and a listing costs one request per 300
     /// record sets for every instance without a ledger (every new instance of a scale-out, every instance
     /// after an upgrade): it waits a random share of the time the fleet's listings take at
-    /// [`crate::writer::pacing::FLEET_SCAN_REQUESTS_PER_SECOND`] ([`scan_spread`]) for a fleet of `fleet`,
+    /// [`crate::writer::pacing::FLEET_SCAN_SHARE`] of the quota ([`scan_spread`]) for a fleet of `fleet`,
     /// and changes go out meanwhile. `--once` and a withdrawal of everything at shutdown list at once; a
     /// shutdown that keeps the records does not list.
     pub(crate) fn scan(
@@ -179,7 +182,7 @@ impl StartUp {
                 Some(at) => at,
                 None => {
                     let pages = facts.zone_size / ZONE_PAGE + 1;
-                    let spread = scan_spread(fleet, pages);
+                    let spread = scan_spread(fleet, pages, facts.quota);
                     let at = now + spread.mul_f64(rng.random::<f64>());
                     info!(
                         ledger,
@@ -487,6 +490,7 @@ mod tests {
             zone_name: ZONE,
             desired: BTreeSet::from([fqdn("web")]),
             routing: Routing::Multivalue,
+            quota: Quota::DOCUMENTED,
             once: false,
             shutting_down: false,
             withdrawing: false,

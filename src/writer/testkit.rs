@@ -17,6 +17,8 @@ pub(crate) use crate::backoff::RetryPolicy;
 #[allow(unused_imports)]
 pub(crate) use crate::route53::batch::BatchLimits;
 #[allow(unused_imports)]
+pub(crate) use crate::route53::rate::Quota;
+#[allow(unused_imports)]
 pub(crate) use crate::route53::send::{FlushOutcome, Rejection};
 #[allow(unused_imports)]
 pub(crate) use crate::route53::{
@@ -50,6 +52,7 @@ pub(crate) fn settings(routing: Routing) -> WriterSettings {
         debounce: ms(200),
         max_delay: ms(1000),
         max_requests_per_second: 5,
+        quota: Quota::DOCUMENTED,
         verify_interval: Duration::from_secs(900),
         ledger: false,
         dry_run: false,

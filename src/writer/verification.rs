@@ -11,7 +11,7 @@ use rand::Rng;
 use tracing::{debug, warn};
 
 use crate::backoff::{Backoff, RetryPolicy};
-use crate::route53::rate::throttle_window;
+use crate::route53::rate::{throttle_window, Quota};
 use crate::route53::{RecordSet, Route53Error};
 use crate::stats::Stats;
 use crate::writer::action::{Action, ReadPurpose};
@@ -49,12 +49,15 @@ pub(crate) struct Verification {
     /// Names that were uncertain, read once more by the next verification even when no longer desired: a
     /// request Route53 applies late may land after the first re-read. Kept across a restart.
     recheck: BTreeSet<String>,
+    /// The account's quota, which sizes the fleet's budget for verifications.
+    quota: Quota,
 }
 
 impl Verification {
-    /// Nothing armed; `seed` seeds the jitter of its backoff.
-    pub(crate) fn new(retry: RetryPolicy, seed: u64) -> Self {
+    /// Nothing armed, in an account whose quota is `quota`; `seed` seeds the jitter of its backoff.
+    pub(crate) fn new(retry: RetryPolicy, seed: u64, quota: Quota) -> Self {
         Verification {
+            quota,
             at: None,
             paused_until: None,
             remaining: BTreeSet::new(),
@@ -133,8 +136,13 @@ impl Verification {
         rng: &mut SmallRng,
     ) {
         self.paused_until = None;
-        let mut interval =
-            verification_interval(verify_interval, fleet, calls, rng.random::<f64>());
+        let mut interval = verification_interval(
+            verify_interval,
+            fleet,
+            calls,
+            self.quota,
+            rng.random::<f64>(),
+        );
         if !self.verified {
             // The first after a start comes `verify_interval` plus a uniformly random share of the whole
             // interval later: a fleet that restarted together would otherwise verify together, within the
@@ -240,7 +248,8 @@ impl Verification {
         stats: &Stats,
     ) {
         self.remaining.extend(names);
-        self.backoff.set_throttle_window(throttle_window(fleet));
+        self.backoff
+            .set_throttle_window(throttle_window(fleet, self.quota));
         let delay = self.backoff.next_delay_for(retry_class(e));
         stats.retries.inc();
         warn!(error = %e, retry_in = ?delay, "a verification read failed; trying it again");
@@ -524,7 +533,7 @@ mod tests {
     }
 
     fn verification() -> Verification {
-        Verification::new(RetryPolicy::default(), 1)
+        Verification::new(RetryPolicy::default(), 1, Quota::DOCUMENTED)
     }
 
     fn verify_step(list: &[&str]) -> Option<Action> {

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::route53::batch::BatchLimits;
+use route53_registrator::route53::rate::Quota;
 use route53_registrator::route53::Routing;
 use route53_registrator::writer::actor::WriterSettings;
 
@@ -56,6 +57,7 @@ pub fn fast_writer_settings(routing: Routing) -> WriterSettings {
         debounce: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
         max_requests_per_second: 1000,
+        quota: Quota::DOCUMENTED,
         verify_interval: Duration::from_secs(3600),
         ledger: false,
         once: false,
