@@ -1431,12 +1431,12 @@ async fn the_writer_tells_its_rate_limiter_the_size_of_its_fleet() {
     settle(&writer).await;
     assert_eq!(s.owned_names(&IP.to_string()), vec!["web".to_string()]);
     // A throttle now: with about 41 owners in the zone (the 40 others, this one, and the zone's own record
-    // sets counted by its size), the rate falls to 3 × 5 / owners per second, not to half of the 1,000 the
-    // tests allow.
+    // sets counted by its size), the rate falls to 3 × 9 (the fleet's nine tenths of the documented 10 per
+    // second) / owners per second, not to half of the 1,000 the tests allow.
     limiter.answered::<()>(&Err(Route53Error::Throttling("Rate exceeded".into())));
     let rate = limiter.rate();
     assert!(
-        (15.0 / 45.0..=15.0 / 40.0).contains(&rate),
+        (27.0 / 45.0..=27.0 / 40.0).contains(&rate),
         "{rate} requests per second"
     );
 }
