@@ -640,14 +640,19 @@ mod tests {
         assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
         rate.throttled(t0 + ms(60_000), 0.5);
         assert_eq!(reserve_all(&mut rate, t0, 60_010, 1, 0.5), [60_500]);
-        // The calm lasts the spread and as long again (140 s): then the configured rate again, and a
-        // throttle cuts to the fleet's share.
-        rate.accepted(t0 + ms(139_999));
+        // The calm lasts the spread and as long again (140 s); the fleet's share is 3 × 9 / 180.
+        assert_calm_ends(&mut rate, t0, 140_000, 0.15);
+    }
+
+    /// The calm ends at `end` ms after `t0`: a request accepted 1 ms before it leaves the rate at the
+    /// spread's, one accepted at its end raises it by half again, and a throttle then cuts it to `share`.
+    fn assert_calm_ends(rate: &mut AdaptiveRate, t0: Instant, end: u64, share: f64) {
+        rate.accepted(t0 + ms(end - 1));
         assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
-        rate.accepted(t0 + ms(140_000));
-        assert_eq!(rate.rate(), 1.5);
-        rate.throttled(t0 + ms(150_000), 0.5);
-        assert!((rate.rate() - 0.15).abs() < 1e-9, "{}", rate.rate());
+        rate.accepted(t0 + ms(end));
+        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND * ACCEPTED_INCREASE);
+        rate.throttled(t0 + ms(end + 1_000), 0.5);
+        assert!((rate.rate() - share).abs() < 1e-9, "{}", rate.rate());
     }
 
     #[test]
@@ -731,13 +736,8 @@ mod tests {
         rate.throttled(t0 + ms(23_000), 0.5);
         assert_eq!(reserve_all(&mut rate, t0, 23_010, 1, 0.5), [23_500]);
         assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
-        // The calm lasts twice the window (55.6 s); then a throttle cuts to the fleet's share.
-        rate.accepted(t0 + ms(55_000));
-        assert_eq!(rate.rate(), SPREAD_REQUESTS_PER_SECOND);
-        rate.accepted(t0 + ms(56_000));
-        assert_eq!(rate.rate(), 1.5);
-        rate.throttled(t0 + ms(57_000), 0.5);
-        assert!((rate.rate() - 0.27).abs() < 1e-9, "{}", rate.rate());
+        // The calm lasts twice the window (55.6 s); the fleet's share is 3 × 9 / 100.
+        assert_calm_ends(&mut rate, t0, 55_556, 0.27);
     }
 
     #[test]

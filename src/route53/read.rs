@@ -7,7 +7,8 @@ use std::time::Duration;
 use tracing::{error, info, warn};
 
 use super::{
-    marker_name, HostedZone, Meaning, RecordPosition, RecordSet, Route53Api, Route53Error,
+    marker_name, HostedZone, Meaning, RecordPage, RecordPosition, RecordSet, Route53Api,
+    Route53Error,
 };
 use crate::backoff::{Backoff, RetryClass, RetryPolicy};
 use crate::route53::rate::START_THROTTLE_WINDOW;
@@ -15,6 +16,32 @@ use crate::route53::rate::START_THROTTLE_WINDOW;
 /// Record sets per page when reading one name: Route53 allows at most 100 weighted or multivalue record
 /// sets of one name and type, so one page holds every A record set of a name.
 pub const PAGE_PER_NAME: i32 = 100;
+
+/// Throttles in a row on one page of a read that the read retries in place before it fails. Each retry
+/// passes the rate limiter, which slows the instance at every throttle (`route53::limited`), so the retries
+/// are paced as any request is. A read that failed at its first throttle would start over at its first page
+/// when the writer tries again: a listing of a zone of 20 pages, in an account busy enough to throttle a
+/// third of the requests, then rarely reached its last page, and its attempts cost more than the listing.
+pub const PAGE_THROTTLES_RETRIED: u32 = 10;
+
+/// One page of the zone from `start`, asked again while Route53 throttles it, up to
+/// [`PAGE_THROTTLES_RETRIED`] times in a row; any other failure is returned at once.
+async fn page_from(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    start: Option<&RecordPosition>,
+    max_items: Option<i32>,
+) -> Result<RecordPage, Route53Error> {
+    let mut throttles = 0;
+    loop {
+        match api.list_record_sets(zone_id, start, max_items).await {
+            Err(e) if e.meaning() == Meaning::Throttled && throttles < PAGE_THROTTLES_RETRIED => {
+                throttles += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
 
 /// Every record set of the zone, following `NextRecordName`/`Type`/`Identifier` until the last page.
 ///
@@ -28,7 +55,7 @@ pub async fn read_all(api: &dyn Route53Api, zone_id: &str) -> Result<Vec<RecordS
     let mut positions: HashSet<RecordPosition> = HashSet::new();
     let mut start: Option<RecordPosition> = None;
     loop {
-        let page = api.list_record_sets(zone_id, start.as_ref(), None).await?;
+        let page = page_from(api, zone_id, start.as_ref(), None).await?;
         for rs in page.record_sets {
             if seen.insert((rs.name.clone(), rs.rtype.clone(), rs.set_identifier.clone())) {
                 out.push(rs);
@@ -69,9 +96,7 @@ pub async fn read_names(
             identifier: None,
         };
         loop {
-            let page = api
-                .list_record_sets(zone_id, Some(&start), Some(PAGE_PER_NAME))
-                .await?;
+            let page = page_from(api, zone_id, Some(&start), Some(PAGE_PER_NAME)).await?;
             let mut past = false;
             for rs in page.record_sets {
                 if markers && marker_found.is_none() && is_marker(&rs) {
@@ -128,7 +153,7 @@ pub async fn count_under(
         identifier: None,
     };
     loop {
-        let page = api.list_record_sets(zone_id, Some(&start), None).await?;
+        let page = page_from(api, zone_id, Some(&start), None).await?;
         let mut past = false;
         for rs in &page.record_sets {
             if rs.name.ends_with(&descendant) {
@@ -157,7 +182,7 @@ pub async fn read_record(
         rtype: Some(rtype.to_string()),
         identifier: None,
     };
-    let page = api.list_record_sets(zone_id, Some(&start), Some(1)).await?;
+    let page = page_from(api, zone_id, Some(&start), Some(1)).await?;
     Ok(page
         .record_sets
         .into_iter()
@@ -252,8 +277,7 @@ pub async fn resolve_zone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::route53::RecordPage;
-    use crate::testing::Double;
+    use crate::testing::{fail, pass, Double};
 
     fn rs(name: &str, id: Option<&str>) -> RecordSet {
         let set = RecordSet::a(format!("{name}.zone."), "10.0.0.1");
@@ -322,6 +346,56 @@ mod tests {
         let all = read_all(&api, "Z").await.unwrap();
         assert_eq!(all.len(), 250);
         assert_eq!(api.lists(), 3);
+    }
+
+    /// `paged(many(250), 100, false)` whose lists numbered in `failing` (from 1) answer `error` first.
+    fn failing_lists(
+        failing: impl Fn(usize) -> bool + Send + Sync + 'static,
+        error: Route53Error,
+    ) -> Double {
+        paged(many(250), 100, false).before_list(move |n| {
+            if failing(n) {
+                fail(error.clone())
+            } else {
+                pass()
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn a_throttled_page_is_asked_again_where_the_read_was() {
+        let throttle = Route53Error::Throttling("Rate exceeded".into());
+        let api = failing_lists(|n| n == 2 || n == 3, throttle);
+        let all = read_all(&api, "Z").await.unwrap();
+        assert_eq!(all.len(), 250);
+        assert_eq!(api.lists(), 5, "three pages and two throttles");
+        let starts = api.list_starts();
+        assert!(starts[0].is_none());
+        assert!(
+            starts[1].is_some() && starts[1] == starts[2] && starts[2] == starts[3],
+            "the second page, asked three times: {starts:?}"
+        );
+        assert_ne!(starts[3], starts[4], "then the third");
+    }
+
+    #[tokio::test]
+    async fn a_page_throttled_too_often_or_failing_otherwise_fails_the_read() {
+        let throttle = Route53Error::Throttling("Rate exceeded".into());
+        let api = failing_lists(|n| n >= 2, throttle.clone());
+        assert_eq!(read_all(&api, "Z").await, Err(throttle));
+        assert_eq!(api.lists(), 2 + PAGE_THROTTLES_RETRIED as usize);
+
+        let down = Route53Error::Server {
+            status: 503,
+            message: String::new(),
+        };
+        let api = failing_lists(|n| n == 2, down.clone());
+        assert_eq!(
+            read_all(&api, "Z").await,
+            Err(down),
+            "the writer's backoff retries it"
+        );
+        assert_eq!(api.lists(), 2);
     }
 
     #[tokio::test]
