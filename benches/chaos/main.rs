@@ -61,6 +61,9 @@ const STORM: Duration = Duration::from_secs(20);
 fn quiet_deadline() -> Duration {
     start_window(UNCOUNTED_STARTING_LIMIT, Quota::DOCUMENTED) + Duration::from_secs(60)
 }
+/// A daemon's last lines printed when a run fails, and written to the failure's file.
+const PRINTED_TAIL_LINES: usize = 12;
+const FILE_TAIL_LINES: usize = 400;
 /// The soak's length by default: 30 minutes.
 const DEFAULT_SECONDS: u64 = 1800;
 /// The health check of containers that have one: passes while `/health` holds `up`.
@@ -569,9 +572,9 @@ impl Soak {
         }
     }
 
-    /// What the model holds of each container beside what the engine says, and each daemon's last lines:
-    /// for a failure.
-    fn tails(&self) -> String {
+    /// What the model holds of each container beside what the engine says, and each daemon's last `lines`
+    /// lines: for a failure.
+    fn tails(&self, lines: usize) -> String {
         let mut out = String::from("\n--- containers (model | engine):\n");
         for c in &self.containers {
             let engine = c
@@ -587,7 +590,7 @@ impl Soak {
         for (i, daemon) in self.daemons.iter().enumerate() {
             if let Some(process) = &daemon.process {
                 let output = process.output();
-                let tail: Vec<&str> = output.lines().rev().take(60).collect();
+                let tail: Vec<&str> = output.lines().rev().take(lines).collect();
                 out.push_str(&format!("\n--- daemon {i} ({}), last lines:\n", daemon.ip));
                 for line in tail.into_iter().rev() {
                     out.push_str(line);
@@ -622,7 +625,7 @@ fn main() {
 
     let mut master = StdRng::seed_from_u64(seed);
     let mut total = Figures::default();
-    let mut failed = false;
+    let mut failure: Option<String> = None;
     for routing in [Routing::Multivalue, Routing::Weighted, Routing::Simple] {
         let started = Instant::now();
         let mut soak = Soak::new(routing, StdRng::seed_from_u64(master.random()));
@@ -644,21 +647,40 @@ fn main() {
             });
         }
         if let Err(found) = &outcome {
-            failed = true;
-            println!(
-                "\nFAILED: {routing:?}, round {round}: the zone did not come right within {} s (seed {seed}):\n{found:#?}{}",
+            // Printed last, after the figures, with short tails: CI keeps the end of a long output. The
+            // daemons' longer tails go to a file.
+            let kept = write_tails(seed, &soak.tails(FILE_TAIL_LINES));
+            failure = Some(format!(
+                "\nFAILED: {routing:?}, round {round}: the zone did not come right within {} s (seed {seed}):\n{found:#?}{}{kept}",
                 quiet_deadline().as_secs(),
-                soak.tails()
-            );
+                soak.tails(PRINTED_TAIL_LINES),
+            ));
         }
         soak.figures.print(&format!("{routing:?} ({round} rounds)"));
         total.add(&soak.figures);
-        if failed {
+        if failure.is_some() {
             break;
         }
     }
     total.print(&format!("all routings (seed {seed})"));
-    if failed {
+    if let Some(failure) = failure {
+        println!("{failure}");
         std::process::exit(1);
+    }
+}
+
+/// Writes a failed run's tails under Cargo's target tmp dir; returns a line that says where, or why not.
+fn write_tails(seed: u64, tails: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaos");
+    let path = dir.join(format!("failure-{seed}.log"));
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, tails)) {
+        Ok(()) => format!(
+            "\n(the daemons' last {FILE_TAIL_LINES} lines each: {})",
+            path.display()
+        ),
+        Err(e) => format!(
+            "\n(the daemons' longer tails could not be written to {}: {e})",
+            path.display()
+        ),
     }
 }
