@@ -67,6 +67,24 @@ deb_installed() {
 }
 
 DOCKERD_PID=""
+# Whether the engine answers `docker info` in time. An engine can wedge (seen with 20.10 after a mass stop of
+# containers): it still answers `_ping` but never `info`, and every test would then wait for it.
+docker_answers() {
+    timeout 20 docker info >/dev/null 2>&1
+}
+
+# Stops an engine that runs but does not answer, so that a fresh one can take its socket.
+stop_wedged_dockerd() {
+    local pid
+    pid="$(pgrep -xo dockerd || true)"
+    [ -n "$pid" ] || return 0
+    note "dockerd (pid $pid) runs but does not answer: stopping it"
+    kill "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 20))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 1; done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
 start_dockerd() {
     # setsid: the engine outlives this script (and later runs reuse it).
     setsid nohup dockerd "$@" >"$DOCKERD_LOG" 2>&1 </dev/null &
@@ -75,24 +93,25 @@ start_dockerd() {
 
 ensure_docker() {
     step "Docker engine"
-    if docker info >/dev/null 2>&1; then
+    if docker_answers; then
         note "answers: server $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
         return
     fi
     if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
         apt_install docker.io
         # The package may start an engine itself where an init system runs.
-        if docker info >/dev/null 2>&1; then
+        if docker_answers; then
             note "answers after install"
             return
         fi
     fi
+    stop_wedged_dockerd
     mkdir -p "$STATE_DIR"
     note "no engine answers: starting dockerd in the background (log: $DOCKERD_LOG)"
     local flags=(--storage-driver=vfs --iptables=false --bridge=none)
     start_dockerd "${flags[@]}"
     local deadline=$((SECONDS + DOCKER_WAIT_SECONDS))
-    until docker info >/dev/null 2>&1; do
+    until docker_answers; do
         if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
             # dockerd refuses a flag that /etc/docker/daemon.json also sets; that file then configures it.
             if [ "${#flags[@]}" -gt 0 ] && grep -q "specified both as a flag and in the configuration file" "$DOCKERD_LOG"; then
