@@ -24,7 +24,7 @@ use route53_registrator::route53::batch::BatchLimits;
 use route53_registrator::route53::is_conflict;
 use route53_registrator::route53::limited::{route53_limiter, RateLimited};
 use route53_registrator::route53::rate::Quota;
-use route53_registrator::route53::read::{count_under, resolve_zone};
+use route53_registrator::route53::read::{count_under, read_all, resolve_zone};
 use route53_registrator::route53::sdk::SdkRoute53;
 use route53_registrator::route53::{
     Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
@@ -1118,6 +1118,42 @@ async fn the_sdk_client_from_the_environment_resolves_the_zone() {
         gets, 5,
         "one, one, and two failures then one: no SDK retries of its own"
     );
+}
+
+/// Route53 lists a name with characters outside `a-z 0-9 - _` escaped (`caf\303\251`), and takes such
+/// characters in a StartRecordName only escaped: a page that ends before such a name gives it as the next
+/// page's start, and the listing must send it back as given, or fail there every time.
+#[actix_rt::test]
+async fn a_listing_goes_on_past_a_page_that_ends_before_an_escaped_name() {
+    let s = Setup::new();
+    let server = spawn_server(s.emu.clone(), 0).unwrap();
+    let api = sdk_client(&server.endpoint(), Duration::from_secs(5));
+    // The apex's SOA and NS, then these in order fill the first page of 300.
+    let apex = s.emu.record_sets(&s.zone.id).len();
+    for k in 0..300 - apex {
+        s.put(s.plain(&format!("a{k:03}"), "10.2.0.1"));
+    }
+    let escaped = format!("caf\\303\\251.{}", s.zone.name);
+    s.put(RecordSet::a(escaped.clone(), "10.2.0.2"));
+    s.put(s.plain("web", "10.2.0.3"));
+    let first = s
+        .emu
+        .list_record_sets(&s.zone.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        first.next.map(|next| next.name),
+        Some(escaped.clone()),
+        "the first page ends before the escaped name"
+    );
+    s.emu.clear_requests();
+
+    let all = read_all(&api, &s.zone.id)
+        .await
+        .expect("every page is read");
+    assert_eq!(all.len(), 302, "both pages, every record set once");
+    assert!(all.iter().any(|rs| rs.name == s.fqdn("web")));
+    assert_eq!(s.lists(), 2);
 }
 
 /// Which call of the API panics, once.

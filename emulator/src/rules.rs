@@ -14,6 +14,7 @@
 //! | names inside the zone, labels of at most 63 characters | `RRSet with DNS name … is not permitted in zone …` / `DomainLabelTooLong` |
 //! | A values are IPv4 addresses, TXT values are quoted | `ARRDATAIllegalIPv4Address` / `InvalidCharacterString` |
 //! | names compare case-insensitively | stored lower-case with the trailing dot |
+//! | a byte other than `a-z 0-9 - _` in a label | listed as an escape (`*` → `\052`); a space, control or non-ASCII character given unescaped, in a change or a StartRecordName, is `InvalidInput` |
 //!
 //! The wording is Route53's where it could be found in public reports of real answers; the multivalue limit and the
 //! weighted-versus-other conflict messages are modelled on their siblings.
@@ -36,13 +37,76 @@ pub const MAX_NAME_LEN: usize = 255;
 /// ListResourceRecordSets' page size when `maxitems` is absent, and its ceiling.
 pub const MAX_PAGE_ITEMS: usize = 300;
 
-/// Lower-cases a DNS name and gives it its trailing dot: `Web.Service.Discovery` → `web.service.discovery.`
+/// Route53's form of a name, as it stores and lists it: lower-cased, with its trailing dot, and every byte of a
+/// label other than `a-z`, `0-9`, `-` and `_` written as `\` and three octal digits (`*.Web.Example.com` →
+/// `\052.web.example.com.`; the Route53 Developer Guide, "DNS domain name format"). In `name`, `\` and three
+/// digits stand for that byte, and `\` before any other character for the character itself, so a name given
+/// either way is one name. A character Route53 takes only escaped ([`unescaped_character`]) is kept as its
+/// bytes here; the request that sends it is refused before.
 pub fn normalize_name(name: &str) -> String {
-    let mut name = name.trim().to_ascii_lowercase();
-    if !name.ends_with('.') {
-        name.push('.');
+    let mut out = String::with_capacity(name.len() + 1);
+    for label in labels(name.trim()) {
+        for byte in label {
+            match byte.to_ascii_lowercase() {
+                b @ (b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_') => out.push(char::from(b)),
+                b => out.push_str(&format!("\\{b:03o}")),
+            }
+        }
+        out.push('.');
     }
-    name
+    if out.is_empty() {
+        out.push('.');
+    }
+    out
+}
+
+/// The labels of `name` as bytes, escapes decoded; a trailing dot ends the last label.
+fn labels(name: &str) -> Vec<Vec<u8>> {
+    let bytes = name.as_bytes();
+    let mut labels = vec![Vec::new()];
+    let mut i = 0;
+    while i < bytes.len() {
+        let label = labels.last_mut().expect("one label at least");
+        match bytes[i] {
+            b'\\' => {
+                let digits = bytes
+                    .get(i + 1..i + 4)
+                    .filter(|d| d.iter().all(u8::is_ascii_digit));
+                match digits.and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok())
+                {
+                    Some(byte) => {
+                        label.push(byte);
+                        i += 4;
+                    }
+                    None => {
+                        label.extend(bytes.get(i + 1).copied());
+                        i += 2;
+                    }
+                }
+            }
+            b'.' => {
+                labels.push(Vec::new());
+                i += 1;
+            }
+            byte => {
+                label.push(byte);
+                i += 1;
+            }
+        }
+    }
+    if labels.last().is_some_and(Vec::is_empty) {
+        labels.pop();
+    }
+    labels
+}
+
+/// The first character of `name` that Route53 accepts only as an escape: a space, a control character, or
+/// anything outside ASCII ("If your domain name contains any of the following characters, you must specify the
+/// characters by using escape codes").
+pub fn unescaped_character(name: &str) -> Option<char> {
+    name.trim()
+        .chars()
+        .find(|c| !c.is_ascii() || c.is_ascii_control() || *c == ' ')
 }
 
 /// A name with its labels reversed, trailing dot kept, as Route53 sorts: `www.example.com.` → `com.example.www.`
@@ -207,6 +271,14 @@ impl ZoneRecords {
                     .into(),
             ));
         }
+        for change in changes {
+            let name = &change.record_set.name;
+            if let Some(c) = unescaped_character(name) {
+                return Err(BatchError::InvalidInput(format!(
+                    "Invalid request: the name {name:?} holds {c:?}, which must be given as an escape code"
+                )));
+            }
+        }
         let changes: Vec<Change> = changes.iter().map(normalize_change).collect();
         for change in &changes {
             check_input(change).map_err(BatchError::InvalidInput)?;
@@ -265,6 +337,12 @@ impl ZoneRecords {
             if position.name.trim().is_empty() {
                 return Err("A StartRecordName is required when a StartRecordType is given".into());
             }
+            if let Some(c) = unescaped_character(&position.name) {
+                return Err(format!(
+                    "Invalid StartRecordName {:?}: {c:?} must be given as an escape code",
+                    position.name
+                ));
+            }
             if position.identifier.is_some() && position.rtype.is_none() {
                 return Err(
                     "A StartRecordType is required when a StartRecordIdentifier is given".into(),
@@ -294,17 +372,19 @@ impl ZoneRecords {
                 self.apex
             ));
         }
-        if name.len() > MAX_NAME_LEN {
+        // Lengths count bytes, an escape being one; the stored form escapes every dot within a label.
+        let bytes = |label: &str| labels(label).first().map_or(0, Vec::len);
+        let bare = name.strip_suffix('.').unwrap_or(name);
+        if bare.split('.').map(|label| bytes(label) + 1).sum::<usize>() > MAX_NAME_LEN {
             return Err(format!(
                 "FATAL problem: DomainNameTooLong (Domain name is too long) encountered with '{name}'"
             ));
         }
-        let bare = name.strip_suffix('.').unwrap_or(name);
         for label in bare.split('.') {
             if label.is_empty() {
                 return Err(format!("FATAL problem: DomainLabelEmpty (Domain label is empty) encountered with '{name}'"));
             }
-            if label.len() > MAX_LABEL_LEN {
+            if bytes(label) > MAX_LABEL_LEN {
                 return Err(format!(
                     "FATAL problem: DomainLabelTooLong (Domain label is too long) encountered with '{label}'"
                 ));
@@ -597,6 +677,37 @@ mod tests {
             normalize_name("web.service.discovery."),
             "web.service.discovery."
         );
+    }
+
+    #[test]
+    fn a_name_is_kept_as_route53_lists_it_with_escapes_however_it_was_given() {
+        // (as given, as stored and listed)
+        let cases = [
+            ("*.Web.Example.com", "\\052.web.example.com."),
+            ("\\052.web.example.com.", "\\052.web.example.com."),
+            ("caf\\303\\251.example.com", "caf\\303\\251.example.com."),
+            ("a\\040b.example.com", "a\\040b.example.com."),
+            ("\\101pi.example.com", "api.example.com."),
+            ("a\\.b.example.com", "a\\056b.example.com."),
+            ("under_score-1.example.com", "under_score-1.example.com."),
+        ];
+        for (given, stored) in cases {
+            assert_eq!(normalize_name(given), stored, "{given}");
+            assert_eq!(
+                normalize_name(stored),
+                stored,
+                "{stored} is stored as it is"
+            );
+        }
+    }
+
+    #[test]
+    fn spaces_controls_and_non_ascii_must_come_escaped() {
+        assert_eq!(unescaped_character("café.example.com"), Some('é'));
+        assert_eq!(unescaped_character("a b.example.com"), Some(' '));
+        assert_eq!(unescaped_character("a\tb.example.com"), Some('\t'));
+        assert_eq!(unescaped_character("caf\\303\\251.example.com"), None);
+        assert_eq!(unescaped_character("*.example.com"), None);
     }
 
     #[test]

@@ -98,7 +98,8 @@ pub struct HostedZone {
 }
 
 /// Where a page of ListResourceRecordSets starts: `StartRecordName`, `StartRecordType`,
-/// `StartRecordIdentifier` (Route53's `NextRecordName`, `NextRecordType`, `NextRecordIdentifier`).
+/// `StartRecordIdentifier` (Route53's `NextRecordName`, `NextRecordType`, `NextRecordIdentifier`). A
+/// position Route53 gave holds its name as Route53 wrote it, escapes and all, to be sent back unchanged.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RecordPosition {
     pub name: String,

@@ -99,8 +99,10 @@ impl Route53Api for SdkRoute53 {
             .map_err(|e| classify(Operation::ListResourceRecordSets, failure(e)))?;
         let record_sets = out.resource_record_sets().iter().map(from_sdk).collect();
         let next = match (out.is_truncated(), out.next_record_name()) {
+            // The name exactly as Route53 gave it: decoded, an escaped name (`caf\303\251`) would go back
+            // as characters Route53 takes only escaped, and every listing would fail at that page.
             (true, Some(name)) => Some(RecordPosition {
-                name: decode_name(name),
+                name: name.to_string(),
                 rtype: out.next_record_type().map(|t| t.as_str().to_string()),
                 identifier: out.next_record_identifier().map(str::to_string),
             }),
