@@ -848,6 +848,60 @@ async fn more_than_a_thousand_names_go_out_in_batches_within_limits() {
     }
 }
 
+/// The ledger counts in the limits of the request it goes in (an UPSERT twice): 400 names, whose ledger
+/// alone is 802 of the 1,000 records, go out in two requests that Route53 accepts. 600 names are more than
+/// one ledger record can list: the ledger is deleted (a restart lists the zone) and every name is
+/// published; back at 100 names, the ledger is written again.
+#[actix_rt::test]
+async fn the_ledger_stays_within_a_requests_limits_or_is_not_kept() {
+    let s = Setup::new();
+    let writer = s.writer(WriterSettings {
+        ledger: true,
+        ..fast_writer_settings(Routing::Multivalue)
+    });
+    writer.do_send(HostIp(IP));
+    let ledger_fqdn = ledger_name(&IP.to_string(), &s.zone.name).unwrap();
+    let ledger = || {
+        s.emu
+            .record_sets(&s.zone.id)
+            .into_iter()
+            .find(|rs| is_ledger(rs, &ledger_fqdn))
+    };
+    let numbered =
+        |n: usize| -> BTreeSet<String> { (0..n).map(|i| format!("svc{i:04}")).collect() };
+
+    for n in [400, 600, 100] {
+        s.emu.clear_requests();
+        writer.do_send(DesiredRecords::addresses(numbered(n)));
+        let report = settle(&writer).await;
+        assert_eq!(report.rejected, 0, "{n} names: {report:?}");
+        assert_eq!(s.owned_names("10.0.0.1").len(), n);
+        for request in s.change_requests() {
+            assert_eq!(request.status, 200, "{n} names");
+            let records: usize = request
+                .changes
+                .iter()
+                .map(|c| {
+                    c.record_set.values.len()
+                        * if c.action == ChangeAction::Upsert {
+                            2
+                        } else {
+                            1
+                        }
+                })
+                .sum();
+            assert!(records <= 1000, "{n} names: a request of {records} records");
+        }
+        match ledger() {
+            Some(held) if n <= 499 => {
+                assert_eq!(held.values.len(), n + 1, "the marker and {n} names")
+            }
+            None if n > 499 => {}
+            held => panic!("{n} names, ledger {held:?}"),
+        }
+    }
+}
+
 #[actix_rt::test]
 async fn requests_are_spaced_by_the_rate_limit() {
     let s = Setup::new();

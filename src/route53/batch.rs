@@ -52,9 +52,19 @@ pub fn cost(change: &Change) -> (usize, usize) {
 /// batches. A group that alone exceeds the limits gets a batch of its own (Route53 will refuse it, and the
 /// sender isolates it).
 pub fn batches(changes: &[Change], limits: BatchLimits) -> Vec<Vec<Change>> {
+    batches_led_by(None, changes, limits)
+}
+
+/// [`batches`], with `lead` (a change that must be applied with or before every other, such as this
+/// instance's ledger) first in the first request, and counted in its limits.
+pub fn batches_led_by(
+    lead: Option<Change>,
+    changes: &[Change],
+    limits: BatchLimits,
+) -> Vec<Vec<Change>> {
     let mut out: Vec<Vec<Change>> = Vec::new();
-    let mut batch: Vec<Change> = Vec::new();
-    let (mut records, mut chars) = (0, 0);
+    let (mut records, mut chars) = lead.as_ref().map_or((0, 0), cost);
+    let mut batch: Vec<Change> = lead.into_iter().collect();
     for group in groups(changes) {
         let (group_records, group_chars) = group
             .iter()
@@ -146,6 +156,33 @@ mod tests {
         };
         let out = batches(&[up("a"), up("b")], limits);
         assert_eq!(out.len(), 2);
+    }
+
+    /// The lead (the ledger) goes first in the first request and counts against its limits: an UPSERT of
+    /// 401 values costs 802 of the 1,000 records, and 400 changes of one record each then need two requests.
+    #[test]
+    fn the_lead_goes_first_and_counts_in_the_first_request() {
+        let ledger = Change {
+            action: ChangeAction::Upsert,
+            record_set: RecordSet::marker("_owners.zone.").values(&["\"x\""; 401]),
+        };
+        let changes = numbered(400);
+        let out = batches_led_by(Some(ledger.clone()), &changes, BatchLimits::ROUTE53);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![199, 202]);
+        assert_eq!(out[0][0], ledger);
+        assert_eq!(
+            out.concat()[1..],
+            changes[..],
+            "nothing lost, nothing reordered"
+        );
+        for batch in &out {
+            let records: usize = batch.iter().map(|c| cost(c).0).sum();
+            assert!(records <= 1000, "{records} records in one request");
+        }
+        assert_eq!(
+            batches_led_by(None, &changes, BatchLimits::ROUTE53),
+            batches(&changes, BatchLimits::ROUTE53)
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! showed it or as changed by the changes it accepted since, the zone's size, this instance's ledger and
 //! its upkeep, and the gone owners being withdrawn. Forgotten at a restart, rebuilt by reading the zone again.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{debug, error, info, warn};
@@ -27,6 +28,8 @@ pub(crate) struct KnownZone {
     pub(crate) ledger: Option<Option<RecordSet>>,
     /// Route53 refused a change to the ledger for good: this process keeps none (kept across a restart).
     ledger_refused: bool,
+    /// The names were more than one ledger can list, logged (until they fit again).
+    overflow_logged: Cell<bool>,
     /// Owners the clean-up found gone, whose record sets are being withdrawn.
     pub(crate) collecting: BTreeSet<String>,
     /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
@@ -138,10 +141,27 @@ impl KnownZone {
                 .map(|(name, _)| name.clone()),
         );
         wanted.extend(maybe_ours.cloned());
-        if !changes.is_empty() && batch::batches(changes, limits).len() > 1 {
+        let zone = &spec.zone_name;
+        let change = ledger_change(name, zone, held.as_ref(), &wanted, limits);
+        // Adding names only makes the ledger larger, so the flush stays more than one request.
+        let change = if batch::batches_led_by(change.clone(), changes, limits).len() > 1 {
             wanted.extend(before);
+            ledger_change(name, zone, held.as_ref(), &wanted, limits)
+        } else {
+            change
+        };
+        let fits = ledger::fits(zone, &wanted, limits);
+        if !fits && !self.overflow_logged.replace(true) {
+            error!(
+                names = wanted.len(),
+                "this instance's names are more than one ledger record can list (at most 499 at Route53's \
+                 limits, fewer when long): keeping no ledger while they are, so a restart lists the zone"
+            );
         }
-        ledger_change(name, &spec.zone_name, held.as_ref(), &wanted)
+        if fits {
+            self.overflow_logged.set(false);
+        }
+        change
     }
 
     /// The withdrawals of the gone owners' record sets, except under the names of `own` (the changes this

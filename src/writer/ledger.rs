@@ -20,10 +20,13 @@
 //! names are added by the first flush after the read.
 //!
 //! An owner id that cannot stand as DNS labels (anything but letters, digits, `-` and `_`, dot-separated)
-//! has no ledger; its instance reads the whole zone at start-up instead.
+//! has no ledger; its instance reads the whole zone at start-up instead. So does an instance whose names are
+//! more than one record can list within a request's limits (about 500, [`fits`]): its ledger is deleted
+//! in the flush that goes past them, and written again once they fit.
 
 use std::collections::BTreeSet;
 
+use crate::route53::batch::{self, BatchLimits};
 use crate::route53::{Change, ChangeAction, RecordSet, MARKER_VALUE};
 use crate::writer::record::{fqdn, is_service_name};
 
@@ -90,22 +93,37 @@ pub fn is_ledger(rs: &RecordSet, name: &str) -> bool {
     rs.name == name && rs.rtype == LEDGER_TYPE && rs.values.iter().any(|v| v == MARKER_VALUE)
 }
 
+/// Whether a ledger listing `wanted` can be written in one request within `limits`. It is written as an
+/// UPSERT, which Route53 counts twice: at its 1,000 records, at most 499 names besides the marker, and
+/// fewer when they are long (32,000 characters of values).
+pub fn fits(zone_name: &str, wanted: &BTreeSet<String>, limits: BatchLimits) -> bool {
+    let (records, chars) = batch::cost(&Change {
+        action: ChangeAction::Upsert,
+        record_set: ledger_record("", zone_name, wanted),
+    });
+    records <= limits.max_records && chars <= limits.max_value_chars
+}
+
 /// The change that makes the ledger `name` list exactly `wanted`, given the ledger Route53 `held`: none
 /// when it already does; an UPSERT when something is to be listed (only this owner writes its ledger, so
-/// there is nothing to compare-and-swap); a DELETE of the record as held when nothing is.
+/// there is nothing to compare-and-swap); a DELETE of the record as held when nothing is, or when `wanted`
+/// is more than one ledger can hold ([`fits`]): no ledger at all is then the truth a restart can rely on
+/// (it lists the zone), where a ledger missing names would hide record sets.
 pub fn ledger_change(
     name: &str,
     zone_name: &str,
     held: Option<&RecordSet>,
     wanted: &BTreeSet<String>,
+    limits: BatchLimits,
 ) -> Option<Change> {
+    let keep = !wanted.is_empty() && fits(zone_name, wanted, limits);
     match held {
-        Some(held) if listed_names(held, zone_name) == *wanted => None,
-        Some(held) if wanted.is_empty() => Some(Change {
+        Some(held) if keep && listed_names(held, zone_name) == *wanted => None,
+        Some(held) if !keep => Some(Change {
             action: ChangeAction::Delete,
             record_set: held.clone(),
         }),
-        None if wanted.is_empty() => None,
+        None if !keep => None,
         _ => Some(Change {
             action: ChangeAction::Upsert,
             record_set: ledger_record(name, zone_name, wanted),
@@ -204,7 +222,7 @@ mod tests {
         ];
         for (held_now, wanted, action) in cases {
             let wanted = names(wanted);
-            let change = ledger_change(&name, ZONE, held_now, &wanted);
+            let change = ledger_change(&name, ZONE, held_now, &wanted, BatchLimits::ROUTE53);
             assert_eq!(
                 change.as_ref().map(|c| c.action),
                 action,
@@ -222,5 +240,35 @@ mod tests {
                 None => {}
             }
         }
+    }
+
+    /// 499 names and the marker make 500 values, 1,000 records as an UPSERT: one ledger holds them. Past
+    /// that (600 names, or fewer long ones against the 32,000 characters), no ledger is kept: the one held
+    /// is deleted, none is written.
+    #[test]
+    fn names_more_than_one_ledger_holds_keep_no_ledger() {
+        let numbered = |n: usize| -> BTreeSet<String> {
+            (0..n).map(|i| fqdn(&format!("s{i}"), ZONE)).collect()
+        };
+        let limits = BatchLimits::ROUTE53;
+        assert!(fits(ZONE, &numbered(499), limits));
+        assert!(!fits(ZONE, &numbered(500), limits));
+        let long: BTreeSet<String> = (0..300).map(|i| fqdn(&format!("{i:0>60}"), ZONE)).collect();
+        assert!(!fits(ZONE, &long, limits), "300 names of 62 characters");
+
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let held = ledger_record(&name, ZONE, &names(&["web"]));
+        let change = ledger_change(&name, ZONE, Some(&held), &numbered(600), limits);
+        assert_eq!(
+            change,
+            Some(Change {
+                action: ChangeAction::Delete,
+                record_set: held
+            })
+        );
+        assert_eq!(
+            ledger_change(&name, ZONE, None, &numbered(600), limits),
+            None
+        );
     }
 }

@@ -661,13 +661,7 @@ impl Reconciler {
         for latency in latencies {
             self.stats.change_latency.observe(latency.as_secs_f64());
         }
-        let mut batches = batch::batches(&changes, self.settings.limits);
-        if let Some(ledger) = ledger {
-            match batches.first_mut() {
-                Some(first) => first.insert(0, ledger),
-                None => batches.push(vec![ledger]),
-            }
-        }
+        let batches = batch::batches_led_by(ledger, &changes, self.settings.limits);
         Action::Send { batches }
     }
 
