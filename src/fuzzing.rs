@@ -164,7 +164,7 @@ fn check_in_zone(name: &str) {
         "Route53's name decoding changes {full:?}"
     );
     let listed = BTreeSet::from([full.clone()]);
-    let ledger = ledger_record("ledger", ZONE, &listed);
+    let ledger = ledger_record("ledger", ZONE, None, &listed);
     assert_eq!(
         listed_names(&ledger, ZONE),
         listed,

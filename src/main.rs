@@ -159,7 +159,10 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         ImdsMetadata::from_env().map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
     });
     let metadata = match metadata {
-        Ok(cache) => cache.with_stats(stats.clone()).start_supervised(),
+        Ok(cache) => cache
+            .telling_identity(writer.clone().recipient())
+            .with_stats(stats.clone())
+            .start_supervised(),
         Err(e) => {
             error!(error = %e, "the host IP cannot be determined");
             return EXIT_FATAL;

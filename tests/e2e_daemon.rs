@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use route53_emulator::{spawn_server, Emulator, Fault, Operation, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
-use route53_registrator::writer::ledger::{ledger_name, ledger_record, listed_names};
+use route53_registrator::writer::ledger::{ledger_name, ledger_record, listed_names, member_of};
 use support::daemon::Daemon;
 use support::docker::{ContainerSpec, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UNTIL_TERM};
-use support::imds::ImdsServer;
+use support::imds::{self, ImdsServer};
 use support::proxy::SocketProxy;
 use support::world::{World, DEADLINE};
 use support::{free_port, http_get, unique, unique_zone, wait_until};
@@ -49,6 +49,28 @@ fn a_service_is_published_with_the_ip_from_imds_and_withdrawn_when_it_stops() {
     );
     assert_eq!(records[0].multivalue_answer, Some(true));
     assert_eq!(records[0].ttl, 10);
+    // Its ledger, its membership record, says who it is from the instance identity document.
+    let ledger = ledger_name("10.20.30.40", &world.zone).expect("an IP stands as labels");
+    let member = || {
+        world
+            .emulator
+            .record_sets(&world.zone_id)
+            .iter()
+            .find(|rs| rs.name == ledger)
+            .and_then(member_of)
+    };
+    wait_until(DEADLINE, "the ledger says its member", || {
+        member().is_some()
+    });
+    let identity = member()
+        .unwrap()
+        .identity
+        .expect("the metadata service told");
+    assert_eq!(identity.instance_id, "i-0123456789abcdef0");
+    assert_eq!(
+        (identity.account.as_str(), identity.region.as_str()),
+        (imds::ACCOUNT, imds::REGION)
+    );
 
     web.stop(5);
     world.wait_withdrawn("web", "10.20.30.40");
@@ -223,7 +245,7 @@ fn a_restart_in_a_populated_zone_publishes_first_and_finds_its_stale_record_thro
     )));
     let ledger = ledger_name("10.0.0.4", &world.zone).expect("an IP can name a ledger");
     let listed = BTreeSet::from([world.fqdn("early"), world.fqdn("stale")]);
-    seed.push(create(ledger_record(&ledger, &world.zone, &listed)));
+    seed.push(create(ledger_record(&ledger, &world.zone, None, &listed)));
     world
         .emulator
         .apply_directly(&world.zone_id, &seed)

@@ -550,7 +550,7 @@ fn the_checks_refuse_what_a_wrong_implementation_leaves_or_sends() {
             let name = ledger_name(ip, &zone.zone).unwrap();
             change(
                 ChangeAction::Create,
-                ledger_record(&name, &zone.zone, &listed),
+                ledger_record(&name, &zone.zone, None, &listed),
             )
         })
         .collect();

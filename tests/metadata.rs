@@ -13,12 +13,12 @@ use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::HostSettings;
 use route53_registrator::host::cache::{HostIpSource, MetadataCache};
 use route53_registrator::host::metadata::{
-    ImdsMetadata, MetadataApi, INSTANCE_ID_PATH, LOCAL_IPV4_PATH,
+    ImdsMetadata, MetadataApi, IDENTITY_PATH, LOCAL_IPV4_PATH,
 };
 use route53_registrator::host::HostIp;
 use route53_registrator::testing::{wait_until, Recorder, Recording};
 
-use support::imds::ImdsServer;
+use support::imds::{self, ImdsServer};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const FAST_RETRIES: RetryPolicy = RetryPolicy {
@@ -37,14 +37,19 @@ fn client(endpoint: &str) -> Arc<dyn MetadataApi> {
 }
 
 #[actix_rt::test]
-async fn the_client_reads_both_values_with_a_session_token() {
+async fn the_client_reads_the_ip_and_the_identity_with_a_session_token() {
     let server = ImdsServer::start("10.20.30.40", "i-0abc123def4567890");
     let metadata = client(&server.endpoint());
     assert_eq!(
         metadata.local_ipv4().await.unwrap(),
         Ipv4Addr::new(10, 20, 30, 40)
     );
-    assert_eq!(metadata.instance_id().await.unwrap(), "i-0abc123def4567890");
+    let identity = metadata.identity().await.unwrap();
+    assert_eq!(identity.instance_id, "i-0abc123def4567890");
+    assert_eq!(
+        (identity.account.as_str(), identity.region.as_str()),
+        (imds::ACCOUNT, imds::REGION)
+    );
 
     let requests = server.requests();
     assert_eq!(
@@ -53,7 +58,7 @@ async fn the_client_reads_both_values_with_a_session_token() {
     );
     assert_eq!(requests[0].path, "/latest/api/token");
     assert_eq!(server.answered(LOCAL_IPV4_PATH), 1, "{requests:?}");
-    assert_eq!(server.answered(INSTANCE_ID_PATH), 1, "{requests:?}");
+    assert_eq!(server.answered(IDENTITY_PATH), 1, "{requests:?}");
     assert!(
         requests.iter().all(|r| r.status == 200),
         "every request was authorised: {requests:?}"

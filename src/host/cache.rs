@@ -1,11 +1,13 @@
 //! `MetadataCache`: knows the host IP and tells the writer ([`HostIp`]) when it is first known and whenever it
-//! changes.
+//! changes; and who the instance is ([`HostIdentity`]), for its ledger.
 //!
 //! | `host.ip`   | what happens                                                                             |
 //! |-------------|------------------------------------------------------------------------------------------|
 //! | set         | that IP is sent at start; no metadata client is even built, so no request is ever made    |
+//! |             | (and no identity is known: the ledger says the owner id and the IP)                       |
 //! | empty       | `local-ipv4` is read from the instance metadata service, retried with backoff until it    |
-//! |             | answers, sent, then read again every few minutes and sent again only when it changed     |
+//! |             | answers, sent, then read again every few minutes and sent again only when it changed;     |
+//! |             | beside it the instance identity document, until it is read once (sent before the IP)      |
 //!
 //! The writer writes nothing before it has the IP, so a metadata service that is down at start-up delays
 //! publication, and nothing else. Reads run as futures on the actor's context, each bounded by a timeout:
@@ -24,7 +26,7 @@ use tracing::{debug, info, warn};
 use crate::backoff::{Backoff, RetryPolicy};
 use crate::config::HostSettings;
 use crate::host::metadata::{MetadataApi, MetadataError};
-use crate::host::HostIp;
+use crate::host::{HostIdentity, HostIp, Identity};
 use crate::stats::Stats;
 use crate::supervise::CatchPanic;
 
@@ -53,6 +55,12 @@ pub enum HostIpSource {
 pub struct MetadataCache {
     source: HostIpSource,
     recipient: Recipient<HostIp>,
+    /// Who is told the identity, when anyone is.
+    identity_recipient: Option<Recipient<HostIdentity>>,
+    /// The identity, once read.
+    identity: Option<Identity>,
+    /// A failed read of the identity was logged (it is logged once, and asked again at each refresh).
+    identity_failure_logged: bool,
     refresh_interval: Duration,
     fetch_timeout: Duration,
     backoff: Backoff,
@@ -69,6 +77,9 @@ impl MetadataCache {
         MetadataCache {
             source,
             recipient,
+            identity_recipient: None,
+            identity: None,
+            identity_failure_logged: false,
             refresh_interval: REFRESH_INTERVAL,
             fetch_timeout: FETCH_TIMEOUT,
             backoff: Backoff::new(RETRY_POLICY, rand::random()),
@@ -107,6 +118,12 @@ impl MetadataCache {
         self
     }
 
+    /// Tells `recipient` the instance's identity once it is read (the metadata service only).
+    pub fn telling_identity(mut self, recipient: Recipient<HostIdentity>) -> Self {
+        self.identity_recipient = Some(recipient);
+        self
+    }
+
     /// Replaces the refresh interval (tests use short ones).
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
@@ -126,16 +143,62 @@ impl MetadataCache {
         };
         let api = Arc::clone(api);
         let timeout = self.fetch_timeout;
-        let read = async move { tokio::time::timeout(timeout, api.local_ipv4()).await }
-            .into_actor(self)
-            .map(move |result, cache, ctx| {
-                let result = match result {
-                    Ok(read) => read.map_err(|error| error.to_string()),
-                    Err(_elapsed) => Err(format!("no answer within {timeout:?}")),
-                };
-                cache.fetched(result, ctx);
-            });
+        let want_identity = self.identity_recipient.is_some() && self.identity.is_none();
+        fn flatten<T>(
+            read: Result<Result<T, MetadataError>, tokio::time::error::Elapsed>,
+            timeout: Duration,
+        ) -> Result<T, String> {
+            match read {
+                Ok(read) => read.map_err(|error| error.to_string()),
+                Err(_elapsed) => Err(format!("no answer within {timeout:?}")),
+            }
+        }
+        let read = async move {
+            let ip = tokio::time::timeout(timeout, api.local_ipv4());
+            let identity = async {
+                if want_identity {
+                    Some(tokio::time::timeout(timeout, api.identity()).await)
+                } else {
+                    None
+                }
+            };
+            tokio::join!(ip, identity)
+        }
+        .into_actor(self)
+        .map(move |(ip, identity), cache, ctx| {
+            if let Some(identity) = identity {
+                cache.identity_fetched(flatten(identity, timeout));
+            }
+            cache.fetched(flatten(ip, timeout), ctx);
+        });
         ctx.spawn(read.catch_panic("read the host IP"));
+    }
+
+    /// The identity read, or why not: sent to the writer when read; logged once when not (the ledger then
+    /// says the owner id and the IP only, and the next refresh asks again).
+    fn identity_fetched(&mut self, result: Result<Identity, String>) {
+        match result {
+            Ok(identity) => {
+                info!(
+                    instance_id = identity.instance_id,
+                    account = identity.account,
+                    region = identity.region,
+                    "instance identity from the instance metadata service"
+                );
+                if let Some(recipient) = &self.identity_recipient {
+                    recipient.do_send(HostIdentity(identity.clone()));
+                }
+                self.identity = Some(identity);
+            }
+            Err(error) if !self.identity_failure_logged => {
+                self.identity_failure_logged = true;
+                warn!(
+                    %error,
+                    "cannot read the instance identity document; the ledger says the owner id and the IP only until it is read"
+                );
+            }
+            Err(_) => {}
+        }
     }
 
     fn fetched(&mut self, result: Result<Ipv4Addr, String>, ctx: &mut Context<Self>) {
@@ -223,15 +286,24 @@ mod tests {
         script: Vec<Option<Result<Ipv4Addr, ()>>>,
         reads: AtomicUsize,
         panics: AtomicUsize,
+        /// The first this many reads of the identity fail.
+        identity_failures: usize,
+        identity_reads: AtomicUsize,
     }
 
     impl ScriptedMetadata {
         fn new(script: Vec<Option<Result<Ipv4Addr, ()>>>) -> Arc<Self> {
-            Arc::new(ScriptedMetadata {
+            Arc::new(ScriptedMetadata::of(script))
+        }
+
+        fn of(script: Vec<Option<Result<Ipv4Addr, ()>>>) -> Self {
+            ScriptedMetadata {
                 script,
                 reads: AtomicUsize::new(0),
                 panics: AtomicUsize::new(0),
-            })
+                identity_failures: 0,
+                identity_reads: AtomicUsize::new(0),
+            }
         }
     }
 
@@ -253,9 +325,74 @@ mod tests {
             }
         }
 
-        async fn instance_id(&self) -> Result<String, MetadataError> {
-            Ok("i-0123".into())
+        async fn identity(&self) -> Result<Identity, MetadataError> {
+            let read = self.identity_reads.fetch_add(1, Ordering::SeqCst);
+            if read < self.identity_failures {
+                return Err(MetadataError::Disabled);
+            }
+            Ok(identity())
         }
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            instance_id: "i-0123".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// What the writer is told, in the order it is told.
+    #[derive(Clone, Debug, PartialEq)]
+    enum Told {
+        Ip(Ipv4Addr),
+        Identity(Identity),
+    }
+
+    impl From<HostIp> for Told {
+        fn from(HostIp(ip): HostIp) -> Self {
+            Told::Ip(ip)
+        }
+    }
+
+    impl From<HostIdentity> for Told {
+        fn from(HostIdentity(identity): HostIdentity) -> Self {
+            Told::Identity(identity)
+        }
+    }
+
+    /// The identity is read beside the first IP and told first; a failed read is asked again at the next
+    /// refresh, and once read it is not asked again.
+    #[actix_rt::test]
+    async fn the_identity_is_told_before_the_ip_and_read_until_it_answers_once() {
+        let told = Recorder::<Told>::start();
+        let api = ScriptedMetadata::new(vec![Some(Ok(A))]);
+        cache(Arc::clone(&api), told.recipient())
+            .telling_identity(told.recipient())
+            .start();
+        wait_until(WAIT, "the IP and the identity", || told.len() == 2).await;
+        assert_eq!(told.seen(), vec![Told::Identity(identity()), Told::Ip(A)]);
+
+        let failing = Arc::new(ScriptedMetadata {
+            identity_failures: 2,
+            ..ScriptedMetadata::of(vec![Some(Ok(B))])
+        });
+        let later = Recorder::<Told>::start();
+        cache(Arc::clone(&failing), later.recipient())
+            .telling_identity(later.recipient())
+            .start();
+        wait_until(WAIT, "the identity at the third read", || later.len() == 2).await;
+        assert_eq!(later.seen(), vec![Told::Ip(B), Told::Identity(identity())]);
+        let reads = failing.reads.load(Ordering::SeqCst);
+        wait_until(WAIT, "a few more refreshes", || {
+            failing.reads.load(Ordering::SeqCst) >= reads + 3
+        })
+        .await;
+        assert_eq!(
+            failing.identity_reads.load(Ordering::SeqCst),
+            3,
+            "two failures, then one answer, then never again"
+        );
     }
 
     const WAIT: Duration = Duration::from_secs(10);

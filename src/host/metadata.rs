@@ -20,10 +20,12 @@ use async_trait::async_trait;
 use aws_config::imds::client::error::ImdsError;
 use aws_config::imds::client::Client;
 
+use crate::host::Identity;
+
 /// The path of the instance's private IPv4.
 pub const LOCAL_IPV4_PATH: &str = "/latest/meta-data/local-ipv4";
-/// The path of the instance id.
-pub const INSTANCE_ID_PATH: &str = "/latest/meta-data/instance-id";
+/// The path of the instance identity document (a JSON document: the instance id, account, region, …).
+pub const IDENTITY_PATH: &str = "/latest/dynamic/instance-identity/document";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,8 +68,8 @@ pub enum MetadataError {
 pub trait MetadataApi: Send + Sync {
     /// The instance's private IPv4 address (`local-ipv4`).
     async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError>;
-    /// The instance id (`instance-id`, such as `i-0123456789abcdef0`).
-    async fn instance_id(&self) -> Result<String, MetadataError>;
+    /// Who the instance is (`dynamic/instance-identity/document`).
+    async fn identity(&self) -> Result<Identity, MetadataError>;
 }
 
 /// Where the metadata client points, from the environment: `Ok(None)` for aws-config's own resolution,
@@ -154,22 +156,45 @@ pub fn parse_local_ipv4(value: &str) -> Result<Ipv4Addr, MetadataError> {
     })
 }
 
+/// The instance identity document's fields the daemon uses; it holds more (`privateIp`, `imageId`, …).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityDocument {
+    instance_id: String,
+    account_id: String,
+    region: String,
+}
+
+/// The instance identity document as an [`Identity`]: each of its three fields present and not empty.
+pub fn parse_identity(document: &str) -> Result<Identity, MetadataError> {
+    let invalid = || MetadataError::Invalid {
+        path: IDENTITY_PATH,
+        value: document.chars().take(200).collect(),
+        expected: "a JSON document with instanceId, accountId and region",
+    };
+    let doc: IdentityDocument = serde_json::from_str(document).map_err(|_| invalid())?;
+    let identity = Identity {
+        instance_id: doc.instance_id.trim().to_string(),
+        account: doc.account_id.trim().to_string(),
+        region: doc.region.trim().to_string(),
+    };
+    if [&identity.instance_id, &identity.account, &identity.region]
+        .iter()
+        .any(|field| field.is_empty())
+    {
+        return Err(invalid());
+    }
+    Ok(identity)
+}
+
 #[async_trait]
 impl MetadataApi for ImdsMetadata {
     async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError> {
         parse_local_ipv4(&self.get(LOCAL_IPV4_PATH).await?)
     }
 
-    async fn instance_id(&self) -> Result<String, MetadataError> {
-        let id = self.get(INSTANCE_ID_PATH).await?;
-        if id.is_empty() {
-            return Err(MetadataError::Invalid {
-                path: INSTANCE_ID_PATH,
-                value: id,
-                expected: "an instance id",
-            });
-        }
-        Ok(id)
+    async fn identity(&self) -> Result<Identity, MetadataError> {
+        parse_identity(&self.get(IDENTITY_PATH).await?)
     }
 }
 
@@ -234,6 +259,32 @@ mod tests {
             error.to_string().contains("host.ip"),
             "the message says what to do: {error}"
         );
+    }
+
+    #[test]
+    fn the_identity_document_gives_the_instance_account_and_region() {
+        let document = r#"{"accountId" : "123456789012", "architecture" : "x86_64",
+            "availabilityZone" : "us-east-1a", "instanceId" : "i-0abc123def4567890",
+            "privateIp" : "10.0.1.17", "region" : "us-east-1", "version" : "2017-09-30"}"#;
+        assert_eq!(
+            parse_identity(document).unwrap(),
+            Identity {
+                instance_id: "i-0abc123def4567890".into(),
+                account: "123456789012".into(),
+                region: "us-east-1".into(),
+            }
+        );
+        for bad in [
+            "",
+            "<html>",
+            r#"{"accountId": "123456789012", "region": "us-east-1"}"#,
+            r#"{"accountId": "", "instanceId": "i-1", "region": "us-east-1"}"#,
+        ] {
+            assert!(
+                matches!(parse_identity(bad), Err(MetadataError::Invalid { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

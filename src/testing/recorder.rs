@@ -17,6 +17,7 @@ impl Recordable for Event {}
 impl Recordable for Snapshot {}
 impl Recordable for crate::desired::DesiredRecords {}
 impl Recordable for crate::host::HostIp {}
+impl Recordable for crate::host::HostIdentity {}
 
 /// What a `DockerWatcher` sends, in order: one `Recorder<WatcherMessage>` records both its messages.
 #[derive(Clone, Debug, PartialEq)]

@@ -20,7 +20,7 @@ use tracing::info;
 
 use crate::desired::DesiredRecords;
 use crate::gc::{Collect, GetOwners, Owners};
-use crate::host::HostIp;
+use crate::host::{HostIdentity, HostIp};
 use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
 use crate::supervise::Ping;
@@ -154,6 +154,16 @@ impl Handler<HostIp> for Route53Writer {
 
     fn handle(&mut self, HostIp(ip): HostIp, ctx: &mut Context<Self>) {
         if self.state.host_ip(Instant::now(), ip) {
+            self.poll(ctx);
+        }
+    }
+}
+
+impl Handler<HostIdentity> for Route53Writer {
+    type Result = ();
+
+    fn handle(&mut self, HostIdentity(identity): HostIdentity, ctx: &mut Context<Self>) {
+        if self.state.host_identity(identity) {
             self.poll(ctx);
         }
     }

@@ -12,7 +12,7 @@ use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, is_conflict, Change, ChangeAction, RecordSet};
 use crate::stats::Stats;
 use crate::writer::action::WriteReport;
-use crate::writer::ledger::{self, ledger_change, ledger_name};
+use crate::writer::ledger::{self, ledger_name, OwnLedger};
 use crate::writer::record::RecordSpec;
 use crate::writer::registry::{view_of, NameRecords, Registry};
 
@@ -99,15 +99,14 @@ impl KnownZone {
         ledger_name(&spec.owner_id, &spec.zone_name)
     }
 
-    /// The change that keeps the ledger `name` listing every name where this instance may hold a record
-    /// set once `changes` are applied, and the names in `maybe_ours` (where a change may have been applied
-    /// without our knowing); `None` when it already does, or while the ledger has not been read (it is
-    /// never written blind). A flush of more than one batch keeps the names it withdraws listed too, since
-    /// a later batch may fail after the first; the next flush drops them.
+    /// The change that keeps this instance's ledger `own` saying who it is and listing every name where it
+    /// may hold a record set once `changes` are applied, and the names in `maybe_ours` (where a change may
+    /// have been applied without our knowing); `None` when it already does, or while the ledger has not
+    /// been read (it is never written blind). A flush of more than one batch keeps the names it withdraws
+    /// listed too, since a later batch may fail after the first; the next flush drops them.
     pub(crate) fn ledger_update<'a>(
         &self,
-        name: &str,
-        spec: &RecordSpec,
+        own: &OwnLedger,
         registry: &dyn Registry,
         changes: &[Change],
         maybe_ours: impl Iterator<Item = &'a String>,
@@ -141,20 +140,19 @@ impl KnownZone {
                 .map(|(name, _)| name.clone()),
         );
         wanted.extend(maybe_ours.cloned());
-        let zone = &spec.zone_name;
-        let change = ledger_change(name, zone, held.as_ref(), &wanted, limits);
+        let change = own.change(held.as_ref(), &wanted, limits);
         // Adding names only makes the ledger larger, so the flush stays more than one request.
         let change = if batch::batches_led_by(change.clone(), changes, limits).len() > 1 {
             wanted.extend(before);
-            ledger_change(name, zone, held.as_ref(), &wanted, limits)
+            own.change(held.as_ref(), &wanted, limits)
         } else {
             change
         };
-        let fits = ledger::fits(zone, &wanted, limits);
+        let fits = own.fits(&wanted, limits);
         if !fits && !self.overflow_logged.replace(true) {
             error!(
                 names = wanted.len(),
-                "this instance's names are more than one ledger record can list (at most 499 at Route53's \
+                "this instance's names are more than one ledger record can list (at most 498 at Route53's \
                  limits, fewer when long): keeping no ledger while they are, so a restart lists the zone"
             );
         }

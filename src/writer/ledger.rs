@@ -6,11 +6,13 @@
 //! whole Route53 quota. The ledger turns that into one read per instance. It is the TXT record
 //!
 //! ```text
-//! <owner id>._owners._route53-registrator.<zone>.  TXT  "heritage=route53-registrator" "web" "api" …
+//! <owner id>._owners._route53-registrator.<zone>.  TXT  "heritage=route53-registrator"
+//!     "member owner=10.0.0.1 ip=10.0.0.1 instance=i-0abc… account=123456789012 region=us-east-1" "web" "api" …
 //! ```
 //!
 //! (one value per service name, the first label of each name where this owner may hold a record set; the
-//! marker value makes it recognisable as this daemon's). Route53 lists a name's children together, so the
+//! marker value makes it recognisable as this daemon's; the member value says who the owner is
+//! ([`Member`]): the ledger is the instance's membership record). Route53 lists a name's children together, so the
 //! ledgers of a fleet sit side by side under `_owners._route53-registrator.<zone>`.
 //!
 //! The rule that makes it safe: the ledger Route53 holds always lists every name where the owner holds a
@@ -24,8 +26,10 @@
 //! more than one record can list within a request's limits (about 500, [`fits`]): its ledger is deleted
 //! in the flush that goes past them, and written again once they fit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 
+use crate::host::Identity;
 use crate::route53::batch::{self, BatchLimits};
 use crate::route53::{Change, ChangeAction, RecordSet, MARKER_VALUE};
 use crate::writer::record::{fqdn, is_service_name};
@@ -54,8 +58,103 @@ pub fn ledger_name(owner_id: &str, zone_name: &str) -> Option<String> {
     Some(fqdn(&format!("{owner_id}.{LEDGER_PARENT}"), zone_name))
 }
 
-/// The ledger record `name` listing `names` (fully qualified service names of the zone `zone_name`).
-pub fn ledger_record(name: &str, zone_name: &str, names: &BTreeSet<String>) -> RecordSet {
+/// Who an instance is, as its ledger tells the fleet: the ledger is its membership record. One value of
+/// the ledger holds it, `"member owner=<owner id> ip=<IPv4> instance=<id> account=<id> region=<name>"`
+/// (the last three when the metadata service told them); the version before, which wrote no such value,
+/// skips it as a value that is not a service name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The owner id its record sets carry as `SetIdentifier`.
+    pub owner_id: String,
+    /// The IP it publishes.
+    pub ip: Ipv4Addr,
+    /// Its EC2 identity; `None` without a metadata service (`host.ip` set).
+    pub identity: Option<Identity>,
+}
+
+/// The word a member value starts with.
+const MEMBER_WORD: &str = "member";
+
+impl Member {
+    /// The ledger value that says who the member is (quoted, as a TXT value is).
+    pub fn value(&self) -> String {
+        let mut value = format!("{MEMBER_WORD} owner={} ip={}", self.owner_id, self.ip);
+        if let Some(identity) = &self.identity {
+            value.push_str(&format!(
+                " instance={} account={} region={}",
+                identity.instance_id, identity.account, identity.region
+            ));
+        }
+        format!("\"{value}\"")
+    }
+
+    /// The member a ledger value says, if it is a member value: its owner id and IP at least; an identity
+    /// only when all three of its fields are there. Fields it does not know are skipped, for a later version.
+    pub fn parse(value: &str) -> Option<Member> {
+        let mut words = value.trim_matches('"').split_whitespace();
+        if words.next() != Some(MEMBER_WORD) {
+            return None;
+        }
+        let fields: BTreeMap<&str, &str> = words.filter_map(|word| word.split_once('=')).collect();
+        let identity = match (
+            fields.get("instance"),
+            fields.get("account"),
+            fields.get("region"),
+        ) {
+            (Some(instance), Some(account), Some(region)) => Some(Identity {
+                instance_id: instance.to_string(),
+                account: account.to_string(),
+                region: region.to_string(),
+            }),
+            _ => None,
+        };
+        Some(Member {
+            owner_id: fields.get("owner")?.to_string(),
+            ip: fields.get("ip")?.parse().ok()?,
+            identity,
+        })
+    }
+}
+
+/// This instance's own ledger: its name, its zone, and the member it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnLedger {
+    pub name: String,
+    pub zone_name: String,
+    pub member: Member,
+}
+
+impl OwnLedger {
+    /// [`ledger_change`] of this ledger.
+    pub fn change(
+        &self,
+        held: Option<&RecordSet>,
+        wanted: &BTreeSet<String>,
+        limits: BatchLimits,
+    ) -> Option<Change> {
+        let member = Some(&self.member);
+        ledger_change(&self.name, &self.zone_name, member, held, wanted, limits)
+    }
+
+    /// [`fits`] for this ledger.
+    pub fn fits(&self, wanted: &BTreeSet<String>, limits: BatchLimits) -> bool {
+        fits(&self.zone_name, Some(&self.member), wanted, limits)
+    }
+}
+
+/// The member a ledger says, if it says one (a ledger of the version before does not).
+pub fn member_of(ledger: &RecordSet) -> Option<Member> {
+    ledger.values.iter().find_map(|value| Member::parse(value))
+}
+
+/// The ledger record `name` of `member` listing `names` (fully qualified service names of the zone
+/// `zone_name`); without a member, as the version before wrote it.
+pub fn ledger_record(
+    name: &str,
+    zone_name: &str,
+    member: Option<&Member>,
+    names: &BTreeSet<String>,
+) -> RecordSet {
     let zone = zone_name.trim_end_matches('.');
     let labels = names.iter().filter_map(|name| {
         name.trim_end_matches('.')
@@ -71,6 +170,7 @@ pub fn ledger_record(name: &str, zone_name: &str, names: &BTreeSet<String>) -> R
         multivalue_answer: None,
         ttl: LEDGER_TTL,
         values: std::iter::once(MARKER_VALUE.to_string())
+            .chain(member.map(Member::value))
             .chain(labels)
             .collect(),
     }
@@ -93,32 +193,44 @@ pub fn is_ledger(rs: &RecordSet, name: &str) -> bool {
     rs.name == name && rs.rtype == LEDGER_TYPE && rs.values.iter().any(|v| v == MARKER_VALUE)
 }
 
-/// Whether a ledger listing `wanted` can be written in one request within `limits`. It is written as an
-/// UPSERT, which Route53 counts twice: at its 1,000 records, at most 499 names besides the marker, and
-/// fewer when they are long (32,000 characters of values).
-pub fn fits(zone_name: &str, wanted: &BTreeSet<String>, limits: BatchLimits) -> bool {
+/// Whether the ledger of `member` listing `wanted` can be written in one request within `limits`. It is
+/// written as an UPSERT, which Route53 counts twice: at its 1,000 records, at most 498 names besides the
+/// marker and the member, and fewer when they are long (32,000 characters of values).
+pub fn fits(
+    zone_name: &str,
+    member: Option<&Member>,
+    wanted: &BTreeSet<String>,
+    limits: BatchLimits,
+) -> bool {
     let (records, chars) = batch::cost(&Change {
         action: ChangeAction::Upsert,
-        record_set: ledger_record("", zone_name, wanted),
+        record_set: ledger_record("", zone_name, member, wanted),
     });
     records <= limits.max_records && chars <= limits.max_value_chars
 }
 
-/// The change that makes the ledger `name` list exactly `wanted`, given the ledger Route53 `held`: none
-/// when it already does; an UPSERT when something is to be listed (only this owner writes its ledger, so
-/// there is nothing to compare-and-swap); a DELETE of the record as held when nothing is, or when `wanted`
-/// is more than one ledger can hold ([`fits`]): no ledger at all is then the truth a restart can rely on
-/// (it lists the zone), where a ledger missing names would hide record sets.
+/// The change that makes the ledger `name` of `member` list exactly `wanted`, given the ledger Route53
+/// `held`: none when it already is that record; an UPSERT when something is to be listed (only this owner
+/// writes its ledger, so there is nothing to compare-and-swap), which also brings a ledger of the version
+/// before (no member) or of another member up to date; a DELETE of the record as held when nothing is
+/// to be listed, or when `wanted` is more than one ledger can hold ([`fits`]): no ledger at all is then the
+/// truth a restart can rely on (it lists the zone), where a ledger missing names would hide record sets.
 pub fn ledger_change(
     name: &str,
     zone_name: &str,
+    member: Option<&Member>,
     held: Option<&RecordSet>,
     wanted: &BTreeSet<String>,
     limits: BatchLimits,
 ) -> Option<Change> {
-    let keep = !wanted.is_empty() && fits(zone_name, wanted, limits);
+    let keep = !wanted.is_empty() && fits(zone_name, member, wanted, limits);
+    let record = ledger_record(name, zone_name, member, wanted);
+    let same = |held: &RecordSet| {
+        let values = |rs: &RecordSet| rs.values.iter().cloned().collect::<BTreeSet<String>>();
+        held.ttl == record.ttl && values(held) == values(&record)
+    };
     match held {
-        Some(held) if keep && listed_names(held, zone_name) == *wanted => None,
+        Some(held) if keep && same(held) => None,
         Some(held) if !keep => Some(Change {
             action: ChangeAction::Delete,
             record_set: held.clone(),
@@ -126,7 +238,7 @@ pub fn ledger_change(
         None if !keep => None,
         _ => Some(Change {
             action: ChangeAction::Upsert,
-            record_set: ledger_record(name, zone_name, wanted),
+            record_set: record,
         }),
     }
 }
@@ -139,6 +251,18 @@ mod tests {
 
     fn names(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|n| fqdn(n, ZONE)).collect()
+    }
+
+    fn member() -> Member {
+        Member {
+            owner_id: "10.0.0.1".into(),
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            identity: Some(Identity {
+                instance_id: "i-0abc123def4567890".into(),
+                account: "123456789012".into(),
+                region: "eu-west-1".into(),
+            }),
+        }
     }
 
     #[test]
@@ -175,11 +299,13 @@ mod tests {
     fn a_ledger_lists_what_it_was_written_with() {
         let name = ledger_name("10.0.0.1", ZONE).unwrap();
         let listed = names(&["web", "api", "db-1"]);
-        let record = ledger_record(&name, ZONE, &listed);
+        let record = ledger_record(&name, ZONE, Some(&member()), &listed);
         assert_eq!(record.rtype, "TXT");
+        let says = "\"member owner=10.0.0.1 ip=10.0.0.1 instance=i-0abc123def4567890 account=123456789012 \
+                    region=eu-west-1\"";
         assert_eq!(
             record.values,
-            vec![MARKER_VALUE, "\"api\"", "\"db-1\"", "\"web\""],
+            vec![MARKER_VALUE, says, "\"api\"", "\"db-1\"", "\"web\""],
             "the marker first, then the labels in order"
         );
         assert!(is_ledger(&record, &name));
@@ -189,7 +315,7 @@ mod tests {
     #[test]
     fn values_that_are_not_service_names_are_left_out() {
         let name = ledger_name("10.0.0.1", ZONE).unwrap();
-        let mut record = ledger_record(&name, ZONE, &names(&["web"]));
+        let mut record = ledger_record(&name, ZONE, Some(&member()), &names(&["web"]));
         record.values.extend(
             ["\"a.b\"", "\"*\"", "\"\"", "plain"]
                 .iter()
@@ -201,17 +327,17 @@ mod tests {
     #[test]
     fn a_txt_record_without_the_marker_is_not_a_ledger() {
         let name = ledger_name("10.0.0.1", ZONE).unwrap();
-        let mut record = ledger_record(&name, ZONE, &names(&["web"]));
+        let mut record = ledger_record(&name, ZONE, Some(&member()), &names(&["web"]));
         record.values.retain(|v| v != MARKER_VALUE);
         assert!(!is_ledger(&record, &name));
-        let other = ledger_record("elsewhere.", ZONE, &names(&["web"]));
+        let other = ledger_record("elsewhere.", ZONE, Some(&member()), &names(&["web"]));
         assert!(!is_ledger(&other, &name));
     }
 
     #[test]
     fn the_change_that_makes_the_ledger_list_what_is_wanted() {
         let name = ledger_name("10.0.0.1", ZONE).unwrap();
-        let held = ledger_record(&name, ZONE, &names(&["web", "api"]));
+        let held = ledger_record(&name, ZONE, Some(&member()), &names(&["web", "api"]));
         // (held, wanted, expected action, expected listing after)
         let cases: [(Option<&RecordSet>, &[&str], Option<ChangeAction>); 5] = [
             (None, &[], None),
@@ -222,7 +348,14 @@ mod tests {
         ];
         for (held_now, wanted, action) in cases {
             let wanted = names(wanted);
-            let change = ledger_change(&name, ZONE, held_now, &wanted, BatchLimits::ROUTE53);
+            let change = ledger_change(
+                &name,
+                ZONE,
+                Some(&member()),
+                held_now,
+                &wanted,
+                BatchLimits::ROUTE53,
+            );
             assert_eq!(
                 change.as_ref().map(|c| c.action),
                 action,
@@ -242,8 +375,8 @@ mod tests {
         }
     }
 
-    /// 499 names and the marker make 500 values, 1,000 records as an UPSERT: one ledger holds them. Past
-    /// that (600 names, or fewer long ones against the 32,000 characters), no ledger is kept: the one held
+    /// 498 names, the marker and the member make 500 values, 1,000 records as an UPSERT: one ledger holds
+    /// them. Past that (600 names, or fewer long ones against the 32,000 characters), no ledger is kept: the one held
     /// is deleted, none is written.
     #[test]
     fn names_more_than_one_ledger_holds_keep_no_ledger() {
@@ -251,14 +384,25 @@ mod tests {
             (0..n).map(|i| fqdn(&format!("s{i}"), ZONE)).collect()
         };
         let limits = BatchLimits::ROUTE53;
-        assert!(fits(ZONE, &numbered(499), limits));
-        assert!(!fits(ZONE, &numbered(500), limits));
+        let member = member();
+        assert!(fits(ZONE, Some(&member), &numbered(498), limits));
+        assert!(!fits(ZONE, Some(&member), &numbered(499), limits));
         let long: BTreeSet<String> = (0..300).map(|i| fqdn(&format!("{i:0>60}"), ZONE)).collect();
-        assert!(!fits(ZONE, &long, limits), "300 names of 62 characters");
+        assert!(
+            !fits(ZONE, Some(&member), &long, limits),
+            "300 names of 62 characters"
+        );
 
         let name = ledger_name("10.0.0.1", ZONE).unwrap();
-        let held = ledger_record(&name, ZONE, &names(&["web"]));
-        let change = ledger_change(&name, ZONE, Some(&held), &numbered(600), limits);
+        let held = ledger_record(&name, ZONE, Some(&member), &names(&["web"]));
+        let change = ledger_change(
+            &name,
+            ZONE,
+            Some(&member),
+            Some(&held),
+            &numbered(600),
+            limits,
+        );
         assert_eq!(
             change,
             Some(Change {
@@ -267,8 +411,62 @@ mod tests {
             })
         );
         assert_eq!(
-            ledger_change(&name, ZONE, None, &numbered(600), limits),
+            ledger_change(&name, ZONE, Some(&member), None, &numbered(600), limits),
             None
         );
+    }
+
+    /// The member value says who wrote the ledger; the names read from a ledger are the same with or without
+    /// it, as the version before reads them (it knows no member value, and skips it as not a service name).
+    #[test]
+    fn a_ledger_says_its_member_and_reads_the_same_names_with_or_without_it() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let listed = names(&["web", "api"]);
+        let new = ledger_record(&name, ZONE, Some(&member()), &listed);
+        let old = ledger_record(&name, ZONE, None, &listed);
+        assert_eq!(member_of(&new), Some(member()));
+        assert_eq!(member_of(&old), None);
+        assert_eq!(listed_names(&new, ZONE), listed);
+        assert_eq!(listed_names(&old, ZONE), listed);
+
+        let without_metadata = Member {
+            identity: None,
+            ..member()
+        };
+        let record = ledger_record(&name, ZONE, Some(&without_metadata), &listed);
+        assert_eq!(record.values[1], "\"member owner=10.0.0.1 ip=10.0.0.1\"");
+        assert_eq!(member_of(&record), Some(without_metadata));
+        // A later version's fields are skipped; a value that lacks the owner or the IP says no member.
+        let later = "\"member owner=h1 ip=10.0.0.9 zone=z instance=i-1 account=1 region=r\"";
+        assert_eq!(Member::parse(later).unwrap().owner_id, "h1");
+        assert_eq!(Member::parse("\"member owner=h1\""), None);
+        assert_eq!(Member::parse("\"web\""), None);
+    }
+
+    /// A ledger of the version before, or one that says another member, is written again as this member's,
+    /// even where it lists the same names: the upgrade in place.
+    #[test]
+    fn a_ledger_without_this_member_is_brought_up_to_date() {
+        let name = ledger_name("10.0.0.1", ZONE).unwrap();
+        let listed = names(&["web"]);
+        let old = ledger_record(&name, ZONE, None, &listed);
+        let moved = Member {
+            ip: Ipv4Addr::new(10, 0, 0, 2),
+            ..member()
+        };
+        let others = ledger_record(&name, ZONE, Some(&moved), &listed);
+        for held in [old, others] {
+            let change = ledger_change(
+                &name,
+                ZONE,
+                Some(&member()),
+                Some(&held),
+                &listed,
+                BatchLimits::ROUTE53,
+            )
+            .expect("a change");
+            assert_eq!(change.action, ChangeAction::Upsert);
+            assert_eq!(member_of(&change.record_set), Some(member()));
+        }
     }
 }

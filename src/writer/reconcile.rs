@@ -78,12 +78,14 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::RetryClass;
 use crate::desired::{DesiredRecords, DesiredValue};
+use crate::host::Identity;
 use crate::route53::batch;
 use crate::route53::read::{listing_is_cheaper, RereadPlan};
 use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
+use crate::writer::ledger::{Member, OwnLedger};
 use crate::writer::pacing::FlushPacing;
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
@@ -106,6 +108,8 @@ pub struct Reconciler {
     settings: WriterSettings,
     pub(super) stats: Stats,
     ip: Option<Ipv4Addr>,
+    /// Who this instance is, once the metadata service told (its ledger says it).
+    identity: Option<Identity>,
     /// The values wanted under each name (first label); no name is a key with no values.
     desired: Option<DesiredRecords>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
@@ -148,6 +152,7 @@ impl Reconciler {
             stats,
             ip: None,
             desired: None,
+            identity: None,
             former_owner_ids: BTreeSet::new(),
             in_flight: false,
             shutting_down: false,
@@ -284,6 +289,17 @@ impl Reconciler {
             .cloned()
             .collect();
         self.mark_changed(now, every.iter());
+        true
+    }
+
+    /// This instance is `identity`, as the metadata service says: its ledger says so from the next flush.
+    /// Returns whether it changed.
+    pub fn host_identity(&mut self, identity: Identity) -> bool {
+        if self.identity.as_ref() == Some(&identity) {
+            return false;
+        }
+        self.identity = Some(identity);
+        self.replan();
         true
     }
 
@@ -442,9 +458,17 @@ impl Reconciler {
             .uncertain
             .iter()
             .chain(self.verification.recheck());
+        let own = OwnLedger {
+            name,
+            zone_name: spec.zone_name.clone(),
+            member: Member {
+                owner_id: spec.owner_id.clone(),
+                ip: spec.ip,
+                identity: self.identity.clone(),
+            },
+        };
         self.known.ledger_update(
-            &name,
-            spec,
+            &own,
             registry.as_ref(),
             changes,
             maybe_ours,

@@ -171,9 +171,15 @@ pub(crate) fn with_ledger(routing: Routing) -> WriterSettings {
     }
 }
 
+/// The ledger of the instance the tests run (10.0.0.1, no metadata service) listing `list`, as it writes it.
 pub(crate) fn ledger_listing(list: &[&str]) -> RecordSet {
     let listed = list.iter().map(|n| fqdn(n)).collect();
-    crate::writer::ledger::ledger_record(&fqdn(LEDGER), ZONE, &listed)
+    let member = crate::writer::ledger::Member {
+        owner_id: "10.0.0.1".into(),
+        ip: Ipv4Addr::new(10, 0, 0, 1),
+        identity: None,
+    };
+    crate::writer::ledger::ledger_record(&fqdn(LEDGER), ZONE, Some(&member), &listed)
 }
 
 /// A hosted zone of `record_sets` record sets (as GetHostedZone described it; `None`: not said).

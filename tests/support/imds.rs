@@ -8,6 +8,7 @@
 //! | `PUT /latest/api/token` without the header | 400                                                       |
 //! | `GET /latest/meta-data/local-ipv4` with header `X-aws-ec2-metadata-token: <token>` | 200, the IP |
 //! | `GET /latest/meta-data/instance-id` with the token | 200, the instance id                              |
+//! | `GET /latest/dynamic/instance-identity/document` with the token | 200, the identity document (JSON: the instance id, [`ACCOUNT`], [`REGION`], the IP, …) |
 //! | a `GET` without the right token           | 401                                                        |
 //! | anything else                             | 404                                                        |
 //!
@@ -40,6 +41,22 @@ pub const CONTAINER_CREDENTIALS_PATH: &str = "/v2/credentials/route53-registrato
 const ROLE_PATH_PREFIX: &str = "/latest/meta-data/iam/security-credentials/";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
+
+/// The account its identity document names.
+pub const ACCOUNT: &str = "123456789012";
+/// The region its identity document names.
+pub const REGION: &str = "us-east-1";
+const IDENTITY_DOCUMENT_PATH: &str = "/latest/dynamic/instance-identity/document";
+
+/// The instance identity document, shaped as EC2's (more fields than the daemon reads).
+fn identity_document(state: &State) -> String {
+    format!(
+        "{{\n  \"accountId\" : \"{ACCOUNT}\",\n  \"architecture\" : \"x86_64\",\n  \"availabilityZone\" : \"{REGION}a\",\n  \
+         \"imageId\" : \"ami-0123456789abcdef0\",\n  \"instanceId\" : \"{}\",\n  \"instanceType\" : \"m5.large\",\n  \
+         \"privateIp\" : \"{}\",\n  \"region\" : \"{REGION}\",\n  \"version\" : \"2017-09-30\"\n}}",
+        state.instance_id, state.local_ipv4
+    )
+}
 
 /// One request as the server saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,9 +272,15 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 ("GET", "/latest/meta-data/instance-id") if authorised => {
                     (200, vec![], state.instance_id.clone())
                 }
-                ("GET", "/latest/meta-data/local-ipv4" | "/latest/meta-data/instance-id") => {
-                    (401, vec![], "unauthorized".to_string())
+                ("GET", IDENTITY_DOCUMENT_PATH) if authorised => {
+                    (200, vec![], identity_document(&state))
                 }
+                (
+                    "GET",
+                    "/latest/meta-data/local-ipv4"
+                    | "/latest/meta-data/instance-id"
+                    | IDENTITY_DOCUMENT_PATH,
+                ) => (401, vec![], "unauthorized".to_string()),
                 ("GET", path) if path.starts_with(ROLE_PATH_PREFIX) => {
                     match (&state.credentials, &path[ROLE_PATH_PREFIX.len()..]) {
                         (Some(_), _) if !authorised => (401, vec![], "unauthorized".to_string()),
