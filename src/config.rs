@@ -560,6 +560,16 @@ impl Settings {
 
         positive("gc.interval", self.gc.interval)?;
         positive("gc.grace", self.gc.grace)?;
+        // The clean-up collects members only, and an instance without a ledger is no member: it would
+        // collect others that could never collect it.
+        if self.gc.enabled && !self.route53.ledger {
+            return Err(invalid(
+                "gc.enabled",
+                "true",
+                "false while route53.ledger = false: the clean-up acts among members, and the ledger is \
+                 an instance's membership record",
+            ));
+        }
         positive("shutdown.timeout", self.shutdown.timeout)?;
 
         if !self.http.listen.is_empty() && self.http.listen.parse::<SocketAddr>().is_err() {
@@ -1270,6 +1280,14 @@ mod tests {
             ("owner", |s| s.host.owner_id = "x".repeat(129), "host.owner_id: \"xxx"),
             ("gc interval", |s| s.gc.interval = Duration::ZERO, "gc.interval: 0s is not valid"),
             ("gc grace", |s| s.gc.grace = Duration::ZERO, "gc.grace: 0s is not valid"),
+            (
+                "gc without a ledger",
+                |s| {
+                    s.gc.enabled = true;
+                    s.route53.ledger = false;
+                },
+                "gc.enabled: true is not valid; expected false while route53.ledger = false",
+            ),
             ("shutdown", |s| s.shutdown.timeout = Duration::ZERO, "shutdown.timeout: 0s is not valid"),
             ("listen", |s| s.http.listen = "localhost".into(), "http.listen: \"localhost\" is not valid; expected empty, or a socket address"),
             ("level", |s| s.log.level = "info=lol".into(), "log.level: \"info=lol\" is not valid; expected a tracing filter"),

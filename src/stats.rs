@@ -87,6 +87,9 @@ pub struct Stats {
     /// Checks whose answer was doubted, so that nothing was deleted (an EC2 error, an answer that misses
     /// this instance or covers none of the owners).
     pub gc_doubtful_checks: Counter,
+    /// Owners seen in the zone at the clean-up's last check with no membership record it may act on (no
+    /// ledger, or one of another account or region): never asked about, never collected.
+    pub gc_strangers: Gauge,
     /// EC2 requests of the clean-up (DescribeInstances), by outcome.
     pub ec2_requests: Family<RequestLabels, Counter>,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
@@ -133,6 +136,7 @@ impl Stats {
             gc_withdrawn: Counter::default(),
             gc_checks: Counter::default(),
             gc_doubtful_checks: Counter::default(),
+            gc_strangers: Gauge::default(),
             ec2_requests: Family::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
@@ -215,6 +219,11 @@ impl Stats {
             "gc_doubtful_checks",
             "Checks of the clean-up whose answer was doubted, so that nothing was deleted",
             stats.gc_doubtful_checks.clone(),
+        );
+        registry.register(
+            "gc_strangers",
+            "Owners seen at the clean-up's last check with no membership record it may act on: never collected",
+            stats.gc_strangers.clone(),
         );
         registry.register(
             "ec2_requests",

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,16 +12,17 @@ use std::time::Duration;
 
 use actix::Actor;
 use async_trait::async_trait;
-use route53_emulator::Emulator;
+use route53_emulator::{Emulator, Operation};
 use route53_registrator::desired::DesiredRecords;
 use route53_registrator::gc::collector::GcCollector;
 use route53_registrator::gc::decide::{GcTiming, Instance, OwnerKind, Query};
 use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
-use route53_registrator::host::HostIp;
+use route53_registrator::host::{HostIdentity, HostIp, Identity};
 use route53_registrator::route53::{Change, ChangeAction, HostedZone, RecordSet, Routing};
 use route53_registrator::stats::Stats;
 use route53_registrator::testing::wait_until;
 use route53_registrator::writer::actor::Route53Writer;
+use route53_registrator::writer::ledger::{ledger_name, ledger_record, Member};
 use route53_registrator::writer::Settle;
 use support::fast_writer_settings;
 
@@ -36,6 +37,8 @@ struct ScriptedEc2 {
     states: Mutex<BTreeMap<String, String>>,
     failing: Mutex<Option<Ec2Error>>,
     calls: AtomicUsize,
+    /// Every name asked about.
+    asked: Mutex<BTreeSet<String>>,
 }
 
 impl ScriptedEc2 {
@@ -57,9 +60,13 @@ impl ScriptedEc2 {
 
 #[async_trait]
 impl Ec2Api for ScriptedEc2 {
+    /// Instances by the name set: a private IP, or an instance id (asked by the `instance-id` filter).
     async fn describe_instances(&self, query: &Query) -> Result<Vec<Instance>, Ec2Error> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        assert_eq!(query.kind, OwnerKind::PrivateIp, "owner ids here are IPs");
+        self.asked
+            .lock()
+            .unwrap()
+            .extend(query.values.iter().cloned());
         if let Some(error) = self.failing.lock().unwrap().clone() {
             return Err(error);
         }
@@ -67,11 +74,19 @@ impl Ec2Api for ScriptedEc2 {
         Ok(query
             .values
             .iter()
-            .filter_map(|ip| {
-                states.get(ip).map(|state| Instance {
-                    id: format!("i-{:08x}", ip.parse::<Ipv4Addr>().map_or(0, u32::from)),
-                    private_ip: Some(ip.clone()),
-                    state: state.clone(),
+            .filter_map(|name| {
+                let state = states.get(name)?.clone();
+                Some(match query.kind {
+                    OwnerKind::PrivateIp => Instance {
+                        id: format!("i-{:08x}", name.parse::<Ipv4Addr>().map_or(0, u32::from)),
+                        private_ip: Some(name.clone()),
+                        state,
+                    },
+                    OwnerKind::InstanceId => Instance {
+                        id: name.clone(),
+                        private_ip: None,
+                        state,
+                    },
                 })
             })
             .collect())
@@ -88,7 +103,26 @@ struct World {
 }
 
 impl World {
+    /// `records`, and a ledger for each other owner among them (IPs: SetIdentifiers and values), saying no
+    /// identity, as with `host.ip` set: members asked about by their owner ids.
     async fn start(routing: Routing, records: Vec<RecordSet>) -> World {
+        let owners: BTreeSet<String> = records
+            .iter()
+            .flat_map(|rs| rs.set_identifier.iter().chain(&rs.values))
+            .filter(|owner| owner.parse::<Ipv4Addr>().is_ok() && owner.as_str() != ME)
+            .cloned()
+            .collect();
+        let ledgers = owners.iter().map(|owner| member_ledger(owner, None));
+        let records = records.iter().cloned().chain(ledgers).collect();
+        World::start_as(routing, records, None).await
+    }
+
+    /// `records` as they are, this instance being `identity` when the metadata service told it one.
+    async fn start_as(
+        routing: Routing,
+        records: Vec<RecordSet>,
+        identity: Option<Identity>,
+    ) -> World {
         let emu = Emulator::new();
         let zone = emu.create_zone("gc.discovery", true);
         let create: Vec<Change> = records
@@ -108,6 +142,9 @@ impl World {
             stats.clone(),
         )
         .start_supervised();
+        if let Some(identity) = identity {
+            writer.do_send(HostIdentity(identity));
+        }
         writer.do_send(HostIp(ME.parse().unwrap()));
         writer.do_send(DesiredRecords::addresses(["web"]));
         writer.send(Settle).await.expect("the writer settles");
@@ -157,6 +194,31 @@ impl World {
             self.ec2.calls() >= target
         })
         .await;
+    }
+}
+
+/// The ledger of `owner` (an IP) listing `web` and `api`, saying `identity`.
+fn member_ledger(owner: &str, identity: Option<Identity>) -> RecordSet {
+    let zone = "gc.discovery.";
+    let member = Member {
+        owner_id: owner.to_string(),
+        ip: owner.parse().unwrap(),
+        identity,
+    };
+    let names = BTreeSet::from([format!("web.{zone}"), format!("api.{zone}")]);
+    ledger_record(
+        &ledger_name(owner, zone).unwrap(),
+        zone,
+        Some(&member),
+        &names,
+    )
+}
+
+fn identity(instance: &str, region: &str) -> Identity {
+    Identity {
+        instance_id: instance.to_string(),
+        account: "123456789012".to_string(),
+        region: region.to_string(),
     }
 }
 
@@ -263,4 +325,58 @@ async fn in_simple_routing_only_the_gone_ip_leaves_the_shared_set() {
         .any(|rs| rs.rtype == "TXT" && rs.name.starts_with("_route53-registrator.web."));
     assert!(marked, "the name is still managed");
     assert_eq!(world.stats.gc_withdrawn.get(), 1);
+}
+
+/// Only members are collected. A hand-made record set whose SetIdentifier is an IP (no ledger behind it),
+/// and a registrator of another region sharing the zone (its ledger says so), are never asked about nor
+/// collected, although EC2 here knows neither; a member of this fleet and region is asked about by the
+/// instance id its ledger gives (not by its IP, which EC2 would not find if it is not its primary one)
+/// and collected once terminated.
+#[actix_rt::test]
+async fn only_members_of_this_fleet_and_region_are_collected() {
+    const HAND_MADE: &str = "10.50.0.7";
+    const OTHER_REGION: &str = "10.60.0.8";
+    let me = identity("i-000000000000000a1", "eu-west-1");
+    let records = vec![
+        multivalue("web", DEAD),
+        multivalue("db", HAND_MADE),
+        multivalue("web", OTHER_REGION),
+        member_ledger(DEAD, Some(identity("i-000000000000000d2", "eu-west-1"))),
+        member_ledger(
+            OTHER_REGION,
+            Some(identity("i-000000000000000f3", "us-east-1")),
+        ),
+    ];
+    let world = World::start_as(Routing::Multivalue, records, Some(me.clone())).await;
+    world.ec2.set(&me.instance_id, "running");
+    world.ec2.set("i-000000000000000d2", "terminated");
+    wait_until(
+        DEADLINE,
+        "the terminated member's record set is withdrawn",
+        || !world.published().contains(&format!("web={DEAD}")),
+    )
+    .await;
+    // The checks go on, each reading the fleet's ledgers, with no one left to ask EC2 about.
+    let reads = || {
+        world
+            .emu
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Operation::ListResourceRecordSets)
+            .count()
+    };
+    let before = reads();
+    wait_until(DEADLINE, "three more checks", || reads() >= before + 3).await;
+    assert_eq!(
+        world.published(),
+        strings(&["db=10.50.0.7", "web=10.0.0.1", "web=10.60.0.8"]),
+        "the hand-made record set and the other region's member stay"
+    );
+    let asked = world.ec2.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        BTreeSet::from([me.instance_id.clone(), "i-000000000000000d2".to_string()]),
+        "asked by instance id, about members of this region only"
+    );
+    assert_eq!(world.stats.gc_strangers.get(), 2);
 }

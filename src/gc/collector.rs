@@ -1,14 +1,16 @@
 //! `GcCollector`: the clean-up of the record sets of instances that are gone (`[gc]`), beside the writer.
 //!
-//! When the pure [`decide::Collector`] says a check is due, it asks the writer whom it sees in the zone
-//! ([`GetOwners`]: the owners of the reads the writer makes anyway, no extra Route53 request), asks EC2
-//! about them and this instance ([`Ec2Api`]), hands the answer to the collector, and sends the owners it
-//! finds gone to the writer ([`Collect`]), which withdraws their record sets like any other change. Alone
-//! in the zone, it asks EC2 nothing.
+//! When the pure [`decide::Collector`] says a check is due, it asks the writer whom to ask about
+//! ([`GetOwners`]: the owners seen in the reads the writer makes anyway that are members of the fleet, as
+//! the ledgers read for it say, each by the name EC2 knows it by), asks EC2 about them and this instance
+//! ([`Ec2Api`]), hands the answer to the collector, and sends the owner ids it finds gone to the writer
+//! ([`Collect`]), which withdraws their record sets like any other change. An owner with no membership
+//! record is never asked about (logged once). Alone in the zone, it asks EC2 nothing.
 //!
 //! Supervised like the other actors: a panic stops it ([`CatchPanic`]), and the restarted actor keeps its
 //! suspicions and arms its timer again.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::gc::decide::{self, GcTiming, Instance, Verdict};
 use crate::gc::ec2::Ec2Api;
-use crate::gc::{Collect, GetOwners, Owners};
+use crate::gc::{Collect, GetOwners};
 use crate::stats::Stats;
 use crate::supervise::CatchPanic;
 use crate::supervise::Ping;
@@ -30,6 +32,8 @@ pub struct GcCollector {
     state: decide::Collector,
     stats: Stats,
     timer: Option<SpawnHandle>,
+    /// Owners with no membership record, already logged.
+    strangers: BTreeSet<String>,
 }
 
 impl GcCollector {
@@ -49,6 +53,7 @@ impl GcCollector {
             state: decide::Collector::new(Instant::now(), timing, rand::random()),
             stats,
             timer: None,
+            strangers: BTreeSet::new(),
         }
     }
 
@@ -73,24 +78,24 @@ impl GcCollector {
         let (ec2, owners) = (self.ec2.clone(), self.owners.clone());
         let work = async move {
             let seen = owners.send(GetOwners).await.unwrap_or_default();
-            if seen.others.is_empty() {
-                return (seen, None);
+            let asked: BTreeSet<String> = seen.others.keys().cloned().collect();
+            if asked.is_empty() {
+                return (seen, asked, None);
             }
-            let answer = describe(ec2.as_ref(), &seen).await;
-            (seen, Some(answer))
+            let answer = describe(ec2.as_ref(), seen.me.as_deref(), &asked).await;
+            (seen, asked, Some(answer))
         };
         let work = work
             .into_actor(self)
-            .map(|(seen, answer), act, ctx| {
+            .map(|(seen, asked, answer), act, ctx| {
                 let now = Instant::now();
+                act.notice_strangers(&seen.strangers);
                 match answer {
                     None => act.state.nothing_to_check(now),
                     Some(answer) => {
                         act.stats.gc_checks.inc();
-                        let verdict =
-                            act.state
-                                .checked(now, seen.me.as_deref(), &seen.others, answer);
-                        act.act_on(verdict);
+                        let verdict = act.state.checked(now, seen.me.as_deref(), &asked, answer);
+                        act.act_on(verdict, &seen.others);
                     }
                 }
                 act.arm(ctx);
@@ -99,7 +104,24 @@ impl GcCollector {
         ctx.spawn(work);
     }
 
-    fn act_on(&mut self, verdict: Verdict) {
+    /// Logs each owner with no membership record once: its record sets are never collected.
+    fn notice_strangers(&mut self, strangers: &BTreeSet<String>) {
+        self.stats.gc_strangers.set(strangers.len() as i64);
+        let new: Vec<&String> = strangers
+            .iter()
+            .filter(|owner| !self.strangers.contains(*owner))
+            .collect();
+        if !new.is_empty() {
+            info!(
+                owners = ?new,
+                "gc: no membership record of this fleet (no ledger, or one of another account or region): never collected"
+            );
+        }
+        self.strangers.clone_from(strangers);
+    }
+
+    /// Acts on a check's verdict about the owners EC2 knows by the names of `owners` (name → owner id).
+    fn act_on(&mut self, verdict: Verdict, owners: &BTreeMap<String, String>) {
         if let Some(doubt) = verdict.doubt {
             self.stats.gc_doubtful_checks.inc();
             warn!(doubt, "gc: deleting nothing this round");
@@ -110,15 +132,24 @@ impl GcCollector {
         }
         if !verdict.gone.is_empty() {
             info!(owners = ?verdict.gone, "gc: gone in two checks; withdrawing their record sets");
-            self.collect.do_send(Collect(verdict.gone));
+            let gone = verdict
+                .gone
+                .iter()
+                .filter_map(|name| owners.get(name).cloned())
+                .collect();
+            self.collect.do_send(Collect(gone));
         }
     }
 }
 
-/// Every instance EC2 describes for the queries about `seen`, or the first error.
-async fn describe(ec2: &dyn Ec2Api, seen: &Owners) -> Result<Vec<Instance>, String> {
+/// Every instance EC2 describes for the queries about this instance (`me`) and `asked`, or the first error.
+async fn describe(
+    ec2: &dyn Ec2Api,
+    me: Option<&str>,
+    asked: &BTreeSet<String>,
+) -> Result<Vec<Instance>, String> {
     let mut instances = Vec::new();
-    for query in decide::queries(seen.me.as_deref(), &seen.others) {
+    for query in decide::queries(me, asked) {
         instances.extend(
             ec2.describe_instances(&query)
                 .await

@@ -6,21 +6,27 @@ pub mod collector;
 pub mod decide;
 pub mod ec2;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix::{Message, MessageResponse};
 
-/// Asks the writer whom the clean-up of gone instances should ask EC2 about (collector → writer): this
-/// instance's owner id (`None` before the IP is known) and the other owners seen in the zone.
+/// Asks the writer whom the clean-up of gone instances should ask EC2 about (collector → writer): it reads
+/// the fleet's ledgers (one request per 300 members) and answers with the members among the owners it sees
+/// in the zone ([`crate::writer::members`]).
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "Owners")]
 pub struct GetOwners;
 
-/// The writer's answer to [`GetOwners`].
+/// The writer's answer to [`GetOwners`]. Owners go by the name EC2 knows them by: an instance id where the
+/// member's ledger says it, else the owner id (an IP or an instance id).
 #[derive(MessageResponse, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Owners {
+    /// How EC2 knows this instance (`None` before the IP is known).
     pub me: Option<String>,
-    pub others: BTreeSet<String>,
+    /// The members seen in the zone that the clean-up may ask about: how EC2 knows each → its owner id.
+    pub others: BTreeMap<String, String>,
+    /// The owners seen in the zone that are no such member: never asked about, never collected.
+    pub strangers: BTreeSet<String>,
 }
 
 /// Owners EC2 says are gone, in two checks `gc.grace` apart (collector → writer): their record sets are

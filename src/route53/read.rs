@@ -135,17 +135,28 @@ pub async fn read_names(
     Ok(out)
 }
 
-/// How many record sets that `counts` stand under `parent` (the writer counts the fleet's ledgers so). Route53
-/// lists a name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a
-/// time, until the listing leaves them: one request per 300 record sets.
+/// How many record sets that `counts` stand under `parent` (the writer counts the fleet's ledgers so):
+/// [`read_under`]'s.
 pub async fn count_under(
     api: &dyn Route53Api,
     zone_id: &str,
     parent: &str,
     counts: impl Fn(&RecordSet) -> bool,
 ) -> Result<usize, Route53Error> {
+    Ok(read_under(api, zone_id, parent, counts).await?.len())
+}
+
+/// The record sets that `keep` under `parent` (the clean-up reads the fleet's ledgers so). Route53 lists a
+/// name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a time,
+/// until the listing leaves them: one request per 300 record sets.
+pub async fn read_under(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    parent: &str,
+    keep: impl Fn(&RecordSet) -> bool,
+) -> Result<Vec<RecordSet>, Route53Error> {
     let descendant = format!(".{parent}");
-    let mut count = 0;
+    let mut kept = Vec::new();
     let mut positions: HashSet<RecordPosition> = HashSet::new();
     let mut start = RecordPosition {
         name: parent.to_string(),
@@ -155,16 +166,18 @@ pub async fn count_under(
     loop {
         let page = page_from(api, zone_id, Some(&start), None).await?;
         let mut past = false;
-        for rs in &page.record_sets {
+        for rs in page.record_sets {
             if rs.name.ends_with(&descendant) {
-                count += usize::from(counts(rs));
+                if keep(&rs) {
+                    kept.push(rs);
+                }
             } else if rs.name != parent {
                 past = true;
             }
         }
         match page.next {
             Some(next) if !past && positions.insert(next.clone()) => start = next,
-            _ => return Ok(count),
+            _ => return Ok(kept),
         }
     }
 }

@@ -16,15 +16,18 @@ use std::time::Instant;
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::desired::DesiredRecords;
 use crate::gc::{Collect, GetOwners, Owners};
 use crate::host::{HostIdentity, HostIp};
-use crate::route53::{HostedZone, Route53Api};
+use crate::route53::read::read_under;
+use crate::route53::{HostedZone, RecordSet, Route53Api};
 use crate::stats::Stats;
 use crate::supervise::Ping;
 use crate::supervise::{stop_on_panic, CatchPanic};
+use crate::writer::ledger::{is_ledger, LEDGER_PARENT};
+use crate::writer::members::{self, Members};
 use crate::writer::perform::perform;
 use crate::writer::reconcile::{Action, Reconciler};
 use crate::writer::{Settle, Shutdown, WriteReport};
@@ -180,13 +183,33 @@ impl Handler<DesiredRecords> for Route53Writer {
 }
 
 impl Handler<GetOwners> for Route53Writer {
-    type Result = Owners;
+    type Result = ResponseFuture<Owners>;
 
-    fn handle(&mut self, _: GetOwners, _: &mut Context<Self>) -> Owners {
-        Owners {
-            me: self.state.owner_id(),
-            others: self.state.others_seen(),
-        }
+    /// Reads the fleet's ledgers (through the rate limiter, as every request) when another owner is seen,
+    /// and answers with the members among them; a failed read answers no owner at all, so that nothing
+    /// is collected on a guess.
+    fn handle(&mut self, _: GetOwners, _: &mut Context<Self>) -> Self::Result {
+        let seen = self.state.others_seen();
+        let owner_id = self.state.owner_id();
+        let identity = self.state.identity().cloned();
+        let (api, zone) = (self.api.clone(), self.state.zone().clone());
+        Box::pin(async move {
+            if seen.is_empty() {
+                return members::to_ask(owner_id, identity.as_ref(), &seen, &Members::new());
+            }
+            let parent = format!("{LEDGER_PARENT}.{}", zone.name);
+            let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
+            match read_under(api.as_ref(), &zone.id, &parent, ledger).await {
+                Ok(ledgers) => {
+                    let members = members::members(&ledgers, &zone.name, identity.as_ref());
+                    members::to_ask(owner_id, identity.as_ref(), &seen, &members)
+                }
+                Err(error) => {
+                    warn!(%error, "gc: cannot read the fleet's ledgers; asking about no one this round");
+                    Owners::default()
+                }
+            }
+        })
     }
 }
 

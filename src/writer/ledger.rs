@@ -58,6 +58,16 @@ pub fn ledger_name(owner_id: &str, zone_name: &str) -> Option<String> {
     Some(fqdn(&format!("{owner_id}.{LEDGER_PARENT}"), zone_name))
 }
 
+/// The owner id the ledger `name` of the zone `zone_name` is named for ([`ledger_name`]'s inverse), if it
+/// is a ledger's name.
+pub fn ledger_owner(name: &str, zone_name: &str) -> Option<String> {
+    let suffix = format!(".{LEDGER_PARENT}.{}", zone_name.trim_end_matches('.'));
+    let owner = name.trim_end_matches('.').strip_suffix(&suffix)?;
+    ledger_name(owner, zone_name)
+        .is_some_and(|own| own == name)
+        .then(|| owner.to_string())
+}
+
 /// Who an instance is, as its ledger tells the fleet: the ledger is its membership record. One value of
 /// the ledger holds it, `"member owner=<owner id> ip=<IPv4> instance=<id> account=<id> region=<name>"`
 /// (the last three when the metadata service told them); the version before, which wrote no such value,
@@ -293,6 +303,23 @@ mod tests {
         }
         let long = "x".repeat(64);
         assert_eq!(ledger_name(&long, ZONE), None, "a label over 63 characters");
+    }
+
+    #[test]
+    fn a_ledgers_name_gives_its_owner_back() {
+        for owner in ["10.0.0.1", "i-0abc123def4567890", "host_1"] {
+            let name = ledger_name(owner, ZONE).unwrap();
+            assert_eq!(ledger_owner(&name, ZONE).as_deref(), Some(owner));
+        }
+        assert_eq!(ledger_owner("web.service.discovery.", ZONE), None);
+        assert_eq!(
+            ledger_owner("a b._owners._route53-registrator.service.discovery.", ZONE),
+            None
+        );
+        assert_eq!(
+            ledger_owner("10.0.0.1._owners._route53-registrator.elsewhere.", ZONE),
+            None
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The writer, the stage that keeps the zone equal to what is desired: the reconciler, a sans-I/O state machine
 //! of the writer's decisions ([`reconcile`]: the scheduler, and its machines `startup`, `known`, `failures`
 //! and `verification`), with what it asks for and hears back ([`action`]) and its [`settings`]; this
-//! instance's record sets and the diff ([`plan`]); ownership per routing ([`registry`]); the ledger of names
-//! ([`ledger`]); when to send and verify ([`pacing`]); an action performed through Route53 ([`perform`]); and
+//! instance's record sets and the diff ([`plan`]); ownership per routing ([`registry`]); the ledger of names,
+//! which is also an instance's membership record ([`ledger`]), and the members the clean-up may act on
+//! ([`members`]); when to send and verify ([`pacing`]); an action performed through Route53 ([`perform`]); and
 //! the [`actor::Route53Writer`] that runs them. Below: the messages main sends it.
 
 pub mod action;
@@ -10,6 +11,7 @@ pub mod actor;
 mod failures;
 mod known;
 pub mod ledger;
+pub mod members;
 pub mod pacing;
 pub mod perform;
 pub mod plan;

@@ -241,6 +241,11 @@ impl Reconciler {
         self.spec().map(|spec| spec.owner_id)
     }
 
+    /// Who this instance is, once the metadata service told.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
+    }
+
     /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
     /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
     pub fn others_seen(&self) -> BTreeSet<String> {
