@@ -61,8 +61,9 @@ const STORM: Duration = Duration::from_secs(20);
 fn quiet_deadline() -> Duration {
     start_window(UNCOUNTED_STARTING_LIMIT, Quota::DOCUMENTED) + Duration::from_secs(60)
 }
-/// A daemon's last lines printed when a run fails, and written to the failure's file.
+/// A daemon's last lines printed when a run fails.
 const PRINTED_TAIL_LINES: usize = 12;
+/// A daemon's last lines written to the failure's file (`target/tmp/chaos/failure-<seed>.log`).
 const FILE_TAIL_LINES: usize = 400;
 /// The soak's length by default: 30 minutes.
 const DEFAULT_SECONDS: u64 = 1800;
@@ -671,14 +672,12 @@ fn main() {
 
 /// Writes a failed run's tails under Cargo's target tmp dir; returns a line that says where, or why not.
 fn write_tails(seed: u64, tails: &str) -> String {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaos");
-    let path = dir.join(format!("failure-{seed}.log"));
-    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, tails)) {
-        Ok(()) => format!(
+    match support::write_tmp("chaos", &format!("failure-{seed}.log"), tails) {
+        Ok(path) => format!(
             "\n(the daemons' last {FILE_TAIL_LINES} lines each: {})",
             path.display()
         ),
-        Err(e) => format!(
+        Err((path, e)) => format!(
             "\n(the daemons' longer tails could not be written to {}: {e})",
             path.display()
         ),

@@ -61,7 +61,5 @@ pub fn write_request_log(
     t0: std::time::Instant,
 ) -> Option<std::path::PathBuf> {
     let text = crate::support::emulator::request_log_tsv(log, t0);
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
-    let path = dir.join(file);
-    (std::fs::create_dir_all(&dir).is_ok() && std::fs::write(&path, text).is_ok()).then_some(path)
+    crate::support::write_tmp(dir, file, &text).ok()
 }

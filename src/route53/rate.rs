@@ -794,13 +794,14 @@ mod tests {
         // as long as the spread is calm.
         let t0 = Instant::now();
         let q = Quota::DOCUMENTED;
-        let largest = t0 + start_window(UNCOUNTED_STARTING_LIMIT, q);
+        let window = start_window(UNCOUNTED_STARTING_LIMIT, q);
+        let largest = t0 + window;
         let mut rate = AdaptiveRate::new(5, q);
         rate.start(t0, StartSpread::Auto);
         let mut at = t0 + ms(reserve_all(&mut rate, t0, 0, 1, 0.5)[0]);
         let mut latest = t0;
         // Within the calm (twice the window); after it a throttle cuts the rate as without a spread.
-        let calm_end = t0 + start_window(UNCOUNTED_STARTING_LIMIT, q) * 2;
+        let calm_end = t0 + window * 2;
         let mut k = 0;
         while at < calm_end {
             k += 1;

@@ -18,6 +18,7 @@
 //! - [`in_parallel`] / [`drop_in_parallel`]: many `docker` commands at once (a storm of starts, say), and
 //!   the removal of many container guards.
 //! - [`free_port`] and [`http_get`]: a loopback port for a daemon's `http.listen`, and a GET of it.
+//! - [`write_tmp`]: a file left under Cargo's target tmp dir for a person to read (request logs, tails).
 //! - [`unique`]: names no other test (or earlier run) uses: zones, services, containers, networks.
 //!
 //! Every test shares the one Docker engine, and a running daemon sees every container on it: give each test
@@ -154,6 +155,21 @@ pub fn unique(prefix: &str) -> String {
 /// A zone domain unique to this test, such as `t-1a2b3c4d.test` (no trailing dot).
 pub fn unique_zone() -> String {
     format!("{}.test", unique("t"))
+}
+
+/// Writes `text` to `file` in `dir` under Cargo's target tmp dir, creating `dir`: where tests and benches
+/// leave what they write for a person to read. The path written, or the path and why it could not be.
+pub fn write_tmp(
+    dir: &str,
+    file: &str,
+    text: &str,
+) -> Result<std::path::PathBuf, (std::path::PathBuf, std::io::Error)> {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    let path = dir.join(file);
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text)) {
+        Ok(()) => Ok(path),
+        Err(e) => Err((path, e)),
+    }
 }
 
 /// A loopback port free a moment ago, for a daemon's `http.listen` (`127.0.0.1:PORT`).
