@@ -123,33 +123,24 @@ mod tests {
         )
     }
 
+    /// The ledger of `owner` saying it is `instance` of `account` in `region`.
+    fn saying(owner: &str, instance: &str, account: &str, region: &str) -> RecordSet {
+        ledger(owner, Some(Some(identity(instance, account, region))))
+    }
+
+    const ACCOUNT: &str = "111111111111";
+
     #[test]
     fn only_members_of_this_account_and_region_are_asked_about_by_instance_id() {
-        let me = identity("i-0000000000000000a", "111111111111", "eu-west-1");
+        let me = identity("i-0000000000000000a", ACCOUNT, "eu-west-1");
         let ledgers = [
-            ledger(
-                "10.0.0.2",
-                Some(Some(identity(
-                    "i-0000000000000000b",
-                    "111111111111",
-                    "eu-west-1",
-                ))),
-            ),
-            ledger(
-                "10.0.0.3",
-                Some(Some(identity(
-                    "i-0000000000000000c",
-                    "111111111111",
-                    "us-east-1",
-                ))),
-            ),
-            ledger(
+            saying("10.0.0.2", "i-0000000000000000b", ACCOUNT, "eu-west-1"),
+            saying("10.0.0.3", "i-0000000000000000c", ACCOUNT, "us-east-1"),
+            saying(
                 "10.0.0.4",
-                Some(Some(identity(
-                    "i-0000000000000000d",
-                    "222222222222",
-                    "eu-west-1",
-                ))),
+                "i-0000000000000000d",
+                "222222222222",
+                "eu-west-1",
             ),
             ledger("10.0.0.5", Some(None)),
             ledger("10.0.0.6", None),
@@ -193,14 +184,7 @@ mod tests {
     #[test]
     fn without_its_own_identity_an_instance_asks_only_about_members_that_say_none() {
         let ledgers = [
-            ledger(
-                "10.0.0.2",
-                Some(Some(identity(
-                    "i-0000000000000000b",
-                    "111111111111",
-                    "eu-west-1",
-                ))),
-            ),
+            saying("10.0.0.2", "i-0000000000000000b", ACCOUNT, "eu-west-1"),
             ledger("10.0.0.5", Some(None)),
         ];
         assert_eq!(
