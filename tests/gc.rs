@@ -20,7 +20,7 @@ use route53_registrator::gc::ec2::{Ec2Api, Ec2Error};
 use route53_registrator::host::{HostIdentity, HostIp, Identity};
 use route53_registrator::route53::{Change, ChangeAction, HostedZone, RecordSet, Routing};
 use route53_registrator::stats::Stats;
-use route53_registrator::testing::wait_until;
+use route53_registrator::testing::{pass, wait_until, Double};
 use route53_registrator::writer::actor::Route53Writer;
 use route53_registrator::writer::ledger::{ledger_name, ledger_record, Member};
 use route53_registrator::writer::Settle;
@@ -100,6 +100,8 @@ struct World {
     zone: HostedZone,
     ec2: Arc<ScriptedEc2>,
     stats: Stats,
+    /// The ListResourceRecordSets (numbered from 1 since the start) that panics; 0: none.
+    panic_at: Arc<AtomicUsize>,
 }
 
 impl World {
@@ -135,8 +137,17 @@ impl World {
         emu.apply_directly(&zone.id, &create)
             .expect("seed the zone");
         let stats = Stats::new();
+        // Panics at the ListResourceRecordSets numbered `panic_at` (from 1; 0: never), counted from here.
+        let panic_at = Arc::new(AtomicUsize::new(0));
+        let at = Arc::clone(&panic_at);
+        let api = Double::new(emu.clone()).before_list(move |n| {
+            if at.load(Ordering::SeqCst) == n {
+                panic!("test: ListResourceRecordSets number {n} panics");
+            }
+            pass()
+        });
         let writer = Route53Writer::new(
-            Arc::new(emu.clone()),
+            Arc::new(api),
             zone.clone(),
             fast_writer_settings(routing),
             stats.clone(),
@@ -168,6 +179,7 @@ impl World {
             zone,
             ec2,
             stats,
+            panic_at,
         }
     }
 
@@ -379,4 +391,29 @@ async fn only_members_of_this_fleet_and_region_are_collected() {
         "asked by instance id, about members of this region only"
     );
     assert_eq!(world.stats.gc_strangers.get(), 2);
+}
+
+/// A panic in the read of the fleet's ledgers that a check makes is caught: that check asks EC2 about no
+/// one, the writer lives on, and a later check collects the gone member.
+#[actix_rt::test]
+async fn a_panic_in_the_read_of_the_ledgers_is_caught_and_a_later_check_collects() {
+    let world = World::start(Routing::Multivalue, vec![multivalue("web", DEAD)]).await;
+    let lists = || {
+        world
+            .emu
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Operation::ListResourceRecordSets)
+            .count()
+    };
+    world.panic_at.store(lists() + 1, Ordering::SeqCst);
+    world.ec2.set(DEAD, "terminated");
+    wait_until(DEADLINE, "the gone member is withdrawn after all", || {
+        world.published() == strings(&["web=10.0.0.1"])
+    })
+    .await;
+    assert!(
+        world.panic_at.load(Ordering::SeqCst) <= lists(),
+        "the read that panicked came before"
+    );
 }

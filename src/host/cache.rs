@@ -144,15 +144,6 @@ impl MetadataCache {
         let api = Arc::clone(api);
         let timeout = self.fetch_timeout;
         let want_identity = self.identity_recipient.is_some() && self.identity.is_none();
-        fn flatten<T>(
-            read: Result<Result<T, MetadataError>, tokio::time::error::Elapsed>,
-            timeout: Duration,
-        ) -> Result<T, String> {
-            match read {
-                Ok(read) => read.map_err(|error| error.to_string()),
-                Err(_elapsed) => Err(format!("no answer within {timeout:?}")),
-            }
-        }
         let read = async move {
             let ip = tokio::time::timeout(timeout, api.local_ipv4());
             let identity = async {
@@ -236,6 +227,17 @@ impl MetadataCache {
                 ctx.run_later(delay, |cache, ctx| cache.fetch(ctx));
             }
         }
+    }
+}
+
+/// A read bounded by `timeout`, its error said in words.
+fn flatten<T>(
+    read: Result<Result<T, MetadataError>, tokio::time::error::Elapsed>,
+    timeout: Duration,
+) -> Result<T, String> {
+    match read {
+        Ok(read) => read.map_err(|error| error.to_string()),
+        Err(_elapsed) => Err(format!("no answer within {timeout:?}")),
     }
 }
 

@@ -187,7 +187,8 @@ impl Handler<GetOwners> for Route53Writer {
 
     /// Reads the fleet's ledgers (through the rate limiter, as every request) when another owner is seen,
     /// and answers with the members among them; a failed read answers no owner at all, so that nothing
-    /// is collected on a guess.
+    /// is collected on a guess. A panic in the read ends that read only (actix runs a handler's
+    /// `ResponseFuture` as a task of its own): the collector gets no answer, and asks about no one.
     fn handle(&mut self, _: GetOwners, _: &mut Context<Self>) -> Self::Result {
         let seen = self.state.others_seen();
         let owner_id = self.state.owner_id();
