@@ -13,12 +13,13 @@
 //!   running here counted into the records this instance should publish (the values wanted under each name;
 //!   health, stopping, tombstones), and the `Classifier` actor.
 //! - [`host`]: the instance metadata service (IMDSv2 through aws-config's client) and the `MetadataCache` actor
-//!   that supplies the host IP.
+//!   that supplies the host IP and the instance's identity.
 //! - [`gc`]: the clean-up of gone instances' record sets: its decisions, EC2's DescribeInstances, and the
 //!   `GcCollector` actor.
 //! - [`writer`]: the reconciler (the writer's decisions as a sans-I/O state machine: time in, actions out), the
-//!   plan (this instance's record sets and the diff), ownership per routing, the ledger, pacing, and the
-//!   `Route53Writer` actor that performs the actions.
+//!   plan (this instance's record sets and the diff), ownership per routing, the ledger (also the instance's
+//!   membership record) and the members the clean-up may act on, pacing, and the `Route53Writer` actor that
+//!   performs the actions.
 //! - [`route53`]: the narrow [`route53::Route53Api`] trait, its SDK implementation, what each failure means
 //!   ([`route53::Meaning`]), batches under Route53's limits, reads, sending, and the adaptive rate every request
 //!   passes.
