@@ -7,11 +7,15 @@
 //! twice, at least `gc.grace` apart, and the survivor withdraws the dead owner's record set (in simple
 //! routing, its IP from the shared set) and keeps its own.
 //!
+//! A member that joined after the survivor read the zone (in multivalue routing a running instance reads
+//! nothing) is known from its ledger at each check, and collected with its ledger once terminated.
+//!
 //! With one other owner in sight, a daemon checks at most every 1 / 0.2 per second = 5 s (jittered up to
 //! 7.5 s): the fleet's budget, which no setting shortens. So each routing takes about four checks, 20 s.
 
 mod support;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use route53_emulator::Fault;
@@ -176,4 +180,51 @@ fn the_survivor_withdraws_a_killed_instances_record_sets_in_each_routing() {
         world.assert_stays(&name, true, Duration::from_secs(2));
         assert_eq!(owners(&world, &name), vec![survivor.owner().to_string()]);
     }
+}
+
+#[test]
+fn a_member_that_joined_after_the_survivor_started_is_collected_with_its_ledger() {
+    let world = World::new();
+    let survivor = Instance {
+        ip: "10.0.7.1",
+        id: "i-0a0000000000000b1",
+        by_instance_id: false,
+    };
+    let late = Instance {
+        ip: "10.0.7.3",
+        id: "i-0a0000000000000b3",
+        by_instance_id: false,
+    };
+    for instance in [&survivor, &late] {
+        world
+            .emulator
+            .declare_instance(instance.id, Some(instance.ip), "running");
+    }
+    let name = "gclate";
+    let _service = world.service(name).run();
+    // The survivor first: it has read the zone before the late member writes anything.
+    let mut alive = survivor.daemon(&world, "multivalue");
+    world.wait_published(name, survivor.ip);
+    let mut dead = late.daemon(&world, "multivalue");
+    world.wait_published(name, late.ip);
+    let members = BTreeSet::from([survivor.ip.to_string(), late.ip.to_string()]);
+    wait_until(ONE_CHECK, "both ledgers written", || {
+        world.ledger_owners() == members
+    });
+
+    dead.signal("KILL");
+    dead.wait_exit(Duration::from_secs(10));
+    world
+        .emulator
+        .declare_instance(late.id, Some(late.ip), "terminated");
+    wait_until(
+        GRACE + ONE_CHECK * 3,
+        "the late member withdrawn, and its ledger deleted",
+        || {
+            owners(&world, name) == vec![survivor.ip.to_string()]
+                && world.ledger_owners() == BTreeSet::from([survivor.ip.to_string()])
+        },
+    );
+    alive.wait_for_output(Duration::from_secs(5), "deleted the ledger of a gone owner");
+    world.assert_stays(name, true, Duration::from_secs(2));
 }

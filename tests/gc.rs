@@ -199,6 +199,25 @@ impl World {
         out
     }
 
+    /// The ListResourceRecordSets requests the emulator has answered.
+    fn lists(&self) -> usize {
+        self.emu
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Operation::ListResourceRecordSets)
+            .count()
+    }
+
+    /// The ledgers in the zone, by name.
+    fn ledgers(&self) -> Vec<String> {
+        self.emu
+            .record_sets(&self.zone.id)
+            .into_iter()
+            .filter(|rs| rs.rtype == "TXT" && rs.name.contains("._owners."))
+            .map(|rs| rs.name)
+            .collect()
+    }
+
     /// Waits until EC2 has been asked `more` more times than now: checks happened.
     async fn checks(&self, more: usize) {
         let target = self.ec2.calls() + more;
@@ -282,6 +301,70 @@ async fn a_terminated_owner_is_withdrawn_and_a_running_one_never() {
     assert_eq!(
         world.published(),
         strings(&["api=10.0.0.3", "web=10.0.0.1", "web=10.0.0.3"])
+    );
+    assert_eq!(world.stats.gc_withdrawn.get(), 2);
+    let alive_only = vec![ledger_name(ALIVE, "gc.discovery.").unwrap()];
+    wait_until(DEADLINE, "the gone owner's ledger is deleted", || {
+        world.ledgers() == alive_only
+    })
+    .await;
+}
+
+/// Members that joined after this instance read the zone (and that it never reads again in multivalue
+/// routing) are known from their ledgers at each check: one holding record sets and one holding none yet
+/// are collected once terminated, their ledgers with them, and the running one stays.
+#[actix_rt::test]
+async fn members_that_joined_after_the_last_read_are_collected_with_their_ledgers() {
+    const IDLE: &str = "10.0.0.4";
+    let world = World::start(Routing::Multivalue, vec![multivalue("web", ALIVE)]).await;
+    world.ec2.set(ALIVE, "running");
+    world.ec2.set(DEAD, "running");
+    world.ec2.set(IDLE, "running");
+    let joined: Vec<Change> = [
+        multivalue("web", DEAD),
+        multivalue("api", DEAD),
+        member_ledger(DEAD, None),
+        member_ledger(IDLE, None),
+    ]
+    .into_iter()
+    .map(|record_set| Change {
+        action: ChangeAction::Create,
+        record_set,
+    })
+    .collect();
+    world
+        .emu
+        .apply_directly(&world.zone.id, &joined)
+        .expect("the late members write");
+    let asked = || world.ec2.asked.lock().unwrap().clone();
+    wait_until(DEADLINE, "the late members are asked about", || {
+        asked().contains(DEAD) && asked().contains(IDLE)
+    })
+    .await;
+    world.checks(4).await;
+    assert_eq!(
+        world.published(),
+        strings(&[
+            "api=10.0.0.2",
+            "web=10.0.0.1",
+            "web=10.0.0.2",
+            "web=10.0.0.3"
+        ]),
+        "running members stay"
+    );
+
+    world.ec2.set(DEAD, "terminated");
+    world.ec2.set(IDLE, "terminated");
+    let alive_only = vec![ledger_name(ALIVE, "gc.discovery.").unwrap()];
+    wait_until(
+        DEADLINE,
+        "the late members and their ledgers are gone",
+        || world.ledgers() == alive_only,
+    )
+    .await;
+    assert_eq!(
+        world.published(),
+        strings(&["web=10.0.0.1", "web=10.0.0.3"])
     );
     assert_eq!(world.stats.gc_withdrawn.get(), 2);
 }
@@ -369,16 +452,11 @@ async fn only_members_of_this_fleet_and_region_are_collected() {
     )
     .await;
     // The checks go on, each reading the fleet's ledgers, with no one left to ask EC2 about.
-    let reads = || {
-        world
-            .emu
-            .requests()
-            .iter()
-            .filter(|r| r.operation == Operation::ListResourceRecordSets)
-            .count()
-    };
-    let before = reads();
-    wait_until(DEADLINE, "three more checks", || reads() >= before + 3).await;
+    let before = world.lists();
+    wait_until(DEADLINE, "three more checks", || {
+        world.lists() >= before + 3
+    })
+    .await;
     assert_eq!(
         world.published(),
         strings(&["db=10.50.0.7", "web=10.0.0.1", "web=10.60.0.8"]),
@@ -398,22 +476,14 @@ async fn only_members_of_this_fleet_and_region_are_collected() {
 #[actix_rt::test]
 async fn a_panic_in_the_read_of_the_ledgers_is_caught_and_a_later_check_collects() {
     let world = World::start(Routing::Multivalue, vec![multivalue("web", DEAD)]).await;
-    let lists = || {
-        world
-            .emu
-            .requests()
-            .iter()
-            .filter(|r| r.operation == Operation::ListResourceRecordSets)
-            .count()
-    };
-    world.panic_at.store(lists() + 1, Ordering::SeqCst);
+    world.panic_at.store(world.lists() + 1, Ordering::SeqCst);
     world.ec2.set(DEAD, "terminated");
     wait_until(DEADLINE, "the gone member is withdrawn after all", || {
         world.published() == strings(&["web=10.0.0.1"])
     })
     .await;
     assert!(
-        world.panic_at.load(Ordering::SeqCst) <= lists(),
+        world.panic_at.load(Ordering::SeqCst) <= world.lists(),
         "the read that panicked came before"
     );
 }

@@ -1,16 +1,17 @@
 //! `GcCollector`: the clean-up of the record sets of instances that are gone (`[gc]`), beside the writer.
 //!
 //! When the pure [`decide::Collector`] says a check is due, it asks the writer whom to ask about
-//! ([`GetOwners`]: the owners seen in the reads the writer makes anyway that are members of the fleet, as
-//! the ledgers read for it say, each by the name EC2 knows it by), asks EC2 about them and this instance
-//! ([`Ec2Api`]), hands the answer to the collector, and sends the owner ids it finds gone to the writer
-//! ([`Collect`]), which withdraws their record sets like any other change. An owner with no membership
-//! record is never asked about (logged once). Alone in the zone, it asks EC2 nothing.
+//! ([`GetOwners`]: the fleet's members, as the ledgers the writer reads for it say, each by the name EC2
+//! knows it by), asks EC2 about them and this instance ([`Ec2Api`]), hands the answer to the collector,
+//! and sends the members it finds gone, with their ledgers, to the writer ([`Collect`]), which reads the
+//! names each ledger lists, withdraws their record sets there like any other change, then deletes the
+//! ledger. An owner seen in the zone with no membership record is never asked about (logged once). Alone
+//! in the zone, it asks EC2 nothing.
 //!
 //! Supervised like the other actors: a panic stops it ([`CatchPanic`]), and the restarted actor keeps its
 //! suspicions and arms its timer again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use tracing::{info, warn};
 
 use crate::gc::decide::{self, GcTiming, Instance, Verdict};
 use crate::gc::ec2::Ec2Api;
-use crate::gc::{Collect, GetOwners};
+use crate::gc::{Collect, GetOwners, Owners};
 use crate::stats::Stats;
 use crate::supervise::CatchPanic;
 use crate::supervise::Ping;
@@ -95,7 +96,7 @@ impl GcCollector {
                     Some(answer) => {
                         act.stats.gc_checks.inc();
                         let verdict = act.state.checked(now, seen.me.as_deref(), &asked, answer);
-                        act.act_on(verdict, &seen.others);
+                        act.act_on(verdict, &seen);
                     }
                 }
                 act.arm(ctx);
@@ -120,8 +121,8 @@ impl GcCollector {
         self.strangers.clone_from(strangers);
     }
 
-    /// Acts on a check's verdict about the owners EC2 knows by the names of `owners` (name → owner id).
-    fn act_on(&mut self, verdict: Verdict, owners: &BTreeMap<String, String>) {
+    /// Acts on a check's verdict about the members of `owners`, as EC2 knows them.
+    fn act_on(&mut self, verdict: Verdict, owners: &Owners) {
         if let Some(doubt) = verdict.doubt {
             self.stats.gc_doubtful_checks.inc();
             warn!(doubt, "gc: deleting nothing this round");
@@ -135,7 +136,8 @@ impl GcCollector {
             let gone = verdict
                 .gone
                 .iter()
-                .filter_map(|name| owners.get(name).cloned())
+                .filter_map(|name| owners.others.get(name))
+                .map(|owner| (owner.clone(), owners.ledgers.get(owner).cloned()))
                 .collect();
             self.collect.do_send(Collect(gone));
         }

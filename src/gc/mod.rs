@@ -10,9 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix::{Message, MessageResponse};
 
+use crate::route53::RecordSet;
+
 /// Asks the writer whom the clean-up of gone instances should ask EC2 about (collector → writer): it reads
-/// the fleet's ledgers (one request per 300 members) and answers with the members among the owners it sees
-/// in the zone ([`crate::writer::members`]).
+/// the fleet's ledgers (one request per 300 members) and answers with the fleet's members, those that
+/// joined after its last read of their names too ([`crate::writer::members`]).
 #[derive(Message, Clone, Copy, Debug)]
 #[rtype(result = "Owners")]
 pub struct GetOwners;
@@ -23,14 +25,17 @@ pub struct GetOwners;
 pub struct Owners {
     /// How EC2 knows this instance (`None` before the IP is known).
     pub me: Option<String>,
-    /// The members seen in the zone that the clean-up may ask about: how EC2 knows each → its owner id.
+    /// The other members that the clean-up may ask about: how EC2 knows each → its owner id.
     pub others: BTreeMap<String, String>,
+    /// The ledger of each of `others`, by owner id, as read: the names where its record sets may stand.
+    pub ledgers: BTreeMap<String, RecordSet>,
     /// The owners seen in the zone that are no such member: never asked about, never collected.
     pub strangers: BTreeSet<String>,
 }
 
-/// Owners EC2 says are gone, in two checks `gc.grace` apart (collector → writer): their record sets are
-/// withdrawn.
+/// Owners EC2 says are gone, in two checks `gc.grace` apart (collector → writer), each by owner id with
+/// its ledger as read: the names it lists are read, the owner's record sets there withdrawn, then the
+/// ledger deleted.
 #[derive(Message, Clone, Debug, PartialEq, Eq)]
 #[rtype(result = "()")]
-pub struct Collect(pub BTreeSet<String>);
+pub struct Collect(pub BTreeMap<String, Option<RecordSet>>);

@@ -14,6 +14,8 @@ pub enum ReadPurpose {
     Uncertain,
     /// A step of a verification.
     Verify,
+    /// The names the ledgers of gone owners list, before the clean-up withdraws their record sets there.
+    Collect,
     /// At start-up: the names this instance's ledger lists (and, in the routings that need a read before
     /// a write, the desired names), to find its stale record sets without listing the zone.
     Owned,
@@ -30,9 +32,10 @@ pub enum Action {
     },
     /// Read the whole zone, then call [`crate::writer::reconcile::Reconciler::zone_read`].
     ReadZone,
-    /// Read this instance's ledger (the TXT record `name`, see [`crate::writer::ledger`]), then hand back
-    /// [`Outcome::LedgerRead`].
-    ReadLedger { name: String },
+    /// Read the fleet's ledgers under `parent` (`_owners._route53-registrator.<zone>.`, one request per 300
+    /// members): this instance's (see [`crate::writer::ledger`]) and how many members the fleet has. Then
+    /// hand back [`Outcome::LedgersRead`].
+    ReadLedgers { parent: String },
     /// Count the ledgers under `parent` (`_owners._route53-registrator.<zone>.`): how many instances share
     /// the zone, which sizes the verification's interval. Then hand back [`Outcome::OwnersCounted`].
     CountOwners { parent: String },
@@ -51,7 +54,7 @@ impl Action {
         match self {
             Action::Idle { .. } => "wait",
             Action::ReadZone => "read the zone",
-            Action::ReadLedger { .. } => "read this instance's ledger",
+            Action::ReadLedgers { .. } => "read the fleet's ledgers",
             Action::CountOwners { .. } => "count the fleet's ledgers",
             Action::ReadNames {
                 purpose: ReadPurpose::Uncertain,
@@ -65,6 +68,10 @@ impl Action {
                 purpose: ReadPurpose::Owned,
                 ..
             } => "read the names this instance may hold",
+            Action::ReadNames {
+                purpose: ReadPurpose::Collect,
+                ..
+            } => "read the names of the gone owners",
             Action::Send { .. } => "send changes",
         }
     }
@@ -75,8 +82,8 @@ impl Action {
 pub enum Outcome {
     /// [`Action::ReadZone`]: every record set of the zone, or why not.
     ZoneRead(Result<Vec<RecordSet>, Route53Error>),
-    /// [`Action::ReadLedger`]: the ledger, `None` when the zone holds none, or why not.
-    LedgerRead(Result<Option<RecordSet>, Route53Error>),
+    /// [`Action::ReadLedgers`]: every ledger under the parent, or why not.
+    LedgersRead(Result<Vec<RecordSet>, Route53Error>),
     /// [`Action::CountOwners`]: the ledgers counted, or why not.
     OwnersCounted(Result<usize, Route53Error>),
     /// [`Action::ReadNames`]: the record sets under each name, or why not.

@@ -26,8 +26,8 @@ use crate::route53::{HostedZone, RecordSet, Route53Api};
 use crate::stats::Stats;
 use crate::supervise::Ping;
 use crate::supervise::{stop_on_panic, CatchPanic};
-use crate::writer::ledger::{is_ledger, LEDGER_PARENT};
-use crate::writer::members::{self, Members};
+use crate::writer::ledger::{is_ledger, ledger_parent};
+use crate::writer::members;
 use crate::writer::perform::perform;
 use crate::writer::reconcile::{Action, Reconciler};
 use crate::writer::{Settle, Shutdown, WriteReport};
@@ -185,9 +185,9 @@ impl Handler<DesiredRecords> for Route53Writer {
 impl Handler<GetOwners> for Route53Writer {
     type Result = ResponseFuture<Owners>;
 
-    /// Reads the fleet's ledgers (through the rate limiter, as every request) when another owner is seen,
-    /// and answers with the members among them; a failed read answers no owner at all, so that nothing
-    /// is collected on a guess. A panic in the read ends that read only (actix runs a handler's
+    /// Reads the fleet's ledgers (through the rate limiter, as every request) once this instance's owner id
+    /// is known, and answers with the members among them; a failed read answers no owner at all, so that
+    /// nothing is collected on a guess. A panic in the read ends that read only (actix runs a handler's
     /// `ResponseFuture` as a task of its own): the collector gets no answer, and asks about no one.
     fn handle(&mut self, _: GetOwners, _: &mut Context<Self>) -> Self::Result {
         let seen = self.state.others_seen();
@@ -195,10 +195,10 @@ impl Handler<GetOwners> for Route53Writer {
         let identity = self.state.identity().cloned();
         let (api, zone) = (self.api.clone(), self.state.zone().clone());
         Box::pin(async move {
-            if seen.is_empty() {
-                return members::to_ask(owner_id, identity.as_ref(), &seen, &Members::new());
+            if owner_id.is_none() {
+                return Owners::default();
             }
-            let parent = format!("{LEDGER_PARENT}.{}", zone.name);
+            let parent = ledger_parent(&zone.name);
             let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
             match read_under(api.as_ref(), &zone.id, &parent, ledger).await {
                 Ok(ledgers) => {

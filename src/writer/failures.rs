@@ -438,11 +438,13 @@ mod tests {
             let mut longest = Duration::ZERO;
             let mut now = t(0);
             for _ in 0..12 {
-                let action = r.next(now);
-                r.sent(
-                    now,
-                    failure(&action, Route53Error::Throttling("Rate exceeded".into())),
-                );
+                let throttled = Route53Error::Throttling("Rate exceeded".into());
+                match r.next(now) {
+                    Action::ReadLedgers { .. } => {
+                        r.outcome(now, Outcome::LedgersRead(Err(throttled)));
+                    }
+                    action => r.sent(now, failure(&action, throttled)),
+                }
                 let Action::Idle {
                     until: Some(at), ..
                 } = r.next(now)

@@ -32,6 +32,12 @@ pub(crate) struct KnownZone {
     overflow_logged: Cell<bool>,
     /// Owners the clean-up found gone, whose record sets are being withdrawn.
     pub(crate) collecting: BTreeSet<String>,
+    /// The ledgers of the owners being withdrawn, as the clean-up read them: each is deleted once nothing
+    /// of its owner is left under the names it lists.
+    gone_ledgers: BTreeMap<String, RecordSet>,
+    /// Names those ledgers list, still to be read before their owners' record sets are withdrawn (their
+    /// record sets may have been written after this instance last read them).
+    pub(crate) gone_names: BTreeSet<String>,
     /// Names whose weighted group's TTL differs from `route53.ttl`, already logged.
     ttl_noticed: BTreeSet<String>,
     /// Desired names left alone because they hold record sets this instance may not change, already logged.
@@ -45,7 +51,14 @@ impl KnownZone {
         self.names.clear();
         self.size = 0;
         self.ledger = None;
+        self.stop_collecting();
+    }
+
+    /// Nothing more is collected until the clean-up says again who is gone.
+    pub(crate) fn stop_collecting(&mut self) {
         self.collecting.clear();
+        self.gone_ledgers.clear();
+        self.gone_names.clear();
     }
 
     /// This instance's record sets among the names known.
@@ -69,10 +82,29 @@ impl KnownZone {
             .collect()
     }
 
-    /// The owners of `gone` still seen are withdrawn from now on. Returns whether there is any.
-    pub(crate) fn collect(&mut self, registry: &dyn Registry, gone: BTreeSet<String>) -> bool {
+    /// The owners of `gone` (owner id → its ledger as read) are withdrawn from now on: those seen in the
+    /// zone, and those whose ledger lists names (read first, see `gone_names`); never `mine` (this
+    /// instance's owner ids). Returns whether there is any.
+    pub(crate) fn collect(
+        &mut self,
+        registry: &dyn Registry,
+        gone: BTreeMap<String, Option<RecordSet>>,
+        mine: &BTreeSet<String>,
+        zone_name: &str,
+    ) -> bool {
+        self.stop_collecting();
         let seen = self.others_seen(registry);
-        self.collecting = gone.into_iter().filter(|o| seen.contains(o)).collect();
+        for (owner, ledger) in gone {
+            if mine.contains(&owner) || (ledger.is_none() && !seen.contains(&owner)) {
+                continue;
+            }
+            if let Some(ledger) = ledger {
+                self.gone_names
+                    .extend(ledger::listed_names(&ledger, zone_name));
+                self.gone_ledgers.insert(owner.clone(), ledger);
+            }
+            self.collecting.insert(owner);
+        }
         !self.collecting.is_empty()
     }
 
@@ -80,6 +112,7 @@ impl KnownZone {
     pub(crate) fn zone_read(&mut self, record_sets: &[RecordSet], ledger: Option<&str>) {
         self.names = view_of(record_sets);
         self.size = record_sets.len();
+        self.gone_names.clear();
         if let Some(name) = ledger {
             self.ledger = Some(
                 record_sets
@@ -164,17 +197,30 @@ impl KnownZone {
 
     /// The withdrawals of the gone owners' record sets, except under the names of `own` (the changes this
     /// instance makes in the same flush): both would start from the same record set as read, and the
-    /// second would not find it, so those wait for the next flush.
+    /// second would not find it, so those wait for the next flush. Then, once the names their ledgers list
+    /// are read and nothing of an owner is left there, the deletion of its ledger.
     pub(crate) fn collect_changes(&self, registry: &dyn Registry, own: &[Change]) -> Vec<Change> {
-        if self.collecting.is_empty() {
+        if self.collecting.is_empty() || !self.gone_names.is_empty() {
             return Vec::new();
         }
         let own: BTreeSet<&str> = own.iter().map(|c| group_name(&c.record_set.name)).collect();
-        self.names
+        let mut changes: Vec<Change> = self
+            .names
             .iter()
             .filter(|(name, _)| !own.contains(name.as_str()))
             .flat_map(|(_, held)| registry.withdraw_gone(held, &self.collecting))
-            .collect()
+            .collect();
+        let seen = self.others_seen(registry);
+        changes.extend(
+            self.gone_ledgers
+                .iter()
+                .filter(|(owner, _)| !seen.contains(*owner))
+                .map(|(_, ledger)| Change {
+                    action: ChangeAction::Delete,
+                    record_set: ledger.clone(),
+                }),
+        );
+        changes
     }
 
     /// Logs once per name a change that joins a weighted group whose TTL is not `ttl`.
@@ -273,6 +319,11 @@ impl KnownZone {
         report: &mut WriteReport,
     ) {
         let rs = &change.record_set;
+        if self.gone_ledger(&rs.name).is_some() {
+            info!(ledger = rs.name, "deleted the ledger of a gone owner");
+            self.gone_ledgers.retain(|_, held| held.name != rs.name);
+            return;
+        }
         if ledger == Some(rs.name.as_str()) {
             debug!(action = ?change.action, names = rs.values.len().saturating_sub(1), "ledger written");
             self.ledger = Some(match change.action {
@@ -343,9 +394,9 @@ impl KnownZone {
         }
     }
 
-    /// After a flush: owners with nothing left in the zone are done with; after a refusal (`refused`),
-    /// nothing more is withdrawn until the clean-up's next check says again that they are gone (another
-    /// survivor may have withdrawn them first, or the name changed).
+    /// After a flush: owners with nothing left in the zone and no ledger left to delete are done with;
+    /// after a refusal (`refused`), nothing more is withdrawn until the clean-up's next check says again
+    /// that they are gone (another survivor may have withdrawn them first, or the name changed).
     pub(crate) fn collecting_after_flush(
         &mut self,
         registry: Option<&dyn Registry>,
@@ -353,11 +404,44 @@ impl KnownZone {
     ) {
         if !self.collecting.is_empty() {
             let seen = registry.map(|r| self.others_seen(r)).unwrap_or_default();
-            self.collecting.retain(|owner| seen.contains(owner));
+            let ledgers = &self.gone_ledgers;
+            self.collecting
+                .retain(|owner| seen.contains(owner) || ledgers.contains_key(owner));
         }
         if refused && !self.collecting.is_empty() {
             debug!(owners = ?self.collecting, "a change was refused; the clean-up waits for its next check");
-            self.collecting.clear();
+            self.stop_collecting();
+        }
+    }
+
+    /// The owner whose ledger, being deleted by the clean-up, is named `name`.
+    fn gone_ledger(&self, name: &str) -> Option<&String> {
+        self.gone_ledgers
+            .iter()
+            .find(|(_, ledger)| ledger.name == name)
+            .map(|(owner, _)| owner)
+    }
+
+    /// Takes the deletions of gone owners' ledgers out of what a flush left uncertain, re-read or refused:
+    /// they are not this instance's names to read or retry. A refused one (another survivor deleted it
+    /// first, or its owner wrote it again) stops the clean-up until its next check, like any refusal.
+    pub(crate) fn gone_ledgers_failed(&mut self, outcome: &mut FlushOutcome) {
+        if self.gone_ledgers.is_empty() {
+            return;
+        }
+        let ledgers: BTreeSet<String> =
+            self.gone_ledgers.values().map(|l| l.name.clone()).collect();
+        outcome.uncertain.retain(|name| !ledgers.contains(name));
+        outcome.reread.retain(|name, _| !ledgers.contains(name));
+        let before = outcome.rejected.len();
+        outcome.rejected.retain(|r| {
+            r.changes
+                .first()
+                .is_none_or(|c| !ledgers.contains(&c.record_set.name))
+        });
+        if outcome.rejected.len() != before {
+            debug!("the deletion of a gone owner's ledger was refused; the clean-up waits for its next check");
+            self.stop_collecting();
         }
     }
 
@@ -479,10 +563,10 @@ mod tests {
         let mut r = started(settings(Routing::Multivalue), &["web"], zone);
         assert_eq!(r.others_seen(), names(&["10.0.0.2", "10.0.0.3"]));
         assert!(
-            !r.collect(names(&["10.0.0.9", "10.0.0.1"])),
+            !r.collect(gone(&["10.0.0.9", "10.0.0.1"])),
             "not seen, or this instance"
         );
-        assert!(r.collect(names(&["10.0.0.2", "10.0.0.1"])));
+        assert!(r.collect(gone(&["10.0.0.2", "10.0.0.1"])));
         let wait = idle_until(&r.next(t(0))).expect("debounced like every change");
         let action = r.next(wait);
         assert_eq!(
@@ -509,6 +593,110 @@ mod tests {
         assert!(matches!(r.next(wait), Action::Idle { settled: true, .. }));
     }
 
+    /// A member that wrote after this instance last read its names: the clean-up hands over its ledger,
+    /// the names it lists are read first, its record sets there withdrawn, and then its ledger deleted,
+    /// each in a flush of its own; a refused deletion of the ledger is not tried again.
+    #[test]
+    fn a_gone_owner_known_only_by_its_ledger_is_read_withdrawn_and_its_ledger_deleted() {
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![ours("web")]);
+        assert!(r.others_seen().is_empty(), "the late member is not seen");
+        let late = ledger_of("10.0.0.5", &["web", "api"]);
+        let now_held = [
+            ours("web"),
+            record("web", "10.0.0.5"),
+            record("api", "10.0.0.5"),
+        ];
+        assert!(r.collect(BTreeMap::from([(
+            "10.0.0.5".to_string(),
+            Some(late.clone())
+        )])));
+        assert_eq!(
+            r.next(t(0)),
+            Action::ReadNames {
+                names: BTreeSet::from([fqdn("api"), fqdn("web")]),
+                purpose: ReadPurpose::Collect
+            }
+        );
+        r.names_read(
+            t(0),
+            ReadPurpose::Collect,
+            BTreeSet::from([fqdn("api"), fqdn("web")]),
+            Ok(read_back(&["web", "api"], &now_held)),
+        );
+        let wait = idle_until(&r.next(t(0))).expect("debounced like every change");
+        let withdraw = r.next(wait);
+        assert_eq!(
+            sent(&withdraw),
+            vec![
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ],
+            "its record sets first, its ledger not yet"
+        );
+        r.sent(wait, accept_all(&withdraw));
+        assert_eq!(r.stats.gc_withdrawn.get(), 2);
+        let later = idle_until(&r.next(wait)).unwrap_or(wait);
+        let delete = r.next(later);
+        let Action::Send { batches } = &delete else {
+            panic!("expected the ledger's deletion, got {delete:?}")
+        };
+        assert_eq!(
+            batches.concat(),
+            vec![Change {
+                action: ChangeAction::Delete,
+                record_set: late.clone()
+            }]
+        );
+        r.sent(later, accept_all(&delete));
+        assert!(matches!(r.next(later), Action::Idle { settled: true, .. }));
+        assert_eq!(r.current(), vec![&ours("web")]);
+
+        // Another survivor deleted the ledger first: refused, and let be.
+        assert!(r.collect(BTreeMap::from([(
+            "10.0.0.5".to_string(),
+            Some(late.clone())
+        )])));
+        let read = r.next(later);
+        assert!(matches!(
+            read,
+            Action::ReadNames {
+                purpose: ReadPurpose::Collect,
+                ..
+            }
+        ));
+        r.names_read(
+            later,
+            ReadPurpose::Collect,
+            BTreeSet::from([fqdn("api"), fqdn("web")]),
+            Ok(read_back(&["web", "api"], &[ours("web")])),
+        );
+        let at = idle_until(&r.next(later)).unwrap_or(later);
+        let again = r.next(at);
+        let Action::Send { batches } = &again else {
+            panic!("expected the ledger's deletion, got {again:?}")
+        };
+        r.sent(
+            at,
+            FlushOutcome {
+                rejected: vec![Rejection {
+                    changes: batches.concat(),
+                    messages: vec!["Tried to delete resource record set [name='10.0.0.5._owners._route53-registrator.service.discovery.', type='TXT'] but it was not found".into()],
+                }],
+                requests: 1,
+                ..FlushOutcome::default()
+            },
+        );
+        assert!(
+            matches!(r.next(at + ms(5000)), Action::Idle { settled: true, .. }),
+            "not tried again"
+        );
+        assert_eq!(
+            r.report().rejected,
+            0,
+            "not counted as this instance's refusal"
+        );
+    }
+
     /// Two survivors collecting one owner: the second's DELETE is refused, the name read again, and
     /// nothing else is withdrawn until the clean-up checks again, even where the owner is back.
     #[test]
@@ -519,7 +707,7 @@ mod tests {
             record("api", "10.0.0.2"),
         ];
         let mut r = started(settings(Routing::Multivalue), &["web"], zone);
-        r.collect(names(&["10.0.0.2"]));
+        r.collect(gone(&["10.0.0.2"]));
         let wait = idle_until(&r.next(t(0))).unwrap();
         let action = r.next(wait);
         let Action::Send { batches } = &action else {
@@ -559,7 +747,7 @@ mod tests {
         r.desired_records(t(0), records(&["web"]));
         assert_eq!(r.next(t(0)), Action::ReadZone);
         r.zone_read(t(0), Ok(vec![plain(&["10.0.0.2"]), marker]));
-        assert!(r.collect(names(&["10.0.0.2"])));
+        assert!(r.collect(gone(&["10.0.0.2"])));
         let first = r.next(t(0));
         let Action::Send { batches } = &first else {
             panic!("expected a send, got {first:?}")
@@ -662,10 +850,10 @@ mod tests {
                 ..FlushOutcome::default()
             },
         );
-        assert_eq!(r.next(t(1200)), Action::ReadLedger { name: fqdn(LEDGER) });
+        assert_eq!(r.next(t(1200)), crate::writer::startup::read_ledgers(ZONE));
         r.outcome(
             t(1300),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web"])))),
+            Outcome::LedgersRead(Ok(vec![ledger_listing(&["web"])])),
         );
         assert!(
             matches!(r.next(t(1300)), Action::Idle { .. }),

@@ -17,9 +17,10 @@
 //!
 //! The rule that makes it safe: the ledger Route53 holds always lists every name where the owner holds a
 //! record set. A name is added in the same batch as (or in a batch before) the first record set under it,
-//! and removed only in a batch that also removes the record set, or after it is gone. The one write made
-//! before the ledger is read is a restart's blind UPSERT of what runs (see [`crate::writer::reconcile`]); those
-//! names are added by the first flush after the read.
+//! and removed only in a batch that also removes the record set, or after it is gone. A start reads the
+//! ledger before its first write, which adds what runs to what the ledger listed (see
+//! [`crate::writer::startup`]); without a ledger it writes none until the zone's listing has shown every
+//! record set of its own.
 //!
 //! An owner id that cannot stand as DNS labels (anything but letters, digits, `-` and `_`, dot-separated)
 //! has no ledger; its instance reads the whole zone at start-up instead. So does an instance whose names are
@@ -36,6 +37,11 @@ use crate::writer::record::{fqdn, is_service_name};
 
 /// The ledgers' parent under the zone's apex.
 pub const LEDGER_PARENT: &str = "_owners._route53-registrator";
+
+/// `_owners._route53-registrator.<zone>.`: the name the fleet's ledgers stand under, side by side.
+pub fn ledger_parent(zone_name: &str) -> String {
+    fqdn(LEDGER_PARENT, zone_name)
+}
 
 /// The ledger's TTL: nobody resolves it, so it is only what Route53 requires.
 pub const LEDGER_TTL: i64 = 300;

@@ -32,8 +32,16 @@ pub enum AskBy {
     OwnerId,
 }
 
-/// The members found in the fleet's ledgers: owner id → how to ask EC2 about it.
-pub type Members = BTreeMap<String, AskBy>;
+/// A member of the fleet that the clean-up may ask about: how, and its ledger as read (the names where
+/// its record sets may stand, read before they are withdrawn).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fellow {
+    pub ask: AskBy,
+    pub ledger: RecordSet,
+}
+
+/// The members found in the fleet's ledgers, by owner id.
+pub type Members = BTreeMap<String, Fellow>;
 
 /// The members among the owners of `ledgers` (the fleet's ledgers in the zone `zone_name`, as a census
 /// read them) that this instance, `me`, may ask about (see the module documentation).
@@ -50,15 +58,17 @@ pub fn members(ledgers: &[RecordSet], zone_name: &str, me: Option<&Identity>) ->
                 .map(|_| AskBy::InstanceId(theirs.instance_id)),
         };
         if let Some(ask) = ask {
-            out.insert(owner, ask);
+            let ledger = ledger.clone();
+            out.insert(owner, Fellow { ask, ledger });
         }
     }
     out
 }
 
 /// Whom the clean-up asks about: this instance (`owner_id`, `identity`) by its instance id when it knows it,
-/// and the owners `seen` in the zone that are `members`, each by the name EC2 knows it by; the rest of
-/// `seen` are strangers, never asked about nor collected.
+/// and every other member (whether its record sets were `seen` in the zone or not: one that joined after
+/// this instance's last read of its names is as much a member), each by the name EC2 knows it by. The
+/// owners `seen` that are no member are strangers, never asked about nor collected.
 pub fn to_ask(
     owner_id: Option<String>,
     identity: Option<&Identity>,
@@ -66,26 +76,29 @@ pub fn to_ask(
     members: &Members,
 ) -> Owners {
     let me = match identity {
-        Some(identity) => owner_id.map(|_| identity.instance_id.clone()),
-        None => owner_id,
+        Some(identity) => owner_id.clone().map(|_| identity.instance_id.clone()),
+        None => owner_id.clone(),
     };
     let mut owners = Owners {
         me,
         ..Owners::default()
     };
-    for owner in seen {
-        match members.get(owner) {
-            Some(AskBy::InstanceId(id)) => {
-                owners.others.insert(id.clone(), owner.clone());
-            }
-            Some(AskBy::OwnerId) => {
-                owners.others.insert(owner.clone(), owner.clone());
-            }
-            None => {
-                owners.strangers.insert(owner.clone());
-            }
+    for (owner, fellow) in members {
+        if Some(owner) == owner_id.as_ref() {
+            continue;
         }
+        let name = match &fellow.ask {
+            AskBy::InstanceId(id) => id.clone(),
+            AskBy::OwnerId => owner.clone(),
+        };
+        owners.others.insert(name, owner.clone());
+        owners.ledgers.insert(owner.clone(), fellow.ledger.clone());
     }
+    owners.strangers = seen
+        .iter()
+        .filter(|owner| !members.contains_key(*owner))
+        .cloned()
+        .collect();
     owners
 }
 
@@ -147,8 +160,8 @@ mod tests {
         ];
         let found = members(&ledgers, ZONE, Some(&me));
         assert_eq!(
-            found,
-            Members::from([
+            asks(&found),
+            BTreeMap::from([
                 (
                     "10.0.0.2".into(),
                     AskBy::InstanceId("i-0000000000000000b".into())
@@ -157,8 +170,7 @@ mod tests {
                 ("10.0.0.6".into(), AskBy::OwnerId),
             ])
         );
-        let seen =
-            BTreeSet::from(["10.0.0.2", "10.0.0.3", "10.0.0.5", "10.50.0.7"].map(String::from));
+        let seen = BTreeSet::from(["10.0.0.2", "10.0.0.3", "10.50.0.7"].map(String::from));
         let owners = to_ask(Some("10.0.0.1".into()), Some(&me), &seen, &found);
         assert_eq!(
             owners.me.as_deref(),
@@ -169,8 +181,15 @@ mod tests {
             owners.others,
             BTreeMap::from([
                 ("10.0.0.5".to_string(), "10.0.0.5".to_string()),
+                ("10.0.0.6".to_string(), "10.0.0.6".to_string()),
                 ("i-0000000000000000b".to_string(), "10.0.0.2".to_string()),
-            ])
+            ]),
+            "every member, seen in the zone or not"
+        );
+        assert_eq!(
+            owners.ledgers.keys().collect::<Vec<_>>(),
+            ["10.0.0.2", "10.0.0.5", "10.0.0.6"],
+            "with the ledgers that list their names"
         );
         assert_eq!(
             owners.strangers,
@@ -188,8 +207,35 @@ mod tests {
             ledger("10.0.0.5", Some(None)),
         ];
         assert_eq!(
-            members(&ledgers, ZONE, None),
-            Members::from([("10.0.0.5".into(), AskBy::OwnerId)])
+            asks(&members(&ledgers, ZONE, None)),
+            BTreeMap::from([("10.0.0.5".into(), AskBy::OwnerId)])
         );
+    }
+
+    #[test]
+    fn this_instances_own_ledger_is_never_asked_about() {
+        let ledgers = [
+            ledger("10.0.0.1", Some(None)),
+            ledger("10.0.0.5", Some(None)),
+        ];
+        let owners = to_ask(
+            Some("10.0.0.1".into()),
+            None,
+            &BTreeSet::new(),
+            &members(&ledgers, ZONE, None),
+        );
+        assert_eq!(
+            owners.others.keys().collect::<Vec<_>>(),
+            ["10.0.0.5"],
+            "not itself"
+        );
+    }
+
+    /// How each member is asked about.
+    fn asks(members: &Members) -> BTreeMap<String, AskBy> {
+        members
+            .iter()
+            .map(|(owner, fellow)| (owner.clone(), fellow.ask.clone()))
+            .collect()
     }
 }

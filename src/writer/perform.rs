@@ -5,10 +5,10 @@
 
 use tracing::info;
 
-use crate::route53::read::{count_under, read_all, read_names, read_record, RereadPlan};
+use crate::route53::read::{count_under, read_all, read_names, read_under, RereadPlan};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, RecordSet, Route53Api};
-use crate::writer::ledger::{is_ledger, LEDGER_TYPE};
+use crate::writer::ledger::is_ledger;
 use crate::writer::reconcile::{Action, Outcome};
 
 /// Performs `action` against `zone_id` and returns its outcome for
@@ -27,14 +27,11 @@ pub async fn perform(
     Some(match action {
         Action::Idle { .. } => return None,
         Action::ReadZone => Outcome::ZoneRead(read_all(api, zone_id).await),
-        Action::ReadLedger { name } => Outcome::LedgerRead(
-            read_record(api, zone_id, &name, LEDGER_TYPE)
-                .await
-                .map(|found| found.filter(|rs| is_ledger(rs, &name))),
-        ),
+        Action::ReadLedgers { parent } => {
+            Outcome::LedgersRead(read_under(api, zone_id, &parent, any_ledger).await)
+        }
         Action::CountOwners { parent } => {
-            let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
-            Outcome::OwnersCounted(count_under(api, zone_id, &parent, ledger).await)
+            Outcome::OwnersCounted(count_under(api, zone_id, &parent, any_ledger).await)
         }
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;
@@ -49,6 +46,11 @@ pub async fn perform(
             Outcome::Sent(send_batches(api, zone_id, batches, reread).await)
         }
     })
+}
+
+/// Whether `rs` is a ledger, whoever's.
+fn any_ledger(rs: &RecordSet) -> bool {
+    is_ledger(rs, &rs.name)
 }
 
 /// `--dry-run`: logs what would be sent and answers as if Route53 had accepted it.

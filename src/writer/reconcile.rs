@@ -21,9 +21,12 @@
 //! 1. Nothing is read or written before both the IP and the first desired records are known.
 //! 2. The start-up (`StartUp`) learns where its record sets are, at the least cost to the account's shared
 //!    quota. With a ledger ([`crate::writer::ledger`], one TXT record listing the names where this instance
-//!    holds record sets), a multivalue start first publishes what runs with UPSERTs of its own record sets (they need no read),
-//!    then reads its ledger (one request) and the names it lists that are not published (where record sets
-//!    of containers that stopped while the daemon was down are: they are withdrawn now). Weighted and simple
+//!    holds record sets), a start reads its ledger (one request); a multivalue start then publishes what
+//!    runs with UPSERTs of its own record sets (they need no read), the ledger listing those names too in
+//!    the same request, and reads the names the ledger lists that are not published (where record sets
+//!    of containers that stopped while the daemon was down are: they are withdrawn now). Nothing is ever
+//!    written under a name the ledger Route53 holds does not list, so a crash after any request leaves
+//!    a zone where a restart finds every record set of its own. Weighted and simple
 //!    routing read the desired names with them first (a group's TTL, the set to compare-and-swap). A zone of
 //!    one page (GetHostedZone says how many record sets it holds) is listed first instead: that costs what
 //!    the ledger's read does, shows the ledger, and lets what runs go out with the ledger in one request. Without
@@ -85,7 +88,7 @@ use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
-use crate::writer::ledger::{Member, OwnLedger};
+use crate::writer::ledger::{listed_names, Member, OwnLedger};
 use crate::writer::pacing::FlushPacing;
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
@@ -199,23 +202,25 @@ impl Reconciler {
         }
     }
 
-    /// How many instances share the zone, as far as this one can tell: the owners it has seen, or the
-    /// zone's size over this instance's own names when that says more (a restart reads none of the names
-    /// it publishes, so it sees no other owner), or the last count of the fleet's ledgers.
+    /// How many instances share the zone: the fleet's members, as the last read of the fleet's ledgers
+    /// counted them (a start reads them, each verification counts them again), so that record sets and
+    /// TXT records that are not the fleet's do not count. Before any count (no ledger is kept), the owners
+    /// it has seen, or the zone's size over this instance's own names when that says more (a restart
+    /// reads none of the names it publishes, so it sees no other owner).
     ///
     /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
     /// one name it would take the zone's record sets for as many instances, and slow every retry to match.
     pub fn fleet_estimate(&self) -> usize {
+        if let Some(members) = self.verification.fleet_ledgers() {
+            return members.max(1);
+        }
         let names = self
             .desired
             .as_ref()
             .map_or(0, DesiredRecords::len)
             .max(self.current().len());
         let by_size = self.zone_size().checked_div(names).unwrap_or(0);
-        self.owners()
-            .len()
-            .max(by_size)
-            .max(self.verification.fleet_ledgers().unwrap_or(0))
+        self.owners().len().max(by_size)
     }
 
     /// Whether anything can ever be written: the IP and the desired records are known.
@@ -255,21 +260,28 @@ impl Reconciler {
         }
     }
 
-    /// The clean-up found these owners gone ([`crate::gc::decide`]): their record sets are withdrawn with the
-    /// next flush, through the same batching, rate limit and retries as every change. Owners no longer
-    /// seen are ignored. Returns whether there is anything to withdraw.
-    pub fn collect(&mut self, gone: BTreeSet<String>) -> bool {
+    /// The clean-up found these owners gone ([`crate::gc::decide`]), each given with its ledger as read:
+    /// the names the ledgers list are read, then their record sets are withdrawn with the next flush,
+    /// through the same batching, rate limit and retries as every change, and then their ledgers deleted.
+    /// Owners neither seen nor with a ledger, and this instance's own ids, are ignored. Returns whether
+    /// there is anything to withdraw.
+    pub fn collect(&mut self, gone: BTreeMap<String, Option<RecordSet>>) -> bool {
         if self.shutting_down {
             return false;
         }
         self.replan();
-        match self.registry() {
-            Some(registry) => self.known.collect(registry.as_ref(), gone),
-            None => {
-                self.known.collecting.clear();
-                false
-            }
-        }
+        let Some(spec) = self.spec() else {
+            self.known.stop_collecting();
+            return false;
+        };
+        let mut mine = spec.former_owner_ids.clone();
+        mine.insert(spec.owner_id.clone());
+        self.known.collect(
+            registry(spec.clone()).as_ref(),
+            gone,
+            &mine,
+            &spec.zone_name,
+        )
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
@@ -452,7 +464,7 @@ impl Reconciler {
     /// ledger has not been read, or while where this instance holds record sets is not known yet (a
     /// listing is put off).
     fn ledger_update(&self, spec: &RecordSpec, changes: &[Change]) -> Option<Change> {
-        let name = self.known.own_ledger(self.settings.ledger, spec)?;
+        let own = self.own_ledger_of(spec)?;
         if !self.start_up.is_loaded() {
             return None;
         }
@@ -463,15 +475,6 @@ impl Reconciler {
             .uncertain
             .iter()
             .chain(self.verification.recheck());
-        let own = OwnLedger {
-            name,
-            zone_name: spec.zone_name.clone(),
-            member: Member {
-                owner_id: spec.owner_id.clone(),
-                ip: spec.ip,
-                identity: self.identity.clone(),
-            },
-        };
         self.known.ledger_update(
             &own,
             registry.as_ref(),
@@ -479,6 +482,19 @@ impl Reconciler {
             maybe_ours,
             self.settings.limits,
         )
+    }
+
+    /// This instance's ledger as it writes it (its name, and the member it says), unless it keeps none.
+    fn own_ledger_of(&self, spec: &RecordSpec) -> Option<OwnLedger> {
+        Some(OwnLedger {
+            name: self.known.own_ledger(self.settings.ledger, spec)?,
+            zone_name: spec.zone_name.clone(),
+            member: Member {
+                owner_id: spec.owner_id.clone(),
+                ip: spec.ip,
+                identity: self.identity.clone(),
+            },
+        })
     }
 
     /// The start-up's next step ([`StartUp`]), as the action to perform; `None` once it is over (or while
@@ -511,8 +527,8 @@ impl Reconciler {
                         .start_up
                         .scan(now, &ledger, &facts, fleet, &mut self.rng);
                 }
-                Step::PublishBlind => {
-                    if let Some(send) = self.publish_blind(now, spec) {
+                Step::Publish => {
+                    if let Some(send) = self.publish_first(now, spec) {
                         return Some(send);
                     }
                 }
@@ -520,12 +536,14 @@ impl Reconciler {
         }
     }
 
-    /// A start in multivalue routing publishes what runs at once, before any read: an UPSERT of this
-    /// instance's own record set needs none. `None` when nothing runs.
-    fn publish_blind(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
+    /// A start in multivalue routing publishes what runs as soon as its ledger is read, before the names
+    /// it lists: an UPSERT of this instance's own record set needs no read of its name. The ledger, when
+    /// there is one, lists those names too from the same request on, besides every name it listed. `None`
+    /// when nothing runs.
+    fn publish_first(&mut self, now: Instant, spec: &RecordSpec) -> Option<Action> {
         let registry = registry(spec.clone());
-        let changes: Vec<Change> = self
-            .desired_by_fqdn(spec)
+        let desired = self.desired_by_fqdn(spec);
+        let changes: Vec<Change> = desired
             .iter()
             .flat_map(|(name, wanted)| registry.changes(name, wanted, &NameRecords::default()))
             .map(|change| Change {
@@ -536,11 +554,19 @@ impl Reconciler {
         if changes.is_empty() {
             return None;
         }
+        let ledger = match (self.own_ledger_of(spec), &self.known.ledger) {
+            (Some(own), Some(Some(held))) => {
+                let mut wanted = listed_names(held, &spec.zone_name);
+                wanted.extend(desired.into_keys());
+                own.change(Some(held), &wanted, self.settings.limits)
+            }
+            _ => None,
+        };
         info!(
             names = changes.len(),
-            "publishing what runs before reading the zone"
+            "publishing what runs before reading the names its ledger lists"
         );
-        Some(self.flush(now, changes, None))
+        Some(self.flush(now, changes, ledger))
     }
 
     /// The zone's names that matter are known: the diff can be trusted, and what it says goes out at once.
@@ -581,6 +607,13 @@ impl Reconciler {
         }
         if let Some(action) = self.read_uncertain() {
             return action;
+        }
+        if !self.known.gone_names.is_empty() {
+            self.replan();
+            return Action::ReadNames {
+                names: self.known.gone_names.clone(),
+                purpose: ReadPurpose::Collect,
+            };
         }
         let Planned { changes, ledger } = self.planned(&spec);
         if changes.is_empty() && ledger.is_none() {
@@ -1076,20 +1109,46 @@ mod tests {
         );
     }
 
-    /// An instance whose services have all stopped sizes its fleet by its names while it still holds their
-    /// record sets, and by the owners it has seen once it holds none: the zone's size over no names is no
-    /// estimate (it took 2,000 record sets for 2,000 instances).
+    /// The fleet is the members its ledgers count: one instance alone in a zone of 2,000 record sets that
+    /// are not the fleet's is a fleet of one, and a verification's count of 40 ledgers a fleet of 40.
     #[test]
-    fn a_fleet_is_not_estimated_from_the_zone_over_no_names() {
+    fn the_fleet_is_the_members_counted_not_the_zones_size() {
         let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
-        assert_eq!(r.fleet_estimate(), BIG_ZONE, "the zone over its one name");
+        assert_eq!(r.fleet_estimate(), 1, "its own ledger, alone");
+        r.desired_records(t(3), records(&["web", "api"]));
+        let due = t(3);
+        let action = r.next(due);
+        let throttled = Route53Error::Throttling("Rate exceeded".into());
+        r.sent(due, failure(&action, throttled));
+        let retry = idle_until(&r.next(due)).expect("a retry");
+        assert!(
+            retry.duration_since(due) <= Duration::from_secs(2),
+            "a throttle waits as a lone instance's does: {:?}",
+            retry.duration_since(due)
+        );
+        r.outcome(t(3), Outcome::OwnersCounted(Ok(40)));
+        assert_eq!(r.fleet_estimate(), 40);
+    }
+
+    /// Without a ledger (no count of members), an instance whose services have all stopped sizes its fleet
+    /// by its names while it still holds their record sets, and by the owners it has seen once it holds
+    /// none: the zone's size over no names is no estimate (it took 2,000 record sets for 2,000 instances).
+    #[test]
+    fn without_a_ledger_a_fleet_is_not_estimated_from_the_zone_over_no_names() {
+        let zone: Vec<RecordSet> = (1..2_000)
+            .map(|k| RecordSet::marker(&fqdn(&format!("t{k}"))))
+            .chain([ours("web")])
+            .collect();
+        let mut r = started(settings(Routing::Multivalue), &["web"], zone);
+        assert_eq!(r.fleet_estimate(), 2_000, "the zone over its one name");
         r.desired_records(t(3), records(&[]));
         assert_eq!(
             r.fleet_estimate(),
-            BIG_ZONE,
+            2_000,
             "still holding web: the zone over the name it holds"
         );
-        let action = r.next(t(4));
+        let due = idle_until(&r.next(t(4))).expect("debounced");
+        let action = r.next(due);
         assert!(
             sent(&action).contains(&(ChangeAction::Delete, "web".to_string())),
             "{action:?}"

@@ -1,7 +1,11 @@
 //! The start-up: the steps of a start (or a restart) until every name where this instance may hold a record
-//! set has been read, at the least cost to the account's shared quota. With a ledger: (multivalue) publish
-//! what runs blind, read the ledger, read the names it lists. Without one, or in a zone of one page: list the
-//! zone, in multivalue at a moment spread over the time the fleet's listings take.
+//! set has been read, at the least cost to the account's shared quota. With a ledger: read the ledger,
+//! (multivalue) publish what runs with the ledger listing its names besides those it listed, read the
+//! names it lists. Without one, or in a zone of one page: list the zone, in multivalue at a moment spread
+//! over the time the fleet's listings take (what runs is published meanwhile, no ledger written).
+//!
+//! Nothing is written under a name the ledger Route53 holds does not list, a start included: a crash after
+//! any request leaves a zone where a restart finds every record set of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -14,7 +18,7 @@ use crate::route53::rate::Quota;
 use crate::route53::read::{listing_is_cheaper, ZONE_PAGE};
 use crate::route53::{RecordSet, Routing};
 use crate::writer::action::{Action, ReadPurpose};
-use crate::writer::ledger::listed_names;
+use crate::writer::ledger::{ledger_parent, listed_names};
 use crate::writer::pacing::scan_spread;
 use crate::writer::registry::NameRecords;
 
@@ -24,8 +28,8 @@ pub(crate) struct StartUp {
     /// The zone's names that matter were read since the start (or the last restart): the diff can be
     /// trusted.
     loaded: bool,
-    /// A start-up's blind UPSERT of the desired names (multivalue) has been sent.
-    published_blind: bool,
+    /// A start-up's first UPSERT of the desired names (multivalue), after the ledger's read, has been sent.
+    published: bool,
     /// Without a ledger, when the zone is listed to find this instance's stale record sets (multivalue:
     /// what runs is published already, so the listing is spread over the fleet's share of the quota);
     /// `None` once the zone's names that matter are known.
@@ -63,8 +67,9 @@ pub(crate) struct Facts<'a> {
 pub(crate) enum Step {
     /// Perform this action.
     Do(Action),
-    /// Publish the desired names blind (multivalue), then go on.
-    PublishBlind,
+    /// Publish the desired names (multivalue) before the names the ledger lists are read, the ledger as
+    /// read (if any) listing them too, then go on.
+    Publish,
     /// Every name that matters is known: the start-up is over.
     Loaded,
     /// List the zone to find this instance's stale record sets, when [`StartUp::scan`] says so.
@@ -93,23 +98,24 @@ impl StartUp {
         self.scan_at
     }
 
-    /// A flush failed: if it was the blind UPSERT of a start that did not get through (throttled, say), it
-    /// goes out again, before any read, when the retry's time comes.
-    pub(crate) fn flush_failed(&mut self, ledger_read: bool) {
-        if !self.loaded && !ledger_read {
-            self.published_blind = false;
+    /// A flush failed: if it was the first UPSERT of a start that did not get through (throttled, say), it
+    /// goes out again, before the names are read, when the retry's time comes (with the ledger read again
+    /// first, should its change have failed ambiguously).
+    pub(crate) fn flush_failed(&mut self) {
+        if !self.loaded && self.scan_at.is_none() {
+            self.published = false;
         }
     }
 
     /// The next step of a start (or a restart), or `None` once over (also while a listing is put off, see
-    /// [`StartUp::scan`]). With a ledger: (multivalue) publish what runs blind, read the ledger, read the
-    /// names it lists that are not published yet (the desired names too, in the routings that read before
+    /// [`StartUp::scan`]). With a ledger: read the ledger, (multivalue) publish what runs, read the names
+    /// it lists that are not published yet (the desired names too, in the routings that read before
     /// writing). A zone of one page, or no ledger (none in the zone yet, or an owner id that cannot have
     /// one): list the zone. Once started, a ledger whose change failed is read again.
     pub(crate) fn next(&mut self, facts: &Facts<'_>) -> Option<Step> {
         if self.loaded {
             return match (&facts.ledger, facts.ledger_read) {
-                (Some(name), None) => Some(Step::Do(Action::ReadLedger { name: name.clone() })),
+                (Some(_), None) => Some(Step::Do(read_ledgers(facts.zone_name))),
                 _ => None,
             };
         }
@@ -122,23 +128,25 @@ impl StartUp {
             // would take one more.
             return Some(Step::Do(Action::ReadZone));
         }
-        if facts.routing == Routing::Multivalue && !self.published_blind {
-            // An UPSERT of this instance's own record set (its SetIdentifier, so nobody else's) needs no
-            // read, and Route53 refuses it where it would mix routing policies under a name (the refusal
-            // re-reads the name, and the usual rules take over). Weighted and simple routing read first:
-            // a weighted group's TTL and a shared record set's values come from what the name holds.
-            self.published_blind = true;
-            return Some(Step::PublishBlind);
-        }
         let Some(held) = facts.ledger_read else {
-            return Some(Step::Do(Action::ReadLedger { name }));
+            return Some(Step::Do(read_ledgers(facts.zone_name)));
         };
+        if facts.routing == Routing::Multivalue && !self.published {
+            // An UPSERT of this instance's own record set (its SetIdentifier, so nobody else's) needs no
+            // read of its name, and Route53 refuses it where it would mix routing policies under a name
+            // (the refusal re-reads the name, and the usual rules take over). It waits for the ledger's
+            // read all the same, so that the ledger lists its names before they hold anything. Weighted
+            // and simple routing read first: a weighted group's TTL and a shared record set's values come
+            // from what the name holds.
+            self.published = true;
+            return Some(Step::Publish);
+        }
         let Some(held) = held else {
             return Some(Step::Scan { ledger: name });
         };
         let mut names = listed_names(held, facts.zone_name);
         if facts.routing == Routing::Multivalue {
-            // What was published blind is known; the rest may hold stale record sets of ours.
+            // What was published first is known; the rest may hold stale record sets of ours.
             names.retain(|name| !facts.names.contains_key(name));
         } else {
             // A weighted group's TTL and a shared record set's values come from a read.
@@ -205,6 +213,13 @@ impl StartUp {
     }
 }
 
+/// The read of the fleet's ledgers in the zone `zone_name`: this instance's, and the members counted.
+pub(crate) fn read_ledgers(zone_name: &str) -> Action {
+    Action::ReadLedgers {
+        parent: ledger_parent(zone_name),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The start-up on a fake clock: through the whole reconciler, and the machine on its own.
@@ -213,7 +228,7 @@ mod tests {
     use crate::writer::testkit::*;
 
     #[test]
-    fn a_restart_publishes_before_any_read_then_reads_only_its_ledger_and_the_names_it_lists() {
+    fn a_restart_reads_its_ledger_publishes_with_it_then_reads_only_the_names_it_lists() {
         let mut r = Reconciler::new(
             zone_of(Some(2_000)),
             with_ledger(Routing::Multivalue),
@@ -222,26 +237,27 @@ mod tests {
         );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_records(t(0), records(&["web", "api"]));
-        let blind = r.next(t(0));
+        assert_eq!(r.next(t(0)), read_ledgers(ZONE));
+        r.outcome(
+            t(1),
+            Outcome::LedgersRead(Ok(vec![ledger_listing(&["web", "old", "gone"])])),
+        );
+        let first = r.next(t(1));
         assert_eq!(
-            sent(&blind),
+            sent(&first),
             vec![
+                (ChangeAction::Upsert, LEDGER.to_string()),
                 (ChangeAction::Upsert, "api".to_string()),
                 (ChangeAction::Upsert, "web".to_string())
             ],
-            "what runs goes out first, as UPSERTs of our own record sets"
+            "what runs goes out at once, as UPSERTs of our own record sets, the ledger first"
         );
         assert_eq!(
-            ledger_written(&blind),
-            None,
-            "the ledger is never written blind"
+            ledger_written(&first),
+            Some(strings(&["api", "gone", "old", "web"])),
+            "the ledger lists what runs besides every name it listed: a crash now loses nothing"
         );
-        r.sent(t(1), accept_all(&blind));
-        assert_eq!(r.next(t(1)), Action::ReadLedger { name: fqdn(LEDGER) });
-        r.outcome(
-            t(2),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["web", "old", "gone"])))),
-        );
+        r.sent(t(2), accept_all(&first));
         assert_eq!(
             r.next(t(2)),
             Action::ReadNames {
@@ -266,10 +282,7 @@ mod tests {
             ],
             "the stale record set of ours goes at once, the other owner's stays; the ledger first"
         );
-        assert_eq!(
-            ledger_written(&action),
-            Some(vec!["api".to_string(), "web".to_string()])
-        );
+        assert_eq!(ledger_written(&action), Some(strings(&["api", "web"])));
         r.sent(t(4), accept_all(&action));
         assert!(matches!(r.next(t(4)), Action::Idle { settled: true, .. }));
         assert_eq!(
@@ -375,10 +388,10 @@ mod tests {
         );
         r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
         r.desired_records(t(0), records(&["web"]));
-        assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
+        assert_eq!(r.next(t(0)), read_ledgers(ZONE));
         r.outcome(
             t(1),
-            Outcome::LedgerRead(Ok(Some(ledger_listing(&["old"])))),
+            Outcome::LedgersRead(Ok(vec![ledger_listing(&["old"])])),
         );
         assert_eq!(
             r.next(t(1)),
@@ -498,20 +511,25 @@ mod tests {
     }
 
     #[test]
-    fn in_multivalue_a_big_zone_publishes_blind_once_then_reads_the_ledger() {
+    fn in_multivalue_a_big_zone_reads_the_ledger_then_publishes_once() {
         let held = BTreeMap::new();
         let mut s = StartUp::default();
-        assert_eq!(
-            s.next(&facts(&held, None, BIG_ZONE)),
-            Some(Step::PublishBlind)
-        );
-        let read_ledger = Some(Step::Do(Action::ReadLedger { name: fqdn(LEDGER) }));
+        let read_ledger = Some(Step::Do(read_ledgers(ZONE)));
         assert_eq!(s.next(&facts(&held, None, BIG_ZONE)), read_ledger);
-        s.flush_failed(false);
+        let ledger = Some(ledger_listing(&["web", "old"]));
         assert_eq!(
-            s.next(&facts(&held, None, BIG_ZONE)),
-            Some(Step::PublishBlind),
-            "a blind publish that did not get through goes out again"
+            s.next(&facts(&held, Some(&ledger), BIG_ZONE)),
+            Some(Step::Publish)
+        );
+        assert!(matches!(
+            s.next(&facts(&held, Some(&ledger), BIG_ZONE)),
+            Some(Step::Do(Action::ReadNames { .. }))
+        ));
+        s.flush_failed();
+        assert_eq!(
+            s.next(&facts(&held, Some(&ledger), BIG_ZONE)),
+            Some(Step::Publish),
+            "a first publish that did not get through goes out again"
         );
     }
 
@@ -534,11 +552,11 @@ mod tests {
     fn the_names_a_ledger_lists_are_read_unless_published_already() {
         let held = BTreeMap::from([(fqdn("web"), NameRecords::default())]);
         let mut s = StartUp::default();
-        assert_eq!(
-            s.next(&facts(&held, None, BIG_ZONE)),
-            Some(Step::PublishBlind)
-        );
         let only_web = Some(ledger_listing(&["web"]));
+        assert_eq!(
+            s.next(&facts(&held, Some(&only_web), BIG_ZONE)),
+            Some(Step::Publish)
+        );
         assert_eq!(
             s.next(&facts(&held, Some(&only_web), BIG_ZONE)),
             Some(Step::Loaded)
@@ -562,7 +580,7 @@ mod tests {
         let no_ledger_yet = None;
         let start = facts(&held, Some(&no_ledger_yet), BIG_ZONE);
         let mut s = StartUp::default();
-        assert_eq!(s.next(&start), Some(Step::PublishBlind));
+        assert_eq!(s.next(&start), Some(Step::Publish));
         assert_eq!(
             s.next(&start),
             Some(Step::Scan {

@@ -173,13 +173,24 @@ pub(crate) fn with_ledger(routing: Routing) -> WriterSettings {
 
 /// The ledger of the instance the tests run (10.0.0.1, no metadata service) listing `list`, as it writes it.
 pub(crate) fn ledger_listing(list: &[&str]) -> RecordSet {
+    ledger_of("10.0.0.1", list)
+}
+
+/// The ledger of the instance `owner` (its IP, no metadata service) listing `list`, as it writes it.
+pub(crate) fn ledger_of(owner: &str, list: &[&str]) -> RecordSet {
     let listed = list.iter().map(|n| fqdn(n)).collect();
     let member = crate::writer::ledger::Member {
-        owner_id: "10.0.0.1".into(),
-        ip: Ipv4Addr::new(10, 0, 0, 1),
+        owner_id: owner.into(),
+        ip: owner.parse().expect("an IP"),
         identity: None,
     };
-    crate::writer::ledger::ledger_record(&fqdn(LEDGER), ZONE, Some(&member), &listed)
+    let name = crate::writer::ledger::ledger_name(owner, ZONE).expect("a ledger's name");
+    crate::writer::ledger::ledger_record(&name, ZONE, Some(&member), &listed)
+}
+
+/// The clean-up's verdict that `owners` are gone, given without their ledgers.
+pub(crate) fn gone(owners: &[&str]) -> BTreeMap<String, Option<RecordSet>> {
+    owners.iter().map(|o| (o.to_string(), None)).collect()
 }
 
 /// A hosted zone of `record_sets` record sets (as GetHostedZone described it; `None`: not said).
@@ -203,8 +214,9 @@ pub(crate) fn others() -> Vec<RecordSet> {
         .collect()
 }
 
-/// A multivalue reconciler with a ledger, in a zone of `record_sets`, that has published `desired` blind
-/// at `t(0)` and read its ledger `ledger`: what it does next is the test's.
+/// A multivalue reconciler with a ledger, in a zone of `record_sets`, that has read its ledger `ledger`
+/// and published `desired` (with the ledger, when there is one, listing them too) at `t(0)`: what it does
+/// next is the test's.
 pub(crate) fn past_the_ledger(
     settings: WriterSettings,
     record_sets: usize,
@@ -215,10 +227,10 @@ pub(crate) fn past_the_ledger(
     let mut r = Reconciler::new(zone_of(record_sets), settings, Stats::new(), 7);
     r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
     r.desired_records(t(0), crate::desired::DesiredRecords::addresses(desired));
-    let blind = r.next(t(0));
-    r.sent(t(0), accept_all(&blind));
-    assert!(matches!(r.next(t(0)), Action::ReadLedger { .. }));
-    r.outcome(t(0), Outcome::LedgerRead(Ok(ledger)));
+    assert_eq!(r.next(t(0)), crate::writer::startup::read_ledgers(ZONE));
+    r.outcome(t(0), Outcome::LedgersRead(Ok(ledger.into_iter().collect())));
+    let first = r.next(t(0));
+    r.sent(t(0), accept_all(&first));
     r
 }
 
@@ -297,4 +309,9 @@ pub(crate) fn address_record(spec: &crate::writer::record::RecordSpec, name: &st
 /// The records that publish this instance's address under each of `list`.
 pub(crate) fn records(list: &[&str]) -> crate::desired::DesiredRecords {
     crate::desired::DesiredRecords::addresses(list.iter().copied())
+}
+
+/// `list` as owned strings.
+pub(crate) fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }

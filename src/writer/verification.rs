@@ -18,7 +18,6 @@ use crate::writer::action::{Action, ReadPurpose};
 use crate::writer::failures::retry_class;
 use crate::writer::ledger;
 use crate::writer::pacing::verification_interval;
-use crate::writer::record;
 
 /// Names a verification reads in one step. Between steps pending changes go out, so a verification of many
 /// names (one request each, through the rate limiter) delays a withdrawal by one read at most.
@@ -183,7 +182,7 @@ impl Verification {
         }
         self.paused_until = None;
         if std::mem::take(&mut self.ledgers_count_due) {
-            let parent = record::fqdn(ledger::LEDGER_PARENT, zone_name);
+            let parent = ledger::ledger_parent(zone_name);
             return Some(Action::CountOwners { parent });
         }
         let step: BTreeSet<String> = self
@@ -197,6 +196,11 @@ impl Verification {
             names: step,
             purpose: ReadPurpose::Verify,
         })
+    }
+
+    /// The fleet's members were counted outside a verification (a start reads the fleet's ledgers).
+    pub(crate) fn members_counted(&mut self, members: usize) {
+        self.fleet_ledgers = Some(members);
     }
 
     /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
@@ -461,19 +465,16 @@ mod tests {
 
     /// The owners seen at this instance's names are only those that share them: a fleet of disjoint
     /// groups would each verify as if it were alone, at several times the fleet's budget. With ledgers, a
-    /// verification counts them first, and the next interval is sized by the count.
+    /// start counts the members, and each verification counts them again first; the next interval is
+    /// sized by the count.
     #[test]
     fn a_verification_counts_the_fleets_ledgers_and_the_next_one_is_sized_by_them() {
-        // A reconciler of one name in a zone of 2,000 record sets, at its first verification: it counts first.
+        // A reconciler of one name, whose start found its own ledger alone, at its first verification.
         let counting = || {
             let ledger = Some(ledger_listing(&["web"]));
             let mut r = web_past_the_ledger(ledger);
             let due = idle_until(&r.next(t(2))).expect("a verification armed");
-            assert_eq!(
-                r.fleet_estimate(),
-                BIG_ZONE,
-                "the zone's size over its one name"
-            );
+            assert_eq!(r.fleet_estimate(), 1, "the members its start counted");
             assert_eq!(
                 r.next(due),
                 Action::CountOwners {
@@ -484,37 +485,29 @@ mod tests {
             (r, due)
         };
 
+        // A fleet more than twice as large as the one the verification was armed for puts it off, armed
+        // again for the count.
         let (mut r, due) = counting();
         r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
         assert_eq!(r.fleet_estimate(), 3_000);
-        let Action::ReadNames {
-            names: read,
-            purpose: ReadPurpose::Verify,
-        } = r.next(due)
-        else {
-            panic!("then the names are read");
-        };
-        let held = read
-            .iter()
-            .map(|n| (n.clone(), vec![ours("web")]))
-            .collect();
-        r.names_read(due, ReadPurpose::Verify, read, Ok(held));
-        let next = idle_until(&r.next(due)).expect("the next verification armed");
-        assert!(
-            next.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
-            "3,000 owners of one name at 0.4 reads per second: {:?}",
-            next.duration_since(due)
-        );
-
-        // A fleet more than twice as large as the one the verification was armed for puts it off.
-        let (mut r, due) = counting();
-        r.outcome(due, Outcome::OwnersCounted(Ok(BIG_ZONE * 2 + 1)));
         let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
         assert!(
-            later.duration_since(due) >= Duration::from_secs(900),
-            "armed again from the count: {:?}",
+            later.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
+            "3,000 owners of one name at 0.4 reads per second: {:?}",
             later.duration_since(due)
         );
+
+        // A count within twice the armed fleet: the names are read.
+        let (mut r, due) = counting();
+        r.outcome(due, Outcome::OwnersCounted(Ok(2)));
+        assert_eq!(r.fleet_estimate(), 2);
+        assert!(matches!(
+            r.next(due),
+            Action::ReadNames {
+                purpose: ReadPurpose::Verify,
+                ..
+            }
+        ));
 
         // A count that fails leaves the estimate as it was, and the verification goes on.
         let (mut r, due) = counting();
@@ -522,7 +515,7 @@ mod tests {
             due,
             Outcome::OwnersCounted(Err(Route53Error::Throttling("Rate exceeded".into()))),
         );
-        assert_eq!(r.fleet_estimate(), BIG_ZONE);
+        assert_eq!(r.fleet_estimate(), 1);
         assert!(matches!(
             r.next(due),
             Action::ReadNames {

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use route53_emulator::{spawn_server, Emulator, LoggedRequest, Operation, ServerHandle};
 use route53_registrator::route53::{Change, ChangeAction, RecordSet};
+use route53_registrator::writer::ledger::ledger_owner;
 
 use super::unique_zone;
 
@@ -87,6 +88,16 @@ impl EmulatedZone {
     /// `_route53-registrator.name.<zone>.`: where simple routing's ownership marker of `name` stands.
     pub fn marker_fqdn(&self, name: &str) -> String {
         format!("_route53-registrator.{}", self.fqdn(name))
+    }
+
+    /// The owner ids of the ledgers (membership records) the zone holds.
+    pub fn ledger_owners(&self) -> BTreeSet<String> {
+        let zone = format!("{}.", self.zone);
+        self.record_sets()
+            .iter()
+            .filter(|rs| rs.rtype == "TXT")
+            .filter_map(|rs| ledger_owner(&rs.name, &zone))
+            .collect()
     }
 
     /// Every record set of the zone, in Route53's order (the apex's SOA and NS included).

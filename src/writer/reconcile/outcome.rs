@@ -18,7 +18,7 @@ impl Reconciler {
     pub fn outcome(&mut self, now: Instant, outcome: Outcome) {
         match outcome {
             Outcome::ZoneRead(result) => self.zone_read(now, result),
-            Outcome::LedgerRead(result) => self.ledger_read(now, result),
+            Outcome::LedgersRead(result) => self.ledgers_read(now, result),
             Outcome::OwnersCounted(result) => self.owners_counted(now, result),
             Outcome::NamesRead {
                 purpose,
@@ -62,16 +62,23 @@ impl Reconciler {
         self.mark_loaded(now);
     }
 
-    /// This instance's ledger was read (or could not be).
-    fn ledger_read(&mut self, now: Instant, result: Result<Option<RecordSet>, Route53Error>) {
+    /// The fleet's ledgers were read (or could not be): this instance's among them (or its absence), and
+    /// the fleet's size, the members counted.
+    fn ledgers_read(&mut self, now: Instant, result: Result<Vec<RecordSet>, Route53Error>) {
         self.replan();
         self.in_flight = false;
         match result {
-            Ok(ledger) => {
-                debug!(ledger = ?ledger, "ledger read");
+            Ok(ledgers) => {
+                let own = self.own_ledger();
+                let ledger = ledgers
+                    .iter()
+                    .find(|rs| own.as_deref() == Some(rs.name.as_str()))
+                    .cloned();
+                debug!(ledger = ?ledger, members = ledgers.len(), "the fleet's ledgers read");
                 self.known.ledger = Some(ledger);
+                self.verification.members_counted(ledgers.len());
             }
-            Err(e) => self.failed(now, "read this instance's ledger", &e),
+            Err(e) => self.failed(now, "read the fleet's ledgers", &e),
         }
     }
 
@@ -118,6 +125,15 @@ impl Reconciler {
             }
             (ReadPurpose::Owned, Err(e)) => {
                 self.failed(now, "read the names this instance may hold", &e)
+            }
+            (ReadPurpose::Collect, Ok(read)) => {
+                self.known
+                    .gone_names
+                    .retain(|name| !read.contains_key(name));
+                self.take_in(&read, "drift found; repairing");
+            }
+            (ReadPurpose::Collect, Err(e)) => {
+                self.failed(now, "read the names of the gone owners", &e)
             }
             (ReadPurpose::Verify, Err(e)) if self.shutting_down => {
                 // The shutdown has cancelled the verification; the step in flight is not tried again.
@@ -171,11 +187,12 @@ impl Reconciler {
                 .count_collected(registry.as_ref(), others_before, &self.stats);
         }
         if outcome.error.is_some() {
-            self.start_up.flush_failed(self.known.ledger.is_some());
+            self.start_up.flush_failed();
         }
+        let mut outcome = outcome;
+        self.known.gone_ledgers_failed(&mut outcome);
         self.known
             .collecting_after_flush(registry.as_deref(), !outcome.rejected.is_empty());
-        let mut outcome = outcome;
         if let Some(ledger) = &ledger {
             self.known.ledger_failed(ledger, &mut outcome);
         }
