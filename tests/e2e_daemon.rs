@@ -77,6 +77,68 @@ fn a_service_is_published_with_the_ip_from_imds_and_withdrawn_when_it_stops() {
     assert!(world.a_records("web").is_empty());
 }
 
+/// A change of owner id across a restart (the IP as owner id, then `host.owner_id` set to the instance id):
+/// the restarted daemon finds its former self through the membership record that names its instance, and
+/// converges to exactly what runs: its running service under the new id only, the service that stopped
+/// while it was down withdrawn, the former ledger gone.
+#[test]
+fn a_restart_with_a_changed_owner_id_converges_to_exactly_what_runs() {
+    const IP: &str = "10.20.30.41";
+    const INSTANCE: &str = "i-0aaaaaaaaaaaaaaa1";
+    let world = World::new();
+    let imds = ImdsServer::start(IP, INSTANCE);
+    let spawn = |config: &str| {
+        Daemon::builder(&world.server.endpoint())
+            .config(config)
+            .imds(&imds.endpoint())
+            .spawn()
+    };
+    let _web = world.service("ownerweb").run();
+    let api = world.service("ownerapi").run();
+    let mut first = spawn(&world.config_without_ip());
+    world.wait_published("ownerweb", IP);
+    world.wait_published("ownerapi", IP);
+    let member_said = || {
+        let ledger = ledger_name(IP, &world.zone).expect("an IP stands as labels");
+        world
+            .record_sets()
+            .iter()
+            .find(|rs| rs.name == ledger)
+            .and_then(member_of)
+            .is_some_and(|m| m.identity.is_some())
+    };
+    wait_until(
+        DEADLINE,
+        "the ledger says which instance it is",
+        member_said,
+    );
+    first.signal("KILL");
+    first.wait_exit(Duration::from_secs(10));
+    api.stop(5);
+
+    let config = format!(
+        "{}[host]\nowner_id = \"{INSTANCE}\"\n",
+        world.config_without_ip()
+    );
+    let _second = spawn(&config);
+    let owners = |name: &str| -> Vec<Option<String>> {
+        world
+            .a_records(name)
+            .into_iter()
+            .map(|rs| rs.set_identifier)
+            .collect()
+    };
+    wait_until(
+        DEADLINE,
+        "exactly what runs, under the new owner id",
+        || {
+            owners("ownerweb") == vec![Some(INSTANCE.to_string())]
+                && owners("ownerapi").is_empty()
+                && world.ledger_owners() == BTreeSet::from([INSTANCE.to_string()])
+        },
+    );
+}
+
 #[test]
 fn only_selected_containers_are_published() {
     let world = World::new();

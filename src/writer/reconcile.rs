@@ -84,11 +84,11 @@ use crate::desired::{DesiredRecords, DesiredValue};
 use crate::host::Identity;
 use crate::route53::batch;
 use crate::route53::read::{listing_is_cheaper, RereadPlan};
-use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
+use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet, Routing};
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
-use crate::writer::ledger::{listed_names, Member, OwnLedger};
+use crate::writer::ledger::{listed_names, member_of, Member, OwnLedger};
 use crate::writer::pacing::FlushPacing;
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
@@ -204,15 +204,16 @@ impl Reconciler {
 
     /// How many instances share the zone: the fleet's members, as the last read of the fleet's ledgers
     /// counted them (a start reads them, each verification counts them again), so that record sets and
-    /// TXT records that are not the fleet's do not count. Before any count (no ledger is kept), the owners
+    /// TXT records that are not the fleet's do not count. Before any count, or where no ledger was found
+    /// (a fleet that keeps none), the owners
     /// it has seen, or the zone's size over this instance's own names when that says more (a restart
     /// reads none of the names it publishes, so it sees no other owner).
     ///
     /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
     /// one name it would take the zone's record sets for as many instances, and slow every retry to match.
     pub fn fleet_estimate(&self) -> usize {
-        if let Some(members) = self.verification.fleet_ledgers() {
-            return members.max(1);
+        if let Some(members) = self.verification.fleet_ledgers().filter(|n| *n > 0) {
+            return members;
         }
         let names = self
             .desired
@@ -276,12 +277,39 @@ impl Reconciler {
         };
         let mut mine = spec.former_owner_ids.clone();
         mine.insert(spec.owner_id.clone());
+        if spec.routing == Routing::Simple {
+            // Its values are IPs, whatever the owner id: this instance's IP is never collected.
+            mine.insert(spec.ip.to_string());
+        }
         self.known.collect(
             registry(spec.clone()).as_ref(),
             gone,
             &mine,
             &spec.zone_name,
         )
+    }
+
+    /// The ledgers among `ledgers` that say this instance's EC2 instance id under another owner id: its
+    /// former selves (it ran with another `host.owner_id`, or another IP as its owner id), by owner id.
+    /// Without an identity (no metadata service) none can be told.
+    pub(super) fn former_selves(
+        &self,
+        ledgers: &[RecordSet],
+    ) -> BTreeMap<String, Option<RecordSet>> {
+        let (Some(me), Some(spec)) = (&self.identity, self.spec()) else {
+            return BTreeMap::new();
+        };
+        ledgers
+            .iter()
+            .filter_map(|ledger| {
+                let member = member_of(ledger)?;
+                let theirs = member.identity?;
+                let former = theirs.instance_id == me.instance_id
+                    && theirs.account == me.account
+                    && member.owner_id != spec.owner_id;
+                former.then(|| (member.owner_id, Some(ledger.clone())))
+            })
+            .collect()
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.

@@ -292,6 +292,106 @@ mod tests {
         );
     }
 
+    /// A restart under another owner id (`host.owner_id` set where the IP was the owner) finds its former
+    /// self by the instance id its ledger says: the names it lists are read, its record sets withdrawn,
+    /// then its ledger deleted; the fleet it counts is one.
+    #[test]
+    fn a_restart_under_another_owner_id_withdraws_what_its_former_self_wrote() {
+        let me = crate::host::Identity {
+            instance_id: "i-0000000000000000a".into(),
+            account: "111111111111".into(),
+            region: "eu-west-1".into(),
+        };
+        let former = {
+            let member = crate::writer::ledger::Member {
+                owner_id: "10.0.0.9".into(),
+                ip: Ipv4Addr::new(10, 0, 0, 9),
+                identity: Some(me.clone()),
+            };
+            let name = crate::writer::ledger::ledger_name("10.0.0.9", ZONE).unwrap();
+            let listed = BTreeSet::from([fqdn("web"), fqdn("old")]);
+            crate::writer::ledger::ledger_record(&name, ZONE, Some(&member), &listed)
+        };
+        let someone_else = ledger_of("10.0.0.7", &["web"]);
+        let mut r = Reconciler::new(
+            zone_of(Some(2_000)),
+            with_ledger(Routing::Multivalue),
+            Stats::new(),
+            7,
+        );
+        r.host_identity(me);
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_records(t(0), records(&["web"]));
+        assert_eq!(r.next(t(0)), read_ledgers(ZONE));
+        r.outcome(
+            t(0),
+            Outcome::LedgersRead(Ok(vec![former.clone(), someone_else])),
+        );
+        assert_eq!(
+            r.fleet_estimate(),
+            1,
+            "its former self is not another member"
+        );
+        let first = r.next(t(0));
+        r.sent(t(0), accept_all(&first));
+        assert_eq!(
+            r.next(t(0)),
+            Action::ReadNames {
+                names: BTreeSet::from([fqdn("old"), fqdn("web")]),
+                purpose: ReadPurpose::Collect
+            },
+            "the names its former self listed"
+        );
+        let held = [
+            ours("web"),
+            record("web", "10.0.0.9"),
+            record("old", "10.0.0.9"),
+            record("web", "10.0.0.7"),
+        ];
+        r.names_read(
+            t(0),
+            ReadPurpose::Collect,
+            BTreeSet::new(),
+            Ok(read_back(&["web", "old"], &held)),
+        );
+        let at = idle_until(&r.next(t(0))).unwrap_or(t(0));
+        let withdraw = r.next(at);
+        let Action::Send { batches } = &withdraw else {
+            panic!("expected the withdrawals, got {withdraw:?}")
+        };
+        let owners: Vec<(String, Option<String>)> = batches
+            .concat()
+            .iter()
+            .map(|c| {
+                (
+                    c.record_set.name.clone(),
+                    c.record_set.set_identifier.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            owners,
+            vec![
+                (fqdn("old"), Some("10.0.0.9".into())),
+                (fqdn("web"), Some("10.0.0.9".into()))
+            ],
+            "the former self's record sets, nobody else's"
+        );
+        r.sent(at, accept_all(&withdraw));
+        let later = idle_until(&r.next(at)).unwrap_or(at);
+        let delete = r.next(later);
+        let Action::Send { batches } = &delete else {
+            panic!("expected the ledger's deletion, got {delete:?}")
+        };
+        assert_eq!(
+            batches.concat(),
+            vec![Change {
+                action: ChangeAction::Delete,
+                record_set: former
+            }]
+        );
+    }
+
     #[test]
     fn a_ledger_that_lists_nothing_stale_costs_one_read() {
         let ledger = Some(ledger_listing(&["web"]));

@@ -12,6 +12,7 @@ use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, Change, Meaning, RecordSet, Route53Error};
 use crate::writer::action::{Outcome, ReadPurpose};
 use crate::writer::failures::Retry;
+use crate::writer::ledger::{is_ledger, ledger_parent};
 
 impl Reconciler {
     /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
@@ -50,6 +51,15 @@ impl Reconciler {
         };
         let ledger = self.own_ledger();
         self.known.zone_read(&record_sets, ledger.as_deref());
+        if ledger.is_some() {
+            let parent = ledger_parent(&self.zone.name);
+            let ledgers: Vec<RecordSet> = record_sets
+                .iter()
+                .filter(|rs| rs.name.ends_with(&parent) && is_ledger(rs, &rs.name))
+                .cloned()
+                .collect();
+            self.fleet_seen(&ledgers);
+        }
         // Every name was read, the uncertain ones too; only a late request can still land (`recheck`).
         self.failures.uncertain.clear();
         info!(
@@ -76,9 +86,24 @@ impl Reconciler {
                     .cloned();
                 debug!(ledger = ?ledger, members = ledgers.len(), "the fleet's ledgers read");
                 self.known.ledger = Some(ledger);
-                self.verification.members_counted(ledgers.len());
+                self.fleet_seen(&ledgers);
             }
             Err(e) => self.failed(now, "read the fleet's ledgers", &e),
+        }
+    }
+
+    /// The fleet's ledgers, as a read found them: the members counted (this instance's former selves
+    /// aside), and the former selves' record sets and ledgers withdrawn.
+    fn fleet_seen(&mut self, ledgers: &[RecordSet]) {
+        let former = self.former_selves(ledgers);
+        self.verification
+            .members_counted(ledgers.len() - former.len());
+        if !former.is_empty() {
+            info!(
+                owners = ?former.keys().collect::<Vec<_>>(),
+                "found this instance's record sets under a former owner id; withdrawing them and its ledger"
+            );
+            self.collect(former);
         }
     }
 
