@@ -51,6 +51,8 @@ struct Route53Seen {
     last_ok: Option<Instant>,
     last_error: Option<(Instant, String)>,
     last_reconciled: Option<Instant>,
+    /// Another running instance writes under this instance's owner id: what to say about it.
+    owner_id_conflict: Option<String>,
 }
 
 /// The shared statistics handle. Cloning it shares the same metrics.
@@ -90,6 +92,9 @@ pub struct Stats {
     /// Owners seen in the zone at the clean-up's last check with no membership record it may act on (no
     /// ledger, or one of another account or region): never asked about, never collected.
     pub gc_strangers: Gauge,
+    /// 1 once another running instance was found writing under this instance's owner id (its ledger names
+    /// another instance), until a restart.
+    pub owner_id_conflict: Gauge,
     /// EC2 requests of the clean-up (DescribeInstances), by outcome.
     pub ec2_requests: Family<RequestLabels, Counter>,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
@@ -137,6 +142,7 @@ impl Stats {
             gc_checks: Counter::default(),
             gc_doubtful_checks: Counter::default(),
             gc_strangers: Gauge::default(),
+            owner_id_conflict: Gauge::default(),
             ec2_requests: Family::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
@@ -224,6 +230,11 @@ impl Stats {
             "gc_strangers",
             "Owners seen at the clean-up's last check with no membership record it may act on: never collected",
             stats.gc_strangers.clone(),
+        );
+        registry.register(
+            "owner_id_conflict",
+            "1 once another running instance was found writing under this instance's owner id, until a restart",
+            stats.owner_id_conflict.clone(),
         );
         registry.register(
             "ec2_requests",
@@ -323,6 +334,13 @@ impl Stats {
         self.route53_seen().last_reconciled = Some(Instant::now());
     }
 
+    /// Another running instance writes under this instance's owner id: `what` says so in `/healthz`'s body
+    /// and the gauge is 1, until a restart.
+    pub fn owner_id_conflict(&self, what: String) {
+        self.owner_id_conflict.set(1);
+        self.route53_seen().owner_id_conflict = Some(what);
+    }
+
     /// How long ago the zone last matched the desired names, at `now`; `None` before the first time.
     pub fn since_reconciled(&self, now: Instant) -> Option<Duration> {
         self.route53_seen()
@@ -341,12 +359,16 @@ impl Stats {
             ),
             None => "not reconciled yet".to_string(),
         };
-        match seen.last_error {
+        let summary = match seen.last_error {
             Some((at, error)) if seen.last_ok.is_none_or(|ok| ok < at) => format!(
                 "{reconciled}; last request failed {:.0} s ago: {error}",
                 now.saturating_duration_since(at).as_secs_f64()
             ),
             _ => reconciled,
+        };
+        match seen.owner_id_conflict {
+            Some(conflict) => format!("{summary}; {conflict}"),
+            None => summary,
         }
     }
 

@@ -139,6 +139,71 @@ fn a_restart_with_a_changed_owner_id_converges_to_exactly_what_runs() {
     );
 }
 
+/// Two running instances given one owner id (one `R53R_HOST__OWNER_ID` for a whole DAEMON service): the
+/// second takes the ledger over at its start, as after an IP reused; each then finds the other's instance
+/// in the ledger at a verification and says so loudly, and they do not flap: the ledger stops changing.
+#[test]
+fn two_instances_with_one_owner_id_both_say_so_and_do_not_flap() {
+    const CONFLICT: &str = "two running instances write under one owner id";
+    let world = World::new();
+    let _service = world.service("oneowner").run();
+    let config = format!(
+        "{}[host]\nowner_id = \"shared-owner\"\n",
+        world.config_without_ip()
+    )
+    .replace("[route53]\n", "[route53]\nverify_interval = \"1s\"\n");
+    let imds_a = ImdsServer::start("10.20.30.61", "i-0aaaaaaaaaaaaaa61");
+    let imds_b = ImdsServer::start("10.20.30.62", "i-0aaaaaaaaaaaaaa62");
+    let spawn = |imds: &ImdsServer, label: &str| {
+        Daemon::builder(&world.server.endpoint())
+            .config(&config)
+            .imds(&imds.endpoint())
+            .label(label)
+            .spawn()
+    };
+    let ledger = ledger_name("shared-owner", &world.zone).expect("labels");
+    let says = || {
+        world
+            .record_sets()
+            .iter()
+            .find(|rs| rs.name == ledger)
+            .and_then(member_of)
+            .and_then(|m| m.identity)
+            .map(|identity| identity.instance_id)
+    };
+    let mut a = spawn(&imds_a, "a");
+    wait_until(DEADLINE, "the first instance's ledger", || {
+        says().as_deref() == Some("i-0aaaaaaaaaaaaaa61")
+    });
+    let mut b = spawn(&imds_b, "b");
+    a.wait_for_output(DEADLINE, CONFLICT);
+    b.wait_for_output(DEADLINE, CONFLICT);
+    for (daemon, other) in [(&a, "i-0aaaaaaaaaaaaaa62"), (&b, "i-0aaaaaaaaaaaaaa61")] {
+        let output = daemon.output();
+        let line = output
+            .lines()
+            .find(|l| l.contains(CONFLICT))
+            .unwrap_or_default();
+        assert!(line.contains(other), "names the other instance: {line}");
+    }
+    // No flapping: each wrote the ledger at its start and once more on finding the other, and no more,
+    // over several verifications of both after.
+    let ledger_writes = || {
+        world
+            .emulator
+            .requests()
+            .iter()
+            .filter(|r| r.status == 200)
+            .filter(|r| r.changes.iter().any(|c| c.record_set.name == ledger))
+            .count()
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < until {
+        assert!(ledger_writes() <= 4, "{} ledger writes", ledger_writes());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn only_selected_containers_are_published() {
     let world = World::new();

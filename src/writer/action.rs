@@ -84,8 +84,8 @@ pub enum Outcome {
     ZoneRead(Result<Vec<RecordSet>, Route53Error>),
     /// [`Action::ReadLedgers`]: every ledger under the parent, or why not.
     LedgersRead(Result<Vec<RecordSet>, Route53Error>),
-    /// [`Action::CountOwners`]: the ledgers counted, or why not.
-    OwnersCounted(Result<usize, Route53Error>),
+    /// [`Action::CountOwners`]: the ledgers read to be counted, or why not.
+    OwnersCounted(Result<Vec<RecordSet>, Route53Error>),
     /// [`Action::ReadNames`]: the record sets under each name, or why not.
     NamesRead {
         purpose: ReadPurpose,

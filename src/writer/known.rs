@@ -28,6 +28,8 @@ pub(crate) struct KnownZone {
     pub(crate) ledger: Option<Option<RecordSet>>,
     /// Route53 refused a change to the ledger for good: this process keeps none (kept across a restart).
     ledger_refused: bool,
+    /// Another running instance writes this instance's ledger: one more write, then none.
+    ledger_claimed: bool,
     /// The names were more than one ledger can list, logged (until they fit again).
     overflow_logged: Cell<bool>,
     /// Owners the clean-up found gone, whose record sets are being withdrawn.
@@ -330,6 +332,10 @@ impl KnownZone {
                 ChangeAction::Delete => None,
                 ChangeAction::Create | ChangeAction::Upsert => Some(rs.clone()),
             });
+            if self.ledger_claimed {
+                self.ledger_refused = true;
+                self.ledger = None;
+            }
             return;
         }
         let ip = rs.values.join(",");
@@ -443,6 +449,15 @@ impl KnownZone {
             debug!("the deletion of a gone owner's ledger was refused; the clean-up waits for its next check");
             self.stop_collecting();
         }
+    }
+
+    /// Another running instance wrote this instance's ledger (`read`, as read): it is written once more,
+    /// saying this instance, so that the other finds the conflict at its next read too, and then this
+    /// process keeps none, so that neither keeps overwriting the other's membership record (a restart
+    /// takes it over again).
+    pub(crate) fn ledger_claimed(&mut self, read: RecordSet) {
+        self.ledger = Some(Some(read));
+        self.ledger_claimed = true;
     }
 
     /// Takes this instance's ledger `ledger` out of what a flush left uncertain, re-read or refused: what
@@ -695,6 +710,85 @@ mod tests {
             0,
             "not counted as this instance's refusal"
         );
+    }
+
+    /// Two running instances under one owner id: a verification's count reads the ledger of this owner id
+    /// naming another instance. Said loudly (the gauge, `/healthz`'s summary); the ledger is written once
+    /// more, saying this instance (for the other to find), and never after, so that neither keeps
+    /// overwriting the other's membership record.
+    #[test]
+    fn another_instance_writing_under_this_owner_id_is_reported_and_the_ledger_given_up() {
+        let identity = |instance: &str| crate::host::Identity {
+            instance_id: instance.into(),
+            account: "111111111111".into(),
+            region: "eu-west-1".into(),
+        };
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
+        r.host_identity(identity("i-0000000000000000a"));
+        let mut now = t(1);
+        loop {
+            match r.next(now) {
+                Action::CountOwners { .. } => break,
+                Action::Idle {
+                    until: Some(at), ..
+                } => now = at,
+                send @ Action::Send { .. } => r.sent(now, accept_all(&send)),
+                other => panic!("expected the verification's count, got {other:?}"),
+            }
+        }
+        let theirs = crate::writer::ledger::Member {
+            owner_id: "10.0.0.1".into(),
+            ip: Ipv4Addr::new(10, 0, 0, 1),
+            identity: Some(identity("i-0000000000000000b")),
+        };
+        let claimed = crate::writer::ledger::ledger_record(
+            &fqdn(LEDGER),
+            ZONE,
+            Some(&theirs),
+            &BTreeSet::from([fqdn("web")]),
+        );
+        r.outcome(now, Outcome::OwnersCounted(Ok(vec![claimed])));
+        assert_eq!(r.stats.owner_id_conflict.get(), 1);
+        let summary = r.stats.route53_summary(now);
+        assert!(
+            summary.contains("OWNER ID CONFLICT: i-0000000000000000b"),
+            "{summary}"
+        );
+        let (written, now) = settle(&mut r, now);
+        assert_eq!(
+            written,
+            vec![Some(strings(&["web"]))],
+            "written once more, saying this instance, for the other to find"
+        );
+        r.desired_records(now, records(&["web", "api"]));
+        let (written, _) = settle(&mut r, now);
+        assert_eq!(written, vec![None], "api published, no ledger written");
+    }
+
+    /// Steps `r` from `now` until it settles, answering reads with this instance's `web` and accepting
+    /// every send: the ledger each send wrote, and when it settled.
+    fn settle(r: &mut Reconciler, mut now: Instant) -> (Vec<Option<Vec<String>>>, Instant) {
+        let mut written = Vec::new();
+        loop {
+            match r.next(now) {
+                Action::Idle {
+                    until: Some(at),
+                    settled: false,
+                } => now = at,
+                send @ Action::Send { .. } => {
+                    written.push(ledger_written(&send));
+                    r.sent(now, accept_all(&send));
+                }
+                Action::ReadNames { names, purpose } => {
+                    let held = read_back(&["web"], &[ours("web")])
+                        .into_iter()
+                        .filter(|(name, _)| names.contains(name))
+                        .collect();
+                    r.names_read(now, purpose, names, Ok(held));
+                }
+                _ => return (written, now),
+            }
+        }
     }
 
     /// Two survivors collecting one owner: the second's DELETE is refused, the name read again, and

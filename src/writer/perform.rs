@@ -5,7 +5,7 @@
 
 use tracing::info;
 
-use crate::route53::read::{count_under, read_all, read_names, read_under, RereadPlan};
+use crate::route53::read::{read_all, read_names, read_under, RereadPlan};
 use crate::route53::send::{send_batches, FlushOutcome};
 use crate::route53::{Change, RecordSet, Route53Api};
 use crate::writer::ledger::is_ledger;
@@ -31,7 +31,7 @@ pub async fn perform(
             Outcome::LedgersRead(read_under(api, zone_id, &parent, any_ledger).await)
         }
         Action::CountOwners { parent } => {
-            Outcome::OwnersCounted(count_under(api, zone_id, &parent, any_ledger).await)
+            Outcome::OwnersCounted(read_under(api, zone_id, &parent, any_ledger).await)
         }
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;

@@ -1154,7 +1154,7 @@ mod tests {
             "a throttle waits as a lone instance's does: {:?}",
             retry.duration_since(due)
         );
-        r.outcome(t(3), Outcome::OwnersCounted(Ok(40)));
+        r.outcome(t(3), Outcome::OwnersCounted(Ok(fleet_of(40))));
         assert_eq!(r.fleet_estimate(), 40);
     }
 

@@ -188,6 +188,13 @@ pub(crate) fn ledger_of(owner: &str, list: &[&str]) -> RecordSet {
     crate::writer::ledger::ledger_record(&name, ZONE, Some(&member), &listed)
 }
 
+/// `n` ledgers of other instances, as a verification reads them to count the fleet.
+pub(crate) fn fleet_of(n: usize) -> Vec<RecordSet> {
+    (0..n)
+        .map(|k| ledger_of(&format!("10.8.{}.{}", k / 250, k % 250 + 1), &["web"]))
+        .collect()
+}
+
 /// The clean-up's verdict that `owners` are gone, given without their ledgers.
 pub(crate) fn gone(owners: &[&str]) -> BTreeMap<String, Option<RecordSet>> {
     owners.iter().map(|o| (o.to_string(), None)).collect()

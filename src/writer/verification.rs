@@ -488,7 +488,7 @@ mod tests {
         // A fleet more than twice as large as the one the verification was armed for puts it off, armed
         // again for the count.
         let (mut r, due) = counting();
-        r.outcome(due, Outcome::OwnersCounted(Ok(3_000)));
+        r.outcome(due, Outcome::OwnersCounted(Ok(fleet_of(3_000))));
         assert_eq!(r.fleet_estimate(), 3_000);
         let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
         assert!(
@@ -499,7 +499,7 @@ mod tests {
 
         // A count within twice the armed fleet: the names are read.
         let (mut r, due) = counting();
-        r.outcome(due, Outcome::OwnersCounted(Ok(2)));
+        r.outcome(due, Outcome::OwnersCounted(Ok(fleet_of(2))));
         assert_eq!(r.fleet_estimate(), 2);
         assert!(matches!(
             r.next(due),

@@ -12,7 +12,7 @@ use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, Change, Meaning, RecordSet, Route53Error};
 use crate::writer::action::{Outcome, ReadPurpose};
 use crate::writer::failures::Retry;
-use crate::writer::ledger::{is_ledger, ledger_parent};
+use crate::writer::ledger::{is_ledger, ledger_parent, member_of};
 
 impl Reconciler {
     /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
@@ -33,10 +33,14 @@ impl Reconciler {
     /// The fleet's ledgers were counted (or could not be: the verification goes on without the count, and the
     /// next one counts again). A fleet more than twice the size this verification was armed for puts it off,
     /// armed again for the fleet counted (`Verification::ledgers_counted` says why).
-    pub fn owners_counted(&mut self, now: Instant, result: Result<usize, Route53Error>) {
+    pub fn owners_counted(&mut self, now: Instant, result: Result<Vec<RecordSet>, Route53Error>) {
         self.replan();
         self.in_flight = false;
-        if self.verification.ledgers_counted(result) {
+        let counted = result.map(|ledgers| {
+            self.owner_id_claimed(&ledgers);
+            ledgers.len() - self.former_selves(&ledgers).len()
+        });
+        if self.verification.ledgers_counted(counted) {
             self.arm_verification(now);
         }
     }
@@ -85,11 +89,60 @@ impl Reconciler {
                     .find(|rs| own.as_deref() == Some(rs.name.as_str()))
                     .cloned();
                 debug!(ledger = ?ledger, members = ledgers.len(), "the fleet's ledgers read");
+                let other = ledger
+                    .as_ref()
+                    .and_then(member_of)
+                    .and_then(|member| member.identity)
+                    .filter(|theirs| {
+                        self.identity
+                            .as_ref()
+                            .is_some_and(|me| me.instance_id != theirs.instance_id)
+                    });
+                if let Some(other) = other {
+                    // Usually an IP reused after the instance that had it went (the IP is the default
+                    // owner id); should it still run, each finds the other at its next verification.
+                    info!(
+                        other_instance = other.instance_id,
+                        "the ledger of this owner id names another instance; taking it over"
+                    );
+                }
                 self.known.ledger = Some(ledger);
                 self.fleet_seen(&ledgers);
             }
             Err(e) => self.failed(now, "read the fleet's ledgers", &e),
         }
+    }
+
+    /// Another running instance writes under this instance's owner id when its ledger, read again after
+    /// this instance wrote it, names another instance (one `R53R_HOST__OWNER_ID` for a whole DAEMON
+    /// service; two VPCs with overlapping ranges sharing the zone, the IP as owner id): said loudly, and
+    /// the ledger written once more saying this instance, so that the other finds it too, then no more,
+    /// so that neither keeps overwriting the other's.
+    fn owner_id_claimed(&mut self, ledgers: &[RecordSet]) {
+        let (Some(me), Some(own)) = (self.identity.clone(), self.own_ledger()) else {
+            return;
+        };
+        let Some(read) = ledgers.iter().find(|rs| rs.name == own) else {
+            return;
+        };
+        let theirs = member_of(read).and_then(|member| member.identity);
+        let Some(theirs) = theirs.filter(|theirs| theirs.instance_id != me.instance_id) else {
+            return;
+        };
+        let owner_id = self.owner_id().unwrap_or_default();
+        error!(
+            owner_id,
+            this_instance = me.instance_id,
+            other_instance = theirs.instance_id,
+            "two running instances write under one owner id: give each its own host.owner_id (leave it \
+             empty for the IP, or set the instance id) and restart them; this one writes its ledger once more, \
+             for the other to find, and then keeps none"
+        );
+        self.stats.owner_id_conflict(format!(
+            "OWNER ID CONFLICT: {} also writes under owner id {owner_id}",
+            theirs.instance_id
+        ));
+        self.known.ledger_claimed(read.clone());
     }
 
     /// The fleet's ledgers, as a read found them: the members counted (this instance's former selves
