@@ -30,7 +30,7 @@ use route53_registrator::route53::{
     Change, ChangeAction, HostedZone, RecordSet, Route53Api, Route53Error, Routing,
 };
 use route53_registrator::stats::Stats;
-use route53_registrator::testing::{emulator_sdk_config, pass, wait_until, Double};
+use route53_registrator::testing::{emulator_sdk_config, fail, pass, wait_until, Double};
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
 use route53_registrator::writer::ledger::{
     is_ledger, ledger_name, ledger_record, listed_names, member_of, Member, LEDGER_PARENT,
@@ -1581,4 +1581,117 @@ async fn the_writer_tells_its_rate_limiter_the_size_of_its_fleet() {
         (fleet_share / 45.0..=fleet_share / 40.0).contains(&rate),
         "{rate} requests per second"
     );
+}
+
+/// The crash rule, at every instant of a start: a start in a zone over one page (so it goes by its ledger)
+/// is cut off after each of its requests in turn (nothing it sends after reaches Route53), a service stops
+/// while it is down, and a fresh writer starts. Whatever was cut off, the zone ends with exactly what runs,
+/// and the ledger lists exactly that: nothing was ever written where the ledger Route53 held did not say.
+#[actix_rt::test]
+async fn a_start_cut_off_after_any_request_is_put_right_by_the_next_start() {
+    let with_ledger = WriterSettings {
+        ledger: true,
+        ..fast_writer_settings(Routing::Multivalue)
+    };
+    let mut cut_after = 0;
+    loop {
+        let s = Setup::new();
+        // 300 record sets of other owners (60 under each of five names), and what this instance left: `web`, `old`, its ledger.
+        let mut seed: Vec<RecordSet> = (0..300)
+            .map(|k| {
+                let ip = format!("10.9.{}.{}", k / 250, k % 250 + 1);
+                RecordSet::a(s.fqdn(&format!("other{}", k % 5)), &ip).multivalue(&ip)
+            })
+            .collect();
+        let me = IP.to_string();
+        seed.push(RecordSet::a(s.fqdn("web"), &me).multivalue(&me));
+        seed.push(RecordSet::a(s.fqdn("old"), &me).multivalue(&me));
+        let ledger = ledger_name(&me, &s.zone.name).unwrap();
+        let listed = BTreeSet::from([s.fqdn("web"), s.fqdn("old")]);
+        seed.push(ledger_record(&ledger, &s.zone.name, None, &listed));
+        let create: Vec<Change> = seed
+            .into_iter()
+            .map(|record_set| Change {
+                action: ChangeAction::Create,
+                record_set,
+            })
+            .collect();
+        s.emu.apply_directly(&s.zone.id, &create).expect("seed");
+        let zone = HostedZone {
+            record_sets: Some(create.len() + 2),
+            ..s.zone.clone()
+        };
+
+        // The start that is cut off: `api` is new, `old` no longer runs.
+        let tried = Arc::new(AtomicUsize::new(0));
+        let cut = {
+            let tried = Arc::clone(&tried);
+            move |_| {
+                if tried.fetch_add(1, Ordering::SeqCst) < cut_after {
+                    pass()
+                } else {
+                    fail(Route53Error::Throttling("cut off".into()))
+                }
+            }
+        };
+        let api = Double::new(s.emu.clone())
+            .before_list(cut.clone())
+            .before_change(cut);
+        let first = Route53Writer::new(
+            Arc::new(api),
+            zone.clone(),
+            with_ledger.clone(),
+            Stats::new(),
+        )
+        .start_supervised();
+        first.do_send(HostIp(IP));
+        first.do_send(names(&["web", "api"]));
+        let settled = first.send(Settle);
+        tokio::pin!(settled);
+        let finished = tokio::time::timeout(DEADLINE, async {
+            tokio::select! {
+                _ = &mut settled => true,
+                _ = async {
+                    while tried.load(Ordering::SeqCst) <= cut_after {
+                        tokio::time::sleep(ms(5)).await;
+                    }
+                } => false,
+            }
+        })
+        .await
+        .expect("the start goes on until it is cut off, or settles");
+
+        // `api` stopped while it was down; the next start.
+        let next = Route53Writer::new(
+            Arc::new(s.emu.clone()),
+            zone,
+            with_ledger.clone(),
+            Stats::new(),
+        )
+        .start_supervised();
+        next.do_send(HostIp(IP));
+        next.do_send(names(&["web"]));
+        settle(&next).await;
+        assert_eq!(
+            s.owned_names(&me),
+            vec!["web".to_string()],
+            "cut off after {cut_after} requests"
+        );
+        let held = s
+            .emu
+            .record_sets(&s.zone.id)
+            .into_iter()
+            .find(|rs| is_ledger(rs, &ledger))
+            .expect("a ledger");
+        assert_eq!(
+            listed_names(&held, &s.zone.name),
+            BTreeSet::from([s.fqdn("web")]),
+            "cut off after {cut_after} requests"
+        );
+        if finished {
+            break;
+        }
+        cut_after += 1;
+    }
+    assert!(cut_after >= 3, "the start made {cut_after} requests");
 }

@@ -205,9 +205,9 @@ impl Reconciler {
     /// How many instances share the zone: the fleet's members, as the last read of the fleet's ledgers
     /// counted them (a start reads them, each verification counts them again), so that record sets and
     /// TXT records that are not the fleet's do not count. Before any count, or where no ledger was found
-    /// (a fleet that keeps none), the owners
-    /// it has seen, or the zone's size over this instance's own names when that says more (a restart
-    /// reads none of the names it publishes, so it sees no other owner).
+    /// (a fleet that keeps none): the owners it has seen, or the zone's size over this instance's own
+    /// names when that says more (a restart reads none of the names it publishes, so it sees no other
+    /// owner).
     ///
     /// The zone's size says nothing while this instance publishes nothing and holds nothing: divided by
     /// one name it would take the zone's record sets for as many instances, and slow every retry to match.
