@@ -188,6 +188,26 @@ pub fn startup_delay(spread: StartSpread, draw: f64) -> Duration {
     }
 }
 
+/// The share of the account's refill that the whole fleet's sweeps may use together (see [`sweep_interval`]):
+/// a two-hundredth, 0.05 requests per second of Route53's documented 10.
+pub const FLEET_SWEEP_SHARE: f64 = 0.005;
+
+/// The shortest time between two sweeps of one instance, however small the fleet: a sweep is a safety net
+/// for ledgers edited by hand, not a verification.
+pub const SWEEP_FLOOR: Duration = Duration::from_secs(6 * 3600);
+
+/// The time between two sweeps of the zone by one instance (a whole listing, `pages` requests), when
+/// `fleet` instances sweep too: long enough that all their sweeps take [`FLEET_SWEEP_SHARE`] of `quota`'s
+/// refill at most, and at least [`SWEEP_FLOOR`]; `draw` (in `[0, 1)`) adds up to half again, so that a
+/// fleet that started together does not sweep together.
+pub fn sweep_interval(fleet: usize, pages: usize, quota: Quota, draw: f64) -> Duration {
+    let rate = quota.per_second * FLEET_SWEEP_SHARE;
+    let budget = Duration::from_secs_f64((fleet.max(1) * pages.max(1)) as f64 / rate);
+    budget
+        .max(SWEEP_FLOOR)
+        .mul_f64(1.0 + draw.clamp(0.0, 1.0) / 2.0)
+}
+
 /// The budget of the whole fleet's verifications together, as a share of the account's refill: a twentieth
 /// (0.5 requests per second of Route53's documented 10).
 pub const FLEET_VERIFY_SHARE: f64 = 0.05;
@@ -223,6 +243,26 @@ pub fn verification_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweeps_take_a_two_hundredth_of_the_quota_and_come_no_oftener_than_the_floor() {
+        let quota = Quota::DOCUMENTED;
+        assert_eq!(
+            sweep_interval(1, 1, quota, 0.0),
+            SWEEP_FLOOR,
+            "a small fleet"
+        );
+        // 300 instances of a zone of 21 pages: 6,300 requests at 0.05 per second.
+        assert_eq!(
+            sweep_interval(300, 21, quota, 0.0),
+            Duration::from_secs(126_000)
+        );
+        assert_eq!(
+            sweep_interval(300, 21, quota, 0.5),
+            Duration::from_secs(157_500),
+            "a draw adds up to half again"
+        );
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

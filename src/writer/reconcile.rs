@@ -76,7 +76,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use tracing::{debug, info, warn};
 
 use crate::backoff::RetryClass;
@@ -89,7 +89,7 @@ use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
 use crate::writer::ledger::{listed_names, member_of, Member, OwnLedger};
-use crate::writer::pacing::FlushPacing;
+use crate::writer::pacing::{sweep_interval, FlushPacing};
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
 use crate::writer::registry::{registry, NameRecords, Registry};
@@ -603,6 +603,21 @@ impl Reconciler {
         self.start_up.loaded();
         self.pacing.hurry();
         self.arm_verification(now);
+        self.arm_sweep(now);
+    }
+
+    /// Sets the time of the next sweep of the zone, the safety net for a ledger edited by hand: the zone
+    /// is listed, and what it shows of this instance's record sets is put in the ledger by the next flush
+    /// (and withdrawn, where it is not desired). Only with a ledger kept, as the verification is armed.
+    fn arm_sweep(&mut self, now: Instant) {
+        if self.own_ledger().is_none() || self.settings.dry_run || self.shutting_down {
+            return;
+        }
+        let pages = self.zone_size() / crate::route53::read::ZONE_PAGE + 1;
+        let fleet = self.fleet_estimate();
+        let draw = self.rng.random::<f64>();
+        self.verification
+            .arm_sweep(now, sweep_interval(fleet, pages, self.settings.quota, draw));
     }
 
     /// The one scheduler: what to do at `now`. Call it after every input and outcome, and when the instant
@@ -656,11 +671,13 @@ impl Reconciler {
             if let Some(step) = self.verification.step(now, &self.zone.name) {
                 return step;
             }
+            if self.verification.sweep_due(now) {
+                info!("sweeping the zone: a listing finds any record set of this instance its ledger misses");
+                return Action::ReadZone;
+            }
             // A verification paused after a failed read is not waited for: it may keep failing.
-            return idle(
-                earliest(self.verification.wake(), self.start_up.scan_at()),
-                true,
-            );
+            let wake = earliest(self.verification.wake(), self.verification.sweep_at());
+            return idle(earliest(wake, self.start_up.scan_at()), true);
         }
         if let Some(deadline) = self.pacing.held_until(now, self.shutting_down) {
             // One step of a verification in progress fits in the wait; the flush follows it.
@@ -1189,6 +1206,49 @@ mod tests {
             "holding nothing: the owners seen"
         );
         assert!(r.fleet_estimate() < 10, "{}", r.fleet_estimate());
+    }
+
+    /// The sweep: a record set of this instance that its ledger does not list (the ledger edited by hand),
+    /// under a name it no longer publishes, is read by no verification; a listing of the zone finds it, no
+    /// sooner than the sweep's floor, and it is withdrawn.
+    #[test]
+    fn a_sweep_finds_a_record_set_the_ledger_misses_and_withdraws_it() {
+        let mut r = web_past_the_ledger(Some(ledger_listing(&["web"])));
+        let mut now = t(0);
+        loop {
+            match r.next(now) {
+                Action::ReadZone => break,
+                Action::Idle {
+                    until: Some(at), ..
+                } => now = at,
+                Action::CountOwners { .. } => r.outcome(
+                    now,
+                    Outcome::OwnersCounted(Ok(vec![ledger_listing(&["web"])])),
+                ),
+                Action::ReadNames { names, purpose } => {
+                    let held = read_back(&["web"], &[ours("web")])
+                        .into_iter()
+                        .filter(|(name, _)| names.contains(name))
+                        .collect();
+                    r.names_read(now, purpose, names, Ok(held));
+                }
+                other => panic!("expected a sweep in time, got {other:?}"),
+            }
+        }
+        assert!(
+            now.duration_since(t(0)) >= crate::writer::pacing::SWEEP_FLOOR,
+            "{:?}",
+            now.duration_since(t(0))
+        );
+        r.zone_read(
+            now,
+            Ok(vec![ours("web"), ours("stray"), ledger_listing(&["web"])]),
+        );
+        let action = r.next(now);
+        assert_eq!(
+            sent(&action),
+            vec![(ChangeAction::Delete, "stray".to_string())]
+        );
     }
 
     /// A name given with no values is not desired: it is withdrawn as if it were not given, and records that

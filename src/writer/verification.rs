@@ -50,6 +50,9 @@ pub(crate) struct Verification {
     recheck: BTreeSet<String>,
     /// The account's quota, which sizes the fleet's budget for verifications.
     quota: Quota,
+    /// When the next sweep of the whole zone is due (`None`: not armed): it finds record sets of this
+    /// instance that its ledger misses (a ledger edited by hand), which a listing puts in the ledger.
+    sweep_at: Option<Instant>,
 }
 
 impl Verification {
@@ -66,7 +69,24 @@ impl Verification {
             verified: false,
             backoff: Backoff::new(retry, seed),
             recheck: BTreeSet::new(),
+            sweep_at: None,
         }
+    }
+
+    /// Sets the time of the next sweep of the zone: `interval` from `now` ([`crate::writer::pacing::sweep_interval`]).
+    pub(crate) fn arm_sweep(&mut self, now: Instant, interval: Duration) {
+        debug!(interval = ?interval, "next sweep of the zone");
+        self.sweep_at = Some(now + interval);
+    }
+
+    /// When the next sweep is due, if armed.
+    pub(crate) fn sweep_at(&self) -> Option<Instant> {
+        self.sweep_at
+    }
+
+    /// Whether a sweep is due at `now`, no verification being in progress.
+    pub(crate) fn sweep_due(&self, now: Instant) -> bool {
+        self.remaining.is_empty() && self.sweep_at.is_some_and(|at| at <= now)
     }
 
     /// The writer restarts: the schedule and the count are forgotten; the backoff and the names to recheck
@@ -79,6 +99,7 @@ impl Verification {
         self.fleet_ledgers = None;
         self.armed_for = 0;
         self.verified = false;
+        self.sweep_at = None;
     }
 
     /// Shutting down: the verification in progress stops and no other is armed.
@@ -123,6 +144,7 @@ impl Verification {
     pub(crate) fn disarm(&mut self) {
         self.paused_until = None;
         self.at = None;
+        self.sweep_at = None;
     }
 
     /// Sets the time of the next verification, for a fleet of `fleet` instances and `calls` names published.
@@ -492,9 +514,30 @@ mod tests {
         assert_eq!(r.fleet_estimate(), 3_000);
         let later = idle_until(&r.next(due)).expect("armed again, nothing read now");
         assert!(
-            later.duration_since(due) >= Duration::from_secs(3_000 * 5 / 2),
-            "3,000 owners of one name at 0.4 reads per second: {:?}",
+            later.duration_since(due) >= Duration::from_secs(900),
+            "armed again from the count: {:?}",
             later.duration_since(due)
+        );
+        // That one counts as many, reads, and arms the next for them.
+        assert!(matches!(r.next(later), Action::CountOwners { .. }));
+        r.outcome(later, Outcome::OwnersCounted(Ok(fleet_of(3_000))));
+        let Action::ReadNames {
+            names: read,
+            purpose,
+        } = r.next(later)
+        else {
+            panic!("then the names are read");
+        };
+        let held = read
+            .iter()
+            .map(|n| (n.clone(), vec![ours("web")]))
+            .collect();
+        r.names_read(later, purpose, read, Ok(held));
+        let next = idle_until(&r.next(later)).expect("the next verification armed");
+        assert!(
+            next.duration_since(later) >= Duration::from_secs(3_000 * 5 / 2),
+            "3,000 owners of one name at 0.4 reads per second: {:?}",
+            next.duration_since(later)
         );
 
         // A count within twice the armed fleet: the names are read.
