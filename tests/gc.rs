@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use async_trait::async_trait;
-use route53_emulator::{Emulator, Operation};
+use route53_emulator::Emulator;
 use route53_registrator::desired::DesiredRecords;
 use route53_registrator::gc::collector::GcCollector;
 use route53_registrator::gc::decide::{GcTiming, Instance, OwnerKind, Query};
@@ -201,11 +201,7 @@ impl World {
 
     /// The ListResourceRecordSets requests the emulator has answered.
     fn lists(&self) -> usize {
-        self.emu
-            .requests()
-            .iter()
-            .filter(|r| r.operation == Operation::ListResourceRecordSets)
-            .count()
+        support::list_requests(&self.emu)
     }
 
     /// The ledgers in the zone, by name.

@@ -125,11 +125,7 @@ impl Setup {
 
     /// ListResourceRecordSets requests that reached the emulator.
     fn lists(&self) -> usize {
-        self.emu
-            .requests()
-            .iter()
-            .filter(|r| r.operation == Operation::ListResourceRecordSets)
-            .count()
+        support::list_requests(&self.emu)
     }
 
     fn change_requests(&self) -> Vec<LoggedRequest> {

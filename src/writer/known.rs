@@ -650,19 +650,7 @@ mod tests {
         );
         r.sent(wait, accept_all(&withdraw));
         assert_eq!(r.stats.gc_withdrawn.get(), 2);
-        let later = idle_until(&r.next(wait)).unwrap_or(wait);
-        let delete = r.next(later);
-        let Action::Send { batches } = &delete else {
-            panic!("expected the ledger's deletion, got {delete:?}")
-        };
-        assert_eq!(
-            batches.concat(),
-            vec![Change {
-                action: ChangeAction::Delete,
-                record_set: late.clone()
-            }]
-        );
-        r.sent(later, accept_all(&delete));
+        let later = ledger_deleted_next(&mut r, wait, &late);
         assert!(matches!(r.next(later), Action::Idle { settled: true, .. }));
         assert_eq!(r.current(), vec![&ours("web")]);
 

@@ -378,18 +378,7 @@ mod tests {
             "the former self's record sets, nobody else's"
         );
         r.sent(at, accept_all(&withdraw));
-        let later = idle_until(&r.next(at)).unwrap_or(at);
-        let delete = r.next(later);
-        let Action::Send { batches } = &delete else {
-            panic!("expected the ledger's deletion, got {delete:?}")
-        };
-        assert_eq!(
-            batches.concat(),
-            vec![Change {
-                action: ChangeAction::Delete,
-                record_set: former
-            }]
-        );
+        ledger_deleted_next(&mut r, at, &former);
     }
 
     #[test]

@@ -195,6 +195,25 @@ pub(crate) fn fleet_of(n: usize) -> Vec<RecordSet> {
         .collect()
 }
 
+/// The next send of `r`, from `at` on (past a debounce), is the deletion of `ledger` alone (a gone owner's):
+/// it is accepted, and the time it went out returned.
+pub(crate) fn ledger_deleted_next(r: &mut Reconciler, at: Instant, ledger: &RecordSet) -> Instant {
+    let later = idle_until(&r.next(at)).unwrap_or(at);
+    let delete = r.next(later);
+    let Action::Send { batches } = &delete else {
+        panic!("expected the ledger's deletion, got {delete:?}")
+    };
+    assert_eq!(
+        batches.concat(),
+        vec![Change {
+            action: ChangeAction::Delete,
+            record_set: ledger.clone()
+        }]
+    );
+    r.sent(later, accept_all(&delete));
+    later
+}
+
 /// The clean-up's verdict that `owners` are gone, given without their ledgers.
 pub(crate) fn gone(owners: &[&str]) -> BTreeMap<String, Option<RecordSet>> {
     owners.iter().map(|o| (o.to_string(), None)).collect()

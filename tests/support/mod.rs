@@ -47,6 +47,14 @@ use route53_registrator::route53::rate::Quota;
 use route53_registrator::route53::Routing;
 use route53_registrator::writer::actor::WriterSettings;
 
+/// The ListResourceRecordSets requests `emu` has answered.
+pub fn list_requests(emu: &route53_emulator::Emulator) -> usize {
+    emu.requests()
+        .iter()
+        .filter(|r| r.operation == route53_emulator::Operation::ListResourceRecordSets)
+        .count()
+}
+
 /// Writer settings for tests that drive a writer actor in-process: a short debounce and retries, no rate
 /// limit to speak of, no ledger, verification out of the way (an hour).
 pub fn fast_writer_settings(routing: Routing) -> WriterSettings {
