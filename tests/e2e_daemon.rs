@@ -15,7 +15,7 @@ use support::docker::{ContainerSpec, IGNORE_TERM, NOT_A_SERVICE_FAMILY, SLEEP_UN
 use support::imds::{self, ImdsServer};
 use support::proxy::SocketProxy;
 use support::world::{World, DEADLINE};
-use support::{free_port, http_get, unique, unique_zone, wait_until};
+use support::{free_port, http_get, list_requests, unique, unique_zone, wait_until};
 
 /// A multivalue record set of `owner` publishing `ip` under `fqdn`, as another instance would write it.
 fn multivalue(fqdn: &str, owner: &str, ip: &str) -> RecordSet {
@@ -187,7 +187,7 @@ fn two_instances_with_one_owner_id_both_say_so_and_do_not_flap() {
         assert!(line.contains(other), "names the other instance: {line}");
     }
     // No flapping: each wrote the ledger at its start and once more on finding the other, and no more,
-    // over several verifications of both after.
+    // over several verifications of both after (each reads the fleet's ledgers and its names).
     let ledger_writes = || {
         world
             .emulator
@@ -197,11 +197,11 @@ fn two_instances_with_one_owner_id_both_say_so_and_do_not_flap() {
             .filter(|r| r.changes.iter().any(|c| c.record_set.name == ledger))
             .count()
     };
-    let until = std::time::Instant::now() + Duration::from_secs(6);
-    while std::time::Instant::now() < until {
-        assert!(ledger_writes() <= 4, "{} ledger writes", ledger_writes());
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let reads = list_requests(&world.emulator);
+    wait_until(DEADLINE, "several verifications after both said so", || {
+        list_requests(&world.emulator) >= reads + 8
+    });
+    assert!(ledger_writes() <= 4, "{} ledger writes", ledger_writes());
 }
 
 #[test]

@@ -21,14 +21,13 @@ use tracing::{info, warn};
 use crate::desired::DesiredRecords;
 use crate::gc::{Collect, GetOwners, Owners};
 use crate::host::{HostIdentity, HostIp};
-use crate::route53::read::read_under;
-use crate::route53::{HostedZone, RecordSet, Route53Api};
+use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
 use crate::supervise::Ping;
 use crate::supervise::{stop_on_panic, CatchPanic};
-use crate::writer::ledger::{is_ledger, ledger_parent};
+use crate::writer::ledger::ledger_parent;
 use crate::writer::members;
-use crate::writer::perform::perform;
+use crate::writer::perform::{perform, read_ledgers};
 use crate::writer::reconcile::{Action, Reconciler};
 use crate::writer::{Settle, Shutdown, WriteReport};
 
@@ -199,8 +198,7 @@ impl Handler<GetOwners> for Route53Writer {
                 return Owners::default();
             }
             let parent = ledger_parent(&zone.name);
-            let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
-            match read_under(api.as_ref(), &zone.id, &parent, ledger).await {
+            match read_ledgers(api.as_ref(), &zone.id, &parent).await {
                 Ok(ledgers) => {
                     let members = members::members(&ledgers, &zone.name, identity.as_ref());
                     members::to_ask(owner_id, identity.as_ref(), &seen, &members)

@@ -16,6 +16,16 @@ use crate::writer::ledger::{self, ledger_name, OwnLedger};
 use crate::writer::record::RecordSpec;
 use crate::writer::registry::{view_of, NameRecords, Registry};
 
+/// Why the owners being collected are withdrawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum CollectReason {
+    /// The clean-up found their instances gone.
+    #[default]
+    InstanceGone,
+    /// They are this instance under an owner id it no longer writes under.
+    FormerSelf,
+}
+
 /// What is known of the zone, and what of it was logged already.
 #[derive(Debug, Default)]
 pub(crate) struct KnownZone {
@@ -34,6 +44,8 @@ pub(crate) struct KnownZone {
     overflow_logged: Cell<bool>,
     /// Owners the clean-up found gone, whose record sets are being withdrawn.
     pub(crate) collecting: BTreeSet<String>,
+    /// Why they are.
+    collecting_because: CollectReason,
     /// The ledgers of the owners being withdrawn, as the clean-up read them: each is deleted once nothing
     /// of its owner is left under the names it lists.
     gone_ledgers: BTreeMap<String, RecordSet>,
@@ -91,10 +103,12 @@ impl KnownZone {
         &mut self,
         registry: &dyn Registry,
         gone: BTreeMap<String, Option<RecordSet>>,
+        because: CollectReason,
         mine: &BTreeSet<String>,
         zone_name: &str,
     ) -> bool {
         self.stop_collecting();
+        self.collecting_because = because;
         let seen = self.others_seen(registry);
         for (owner, ledger) in gone {
             if mine.contains(&owner) || (ledger.is_none() && !seen.contains(&owner)) {
@@ -392,9 +406,20 @@ impl KnownZone {
                 .map(|held| registry.others(held))
                 .unwrap_or_default();
             for owner in others.difference(&after) {
-                if self.collecting.contains(owner) {
-                    info!(name, owner, "withdrawn: its instance is gone");
-                    stats.gc_withdrawn.inc();
+                if !self.collecting.contains(owner) {
+                    continue;
+                }
+                match self.collecting_because {
+                    CollectReason::InstanceGone => {
+                        info!(name, owner, "withdrawn: its instance is gone");
+                        stats.gc_withdrawn.inc();
+                    }
+                    CollectReason::FormerSelf => {
+                        info!(
+                            name,
+                            owner, "withdrawn: this instance's, under a former owner id"
+                        );
+                    }
                 }
             }
         }

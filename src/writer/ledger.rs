@@ -163,6 +163,13 @@ pub fn member_of(ledger: &RecordSet) -> Option<Member> {
     ledger.values.iter().find_map(|value| Member::parse(value))
 }
 
+/// The instance that `ledger`, the ledger of this instance's owner id, names when it is not `me`: one that
+/// had the owner id before (an IP reused), or another running instance given the same one.
+pub fn another_instance(ledger: &RecordSet, me: &Identity) -> Option<Identity> {
+    let theirs = member_of(ledger)?.identity?;
+    (theirs.instance_id != me.instance_id).then_some(theirs)
+}
+
 /// The ledger record `name` of `member` listing `names` (fully qualified service names of the zone
 /// `zone_name`); without a member, as the version before wrote it.
 pub fn ledger_record(
@@ -207,6 +214,17 @@ pub fn listed_names(ledger: &RecordSet, zone_name: &str) -> BTreeSet<String> {
 /// Whether `rs` is the ledger named `name`: a TXT record there that carries the marker value.
 pub fn is_ledger(rs: &RecordSet, name: &str) -> bool {
     rs.name == name && rs.rtype == LEDGER_TYPE && rs.values.iter().any(|v| v == MARKER_VALUE)
+}
+
+/// Whether `rs` is one of the fleet's ledgers, whoever's: a ledger ([`is_ledger`]) at a name under
+/// `parent` ([`ledger_parent`]). The name matters: simple routing's ownership markers are TXT records with
+/// the same marker value.
+pub fn is_fleet_ledger(rs: &RecordSet, parent: &str) -> bool {
+    let under = rs
+        .name
+        .strip_suffix(parent)
+        .is_some_and(|owner| owner.len() > 1 && owner.ends_with('.'));
+    under && is_ledger(rs, &rs.name)
 }
 
 /// Whether the ledger of `member` listing `wanted` can be written in one request within `limits`. It is
@@ -365,6 +383,34 @@ mod tests {
         assert!(!is_ledger(&record, &name));
         let other = ledger_record("elsewhere.", ZONE, Some(&member()), &names(&["web"]));
         assert!(!is_ledger(&other, &name));
+    }
+
+    #[test]
+    fn a_fleet_ledger_is_a_ledger_under_the_ledgers_parent() {
+        let parent = ledger_parent(ZONE);
+        let at = |name: &str| ledger_record(name, ZONE, Some(&member()), &names(&["web"]));
+        let ledger = ledger_name("10.0.0.1", ZONE).unwrap();
+        assert!(is_fleet_ledger(&at(&ledger), &parent));
+        // Simple routing's ownership marker: a TXT record with the same marker value, elsewhere.
+        let marker = crate::route53::marker_name(&fqdn("web", ZONE));
+        assert!(!is_fleet_ledger(&at(&marker), &parent));
+        assert!(!is_fleet_ledger(&at(&parent), &parent));
+        let sibling = format!("x{parent}");
+        assert!(!is_fleet_ledger(&at(&sibling), &parent));
+    }
+
+    #[test]
+    fn a_ledger_naming_another_instance_says_which() {
+        let ledger = ledger_record("l.", ZONE, Some(&member()), &names(&["web"]));
+        let me = member().identity.unwrap();
+        assert_eq!(another_instance(&ledger, &me), None);
+        let other = Identity {
+            instance_id: "i-0fff".into(),
+            ..me.clone()
+        };
+        assert_eq!(another_instance(&ledger, &other), Some(me));
+        let unnamed = ledger_record("l.", ZONE, None, &names(&["web"]));
+        assert_eq!(another_instance(&unnamed, &other), None);
     }
 
     #[test]

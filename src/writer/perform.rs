@@ -7,8 +7,8 @@ use tracing::info;
 
 use crate::route53::read::{read_all, read_names, read_under, RereadPlan};
 use crate::route53::send::{send_batches, FlushOutcome};
-use crate::route53::{Change, RecordSet, Route53Api};
-use crate::writer::ledger::is_ledger;
+use crate::route53::{Change, RecordSet, Route53Api, Route53Error};
+use crate::writer::ledger::is_fleet_ledger;
 use crate::writer::reconcile::{Action, Outcome};
 
 /// Performs `action` against `zone_id` and returns its outcome for
@@ -28,10 +28,10 @@ pub async fn perform(
         Action::Idle { .. } => return None,
         Action::ReadZone => Outcome::ZoneRead(read_all(api, zone_id).await),
         Action::ReadLedgers { parent } => {
-            Outcome::LedgersRead(read_under(api, zone_id, &parent, any_ledger).await)
+            Outcome::LedgersRead(read_ledgers(api, zone_id, &parent).await)
         }
         Action::CountOwners { parent } => {
-            Outcome::OwnersCounted(read_under(api, zone_id, &parent, any_ledger).await)
+            Outcome::OwnersCounted(read_ledgers(api, zone_id, &parent).await)
         }
         Action::ReadNames { names, purpose } => {
             let result = read_names(api, zone_id, &names, reread.markers).await;
@@ -48,9 +48,14 @@ pub async fn perform(
     })
 }
 
-/// Whether `rs` is a ledger, whoever's.
-fn any_ledger(rs: &RecordSet) -> bool {
-    is_ledger(rs, &rs.name)
+/// The fleet's ledgers, whoever's, under `parent` ([`ledger_parent`](crate::writer::ledger::ledger_parent)):
+/// one request per 300 members.
+pub async fn read_ledgers(
+    api: &dyn Route53Api,
+    zone_id: &str,
+    parent: &str,
+) -> Result<Vec<RecordSet>, Route53Error> {
+    read_under(api, zone_id, parent, |rs| is_fleet_ledger(rs, parent)).await
 }
 
 /// `--dry-run`: logs what would be sent and answers as if Route53 had accepted it.

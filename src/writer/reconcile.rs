@@ -7,14 +7,15 @@
 //! [`Reconciler::sent`]), then asks again. No I/O and no clock here, so the tests step a fake clock through
 //! every schedule in milliseconds.
 //!
-//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (the IP, the desired records), the
+//! [`Reconciler`] itself is the scheduler: it keeps what the writer is told (who this instance is,
+//! `reconcile/instance.rs`; the desired records), the
 //! pacing of its flushes ([`FlushPacing`]) and whether an action is in flight, and asks its machines in
 //! priority order, each in its own module with its own state and tests: a retry's wait and the names a
 //! failure left uncertain (`failures.rs`, `Failures`), the start-up (`startup.rs`, `StartUp`), the changes
 //! the diff and the ledger call for from the zone as known (`known.rs`, `KnownZone`), then the verification
 //! (`verification.rs`, `Verification`). What it asks for and hears back is in [`crate::writer::action`],
-//! how it hands each machine its part of an outcome in `reconcile/outcome.rs`, and its configuration in
-//! [`crate::writer::settings`].
+//! how it hands each machine its part of an outcome in `reconcile/outcome.rs`, how it withdraws owners gone
+//! and its former selves in `reconcile/collect.rs`, and its configuration in [`crate::writer::settings`].
 //!
 //! The life of a reconciler:
 //!
@@ -84,11 +85,11 @@ use crate::desired::{DesiredRecords, DesiredValue};
 use crate::host::Identity;
 use crate::route53::batch;
 use crate::route53::read::{listing_is_cheaper, RereadPlan};
-use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet, Routing};
+use crate::route53::{group_name, Change, ChangeAction, HostedZone, RecordSet};
 use crate::stats::Stats;
 use crate::writer::failures::Failures;
 use crate::writer::known::KnownZone;
-use crate::writer::ledger::{listed_names, member_of, Member, OwnLedger};
+use crate::writer::ledger::{listed_names, Member, OwnLedger};
 use crate::writer::pacing::{sweep_interval, FlushPacing};
 use crate::writer::plan;
 use crate::writer::record::{self, RecordSpec};
@@ -101,7 +102,11 @@ pub use crate::writer::failures::{SAME_CONFLICTS_FOR_GOOD, SHUTDOWN_MAX_RETRY_DE
 pub use crate::writer::settings::WriterSettings;
 pub use crate::writer::verification::VERIFY_NAMES_PER_STEP;
 
+mod collect;
+mod instance;
 mod outcome;
+
+use instance::ThisInstance;
 
 /// The writer's state and decisions: the scheduler, which keeps what the writer is told (the IP, the
 /// desired records) and the pacing of its flushes, and asks its machines in turn. See the module documentation.
@@ -110,13 +115,10 @@ pub struct Reconciler {
     zone: HostedZone,
     settings: WriterSettings,
     pub(super) stats: Stats,
-    ip: Option<Ipv4Addr>,
-    /// Who this instance is, once the metadata service told (its ledger says it).
-    identity: Option<Identity>,
+    /// This instance's IP, identity and former owner ids.
+    instance: ThisInstance,
     /// The values wanted under each name (first label); no name is a key with no values.
     desired: Option<DesiredRecords>,
-    /// Owner ids written under before the current one, still holding record sets (or possibly so).
-    former_owner_ids: BTreeSet<String>,
     /// When the next flush goes out, and the latency of each change.
     pacing: FlushPacing,
     /// An action is being performed; its outcome has not come back yet.
@@ -153,10 +155,8 @@ impl Reconciler {
             verification: Verification::new(settings.retry, seed.wrapping_add(1), settings.quota),
             settings,
             stats,
-            ip: None,
+            instance: ThisInstance::default(),
             desired: None,
-            identity: None,
-            former_owner_ids: BTreeSet::new(),
             in_flight: false,
             shutting_down: false,
             report: WriteReport::default(),
@@ -226,7 +226,7 @@ impl Reconciler {
 
     /// Whether anything can ever be written: the IP and the desired records are known.
     pub fn can_write(&self) -> bool {
-        self.ip.is_some() && self.desired.is_some()
+        self.instance.ip.is_some() && self.desired.is_some()
     }
 
     /// This instance's record sets as last read or accepted (none before the IP is known).
@@ -249,84 +249,20 @@ impl Reconciler {
 
     /// Who this instance is, once the metadata service told.
     pub fn identity(&self) -> Option<&Identity> {
-        self.identity.as_ref()
-    }
-
-    /// The other owners seen in the zone in the configured routing (the SetIdentifiers of their record
-    /// sets; in simple routing, the IPs of managed sets): whom the clean-up of gone instances asks about.
-    pub fn others_seen(&self) -> BTreeSet<String> {
-        match self.registry() {
-            Some(registry) => self.known.others_seen(registry.as_ref()),
-            None => BTreeSet::new(),
-        }
-    }
-
-    /// The clean-up found these owners gone ([`crate::gc::decide`]), each given with its ledger as read:
-    /// the names the ledgers list are read, then their record sets are withdrawn with the next flush,
-    /// through the same batching, rate limit and retries as every change, and then their ledgers deleted.
-    /// Owners neither seen nor with a ledger, and this instance's own ids, are ignored. Returns whether
-    /// there is anything to withdraw.
-    pub fn collect(&mut self, gone: BTreeMap<String, Option<RecordSet>>) -> bool {
-        if self.shutting_down {
-            return false;
-        }
-        self.replan();
-        let Some(spec) = self.spec() else {
-            self.known.stop_collecting();
-            return false;
-        };
-        let mut mine = spec.former_owner_ids.clone();
-        mine.insert(spec.owner_id.clone());
-        if spec.routing == Routing::Simple {
-            // Its values are IPs, whatever the owner id: this instance's IP is never collected.
-            mine.insert(spec.ip.to_string());
-        }
-        self.known.collect(
-            registry(spec.clone()).as_ref(),
-            gone,
-            &mine,
-            &spec.zone_name,
-        )
-    }
-
-    /// The ledgers among `ledgers` that say this instance's EC2 instance id under another owner id: its
-    /// former selves (it ran with another `host.owner_id`, or another IP as its owner id), by owner id.
-    /// Without an identity (no metadata service) none can be told.
-    pub(super) fn former_selves(
-        &self,
-        ledgers: &[RecordSet],
-    ) -> BTreeMap<String, Option<RecordSet>> {
-        let (Some(me), Some(spec)) = (&self.identity, self.spec()) else {
-            return BTreeMap::new();
-        };
-        ledgers
-            .iter()
-            .filter_map(|ledger| {
-                let member = member_of(ledger)?;
-                let theirs = member.identity?;
-                let former = theirs.instance_id == me.instance_id
-                    && theirs.account == me.account
-                    && member.owner_id != spec.owner_id;
-                former.then(|| (member.owner_id, Some(ledger.clone())))
-            })
-            .collect()
+        self.instance.identity.as_ref()
     }
 
     /// The host IP is `ip` (first known, or changed). Returns whether it changed.
     pub fn host_ip(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
-        if self.shutting_down || self.ip == Some(ip) {
+        if self.shutting_down || self.instance.ip == Some(ip) {
             return false;
         }
-        info!(ip = %ip, previous = ?self.ip, "host IP");
+        info!(ip = %ip, previous = ?self.instance.ip, "host IP");
         self.replan();
-        if let (Some(old), None) = (self.ip, &self.settings.owner_id) {
-            // The record sets written under the old IP stay ours until they are gone; the new owner id has
-            // a ledger of its own, read before it is written.
-            self.former_owner_ids.insert(old.to_string());
+        if self.instance.moved_to(ip, self.settings.owner_id.is_none()) {
+            // The new owner id has a ledger of its own, read before it is written.
             self.known.ledger = None;
         }
-        self.former_owner_ids.remove(&ip.to_string());
-        self.ip = Some(ip);
         let every: Vec<String> = self
             .desired
             .iter()
@@ -340,10 +276,10 @@ impl Reconciler {
     /// This instance is `identity`, as the metadata service says: its ledger says so from the next flush.
     /// Returns whether it changed.
     pub fn host_identity(&mut self, identity: Identity) -> bool {
-        if self.identity.as_ref() == Some(&identity) {
+        if self.instance.identity.as_ref() == Some(&identity) {
             return false;
         }
-        self.identity = Some(identity);
+        self.instance.identity = Some(identity);
         self.replan();
         true
     }
@@ -418,7 +354,7 @@ impl Reconciler {
 
     /// What this instance's record sets look like now; `None` until the IP is known.
     fn spec(&self) -> Option<RecordSpec> {
-        let ip = self.ip?;
+        let ip = self.instance.ip?;
         Some(RecordSpec {
             zone_name: self.zone.name.clone(),
             owner_id: self
@@ -426,7 +362,7 @@ impl Reconciler {
                 .owner_id
                 .clone()
                 .unwrap_or_else(|| ip.to_string()),
-            former_owner_ids: self.former_owner_ids.clone(),
+            former_owner_ids: self.instance.former_owner_ids.clone(),
             ip,
             routing: self.settings.routing,
             ttl: self.settings.ttl,
@@ -520,7 +456,7 @@ impl Reconciler {
             member: Member {
                 owner_id: spec.owner_id.clone(),
                 ip: spec.ip,
-                identity: self.identity.clone(),
+                identity: self.instance.identity.clone(),
             },
         })
     }
@@ -652,7 +588,6 @@ impl Reconciler {
             return action;
         }
         if !self.known.gone_names.is_empty() {
-            self.replan();
             return Action::ReadNames {
                 names: self.known.gone_names.clone(),
                 purpose: ReadPurpose::Collect,
@@ -818,28 +753,6 @@ impl Reconciler {
     fn next_delay(&mut self, class: RetryClass) -> Duration {
         let fleet = self.fleet_estimate();
         self.failures.next_delay(class, fleet, self.shutting_down)
-    }
-
-    /// Former owner ids with no record set left are forgotten, once nothing is uncertain: no record set of
-    /// theirs can be anywhere else.
-    fn forget_former_owners(&mut self) {
-        if self.former_owner_ids.is_empty()
-            || !self.start_up.is_loaded()
-            || !self.failures.uncertain.is_empty()
-            || !self.verification.recheck().is_empty()
-        {
-            return;
-        }
-        let mine: BTreeSet<String> = self
-            .current()
-            .into_iter()
-            .filter_map(|rs| rs.set_identifier.clone())
-            .collect();
-        let before = self.former_owner_ids.len();
-        self.former_owner_ids.retain(|id| mine.contains(id));
-        if self.former_owner_ids.len() != before {
-            self.replan();
-        }
     }
 }
 
@@ -1085,7 +998,7 @@ mod tests {
         r.sent(t(300), accept_all(&action));
         assert!(matches!(r.next(t(300)), Action::Idle { settled: true, .. }));
         assert!(
-            r.former_owner_ids.is_empty(),
+            r.instance.former_owner_ids.is_empty(),
             "nothing of the old owner id is left"
         );
     }

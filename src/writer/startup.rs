@@ -387,6 +387,11 @@ mod tests {
             "the former self's record sets, nobody else's"
         );
         r.sent(at, accept_all(&withdraw));
+        assert_eq!(
+            r.stats.gc_withdrawn.get(),
+            0,
+            "not counted as the clean-up's: a former self is no gone instance"
+        );
         ledger_deleted_next(&mut r, at, &former);
     }
 

@@ -12,7 +12,8 @@ use crate::route53::send::FlushOutcome;
 use crate::route53::{group_name, Change, Meaning, RecordSet, Route53Error};
 use crate::writer::action::{Outcome, ReadPurpose};
 use crate::writer::failures::Retry;
-use crate::writer::ledger::{is_ledger, ledger_parent, member_of};
+use crate::writer::known::CollectReason;
+use crate::writer::ledger::{another_instance, is_fleet_ledger, ledger_parent};
 
 impl Reconciler {
     /// The action last returned by [`Reconciler::next`] was performed, with this outcome.
@@ -59,7 +60,7 @@ impl Reconciler {
             let parent = ledger_parent(&self.zone.name);
             let ledgers: Vec<RecordSet> = record_sets
                 .iter()
-                .filter(|rs| rs.name.ends_with(&parent) && is_ledger(rs, &rs.name))
+                .filter(|rs| is_fleet_ledger(rs, &parent))
                 .cloned()
                 .collect();
             self.fleet_seen(&ledgers);
@@ -91,13 +92,8 @@ impl Reconciler {
                 debug!(ledger = ?ledger, members = ledgers.len(), "the fleet's ledgers read");
                 let other = ledger
                     .as_ref()
-                    .and_then(member_of)
-                    .and_then(|member| member.identity)
-                    .filter(|theirs| {
-                        self.identity
-                            .as_ref()
-                            .is_some_and(|me| me.instance_id != theirs.instance_id)
-                    });
+                    .zip(self.instance.identity.as_ref())
+                    .and_then(|(ledger, me)| another_instance(ledger, me));
                 if let Some(other) = other {
                     // Usually an IP reused after the instance that had it went (the IP is the default
                     // owner id); should it still run, each finds the other at its next verification.
@@ -119,14 +115,13 @@ impl Reconciler {
     /// the ledger written once more saying this instance, so that the other finds it too, then no more,
     /// so that neither keeps overwriting the other's.
     fn owner_id_claimed(&mut self, ledgers: &[RecordSet]) {
-        let (Some(me), Some(own)) = (self.identity.clone(), self.own_ledger()) else {
+        let (Some(me), Some(own)) = (self.instance.identity.clone(), self.own_ledger()) else {
             return;
         };
         let Some(read) = ledgers.iter().find(|rs| rs.name == own) else {
             return;
         };
-        let theirs = member_of(read).and_then(|member| member.identity);
-        let Some(theirs) = theirs.filter(|theirs| theirs.instance_id != me.instance_id) else {
+        let Some(theirs) = another_instance(read, &me) else {
             return;
         };
         let owner_id = self.owner_id().unwrap_or_default();
@@ -156,7 +151,7 @@ impl Reconciler {
                 owners = ?former.keys().collect::<Vec<_>>(),
                 "found this instance's record sets under a former owner id; withdrawing them and its ledger"
             );
-            self.collect(former);
+            self.collect_because(former, CollectReason::FormerSelf);
         }
     }
 
