@@ -35,13 +35,18 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ::config::{Source, Value as Layered, ValueKind};
+use ::config::Source;
 use serde::{Deserialize, Serialize};
-use serde_path_to_error::Segment;
 use toml::{Table, Value};
 
 use crate::route53::rate::{Quota, StartSpread};
 use crate::route53::Routing;
+
+mod environment;
+mod tree;
+
+use environment::{variables, Variables};
+use tree::{check_keys, to_toml_table, type_error};
 
 /// The whole configuration. Adding a key is adding a field (with its doc line and its default) to a section
 /// here, and its line to `config/route53-registrator.toml` and the README's table; a test holds both to it. A
@@ -598,258 +603,11 @@ impl Settings {
             .expect("settings are plain tables of strings, numbers and lists")
     }
 }
-
-/// The file `ROUTE53_REGISTRATOR_CONFIG` names (unset or empty: none), and the `R53R_` variables of `env`,
-/// each by its key (`R53R_ROUTE53__TTL` as `route53.ttl`) with its name and text. Sorted, so that of two bad
-/// variables the same one is reported every time.
-fn variables(
-    env: impl IntoIterator<Item = (String, String)>,
-) -> (Option<PathBuf>, BTreeMap<String, (String, String)>) {
-    let mut file_from_env = None;
-    let mut vars = BTreeMap::new();
-    let prefix = format!("{}_", ENV_PREFIX.to_ascii_lowercase());
-    for (name, value) in env {
-        if name == CONFIG_FILE_ENV {
-            file_from_env = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
-        } else if let Some(key) = name.to_ascii_lowercase().strip_prefix(&prefix) {
-            vars.insert(key.replace("__", "."), (name, value));
-        }
-    }
-    (file_from_env, vars)
-}
-
 fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(invalid(key, "0s", "a duration greater than 0"));
     }
     Ok(())
-}
-
-/// The `R53R_` variables as a layer of the `config` crate: each value already of its key's type (see
-/// [`from_env`]), with the variable's name as its origin.
-#[derive(Clone, Debug)]
-struct Variables(::config::Map<String, Layered>);
-
-impl Variables {
-    /// `vars` maps each key (`route53.ttl`) to its variable's name and text; `defaults` gives the keys' types.
-    fn read(
-        vars: BTreeMap<String, (String, String)>,
-        defaults: &Table,
-    ) -> Result<Variables, ConfigError> {
-        let values = vars.into_iter().map(|(key, (name, raw))| {
-            // `R53R_`, `R53R___TTL`, `R53R_ROUTE53__`: no section or no key to name (found by the config
-            // fuzz target, which got "unknown key ``"); the variable's own name is what the user wrote.
-            if key.split('.').any(str::is_empty) {
-                return Err(ConfigError::UnknownKey {
-                    key: name,
-                    origin: "the environment".into(),
-                    expected: format!(
-                        "{ENV_PREFIX}_<SECTION>__<KEY>, such as {ENV_PREFIX}_ROUTE53__ZONE_ID"
-                    ),
-                });
-            }
-            let mut path = key.split('.');
-            let section = path.next().and_then(|name| defaults.get(name));
-            let default = path.fold(section, |value, name| value?.get(name));
-            Ok((key.clone(), from_env(&key, &name, default, &raw)?))
-        });
-        values.collect::<Result<_, _>>().map(Variables)
-    }
-}
-
-impl Source for Variables {
-    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
-        Box::new(self.clone())
-    }
-
-    /// Keyed by path (`route53.ttl`): `config` sets each value into its section.
-    fn collect(&self) -> Result<::config::Map<String, Layered>, ::config::ConfigError> {
-        Ok(self.0.clone())
-    }
-}
-
-/// The value of the variable `name` for `key`, of the type of the key's default: an integer or a boolean
-/// trimmed and parsed strictly, a list split on commas with every item trimmed and none empty, anything else
-/// (strings, durations, enums; and a key that is unknown, a section or below a value, for `check_keys` and
-/// serde to refuse) the text as written.
-fn from_env(
-    key: &str,
-    name: &str,
-    default: Option<&Value>,
-    raw: &str,
-) -> Result<Layered, ConfigError> {
-    let origin = Some(name.to_owned());
-    let layered = |kind: ValueKind| Layered::new(origin.as_ref(), kind);
-    let text = raw.trim();
-    let shown = if text.is_empty() { "\"\"" } else { text };
-    let refuse = |serde_says| invalid(key, shown, expected(serde_says, default));
-    Ok(layered(match default {
-        Some(Value::Integer(_)) => text.parse::<i64>().map_err(|_| refuse("i64"))?.into(),
-        Some(Value::Float(_)) => text.parse::<f64>().map_err(|_| refuse("f64"))?.into(),
-        Some(Value::Boolean(_)) if text.eq_ignore_ascii_case("true") => true.into(),
-        Some(Value::Boolean(_)) if text.eq_ignore_ascii_case("false") => false.into(),
-        Some(Value::Boolean(_)) => return Err(refuse("a boolean")),
-        Some(Value::Array(_)) if text.is_empty() => ValueKind::Array(Vec::new()),
-        Some(Value::Array(_)) => {
-            let items: Vec<&str> = raw.split(',').map(str::trim).collect();
-            if let Some(i) = items.iter().position(|item| item.is_empty()) {
-                return Err(invalid(
-                    &format!("{key}[{i}]"),
-                    format!("\"\" (in {name}={raw:?})"),
-                    "comma-separated non-empty items",
-                ));
-            }
-            ValueKind::Array(items.into_iter().map(|item| layered(item.into())).collect())
-        }
-        _ => raw.into(),
-    }))
-}
-
-/// Refuses a key of `layers` (the file's, or all merged) that no setting has, naming where it came from (its
-/// [`origin`], else `source`: the file's values have none), with the keys that exist; and a value where a
-/// section belongs.
-fn check_keys(
-    layers: &::config::Map<String, Layered>,
-    defaults: &Table,
-    prefix: &str,
-    source: &str,
-) -> Result<(), ConfigError> {
-    for (name, value) in layers {
-        let key = match prefix {
-            "" => name.clone(),
-            _ => format!("{prefix}.{name}"),
-        };
-        let Some(default) = defaults.get(name) else {
-            let known = defaults.keys().map(|k| match prefix {
-                "" => k.clone(),
-                _ => format!("{prefix}.{k}"),
-            });
-            let known = known.collect::<Vec<_>>().join(", ");
-            return Err(ConfigError::UnknownKey {
-                key,
-                origin: origin(value).unwrap_or(source).into(),
-                expected: match prefix {
-                    "" => format!("the sections {known}"),
-                    _ => known,
-                },
-            });
-        };
-        match (default, &value.kind) {
-            (Value::Table(default), ValueKind::Table(value)) => {
-                check_keys(value, default, &key, source)?
-            }
-            (Value::Table(_), _) => {
-                let shown = to_toml(value.clone()).map_or_else(String::new, |v| show(&v));
-                return Err(invalid(&key, shown, format!("a table ([{key}])")));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// The variable a value came from: its origin, or for a section the merge made, its first value's. `None` for
-/// the defaults and the file (`config::File::from_str` gives its values no origin).
-fn origin(value: &Layered) -> Option<&str> {
-    value.origin().or_else(|| match &value.kind {
-        ValueKind::Table(table) => table.values().find_map(origin),
-        ValueKind::Array(items) => items.iter().find_map(origin),
-        _ => None,
-    })
-}
-
-/// The merged layers as a TOML tree, kind for kind (I64 → Integer, Float → Float, String → String, ...):
-/// nothing is converted, so serde judges each value as it was written. `None` for nil, which only fills the
-/// gaps `config` leaves in a list given by index (a quoted `"a.b[3]"` key), and is dropped.
-fn to_toml(value: Layered) -> Option<Value> {
-    Some(match value.kind {
-        ValueKind::Nil => return None,
-        ValueKind::Boolean(b) => Value::Boolean(b),
-        ValueKind::I64(n) => Value::Integer(n),
-        // Only the defaults are of these kinds (a `u32` serialises as U64), and all of them fit TOML.
-        ValueKind::U64(n) => Value::Integer(n.try_into().ok()?),
-        ValueKind::I128(n) => Value::Integer(n.try_into().ok()?),
-        ValueKind::U128(n) => Value::Integer(n.try_into().ok()?),
-        ValueKind::Float(x) => Value::Float(x),
-        ValueKind::String(s) => Value::String(s),
-        ValueKind::Table(table) => Value::Table(to_toml_table(table)),
-        ValueKind::Array(items) => Value::Array(items.into_iter().filter_map(to_toml).collect()),
-    })
-}
-
-fn to_toml_table(table: ::config::Map<String, Layered>) -> Table {
-    let values = table.into_iter();
-    values.filter_map(|(k, v)| Some((k, to_toml(v)?))).collect()
-}
-
-/// serde's refusal of a value, as a [`ConfigError`] naming the key (from the error's path), the value as
-/// written (read back from the tree) and what would be valid (serde's expectation, in a user's words).
-fn type_error(
-    merged: &Value,
-    defaults: &Value,
-    err: &serde_path_to_error::Error<toml::de::Error>,
-) -> ConfigError {
-    // serde words every type error "<what was found>, expected <what would do>".
-    let message = err.inner().message();
-    let (found, serde_says) = message
-        .rsplit_once(", expected ")
-        .unwrap_or((message, message));
-    let at = |tree| {
-        err.path()
-            .iter()
-            .try_fold(tree, |value: &Value, segment| match segment {
-                Segment::Map { key } => value.get(key.as_str()),
-                Segment::Seq { index } => value.get(*index),
-                _ => None,
-            })
-    };
-    let value = at(merged).map_or_else(|| found.to_owned(), show);
-    invalid(
-        &err.path().to_string(),
-        value,
-        expected(serde_says, at(defaults)),
-    )
-}
-
-/// What a valid value looks like, from serde's expectation (`i64`, `a boolean`, `a duration`, `one of
-/// `multivalue`, ...`) and, as an example, the key's default.
-fn expected(serde_says: &str, default: Option<&Value>) -> String {
-    let what = match serde_says {
-        "i8" | "i16" | "i32" | "i64" => "an integer".to_owned(),
-        "u8" | "u16" | "u32" | "u64" => {
-            let bits: u32 = serde_says[1..].parse().unwrap_or(64);
-            format!("an integer, 0..={}", u64::MAX >> (64 - bits))
-        }
-        "f32" | "f64" => "a number".to_owned(),
-        "a boolean" => return "true or false".into(),
-        "a sequence" => "a list".to_owned(),
-        // toml's word for an enum given something else than a string.
-        "string only" => "a string".to_owned(),
-        // The variants of an enum: "one of `a`, `b`", "`a` or `b`".
-        variants if variants.contains('`') => return variants.replace('`', ""),
-        // A type of our own that says what it wants, with its example (`route53.startup_spread`).
-        own if own.contains("such as") => return own.to_owned(),
-        other => other.to_owned(),
-    };
-    match default {
-        None | Some(Value::Boolean(_)) => what,
-        Some(Value::String(s)) if s.is_empty() => what,
-        Some(Value::Array(items)) if items.is_empty() => what,
-        Some(example) => format!("{what}, such as {}", show(example)),
-    }
-}
-
-/// A value as a user would have written it: strings quoted, lists bracketed.
-fn show(value: &Value) -> String {
-    match value {
-        Value::String(s) => format!("{s:?}"),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(show).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Table(_) => "a table".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]
