@@ -33,7 +33,8 @@ use route53_registrator::stats::Stats;
 use route53_registrator::testing::{emulator_sdk_config, fail, pass, wait_until, Double};
 use route53_registrator::writer::actor::{Route53Writer, WriterSettings};
 use route53_registrator::writer::ledger::{
-    is_ledger, ledger_name, ledger_record, listed_names, member_of, Member, LEDGER_PARENT,
+    is_fleet_ledger, is_ledger, ledger_name, ledger_parent, ledger_record, listed_names, member_of,
+    Member,
 };
 use route53_registrator::writer::{Settle, Shutdown, WriteReport};
 use support::fast_writer_settings;
@@ -176,34 +177,42 @@ impl Setup {
 }
 
 /// The fleet's size is the number of ledgers, counted from their parent on in Route53's order (a name's
-/// descendants right after it), a page of 300 at a time, whatever record sets sort before and after them.
+/// descendants right after it), a page of 300 at a time, whatever record sets sort before and after them; a
+/// page that ends with the last of them is the last page read (the next one's start is past them).
 #[actix_rt::test]
 async fn the_fleets_ledgers_are_counted_a_page_per_300() {
-    let s = Setup::new();
-    let zone = s.zone.name.clone();
-    let web: BTreeSet<String> = [s.fqdn("web")].into();
-    for k in 0..650 {
-        let owner = format!("10.1.{}.{}", k / 250, k % 250 + 1);
-        let name = ledger_name(&owner, &zone).expect("an IP stands as labels");
-        s.put(ledger_record(&name, &zone, None, &web));
-    }
-    // Before the ledgers (the parent's parent), right after them (a sibling of the parent), and elsewhere.
-    s.put(s.plain("_route53-registrator", "10.2.0.1"));
-    s.put(s.plain("x._route53-registrator", "10.2.0.2"));
-    s.put(s.multivalue("web", "10.1.0.1", "10.1.0.1"));
-    s.put(s.plain("aaa", "10.2.0.3"));
-    // A page's worth after them: a count that did not stop where the ledgers end would read it.
-    for k in 0..300 {
-        s.put(s.plain(&format!("w{k}"), "10.2.0.4"));
-    }
+    // (ledgers, pages read)
+    for (ledgers, pages) in [(650, 3), (600, 2), (300, 1), (299, 1)] {
+        let s = Setup::new();
+        let zone = s.zone.name.clone();
+        let web: BTreeSet<String> = [s.fqdn("web")].into();
+        for k in 0..ledgers {
+            let owner = format!("10.1.{}.{}", k / 250, k % 250 + 1);
+            let name = ledger_name(&owner, &zone).expect("an IP stands as labels");
+            s.put(ledger_record(&name, &zone, None, &web));
+        }
+        // Before the ledgers (the parent's parent), right after them (a sibling of the parent), and elsewhere.
+        s.put(s.plain("_route53-registrator", "10.2.0.1"));
+        s.put(s.plain("x._route53-registrator", "10.2.0.2"));
+        s.put(s.multivalue("web", "10.1.0.1", "10.1.0.1"));
+        s.put(s.plain("aaa", "10.2.0.3"));
+        // A page's worth after them: a count that did not stop where the ledgers end would read it.
+        for k in 0..300 {
+            s.put(s.plain(&format!("w{k}"), "10.2.0.4"));
+        }
 
-    let parent = format!("{LEDGER_PARENT}.{zone}");
-    let ledger = |rs: &RecordSet| is_ledger(rs, &rs.name);
-    let counted = count_under(&s.emu, &s.zone.id, &parent, ledger)
-        .await
-        .unwrap();
-    assert_eq!(counted, 650);
-    assert_eq!(s.lists(), 3, "three pages, no more");
+        let parent = ledger_parent(&zone);
+        let ledger = |rs: &RecordSet| is_fleet_ledger(rs, &parent);
+        let counted = count_under(&s.emu, &s.zone.id, &parent, ledger)
+            .await
+            .unwrap();
+        assert_eq!(counted, ledgers);
+        assert_eq!(
+            s.lists(),
+            pages,
+            "{ledgers} ledgers: {pages} pages, no more"
+        );
+    }
 }
 
 async fn settle(writer: &Addr<Route53Writer>) -> WriteReport {

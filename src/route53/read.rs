@@ -148,7 +148,7 @@ pub async fn count_under(
 
 /// The record sets that `keep` under `parent` (the clean-up reads the fleet's ledgers so). Route53 lists a
 /// name's descendants right after it, so this reads from `parent` on, a page of [`ZONE_PAGE`] at a time,
-/// until the listing leaves them: one request per 300 record sets.
+/// until the listing leaves them (or the next page would start past them): one request per 300 record sets.
 pub async fn read_under(
     api: &dyn Route53Api,
     zone_id: &str,
@@ -175,8 +175,11 @@ pub async fn read_under(
                 past = true;
             }
         }
+        // A page full of descendants (exactly 300 of them, say) is the last one when the next page starts
+        // past them: its first name says so without asking for it.
+        let more = |next: &RecordPosition| next.name == parent || next.name.ends_with(&descendant);
         match page.next {
-            Some(next) if !past && positions.insert(next.clone()) => start = next,
+            Some(next) if !past && more(&next) && positions.insert(next.clone()) => start = next,
             _ => return Ok(kept),
         }
     }
