@@ -12,8 +12,9 @@
 //! - [`desired`]: the naming rules (labels and network mode → a name, a skip or a refusal), the containers
 //!   running here counted into the records this instance should publish (the values wanted under each name;
 //!   health, stopping, tombstones), and the `Classifier` actor.
-//! - [`host`]: the instance metadata service (IMDSv2 through aws-config's client) and the `MetadataCache` actor
-//!   that supplies the host IP and the instance's identity.
+//! - [`host`]: the instance metadata service (IMDSv2 through aws-config's client), the `MetadataCache` actor
+//!   that supplies the host IP and the instance's identity, and the `EndWatch` actor that tells the writer
+//!   when EC2 is about to take the instance away (a Spot interruption, an Auto Scaling termination).
 //! - [`gc`]: the clean-up of gone instances' record sets: its decisions, EC2's DescribeInstances, and the
 //!   `GcCollector` actor.
 //! - [`writer`]: the reconciler (the writer's decisions as a sans-I/O state machine: time in, actions out), the
@@ -32,7 +33,7 @@
 //! Imports run one way, with no circle: a stage imports the stage that feeds it (its messages and types), the
 //! Route53 layer it calls and the modules beside the pipeline; nothing imports a stage above it. A message
 //! lives in the stage that emits it (the watcher's in [`docker`], `DesiredRecords` — the values wanted under
-//! each name — in [`desired`], `HostIp` in [`host`], the collector's in [`gc`]); the writer's own (`Settle`,
+//! each name — in [`desired`], `HostIp` and `InstanceFate` in [`host`], the collector's in [`gc`]); the writer's own (`Settle`,
 //! `Shutdown`) in [`writer`]. `src/main.rs` wires the actors together. The emulator the tests run against
 //! (Route53, and EC2's DescribeInstances) is a separate crate (`emulator/`), not part of the daemon's binary.
 #![forbid(unsafe_code)]

@@ -24,6 +24,7 @@ use route53_registrator::gc::decide::GcTiming;
 use route53_registrator::gc::ec2::limited::RateLimitedEc2;
 use route53_registrator::gc::ec2::sdk::SdkEc2;
 use route53_registrator::host::cache::MetadataCache;
+use route53_registrator::host::end_watch::EndWatch;
 use route53_registrator::host::metadata::{ImdsMetadata, MetadataApi};
 use route53_registrator::http;
 use route53_registrator::logging::{init_logging, log_panics};
@@ -168,6 +169,20 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
             return EXIT_FATAL;
         }
     };
+    // The instance's end, told in advance by EC2; not for `--once`, which reconciles once and exits.
+    let end_watch = (settings.lifecycle.watch && !once).then(|| {
+        let metadata = ImdsMetadata::from_env()
+            .map(|m| Arc::new(m) as Arc<dyn MetadataApi>)
+            .map_err(|e| e.to_string());
+        EndWatch::new(
+            metadata,
+            writer.clone().recipient(),
+            settings.lifecycle.interval,
+            settings.lifecycle.rebalance,
+            stats.clone(),
+        )
+        .start_supervised()
+    });
     let classifier = Classifier::new(
         settings.selection.clone(),
         writer.clone().recipient(),
@@ -198,6 +213,9 @@ async fn daemon(settings: Settings, writer_settings: WriterSettings, once: bool)
         ("docker_watcher", watcher.clone().recipient()),
         ("metadata_cache", metadata.clone().recipient()),
     ];
+    if let Some(end_watch) = end_watch {
+        actors.push(("end_watch", end_watch.recipient()));
+    }
     // The clean-up of gone instances' record sets; not for `--once`, which reconciles this instance only.
     if settings.gc.enabled && !once {
         let ec2 = Arc::new(RateLimitedEc2::new(

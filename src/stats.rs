@@ -53,6 +53,8 @@ struct Route53Seen {
     last_reconciled: Option<Instant>,
     /// Another running instance writes under this instance's owner id: what to say about it.
     owner_id_conflict: Option<String>,
+    /// The instance is going: what said so.
+    leaving: Option<String>,
 }
 
 /// The shared statistics handle. Cloning it shares the same metrics.
@@ -95,6 +97,13 @@ pub struct Stats {
     /// 1 once another running instance was found writing under this instance's owner id (its ledger names
     /// another instance), until a restart.
     pub owner_id_conflict: Gauge,
+    /// 1 while the metadata service says the instance is going (a Spot interruption notice, an Auto Scaling
+    /// termination): every record of its own is withdrawn.
+    pub instance_leaving: Gauge,
+    /// Notices that the instance is going, each counted when it began.
+    pub lifecycle_notices: Counter,
+    /// Polls of the instance's lifecycle that told nothing (an error, a timeout, an answer not understood).
+    pub lifecycle_unknown: Counter,
     /// EC2 requests of the clean-up (DescribeInstances), by outcome.
     pub ec2_requests: Family<RequestLabels, Counter>,
     /// Desired names left alone (once each) because they hold record sets this instance may not change.
@@ -143,6 +152,9 @@ impl Stats {
             gc_doubtful_checks: Counter::default(),
             gc_strangers: Gauge::default(),
             owner_id_conflict: Gauge::default(),
+            instance_leaving: Gauge::default(),
+            lifecycle_notices: Counter::default(),
+            lifecycle_unknown: Counter::default(),
             ec2_requests: Family::default(),
             names_left_alone: Counter::default(),
             last_reconciled: Gauge::default(),
@@ -235,6 +247,21 @@ impl Stats {
             "owner_id_conflict",
             "1 once another running instance was found writing under this instance's owner id, until a restart",
             stats.owner_id_conflict.clone(),
+        );
+        registry.register(
+            "instance_leaving",
+            "1 while the metadata service says the instance is going (Spot interruption, Auto Scaling termination)",
+            stats.instance_leaving.clone(),
+        );
+        registry.register(
+            "lifecycle_notices",
+            "Notices that the instance is going (Spot interruption, Auto Scaling termination, rebalance if followed)",
+            stats.lifecycle_notices.clone(),
+        );
+        registry.register(
+            "lifecycle_unknown",
+            "Polls of the instance's lifecycle that told nothing (an error, a timeout, an answer not understood)",
+            stats.lifecycle_unknown.clone(),
         );
         registry.register(
             "ec2_requests",
@@ -341,6 +368,12 @@ impl Stats {
         self.route53_seen().owner_id_conflict = Some(what);
     }
 
+    /// The instance is going (`Some`: what said so), or no longer: the gauge and `/healthz`'s body.
+    pub fn instance_leaving(&self, why: Option<String>) {
+        self.instance_leaving.set(i64::from(why.is_some()));
+        self.route53_seen().leaving = why;
+    }
+
     /// How long ago the zone last matched the desired names, at `now`; `None` before the first time.
     pub fn since_reconciled(&self, now: Instant) -> Option<Duration> {
         self.route53_seen()
@@ -366,8 +399,14 @@ impl Stats {
             ),
             _ => reconciled,
         };
-        match seen.owner_id_conflict {
+        let summary = match seen.owner_id_conflict {
             Some(conflict) => format!("{summary}; {conflict}"),
+            None => summary,
+        };
+        match seen.leaving {
+            Some(why) => {
+                format!("{summary}; INSTANCE LEAVING ({why}): every record of its own withdrawn")
+            }
             None => summary,
         }
     }

@@ -1085,3 +1085,134 @@ fn healthz_follows_the_docker_socket_with_its_grace() {
     let body = healthz(200);
     assert!(body.starts_with("ok"), "{body}");
 }
+
+/// The end watch polls this often in the tests below (the default is 5 s).
+const LIFECYCLE: &str = "[lifecycle]\ninterval = \"300ms\"\n";
+const SPOT_ACTION: &str = "/latest/meta-data/spot/instance-action";
+const TARGET_STATE: &str = "/latest/meta-data/autoscaling/target-lifecycle-state";
+const TERMINATE: &str = r#"{"action": "terminate", "time": "2026-12-07T08:22:00Z"}"#;
+
+/// Two instances publish one name in `routing`; one gets a Spot interruption notice: it withdraws its own
+/// value within a poll and `max_delay`, the other's stays; a container started after the notice is
+/// published by the other only.
+fn a_spot_notice_withdraws_the_leaving_instance_only(routing: &str, name: &str) {
+    let world = World::new();
+    let _service = world.service(name).run();
+    let (ip_a, ip_b) = ("10.20.32.1", "10.20.32.2");
+    let imds_a = ImdsServer::start(ip_a, "i-0aaaaaaaaaaaaa321");
+    let imds_b = ImdsServer::start(ip_b, "i-0aaaaaaaaaaaaa322");
+    let spawn = |ip: &str, imds: &ImdsServer| {
+        let config = world.config(ip).replace(
+            "[route53]\n",
+            &format!("[route53]\nrouting = \"{routing}\"\n"),
+        ) + LIFECYCLE;
+        Daemon::builder(&world.server.endpoint())
+            .config(&config)
+            .imds(&imds.endpoint())
+            .label(ip)
+            .spawn()
+    };
+    let mut a = spawn(ip_a, &imds_a);
+    let _b = spawn(ip_b, &imds_b);
+    world.wait_published(name, ip_a);
+    world.wait_published(name, ip_b);
+
+    imds_a.set_item(SPOT_ACTION, Some(TERMINATE));
+    let noticed = std::time::Instant::now();
+    world.wait_withdrawn(name, ip_a);
+    eprintln!(
+        "{routing}: withdrawn {:?} after the notice (poll 300 ms + max_delay 300 ms)",
+        noticed.elapsed()
+    );
+    assert!(world.ips(name).contains(ip_b), "the other instance's stays");
+    a.wait_for_output(DEADLINE, "the instance is going");
+
+    let later = format!("{name}2");
+    let _later = world.service(&later).run();
+    world.wait_published(&later, ip_b);
+    let published_by_a = world
+        .emulator
+        .requests()
+        .iter()
+        .flat_map(|r| r.changes.clone())
+        .any(|c| {
+            c.record_set.name.starts_with(&format!("{later}."))
+                && c.action != ChangeAction::Delete
+                && c.record_set.values.iter().any(|v| v == ip_a)
+        });
+    assert!(!published_by_a, "nothing published after the notice");
+}
+
+#[test]
+fn a_spot_notice_withdraws_the_leaving_instance_only_in_multivalue() {
+    a_spot_notice_withdraws_the_leaving_instance_only("multivalue", "endmv");
+}
+
+#[test]
+fn a_spot_notice_withdraws_the_leaving_instance_only_in_weighted() {
+    a_spot_notice_withdraws_the_leaving_instance_only("weighted", "endwt");
+}
+
+#[test]
+fn a_spot_notice_withdraws_the_leaving_instance_only_in_simple() {
+    a_spot_notice_withdraws_the_leaving_instance_only("simple", "endsp");
+}
+
+/// The Auto Scaling target lifecycle state: a warm pool's `Warmed:Running` withdraws and `InService`
+/// publishes again; `Terminated` withdraws; metadata errors withdraw nothing.
+#[test]
+fn the_auto_scaling_state_withdraws_and_publishes_again_and_errors_change_nothing() {
+    let world = World::new();
+    let _service = world.service("endasg").run();
+    let ip = "10.20.32.11";
+    let imds = ImdsServer::start(ip, "i-0aaaaaaaaaaaa3211");
+    let mut daemon = Daemon::builder(&world.server.endpoint())
+        .config(&(world.config(ip) + LIFECYCLE))
+        .imds(&imds.endpoint())
+        .label(ip)
+        .spawn();
+    world.wait_published("endasg", ip);
+
+    imds.set_failing(true);
+    daemon.wait_for_output(DEADLINE, "cannot tell from the instance metadata service");
+    world.assert_stays("endasg", true, Duration::from_secs(1));
+    imds.set_failing(false);
+
+    imds.set_item(TARGET_STATE, Some("Warmed:Running"));
+    world.wait_withdrawn("endasg", ip);
+    imds.set_item(TARGET_STATE, Some("InService"));
+    world.wait_published("endasg", ip);
+    daemon.wait_for_output(DEADLINE, "the instance's end is called off");
+
+    imds.set_item(TARGET_STATE, Some("Terminated"));
+    world.wait_withdrawn("endasg", ip);
+}
+
+/// A notice that already stands when the daemon starts (restarted after it, or a warm pool's instance
+/// booting) is seen before the first write: nothing is ever published.
+#[test]
+fn a_notice_standing_at_start_up_publishes_nothing() {
+    let world = World::new();
+    let _service = world.service("endstart").run();
+    let ip = "10.20.32.21";
+    let imds = ImdsServer::start(ip, "i-0aaaaaaaaaaaa3221");
+    imds.set_item(SPOT_ACTION, Some(TERMINATE));
+    let mut daemon = Daemon::builder(&world.server.endpoint())
+        .config(&(world.config(ip) + LIFECYCLE))
+        .imds(&imds.endpoint())
+        .label(ip)
+        .spawn();
+    daemon.wait_for_output(DEADLINE, "the instance is going");
+    // Its start goes on (the zone is read), and writes nothing that publishes.
+    wait_until(DEADLINE, "the zone read", || {
+        list_requests(&world.emulator) > 0
+    });
+    world.assert_stays("endstart", false, Duration::from_secs(1));
+    let published = world
+        .emulator
+        .requests()
+        .iter()
+        .flat_map(|r| r.changes.clone())
+        .any(|c| c.action != ChangeAction::Delete && c.record_set.values.iter().any(|v| v == ip));
+    assert!(!published, "nothing published");
+}

@@ -12,6 +12,7 @@ use actix::prelude::*;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::HostSettings;
 use route53_registrator::host::cache::{HostIpSource, MetadataCache};
+use route53_registrator::host::lifecycle::{Item, SPOT_ACTION_PATH, TARGET_STATE_PATH};
 use route53_registrator::host::metadata::{
     ImdsMetadata, MetadataApi, IDENTITY_PATH, LOCAL_IPV4_PATH,
 };
@@ -188,4 +189,28 @@ async fn server_errors_are_retried_and_a_changed_ip_is_sent_again() {
             HostIp(Ipv4Addr::new(10, 7, 7, 8))
         ]
     );
+}
+
+/// An item that exists only while something is planned, through aws-config's client over HTTP: a 404 is
+/// "nothing planned" (absent), never an error; its text when it exists; a 500 is nothing known.
+#[actix_rt::test]
+async fn a_notice_item_is_absent_present_or_unknown() {
+    let server = ImdsServer::start("10.1.2.3", "i-1");
+    let metadata = client(&server.endpoint());
+    assert_eq!(metadata.item(SPOT_ACTION_PATH).await, Item::Absent);
+    let notice = r#"{"action": "stop", "time": "2026-12-07T08:22:00Z"}"#;
+    server.set_item(SPOT_ACTION_PATH, Some(notice));
+    assert_eq!(
+        metadata.item(SPOT_ACTION_PATH).await,
+        Item::Text(notice.into())
+    );
+    server.set_item(TARGET_STATE_PATH, Some("InService\n"));
+    assert_eq!(
+        metadata.item(TARGET_STATE_PATH).await,
+        Item::Text("InService".into()),
+        "trimmed"
+    );
+    server.set_failing(true);
+    let failed = metadata.item(SPOT_ACTION_PATH).await;
+    assert!(matches!(failed, Item::Failed(_)), "{failed:?}");
 }

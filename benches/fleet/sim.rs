@@ -368,7 +368,11 @@ pub async fn prepare(
         run,
         model,
         sdk,
-        settings: WriterSettings::from(&Settings::default()),
+        // No instance's end is watched: nothing tells the writers of one, nor is awaited.
+        settings: WriterSettings {
+            watches_end: false,
+            ..WriterSettings::from(&Settings::default())
+        },
         instances: (0..n).map(instance).collect(),
         startup_spread: StartSpread::Over(Duration::ZERO),
         starting: Vec::new(),

@@ -108,7 +108,11 @@ impl Clock {
 pub async fn verification_budget(instances: usize, span: Duration, seed: u64) -> Budget {
     let emulator = Emulator::new();
     let zone = emulator.create_zone("verify.fleet.bench", true);
-    let settings = WriterSettings::from(&Settings::default());
+    // No instance's end is watched: nothing tells the reconcilers of one, nor is awaited.
+    let settings = WriterSettings {
+        watches_end: false,
+        ..WriterSettings::from(&Settings::default())
+    };
     // Each request takes the time the instance's own rate limit spaces requests by: the simulated duration
     // of an action is its requests times this.
     let per_request = Duration::from_secs(1) / settings.max_requests_per_second.max(1);

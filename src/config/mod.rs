@@ -58,6 +58,7 @@ pub struct Settings {
     pub docker: DockerSettings,
     pub selection: SelectionSettings,
     pub host: HostSettings,
+    pub lifecycle: LifecycleSettings,
     pub gc: GcSettings,
     pub shutdown: ShutdownSettings,
     pub http: HttpSettings,
@@ -192,6 +193,30 @@ pub struct HostSettings {
     pub ip: String,
     /// The `SetIdentifier` of this instance's record sets; empty: the host IP.
     pub owner_id: String,
+}
+
+/// `[lifecycle]`: the instance's end, as the metadata service tells it in advance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleSettings {
+    /// Watch for a Spot interruption notice and the Auto Scaling target lifecycle state, and withdraw every
+    /// record of this instance when it is going (also with `host.ip` set).
+    pub watch: bool,
+    /// How often the metadata service is asked.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Also leave on a Spot rebalance recommendation (EC2's earlier warning, which may come hours before).
+    pub rebalance: bool,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        LifecycleSettings {
+            watch: true,
+            interval: Duration::from_secs(5),
+            rebalance: false,
+        }
+    }
 }
 
 /// `[gc]`: clean-up of the records of instances that are gone.
@@ -563,6 +588,7 @@ impl Settings {
             ));
         }
 
+        positive("lifecycle.interval", self.lifecycle.interval)?;
         positive("gc.interval", self.gc.interval)?;
         positive("gc.grace", self.gc.grace)?;
         // The clean-up collects members only, and an instance without a ledger is no member: it would

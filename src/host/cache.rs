@@ -327,6 +327,10 @@ mod tests {
             }
         }
 
+        async fn item(&self, _path: &'static str) -> crate::host::lifecycle::Item {
+            crate::host::lifecycle::Item::Absent
+        }
+
         async fn identity(&self) -> Result<Identity, MetadataError> {
             let read = self.identity_reads.fetch_add(1, Ordering::SeqCst);
             if read < self.identity_failures {

@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use aws_config::imds::client::error::ImdsError;
 use aws_config::imds::client::Client;
 
+use crate::host::lifecycle::Item;
 use crate::host::Identity;
 
 /// The path of the instance's private IPv4.
@@ -70,6 +71,9 @@ pub trait MetadataApi: Send + Sync {
     async fn local_ipv4(&self) -> Result<Ipv4Addr, MetadataError>;
     /// Who the instance is (`dynamic/instance-identity/document`).
     async fn identity(&self) -> Result<Identity, MetadataError>;
+    /// An item that exists only while something is planned (`spot/instance-action`, …): its text,
+    /// [`Item::Absent`] when the service answers 404, [`Item::Failed`] for any other failure.
+    async fn item(&self, path: &'static str) -> Item;
 }
 
 /// Where the metadata client points, from the environment: `Ok(None)` for aws-config's own resolution,
@@ -195,6 +199,16 @@ impl MetadataApi for ImdsMetadata {
 
     async fn identity(&self) -> Result<Identity, MetadataError> {
         parse_identity(&self.get(IDENTITY_PATH).await?)
+    }
+
+    async fn item(&self, path: &'static str) -> Item {
+        match self.client.get(path).await {
+            Ok(value) => Item::Text(value.as_ref().trim().to_string()),
+            Err(ImdsError::ErrorResponse(answer)) if answer.response().status().as_u16() == 404 => {
+                Item::Absent
+            }
+            Err(error) => Item::Failed(error.to_string()),
+        }
     }
 }
 

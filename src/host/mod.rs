@@ -3,6 +3,8 @@
 //! Below: the messages it sends the writer.
 
 pub mod cache;
+pub mod end_watch;
+pub mod lifecycle;
 pub mod metadata;
 
 use std::net::Ipv4Addr;
@@ -31,3 +33,12 @@ pub struct Identity {
 #[derive(Message, Clone, Debug, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub struct HostIdentity(pub Identity);
+
+/// What the metadata service says of the instance's end (end watch → writer): its first answer, then every
+/// change. `leaving`: what said the instance is going (it withdraws every record of its own and publishes
+/// nothing while it is), or `None`: staying, or nothing known.
+#[derive(Message, Clone, Debug, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct InstanceFate {
+    pub leaving: Option<String>,
+}

@@ -81,6 +81,11 @@ impl AdaptiveLimiter {
         }
     }
 
+    /// The instance is going ([`AdaptiveRate::hurry`]).
+    pub fn hurry(&self) {
+        self.with(|rate, _| rate.hurry());
+    }
+
     /// `owners` instances share the account's rate ([`AdaptiveRate::set_fleet`]).
     pub fn set_fleet(&self, owners: usize) {
         self.with(|rate, _| rate.set_fleet(owners));
@@ -159,6 +164,10 @@ impl Route53Api for RateLimited {
 
     fn fleet_seen(&self, owners: usize) {
         self.limiter.set_fleet(owners);
+    }
+
+    fn hurry(&self) {
+        self.limiter.hurry();
     }
 }
 

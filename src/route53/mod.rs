@@ -288,6 +288,10 @@ pub trait Route53Api: Send + Sync + 'static {
     /// rate limiter sizes its slowdown on a throttle by it ([`crate::route53::rate::AdaptiveRate`]); anything else
     /// ignores it.
     fn fleet_seen(&self, _owners: usize) {}
+
+    /// This instance is going: what it still sends (its withdrawal) goes ahead of the fleet-share pacing
+    /// and the start spread a throttle set. A rate limiter stops holding it back; anything else ignores it.
+    fn hurry(&self) {}
 }
 
 #[cfg(test)]

@@ -198,6 +198,8 @@ pub struct AdaptiveRate {
     last: Option<Instant>,
     /// When the rate was last cut.
     last_cut: Option<Instant>,
+    /// The instance is going ([`AdaptiveRate::hurry`]): its withdrawal goes at the configured rate.
+    hurried: bool,
     /// An automatic start not over yet: when it began, and the requests accepted since.
     auto: Option<(Instant, u32)>,
     /// The start's spread, while it lasts.
@@ -301,6 +303,7 @@ impl AdaptiveRate {
             next: None,
             last: None,
             last_cut: None,
+            hurried: false,
             auto: None,
             spread: None,
         }
@@ -369,6 +372,17 @@ impl AdaptiveRate {
             .map(|spread| (spread.window, spread.auto.map(|(starting, _)| starting)))
     }
 
+    /// The instance is going: what it still sends (its withdrawal, before EC2 takes it away) goes at the
+    /// configured rate from now on, ahead of the fleet's share and of the start's spread, and a throttle no
+    /// longer slows it (the writer's own backoff, capped while it hurries, still spaces the retries).
+    pub fn hurry(&mut self) {
+        self.hurried = true;
+        self.rate = self.max;
+        self.next = None;
+        self.auto = None;
+        self.spread = None;
+    }
+
     /// `owners` instances share the account's rate (the writer's estimate of its fleet). An automatic
     /// spread is never sized for more instances than that.
     pub fn set_fleet(&mut self, owners: usize) {
@@ -417,6 +431,9 @@ impl AdaptiveRate {
     /// request is put off instead (`SpreadStart::retry_at`). A throttle among an automatic start's first
     /// requests spreads it ([`AdaptiveRate::start`]).
     pub fn throttled(&mut self, now: Instant, draw: f64) {
+        if self.hurried {
+            return;
+        }
         if let Some((origin, _)) = self.auto.take() {
             let starting = self.quota.burst as usize;
             let mut spread = SpreadStart {
@@ -547,6 +564,32 @@ mod tests {
         (0..n)
             .map(|_| (rate.reserve(t0 + ms(at), draw) - t0).as_millis() as u64)
             .collect()
+    }
+
+    /// A leaving instance's withdrawal goes ahead of the fleet's share a throttle set, and later throttles
+    /// do not slow it again.
+    #[test]
+    fn a_hurried_instance_goes_at_its_own_rate_whatever_the_throttles() {
+        let t0 = Instant::now();
+        let mut rate = AdaptiveRate::new(5, Quota::DOCUMENTED);
+        rate.set_fleet(300);
+        rate.reserve(t0, 0.5);
+        rate.throttled(t0 + ms(10), 0.5);
+        let slowed = rate.reserve(t0 + ms(100), 0.5);
+        assert!(
+            slowed > t0 + ms(5_000),
+            "slowed to the fleet's share: {:?}",
+            slowed - t0
+        );
+        rate.hurry();
+        assert_eq!(rate.reserve(t0 + ms(100), 0.5), t0 + ms(100), "at once");
+        rate.throttled(t0 + ms(150), 0.5);
+        assert_eq!(rate.rate(), 5.0, "a throttle no longer slows it");
+        assert_eq!(
+            rate.reserve(t0 + ms(300), 0.5),
+            t0 + ms(300),
+            "one interval of its own rate after the last"
+        );
     }
 
     #[test]

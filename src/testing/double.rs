@@ -229,6 +229,12 @@ impl Route53Api for Double {
             inner.fleet_seen(owners);
         }
     }
+
+    fn hurry(&self) {
+        if let Some(inner) = &self.inner {
+            inner.hurry();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use crate::desired::DesiredRecords;
 use crate::gc::{Collect, GetOwners, Owners};
-use crate::host::{HostIdentity, HostIp};
+use crate::host::{HostIdentity, HostIp, InstanceFate};
 use crate::route53::{HostedZone, Route53Api};
 use crate::stats::Stats;
 use crate::supervise::Ping;
@@ -166,6 +166,20 @@ impl Handler<HostIdentity> for Route53Writer {
 
     fn handle(&mut self, HostIdentity(identity): HostIdentity, ctx: &mut Context<Self>) {
         if self.state.host_identity(identity) {
+            self.poll(ctx);
+        }
+    }
+}
+
+impl Handler<InstanceFate> for Route53Writer {
+    type Result = ();
+
+    /// The end watch's answer: a leaving instance withdraws everything at once.
+    fn handle(&mut self, InstanceFate { leaving }: InstanceFate, ctx: &mut Context<Self>) {
+        if leaving.is_some() {
+            self.api.hurry();
+        }
+        if self.state.instance_fate(Instant::now(), leaving) {
             self.poll(ctx);
         }
     }

@@ -224,9 +224,53 @@ impl Reconciler {
         self.owners().len().max(by_size)
     }
 
-    /// Whether anything can ever be written: the IP and the desired records are known.
+    /// Whether anything can ever be written: the IP and the desired records are known, and, where the
+    /// instance's end is watched, its first answer (so that a notice that stands at start-up is seen before
+    /// the first write).
     pub fn can_write(&self) -> bool {
-        self.instance.ip.is_some() && self.desired.is_some()
+        self.instance.ip.is_some() && self.desired.is_some() && self.fate_known()
+    }
+
+    /// Whether what the end watch says is known, or not waited for.
+    fn fate_known(&self) -> bool {
+        self.instance.fate_told || !self.settings.watches_end
+    }
+
+    /// What the metadata service says of this instance's end ([`crate::host::InstanceFate`]): `Some(why)`,
+    /// it is going: every record set and value of its own is withdrawn at once, ahead of the debounce and
+    /// of a retry's wait, and nothing is published while it is; `None`, staying (or nothing known): what
+    /// runs is published again. Returns whether it changed anything.
+    pub fn instance_fate(&mut self, now: Instant, leaving: Option<String>) -> bool {
+        let first = !self.instance.fate_told;
+        self.instance.fate_told = true;
+        if self.instance.leaving.is_some() == leaving.is_some() {
+            return first;
+        }
+        self.replan();
+        let going = leaving.is_some();
+        self.instance.leaving = leaving;
+        let every: Vec<String> = self
+            .desired
+            .iter()
+            .flat_map(|d| d.names())
+            .cloned()
+            .collect();
+        self.mark_changed(now, every.iter());
+        if going {
+            info!(
+                ours = self.current().len(),
+                "withdrawing every record set of this instance: it is going"
+            );
+            self.pacing.hurry();
+            self.failures.retry_at = None;
+        }
+        true
+    }
+
+    /// Whether changes go out at once and retries wait the least: while shutting down, and while the
+    /// instance is going.
+    fn hurried(&self) -> bool {
+        self.shutting_down || self.instance.leaving.is_some()
     }
 
     /// This instance's record sets as last read or accepted (none before the IP is known).
@@ -320,7 +364,9 @@ impl Reconciler {
         self.known.collecting.clear();
         self.verification.cancel();
         self.failures.retry_at = None;
-        if deregister {
+        // A leaving instance withdraws all, whatever `deregister` says: after a termination it is not
+        // coming back, and after a Spot stop or hibernation it comes back as a fresh start.
+        if deregister || self.instance.leaving.is_some() {
             info!(
                 ours = self.current().len(),
                 "withdrawing every record set of this instance"
@@ -414,6 +460,10 @@ impl Reconciler {
     /// in case only), the name wants the values of both.
     fn desired_by_fqdn(&self, spec: &RecordSpec) -> BTreeMap<String, BTreeSet<DesiredValue>> {
         let mut by_fqdn: BTreeMap<String, BTreeSet<DesiredValue>> = BTreeMap::new();
+        if self.instance.leaving.is_some() {
+            // Going: nothing is desired, whatever runs.
+            return by_fqdn;
+        }
         for (name, values) in self.desired.iter().flat_map(|d| &d.0) {
             by_fqdn
                 .entry(record::fqdn(name, &spec.zone_name))
@@ -578,6 +628,9 @@ impl Reconciler {
         let (Some(spec), Some(_)) = (self.spec(), self.desired.as_ref()) else {
             return idle(None, false);
         };
+        if !self.fate_known() {
+            return idle(None, false);
+        }
         if let Some(at) = self.failures.waiting(now) {
             return idle(Some(at), false);
         }
@@ -614,7 +667,7 @@ impl Reconciler {
             let wake = earliest(self.verification.wake(), self.verification.sweep_at());
             return idle(earliest(wake, self.start_up.scan_at()), true);
         }
-        if let Some(deadline) = self.pacing.held_until(now, self.shutting_down) {
+        if let Some(deadline) = self.pacing.held_until(now, self.hurried()) {
             // One step of a verification in progress fits in the wait; the flush follows it.
             if let Some(step) = self.verification.step(now, &self.zone.name) {
                 return step;
@@ -752,7 +805,7 @@ impl Reconciler {
     /// The wait before the next try after one more failure of `class`.
     fn next_delay(&mut self, class: RetryClass) -> Duration {
         let fleet = self.fleet_estimate();
-        self.failures.next_delay(class, fleet, self.shutting_down)
+        self.failures.next_delay(class, fleet, self.hurried())
     }
 }
 
@@ -968,6 +1021,94 @@ mod tests {
         assert!(
             !r.desired_records(t(20), records(&["c"])),
             "no input taken after the shutdown"
+        );
+    }
+
+    /// A notice that the instance is going withdraws every record set of its own at once, ahead of the
+    /// debounce and of a throttle's backoff; nothing is published while it stands (a container started
+    /// meanwhile included), and what runs is published again when the end is called off.
+    #[test]
+    fn a_leaving_instance_withdraws_everything_at_once_and_comes_back_if_called_off() {
+        let zone = vec![ours("web"), ours("api"), record("web", "10.0.0.2")];
+        let mut r = started(settings(Routing::Multivalue), &["web", "api"], zone);
+        // A throttled flush has the writer backing off.
+        r.desired_records(t(0), records(&["web", "api", "db"]));
+        let due = idle_until(&r.next(t(0))).unwrap();
+        let action = r.next(due);
+        r.sent(
+            due,
+            failure(&action, Route53Error::Throttling("Rate exceeded".into())),
+        );
+        assert!(idle_until(&r.next(due)).unwrap() > due, "backing off");
+        assert!(r.instance_fate(due, Some("Spot interruption notice".into())));
+        let withdraw = r.next(due);
+        assert_eq!(
+            sent(&withdraw),
+            vec![
+                (ChangeAction::Delete, "api".to_string()),
+                (ChangeAction::Delete, "web".to_string())
+            ],
+            "at once, this instance's only"
+        );
+        r.sent(due, accept_all(&withdraw));
+        let later = due + ms(5_000);
+        r.desired_records(later, records(&["web", "api", "db", "new"]));
+        assert!(
+            matches!(r.next(later), Action::Idle { settled: true, .. }),
+            "nothing published while the notice stands"
+        );
+        assert!(!r.instance_fate(later, Some("again".into())), "no news");
+        assert!(r.instance_fate(later, None));
+        let due = idle_until(&r.next(later)).unwrap();
+        let mut published = sent(&r.next(due));
+        published.sort();
+        assert_eq!(
+            published,
+            ["api", "db", "new", "web"]
+                .map(|n| (ChangeAction::Create, n.to_string()))
+                .to_vec(),
+            "called off: what runs is published again"
+        );
+    }
+
+    /// With the end watched, nothing is written before its first answer: a notice that stands at start-up
+    /// (a restart after the notice, a warm pool's instance booting) publishes nothing; and a shutdown after
+    /// a notice withdraws everything, even without `deregister`.
+    #[test]
+    fn a_notice_that_stands_at_start_up_publishes_nothing() {
+        let watching = WriterSettings {
+            watches_end: true,
+            ..settings(Routing::Multivalue)
+        };
+        let mut r = reconciler(watching.clone());
+        r.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        r.desired_records(t(0), records(&["web"]));
+        assert!(!r.can_write());
+        assert_eq!(r.next(t(0)), idle(None, false), "waits for the watch");
+        assert!(r.instance_fate(t(0), Some("Warmed:Running".into())));
+        assert!(r.can_write());
+        assert_eq!(r.next(t(0)), Action::ReadZone);
+        r.zone_read(t(0), Ok(vec![ours("stale"), record("web", "10.0.0.2")]));
+        assert_eq!(
+            sent(&r.next(t(0))),
+            vec![(ChangeAction::Delete, "stale".to_string())],
+            "nothing published; a stale record set of its own withdrawn"
+        );
+
+        let mut staying = reconciler(watching);
+        staying.host_ip(t(0), Ipv4Addr::new(10, 0, 0, 1));
+        staying.desired_records(t(0), records(&["web"]));
+        assert!(staying.instance_fate(t(0), None), "the first answer counts");
+        assert_eq!(staying.next(t(0)), Action::ReadZone);
+
+        let mut r = started(settings(Routing::Multivalue), &["web"], vec![]);
+        r.instance_fate(t(10), Some("Auto Scaling: Terminated".into()));
+        r.instance_fate(t(20), None);
+        r.instance_fate(t(30), Some("Spot interruption notice".into()));
+        r.shutdown(false);
+        assert_eq!(
+            sent(&r.next(t(30))),
+            vec![(ChangeAction::Delete, "web".to_string())]
         );
     }
 

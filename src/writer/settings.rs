@@ -39,6 +39,9 @@ pub struct WriterSettings {
     pub retry: RetryPolicy,
     /// Route53's limits on one ChangeResourceRecordSets.
     pub limits: BatchLimits,
+    /// The instance's end is watched (`lifecycle.watch`): nothing is written before the watch's first
+    /// answer.
+    pub watches_end: bool,
 }
 
 impl From<&Settings> for WriterSettings {
@@ -61,6 +64,7 @@ impl From<&Settings> for WriterSettings {
             once: false,
             retry: RetryPolicy::default(),
             limits: BatchLimits::ROUTE53,
+            watches_end: settings.lifecycle.watch,
         }
     }
 }
@@ -72,9 +76,10 @@ impl WriterSettings {
         self
     }
 
-    /// The same, with `--once` set as given.
+    /// The same, with `--once` set as given (a single reconciliation watches no end).
     pub fn with_once(mut self, once: bool) -> Self {
         self.once = once;
+        self.watches_end &= !once;
         self
     }
 }

@@ -59,6 +59,7 @@ pub(crate) fn settings(routing: Routing) -> WriterSettings {
         once: false,
         retry: RetryPolicy::default(),
         limits: BatchLimits::ROUTE53,
+        watches_end: false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `GET /latest/meta-data/local-ipv4` with header `X-aws-ec2-metadata-token: <token>` | 200, the IP |
 //! | `GET /latest/meta-data/instance-id` with the token | 200, the instance id                              |
 //! | `GET /latest/dynamic/instance-identity/document` with the token | 200, the identity document (JSON: the instance id, [`ACCOUNT`], [`REGION`], the IP, …) |
+//! | `GET` an item set with [`ImdsServer::set_item`] (`spot/instance-action`, …) with the token | 200, its text |
 //! | a `GET` without the right token           | 401                                                        |
 //! | anything else                             | 404                                                        |
 //!
@@ -25,6 +26,7 @@
 //! and can be started late on a port reserved earlier (a metadata service that is down at first).
 //! Each connection gets one answer and is closed (`Connection: close`).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +97,8 @@ struct State {
     local_ipv4: String,
     instance_id: String,
     credentials: Option<RoleCredentials>,
+    /// Items that exist only while something is planned (a Spot notice, a target lifecycle state), by path.
+    items: BTreeMap<String, String>,
     failing: bool,
     requests: Vec<Request>,
 }
@@ -135,6 +139,7 @@ impl ImdsServer {
             local_ipv4: local_ipv4.to_string(),
             instance_id: instance_id.to_string(),
             credentials: None,
+            items: BTreeMap::new(),
             failing: false,
             requests: Vec::new(),
         }));
@@ -206,6 +211,16 @@ impl ImdsServer {
         format!("{}{CONTAINER_CREDENTIALS_PATH}", self.endpoint())
     }
 
+    /// Answers `text` for `path` from now on (`None`: 404 again), as the service answers a Spot
+    /// interruption notice or a target lifecycle state while there is one.
+    pub fn set_item(&self, path: &str, text: Option<&str>) {
+        let mut state = self.state.lock().unwrap();
+        match text {
+            Some(text) => state.items.insert(path.to_string(), text.to_string()),
+            None => state.items.remove(path),
+        };
+    }
+
     /// While `failing`, every request is answered 500.
     pub fn set_failing(&self, failing: bool) {
         self.state.lock().unwrap().failing = failing;
@@ -274,6 +289,9 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 }
                 ("GET", IDENTITY_DOCUMENT_PATH) if authorised => {
                     (200, vec![], identity_document(&state))
+                }
+                ("GET", path) if authorised && state.items.contains_key(path) => {
+                    (200, vec![], state.items[path].clone())
                 }
                 (
                     "GET",

@@ -76,6 +76,7 @@ pub fn fast_writer_settings(routing: Routing) -> WriterSettings {
             max_delay: Duration::from_millis(50),
         },
         limits: BatchLimits::ROUTE53,
+        watches_end: false,
     }
 }
 

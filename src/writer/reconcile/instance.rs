@@ -1,5 +1,5 @@
-//! Pure: who this instance is, as the writer was told, and the owner ids it wrote under before the current
-//! one.
+//! Pure: who this instance is, as the writer was told, the owner ids it wrote under before the current
+//! one, and whether it is going.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -8,7 +8,7 @@ use crate::host::Identity;
 use crate::route53::RecordSet;
 use crate::writer::ledger::member_of;
 
-/// This instance: its IP, its EC2 identity, and its former owner ids.
+/// This instance: its IP, its EC2 identity, its former owner ids, and its end as the end watch tells it.
 #[derive(Debug, Default)]
 pub(crate) struct ThisInstance {
     /// The host IP; nothing is written before it is known.
@@ -17,6 +17,10 @@ pub(crate) struct ThisInstance {
     pub(crate) identity: Option<Identity>,
     /// Owner ids written under before the current one, still holding record sets (or possibly so).
     pub(crate) former_owner_ids: BTreeSet<String>,
+    /// The end watch has answered at least once.
+    pub(crate) fate_told: bool,
+    /// What said the instance is going, while it is: every record of its own is withdrawn.
+    pub(crate) leaving: Option<String>,
 }
 
 impl ThisInstance {

@@ -316,7 +316,7 @@ impl Reconciler {
             None if conflicts > 0 => {
                 let fleet = self.fleet_estimate();
                 self.failures
-                    .retry_races(now, fleet, self.shutting_down, &self.stats);
+                    .retry_races(now, fleet, self.hurried(), &self.stats);
                 self.pacing.hurry();
             }
             None => self.failures.cleared(),
@@ -331,7 +331,7 @@ impl Reconciler {
     /// Records a failure to `what` and when to try again; a fatal one also forgets the zone.
     pub(super) fn failed(&mut self, now: Instant, what: &str, e: &Route53Error) {
         let fleet = self.fleet_estimate();
-        let Retry { delay, attempt } = self.failures.failed(now, e, fleet, self.shutting_down);
+        let Retry { delay, attempt } = self.failures.failed(now, e, fleet, self.hurried());
         self.stats.retries.inc();
         let zone = &self.zone.id;
         match e.meaning() {
