@@ -73,7 +73,6 @@
 //! [`throttle_window`]: crate::route53::rate::throttle_window
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
@@ -231,48 +230,6 @@ impl Reconciler {
         self.instance.ip.is_some() && self.desired.is_some() && self.fate_known()
     }
 
-    /// Whether what the end watch says is known, or not waited for.
-    fn fate_known(&self) -> bool {
-        self.instance.fate_told || !self.settings.watches_end
-    }
-
-    /// What the metadata service says of this instance's end ([`crate::host::InstanceFate`]): `Some(why)`,
-    /// it is going: every record set and value of its own is withdrawn at once, ahead of the debounce and
-    /// of a retry's wait, and nothing is published while it is; `None`, staying (or nothing known): what
-    /// runs is published again. Returns whether it changed anything.
-    pub fn instance_fate(&mut self, now: Instant, leaving: Option<String>) -> bool {
-        let first = !self.instance.fate_told;
-        self.instance.fate_told = true;
-        if self.instance.leaving.is_some() == leaving.is_some() {
-            return first;
-        }
-        self.replan();
-        let going = leaving.is_some();
-        self.instance.leaving = leaving;
-        let every: Vec<String> = self
-            .desired
-            .iter()
-            .flat_map(|d| d.names())
-            .cloned()
-            .collect();
-        self.mark_changed(now, every.iter());
-        if going {
-            info!(
-                ours = self.current().len(),
-                "withdrawing every record set of this instance: it is going"
-            );
-            self.pacing.hurry();
-            self.failures.retry_at = None;
-        }
-        true
-    }
-
-    /// Whether changes go out at once and retries wait the least: while shutting down, and while the
-    /// instance is going.
-    fn hurried(&self) -> bool {
-        self.shutting_down || self.instance.leaving.is_some()
-    }
-
     /// This instance's record sets as last read or accepted (none before the IP is known).
     pub fn current(&self) -> Vec<&RecordSet> {
         match self.registry() {
@@ -296,38 +253,6 @@ impl Reconciler {
         self.instance.identity.as_ref()
     }
 
-    /// The host IP is `ip` (first known, or changed). Returns whether it changed.
-    pub fn host_ip(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
-        if self.shutting_down || self.instance.ip == Some(ip) {
-            return false;
-        }
-        info!(ip = %ip, previous = ?self.instance.ip, "host IP");
-        self.replan();
-        if self.instance.moved_to(ip, self.settings.owner_id.is_none()) {
-            // The new owner id has a ledger of its own, read before it is written.
-            self.known.ledger = None;
-        }
-        let every: Vec<String> = self
-            .desired
-            .iter()
-            .flat_map(|d| d.names())
-            .cloned()
-            .collect();
-        self.mark_changed(now, every.iter());
-        true
-    }
-
-    /// This instance is `identity`, as the metadata service says: its ledger says so from the next flush.
-    /// Returns whether it changed.
-    pub fn host_identity(&mut self, identity: Identity) -> bool {
-        if self.instance.identity.as_ref() == Some(&identity) {
-            return false;
-        }
-        self.instance.identity = Some(identity);
-        self.replan();
-        true
-    }
-
     /// The records to publish are `records`: under each name, the values wanted there. A name with no
     /// values counts as not desired. Returns whether they changed.
     pub fn desired_records(&mut self, now: Instant, mut records: DesiredRecords) -> bool {
@@ -347,6 +272,18 @@ impl Reconciler {
         self.mark_changed(now, changed.into_iter());
         self.desired = Some(records);
         true
+    }
+
+    /// Notes that every desired name changed at `now`: what each record set looks like, or whether it is
+    /// wanted at all, is no longer what it was.
+    fn mark_every_name_changed(&mut self, now: Instant) {
+        let every: Vec<String> = self
+            .desired
+            .iter()
+            .flat_map(|d| d.names())
+            .cloned()
+            .collect();
+        self.mark_changed(now, every.iter());
     }
 
     /// Notes that the desired state of `names` changed at `now` (the earliest change counts).
@@ -824,6 +761,8 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     //! The scheduler on a fake clock: every instant is `t(ms)` after a fixed start, and nothing sleeps.
+
+    use std::net::Ipv4Addr;
 
     use super::*;
     use crate::writer::testkit::*;

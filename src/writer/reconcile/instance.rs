@@ -1,8 +1,13 @@
-//! Pure: who this instance is, as the writer was told, the owner ids it wrote under before the current
-//! one, and whether it is going.
+//! Who this instance is, as the writer was told, the owner ids it wrote under before the current one, and
+//! whether it is going ([`ThisInstance`], pure); and how the reconciler takes in each of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use tracing::info;
+
+use super::Reconciler;
 
 use crate::host::Identity;
 use crate::route53::RecordSet;
@@ -68,6 +73,70 @@ impl ThisInstance {
         let before = self.former_owner_ids.len();
         self.former_owner_ids.retain(|id| still_held.contains(id));
         self.former_owner_ids.len() != before
+    }
+}
+
+impl Reconciler {
+    /// The host IP is `ip` (first known, or changed). Returns whether it changed.
+    pub fn host_ip(&mut self, now: Instant, ip: Ipv4Addr) -> bool {
+        if self.shutting_down || self.instance.ip == Some(ip) {
+            return false;
+        }
+        info!(ip = %ip, previous = ?self.instance.ip, "host IP");
+        self.replan();
+        if self.instance.moved_to(ip, self.settings.owner_id.is_none()) {
+            // The new owner id has a ledger of its own, read before it is written.
+            self.known.ledger = None;
+        }
+        self.mark_every_name_changed(now);
+        true
+    }
+
+    /// This instance is `identity`, as the metadata service says: its ledger says so from the next flush.
+    /// Returns whether it changed.
+    pub fn host_identity(&mut self, identity: Identity) -> bool {
+        if self.instance.identity.as_ref() == Some(&identity) {
+            return false;
+        }
+        self.instance.identity = Some(identity);
+        self.replan();
+        true
+    }
+
+    /// Whether what the end watch says is known, or not waited for.
+    pub(super) fn fate_known(&self) -> bool {
+        self.instance.fate_told || !self.settings.watches_end
+    }
+
+    /// What the metadata service says of this instance's end ([`crate::host::InstanceFate`]): `Some(why)`,
+    /// it is going: every record set and value of its own is withdrawn at once, ahead of the debounce and
+    /// of a retry's wait, and nothing is published while it is; `None`, staying (or nothing known): what
+    /// runs is published again. Returns whether it changed anything.
+    pub fn instance_fate(&mut self, now: Instant, leaving: Option<String>) -> bool {
+        let first = !self.instance.fate_told;
+        self.instance.fate_told = true;
+        if self.instance.leaving.is_some() == leaving.is_some() {
+            return first;
+        }
+        self.replan();
+        let going = leaving.is_some();
+        self.instance.leaving = leaving;
+        self.mark_every_name_changed(now);
+        if going {
+            info!(
+                ours = self.current().len(),
+                "withdrawing every record set of this instance: it is going"
+            );
+            self.pacing.hurry();
+            self.failures.retry_at = None;
+        }
+        true
+    }
+
+    /// Whether changes go out at once and retries wait the least: while shutting down, and while the
+    /// instance is going.
+    pub(super) fn hurried(&self) -> bool {
+        self.shutting_down || self.instance.leaving.is_some()
     }
 }
 
