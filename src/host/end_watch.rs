@@ -63,6 +63,11 @@ impl EndWatch {
         }
     }
 
+    /// Starts the watch under an actix `Supervisor`, which restarts it after a panic.
+    pub fn start_supervised(self) -> Addr<Self> {
+        Supervisor::start(move |_| self)
+    }
+
     fn poll(&mut self, ctx: &mut Context<Self>) {
         let Ok(api) = &self.metadata else {
             return;
@@ -136,6 +141,7 @@ impl EndWatch {
             }
             Fate::Staying | Fate::Leaving(_) => self.unknown_logged = false,
         }
+        let was_leaving = self.watch.leaving().is_some();
         let Some(leaving) = self.watch.heard(fate) else {
             return;
         };
@@ -148,20 +154,13 @@ impl EndWatch {
                 self.stats.lifecycle_notices.inc();
                 self.stats.instance_leaving(Some(why.clone()));
             }
-            None if self.stats.instance_leaving.get() == 1 => {
+            None if was_leaving => {
                 info!("the instance's end is called off: publishing again what runs");
                 self.stats.instance_leaving(None);
             }
             None => {}
         }
         self.recipient.do_send(InstanceFate { leaving });
-    }
-}
-
-impl EndWatch {
-    /// Starts the watch under an actix `Supervisor`, which restarts it after a panic.
-    pub fn start_supervised(self) -> Addr<Self> {
-        Supervisor::start(move |_| self)
     }
 }
 

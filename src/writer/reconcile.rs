@@ -114,7 +114,7 @@ pub struct Reconciler {
     zone: HostedZone,
     settings: WriterSettings,
     pub(super) stats: Stats,
-    /// This instance's IP, identity and former owner ids.
+    /// This instance's IP, identity, former owner ids, and whether it is going.
     instance: ThisInstance,
     /// The values wanted under each name (first label); no name is a key with no values.
     desired: Option<DesiredRecords>,
