@@ -12,7 +12,9 @@ use actix::prelude::*;
 use route53_registrator::backoff::RetryPolicy;
 use route53_registrator::config::HostSettings;
 use route53_registrator::host::cache::{HostIpSource, MetadataCache};
-use route53_registrator::host::lifecycle::{Item, SPOT_ACTION_PATH, TARGET_STATE_PATH};
+use route53_registrator::host::lifecycle::{
+    fate, Fate, Item, Readings, SPOT_ACTION_PATH, TARGET_STATE_PATH,
+};
 use route53_registrator::host::metadata::{
     ImdsMetadata, MetadataApi, IDENTITY_PATH, LOCAL_IPV4_PATH,
 };
@@ -192,7 +194,8 @@ async fn server_errors_are_retried_and_a_changed_ip_is_sent_again() {
 }
 
 /// An item that exists only while something is planned, through aws-config's client over HTTP: a 404 is
-/// "nothing planned" (absent), never an error; its text when it exists; a 500 is nothing known.
+/// "nothing planned" (absent), never an error; its text when it exists (a malformed one means nothing
+/// known); a 500 and a service that hangs are nothing known.
 #[actix_rt::test]
 async fn a_notice_item_is_absent_present_or_unknown() {
     let server = ImdsServer::start("10.1.2.3", "i-1");
@@ -210,7 +213,22 @@ async fn a_notice_item_is_absent_present_or_unknown() {
         Item::Text("InService".into()),
         "trimmed"
     );
+    // A body that is not a notice is read as it is, and means nothing known.
+    server.set_item(SPOT_ACTION_PATH, Some("{not json"));
+    let spot = metadata.item(SPOT_ACTION_PATH).await;
+    assert_eq!(spot, Item::Text("{not json".into()));
+    let readings = Readings {
+        spot,
+        target_state: Item::Absent,
+        rebalance: None,
+    };
+    assert!(matches!(fate(&readings), Fate::Unknown(_)));
     server.set_failing(true);
     let failed = metadata.item(SPOT_ACTION_PATH).await;
     assert!(matches!(failed, Item::Failed(_)), "{failed:?}");
+    server.set_failing(false);
+    // A service that never answers: the client's timeouts end the read, as nothing known.
+    server.set_hanging(true);
+    let hung = metadata.item(SPOT_ACTION_PATH).await;
+    assert!(matches!(hung, Item::Failed(_)), "{hung:?}");
 }

@@ -22,7 +22,7 @@
 //! | `GET /latest/meta-data/iam/security-credentials/<role>` with the token | 200, the credentials as JSON       |
 //! | `GET` [`CONTAINER_CREDENTIALS_PATH`] with header `Authorization: <authorization>` | 200, the same JSON (the endpoint ECS serves a task role from, for `AWS_CONTAINER_CREDENTIALS_FULL_URI`); 401 without it |
 //!
-//! It counts every request it gets (so that a test can assert that none came), can answer 500 for a while,
+//! It counts every request it gets (so that a test can assert that none came), can answer 500 or hang for a while,
 //! and can be started late on a port reserved earlier (a metadata service that is down at first).
 //! Each connection gets one answer and is closed (`Connection: close`).
 
@@ -100,6 +100,7 @@ struct State {
     /// Items that exist only while something is planned (a Spot notice, a target lifecycle state), by path.
     items: BTreeMap<String, String>,
     failing: bool,
+    hanging: bool,
     requests: Vec<Request>,
 }
 
@@ -141,6 +142,7 @@ impl ImdsServer {
             credentials: None,
             items: BTreeMap::new(),
             failing: false,
+            hanging: false,
             requests: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -221,6 +223,12 @@ impl ImdsServer {
         };
     }
 
+    /// While `hanging`, every `GET` is never answered: its connection is held open for a minute, then
+    /// closed (a token is still handed out, so that the client gets as far as the read).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.state.lock().unwrap().hanging = hanging;
+    }
+
     /// While `failing`, every request is answered 500.
     pub fn set_failing(&self, failing: bool) {
         self.state.lock().unwrap().failing = failing;
@@ -257,6 +265,13 @@ fn handle(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         if let Some((name, value)) = line.split_once(':') {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
         }
+    }
+    if method == "GET" && state.lock().unwrap().hanging {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(60));
+            drop(stream);
+        });
+        return Ok(());
     }
     let header = |name: &str| {
         headers
