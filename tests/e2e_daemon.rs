@@ -1166,8 +1166,11 @@ fn the_auto_scaling_state_withdraws_and_publishes_again_and_errors_change_nothin
     let _service = world.service("endasg").run();
     let ip = "10.20.32.11";
     let imds = ImdsServer::start(ip, "i-0aaaaaaaaaaaa3211");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config =
+        (world.config(ip) + LIFECYCLE).replace("listen = \"\"", &format!("listen = \"{addr}\""));
     let mut daemon = Daemon::builder(&world.server.endpoint())
-        .config(&(world.config(ip) + LIFECYCLE))
+        .config(&config)
         .imds(&imds.endpoint())
         .label(ip)
         .spawn();
@@ -1180,6 +1183,20 @@ fn the_auto_scaling_state_withdraws_and_publishes_again_and_errors_change_nothin
 
     imds.set_item(TARGET_STATE, Some("Warmed:Running"));
     world.wait_withdrawn("endasg", ip);
+    // Said in /healthz's body, which stays 200 (the daemon works; the instance is leaving), and the metrics.
+    let (status, body) = http_get(&addr, "/healthz").expect("/healthz answers");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("INSTANCE LEAVING"), "{body}");
+    assert!(body.contains("Warmed:Running"), "{body}");
+    let (_, metrics) = http_get(&addr, "/metrics").expect("/metrics answers");
+    assert!(
+        metrics.contains("route53_registrator_instance_leaving 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route53_registrator_lifecycle_notices_total 1"),
+        "{metrics}"
+    );
     imds.set_item(TARGET_STATE, Some("InService"));
     world.wait_published("endasg", ip);
     daemon.wait_for_output(DEADLINE, "the instance's end is called off");
