@@ -9,7 +9,9 @@
 //!   `src/route53/sdk.rs` and `src/gc/ec2/sdk.rs`, which their unit tests hold to the calls), EC2's apart for
 //!   the clean-up, and its conditions allow exactly the record types and change actions the code can send;
 //! - the CloudFormation template's task role carries the same policy and its task definition the same
-//!   settings.
+//!   settings;
+//! - deploy/README.md's recipe for pinning record names admits every name the daemon writes for the services
+//!   it lists.
 //!
 //! Nothing here talks to AWS or Docker: it reads files.
 
@@ -20,8 +22,10 @@ use std::time::Duration;
 use route53_registrator::config::Settings;
 use route53_registrator::docker::engine::DEFAULT_DOCKER_HOST;
 use route53_registrator::gc::ec2::sdk::OPERATIONS as EC2_OPERATIONS;
+use route53_registrator::route53::marker_name;
 use route53_registrator::route53::sdk::{CHANGE_ACTIONS, OPERATIONS as ROUTE53_OPERATIONS};
-use route53_registrator::writer::ledger::LEDGER_TYPE;
+use route53_registrator::writer::ledger::{ledger_name, LEDGER_TYPE};
+use route53_registrator::writer::record::fqdn;
 use route53_registrator::writer::record::RECORD_TYPE;
 use serde_json::Value;
 
@@ -417,11 +421,89 @@ fn template_resolver_maps_parameters_to_placeholders() {
     );
 }
 
+/// deploy/README.md's recipe for pinning the names the role may change admits every name the daemon writes
+/// for the services it lists, in every routing (the A record sets, the ledgers, simple routing's markers),
+/// and refuses another service's; the recipe it replaced (exact names under `StringEquals` beside a
+/// `StringLike` pattern, both holding for every name) would have refused them all.
+#[test]
+fn the_name_pinning_recipe_admits_the_daemons_names_and_nothing_else() {
+    let recipe = json_after(
+        &read_text(DEPLOY_README),
+        "\"ForAllValues:StringLike\": {\n  \"route53:",
+    );
+    let patterns: Vec<String> = recipe
+        .get("ForAllValues:StringLike")
+        .and_then(|c| c.get("route53:ChangeResourceRecordSetsNormalizedRecordNames"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{DEPLOY_README}: the recipe lists no names: {recipe}"))
+        .iter()
+        .map(|p| p.as_str().expect("a pattern is a string").to_string())
+        .collect();
+    let zone = "service.discovery.";
+    // What Route53 checks: lower case, no trailing dot.
+    let normalized = |name: &str| name.trim_end_matches('.').to_ascii_lowercase();
+    let mut written = Vec::new();
+    for service in ["web", "api"] {
+        let name = fqdn(service, zone);
+        written.push(normalized(&marker_name(&name)));
+        written.push(normalized(&name));
+    }
+    for owner in ["10.0.0.1", "i-0123456789abcdef0"] {
+        written.push(normalized(&ledger_name(owner, zone).expect("labels")));
+    }
+    let admitted = |name: &str| patterns.iter().any(|p| string_like(p, name));
+    for name in &written {
+        assert!(admitted(name), "{name} is refused by {patterns:?}");
+    }
+    for other in ["db.service.discovery", "service.discovery", "web.elsewhere"] {
+        assert!(!admitted(other), "{other} is admitted by {patterns:?}");
+    }
+    // The old recipe: `StringEquals` on the services AND `StringLike` on the ledgers, for every name.
+    let services = ["web.service.discovery", "api.service.discovery"];
+    let ledgers = "*._owners._route53-registrator.service.discovery";
+    let old = |name: &str| services.contains(&name) && string_like(ledgers, name);
+    assert!(
+        written.iter().all(|name| !old(name)),
+        "the AND refuses every name"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Files
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// IAM's `StringLike`: `*` matches any run of characters (dots too), `?` any one.
+fn string_like(pattern: &str, value: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    // matches[j]: the pattern so far matches the first j characters of the value.
+    let mut matches = vec![false; v.len() + 1];
+    matches[0] = true;
+    for c in p {
+        let mut next = vec![false; v.len() + 1];
+        for j in 0..=v.len() {
+            next[j] = match c {
+                '*' => matches[j] || (j > 0 && next[j - 1]),
+                '?' => j > 0 && matches[j - 1],
+                c => j > 0 && matches[j - 1] && v[j - 1] == c,
+            };
+        }
+        matches = next;
+    }
+    matches[v.len()]
+}
+
+/// The fenced example of a README that starts with `needle` (a JSON member, such as a policy's condition),
+/// up to the fence that closes it, as the object holding that member.
+fn json_after(text: &str, needle: &str) -> Value {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in the text"));
+    let end = text[at..].find("\n```").map_or(text.len(), |e| at + e);
+    let block = format!("{{{}}}", &text[at..end]);
+    serde_json::from_str(&block).unwrap_or_else(|e| panic!("not JSON ({e}): {block}"))
 }
 
 fn read_text(relative: &str) -> String {
