@@ -378,6 +378,26 @@ fn cloudformation_runs_a_daemon_service_from_parameters() {
         "Cluster",
         "{CLOUDFORMATION}: {service_name}.Properties.Cluster must be Ref Cluster"
     );
+    // An update replaces the daemon a part of the fleet at a time: a DAEMON service's default minimum is 0,
+    // which stops it on every instance at once; its maximum cannot pass 100 (one task per instance).
+    let rolling = at(CLOUDFORMATION, properties, &["DeploymentConfiguration"]);
+    let percent = |key: &str| {
+        at(CLOUDFORMATION, rolling, &[key])
+            .as_u64()
+            .unwrap_or_else(|| {
+                panic!("{CLOUDFORMATION}: DeploymentConfiguration.{key} is a number")
+            })
+    };
+    assert_eq!(
+        percent("MaximumPercent"),
+        100,
+        "{CLOUDFORMATION}: MaximumPercent"
+    );
+    let minimum = percent("MinimumHealthyPercent");
+    assert!(
+        (1..100).contains(&minimum),
+        "{CLOUDFORMATION}: MinimumHealthyPercent {minimum} must roll in steps (1..=99)"
+    );
     template.only_resource_of("AWS::Logs::LogGroup");
     // Everything account-specific comes from parameters: no <PLACEHOLDER> is left in the resources.
     let resources = serde_json::to_string(template.resources()).unwrap();
