@@ -407,6 +407,97 @@ fn cloudformation_runs_a_daemon_service_from_parameters() {
     );
 }
 
+/// The template's settings for the daemon: each parameter reaches the `R53R_` variable it names, its default
+/// is the daemon's own default (the JSON task definition writes the same value), and the daemon takes every
+/// value the parameter allows.
+#[test]
+fn each_daemon_parameter_reaches_its_variable() {
+    // (parameter, variable)
+    let table = [
+        ("GcEnabled", "R53R_GC__ENABLED"),
+        ("StartupSpread", "R53R_ROUTE53__STARTUP_SPREAD"),
+        ("DeregisterOnShutdown", "R53R_SHUTDOWN__DEREGISTER"),
+        ("LogLevel", "R53R_LOG__LEVEL"),
+    ];
+    let template = Template::load();
+    let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
+    let environment = at(
+        CLOUDFORMATION,
+        def,
+        &["Properties", "ContainerDefinitions", "0", "Environment"],
+    );
+    let value_of = |name: &str| {
+        environment
+            .as_array()
+            .and_then(|vars| {
+                vars.iter()
+                    .find(|v| v.get("Name") == Some(&Value::from(name)))
+            })
+            .and_then(|v| v.get("Value"))
+            .unwrap_or_else(|| panic!("{CLOUDFORMATION}: no {name} in the task's Environment"))
+            .clone()
+    };
+    let json = read_json(TASK_DEFINITION);
+    let json_environment = at(
+        TASK_DEFINITION,
+        &json,
+        &["containerDefinitions", "0", "environment"],
+    );
+    let zone = (
+        "R53R_ROUTE53__ZONE_ID".to_string(),
+        SAMPLE_ZONE_ID.to_string(),
+    );
+    let load = |vars: Vec<(String, String)>| Settings::load_from(None, vars);
+    let defaults = load(vec![zone.clone()]).expect("the zone id alone is a configuration");
+    for (parameter, variable) in table {
+        assert_eq!(
+            value_of(variable),
+            serde_json::json!({ "Ref": parameter }),
+            "{CLOUDFORMATION}: {variable} must be Ref {parameter}"
+        );
+        let declared = at(CLOUDFORMATION, &template.doc, &["Parameters", parameter]);
+        let default = str_at(CLOUDFORMATION, declared, &["Default"]).to_string();
+        let with_default = load(vec![zone.clone(), (variable.to_string(), default.clone())]);
+        assert_eq!(
+            with_default.as_ref().ok(),
+            Some(&defaults),
+            "{CLOUDFORMATION}: {parameter}'s default {default:?} must be the daemon's own"
+        );
+        let in_json = json_environment
+            .as_array()
+            .and_then(|vars| {
+                vars.iter()
+                    .find(|v| v.get("name") == Some(&Value::from(variable)))
+            })
+            .and_then(|v| v.get("value"))
+            .and_then(Value::as_str);
+        assert_eq!(
+            in_json,
+            Some(default.as_str()),
+            "{TASK_DEFINITION}: {variable} as the template's default"
+        );
+        let allowed: Vec<String> = declared
+            .get("AllowedValues")
+            .and_then(Value::as_array)
+            .map(|values| {
+                values
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for value in allowed {
+            let vars = vec![zone.clone(), (variable.to_string(), value.clone())];
+            if let Err(e) = load(vars) {
+                panic!(
+                    "{CLOUDFORMATION}: {parameter} allows {value:?}, which the daemon refuses: {e}"
+                );
+            }
+        }
+    }
+}
+
 /// The healthcheck names the binary where the image puts it (checked once the top-level Dockerfile exists).
 #[test]
 fn healthcheck_runs_the_image_entrypoint() {
