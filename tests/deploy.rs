@@ -8,8 +8,10 @@
 //! - the IAM policy grants exactly the AWS operations the SDK clients declare they call (the `OPERATIONS` of
 //!   `src/route53/sdk.rs` and `src/gc/ec2/sdk.rs`, which their unit tests hold to the calls), EC2's apart for
 //!   the clean-up, and its conditions allow exactly the record types and change actions the code can send;
-//! - the CloudFormation template's task role carries the same policy and its task definition the same
-//!   settings;
+//! - the CloudFormation template's task role carries the same policy (its EC2 statement only with gc on) and
+//!   its task definition the same settings; each of the daemon's parameters reaches its variable; the zone id
+//!   in either form, the socket's group and the log group's name come out as an operator expects (its
+//!   `Fn::If`, `Fn::Join`, `Fn::Split` and `Fn::Sub` resolved here with the parameters given);
 //! - deploy/README.md's recipe for pinning record names admits every name the daemon writes for the services
 //!   it lists.
 //!
@@ -262,9 +264,35 @@ fn policy_conditions_allow_only_what_the_code_sends() {
     }
 }
 
+/// With gc on, the task role's policy is iam-policy.json; with gc off (the default), the same without its
+/// EC2 statement.
 #[test]
 fn cloudformation_task_role_carries_the_iam_policy() {
-    let template = Template::load();
+    let policy_with_gc = |gc: &str| {
+        let template = Template::load().with("GcEnabled", gc);
+        let role = template.resource("TaskRole");
+        template.resolve(at(
+            CLOUDFORMATION,
+            role,
+            &["Properties", "Policies", "0", "PolicyDocument"],
+        ))
+    };
+    let mut without_ec2 = read_json(IAM_POLICY);
+    without_ec2["Statement"]
+        .as_array_mut()
+        .expect("a list of statements")
+        .retain(|statement| statement["Action"] != "ec2:DescribeInstances");
+    assert_eq!(
+        policy_with_gc("false"),
+        without_ec2,
+        "{CLOUDFORMATION}: GcEnabled=false grants no ec2:DescribeInstances"
+    );
+    assert_ne!(
+        without_ec2,
+        read_json(IAM_POLICY),
+        "iam-policy.json grants it"
+    );
+    let template = Template::load().with("GcEnabled", "true");
     let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
     let role_name = template.get_att_arn_target(
         at(CLOUDFORMATION, def, &["Properties", "TaskRoleArn"]),
@@ -516,6 +544,65 @@ fn healthcheck_runs_the_image_entrypoint() {
     );
 }
 
+/// The zone id in either form reaches the daemon and the policy as the bare id; the socket's group id runs
+/// the daemon as nobody in that group (root without it); the log group is named after the stack unless named.
+#[test]
+fn cloudformation_takes_what_an_operator_has_at_hand() {
+    let environment = |template: &Template| -> BTreeMap<String, String> {
+        let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
+        let container = &template.resolve(def)["Properties"]["ContainerDefinitions"][0];
+        container["Environment"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| {
+                (
+                    v["Name"].as_str().unwrap().into(),
+                    v["Value"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    for given in ["Z0123456789ABCDEFGHIJ", "/hostedzone/Z0123456789ABCDEFGHIJ"] {
+        let template = Template::load().with("ZoneId", given);
+        assert_eq!(
+            environment(&template)["R53R_ROUTE53__ZONE_ID"],
+            "Z0123456789ABCDEFGHIJ",
+            "{CLOUDFORMATION}: ZoneId={given}"
+        );
+        let policy = template.resolve(template.resource("TaskRole"));
+        let statement = &policy["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0];
+        assert_eq!(
+            statement["Resource"], "arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ",
+            "{CLOUDFORMATION}: ZoneId={given}"
+        );
+    }
+    let user = |template: Template| {
+        let (_, def) = template.only_resource_of("AWS::ECS::TaskDefinition");
+        template.resolve(def)["Properties"]["ContainerDefinitions"][0]
+            .get("User")
+            .cloned()
+    };
+    assert_eq!(user(Template::load()), None, "root unless told");
+    assert_eq!(
+        user(Template::load().with("SocketGroupId", "991")),
+        Some(Value::from("65534:991"))
+    );
+
+    let group = |template: Template| {
+        let group = template.resource("LogGroup");
+        template.resolve(group)["Properties"]["LogGroupName"].clone()
+    };
+    assert_eq!(
+        group(Template::load()),
+        Value::from("/ecs/route53-registrator")
+    );
+    assert_eq!(
+        group(Template::load().with("LogGroupName", "/ops/r53r")),
+        Value::from("/ops/r53r")
+    );
+}
+
 /// The CloudFormation resolver turns the template's forms into the plain files' placeholders.
 #[test]
 fn template_resolver_maps_parameters_to_placeholders() {
@@ -684,17 +771,52 @@ const PSEUDO_PARAMETERS: &[(&str, &str)] = &[
     ("AWS::Region", "<REGION>"),
     ("AWS::AccountId", "<ACCOUNT_ID>"),
     ("AWS::Partition", "aws"),
+    // The stack name deploy/README.md deploys with: the log group the plain files name is named after it.
+    ("AWS::StackName", "route53-registrator"),
 ];
+
+/// What `Ref AWS::NoValue` resolves to until the object or list holding it drops it.
+const NO_VALUE: &str = "<AWS::NoValue>";
 
 struct Template {
     doc: Value,
+    /// Parameter values given instead of the placeholders and defaults.
+    given: BTreeMap<String, String>,
 }
 
 impl Template {
     fn load() -> Template {
         Template {
             doc: read_json(CLOUDFORMATION),
+            given: BTreeMap::new(),
         }
+    }
+
+    /// The same template, deployed with `parameter` set to `value`.
+    fn with(mut self, parameter: &str, value: &str) -> Template {
+        at(CLOUDFORMATION, &self.doc, &["Parameters", parameter]);
+        self.given.insert(parameter.to_string(), value.to_string());
+        self
+    }
+
+    /// Whether the condition `name` holds (`Fn::Equals`, `Fn::Not`, `Condition`, as the template uses them).
+    fn condition(&self, name: &str) -> bool {
+        let condition = at(CLOUDFORMATION, &self.doc, &["Conditions", name]);
+        self.holds(condition)
+    }
+
+    fn holds(&self, condition: &Value) -> bool {
+        let operand = |key: &str| condition.get(key).and_then(Value::as_array);
+        if let Some([a, b]) = operand("Fn::Equals").map(Vec::as_slice) {
+            return self.resolve(a) == self.resolve(b);
+        }
+        if let Some([inner]) = operand("Fn::Not").map(Vec::as_slice) {
+            return !self.holds(inner);
+        }
+        if let Some(name) = condition.get("Condition").and_then(Value::as_str) {
+            return self.condition(name);
+        }
+        panic!("{CLOUDFORMATION}: a condition this test cannot evaluate: {condition}")
     }
 
     fn resources(&self) -> &serde_json::Map<String, Value> {
@@ -743,6 +865,12 @@ impl Template {
 
     /// `Ref name` as the plain JSON files write it.
     fn resolve_ref(&self, name: &str) -> String {
+        if name == "AWS::NoValue" {
+            return NO_VALUE.to_string();
+        }
+        if let Some(value) = self.given.get(name) {
+            return value.clone();
+        }
         if let Some((_, v)) = PSEUDO_PARAMETERS.iter().find(|(p, _)| *p == name) {
             return v.to_string();
         }
@@ -769,7 +897,7 @@ impl Template {
         panic!("{CLOUDFORMATION}: Ref of {name}, which is neither a parameter nor a resource")
     }
 
-    fn resolve_sub(&self, text: &str) -> String {
+    fn resolve_sub(&self, text: &str, variables: &BTreeMap<String, String>) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
@@ -779,9 +907,10 @@ impl Template {
                 .find('}')
                 .unwrap_or_else(|| panic!("{CLOUDFORMATION}: unclosed ${{ in Fn::Sub {text:?}"));
             let name = &after[..end];
-            out.push_str(&match name.split_once('.') {
-                Some((resource, attribute)) => format!("<{resource}.{attribute}>"),
-                None => self.resolve_ref(name),
+            out.push_str(&match (variables.get(name), name.split_once('.')) {
+                (Some(value), _) => value.clone(),
+                (None, Some((resource, attribute))) => format!("<{resource}.{attribute}>"),
+                (None, None) => self.resolve_ref(name),
             });
             rest = &after[end + 1..];
         }
@@ -789,8 +918,46 @@ impl Template {
         out
     }
 
-    /// `value` with every `Ref`, `Fn::Sub` and `Fn::GetAtt` replaced by what the plain JSON files write.
+    /// `value` with every `Ref`, `Fn::Sub`, `Fn::GetAtt`, `Fn::If`, `Fn::Join` and `Fn::Split` replaced by
+    /// what the plain JSON files write; a member or item that resolves to `AWS::NoValue` is left out.
     fn resolve(&self, value: &Value) -> Value {
+        let function = |name: &str| match value {
+            Value::Object(map) if map.len() == 1 => map.get(name),
+            _ => None,
+        };
+        let strings = |value: Value| -> Vec<String> {
+            match value {
+                Value::Array(items) => items
+                    .into_iter()
+                    .map(|i| i.as_str().expect("a string").to_string())
+                    .collect(),
+                other => panic!("{CLOUDFORMATION}: not a list of strings: {other}"),
+            }
+        };
+        if let Some(Value::Array(args)) = function("Fn::If") {
+            let name = args[0].as_str().expect("Fn::If names a condition");
+            return self.resolve(&args[if self.condition(name) { 1 } else { 2 }]);
+        }
+        if let Some(Value::Array(args)) = function("Fn::Join") {
+            let separator = args[0].as_str().expect("Fn::Join's separator");
+            return Value::String(strings(self.resolve(&args[1])).join(separator));
+        }
+        if let Some(Value::Array(args)) = function("Fn::Split") {
+            let separator = args[0].as_str().expect("Fn::Split's separator");
+            let text = self.resolve_string(&args[1], "Fn::Split's text");
+            return Value::Array(text.split(separator).map(Value::from).collect());
+        }
+        if let Some(Value::Array(args)) = function("Fn::Sub") {
+            let text = args[0].as_str().expect("Fn::Sub's text");
+            let variables = args[1]
+                .as_object()
+                .expect("Fn::Sub's variables")
+                .iter()
+                .map(|(k, v)| (k.clone(), self.resolve_string(v, k)))
+                .collect();
+            return Value::String(self.resolve_sub(text, &variables));
+        }
+        let kept = |v: &Value| v.as_str() != Some(NO_VALUE);
         match value {
             Value::Object(map) if map.len() == 1 && map.contains_key("Ref") => {
                 Value::String(self.resolve_ref(
@@ -800,11 +967,10 @@ impl Template {
                 ))
             }
             Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Sub") => {
-                Value::String(self.resolve_sub(map["Fn::Sub"].as_str().unwrap_or_else(|| {
-                    panic!(
-                        "{CLOUDFORMATION}: only the string form of Fn::Sub is supported: {value}"
-                    )
-                })))
+                let text = map["Fn::Sub"].as_str().unwrap_or_else(|| {
+                    panic!("{CLOUDFORMATION}: Fn::Sub is a string or a list: {value}")
+                });
+                Value::String(self.resolve_sub(text, &BTreeMap::new()))
             }
             Value::Object(map) if map.len() == 1 && map.contains_key("Fn::GetAtt") => {
                 let parts: Vec<&str> = map["Fn::GetAtt"]
@@ -816,9 +982,12 @@ impl Template {
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), self.resolve(v)))
+                    .filter(|(_, v)| kept(v))
                     .collect(),
             ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.resolve(v)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.resolve(v)).filter(kept).collect())
+            }
             other => other.clone(),
         }
     }
