@@ -11,7 +11,8 @@
 #      in the background (vfs storage, no iptables, no default bridge: it runs inside sandboxes) when none runs;
 #   2. the test image `route53-registrator-test:latest`, `FROM scratch` with Debian's `busybox-static`
 #      (scripts/test-image/Dockerfile), rebuilt only when its inputs changed;
-#   3. `.venv` with moto (the independent Route53 cross-check), pinned;
+#   3. `.venv` with moto (the independent Route53 cross-check), pinned; Debian's `prometheus` for `promtool`
+#      (tests/deploy.rs checks and unit-tests deploy/alerts.yml with it);
 #   4. the daemon's image `route53-registrator:test`: a static binary built here for the musl target (Debian's
 #      `musl-tools` and the rustup target installed if missing), packaged by the top-level Dockerfile's
 #      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
@@ -203,6 +204,16 @@ ensure_moto() {
     note "installed"
 }
 
+ensure_promtool() {
+    step "promtool (Debian's prometheus), for deploy/alerts.yml"
+    if command -v promtool >/dev/null; then
+        note "already there"
+        return
+    fi
+    apt_install prometheus
+    command -v promtool >/dev/null || die "promtool missing after installing prometheus"
+}
+
 ensure_rust_tools() {
     step "Rust tools"
     command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup) first"
@@ -323,6 +334,7 @@ esac
 ensure_docker
 ensure_test_image
 ensure_moto
+ensure_promtool
 ensure_rust_tools
 ensure_daemon_image
 if [ "$SETUP_ONLY" -eq 1 ]; then

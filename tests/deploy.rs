@@ -35,6 +35,8 @@ const TASK_DEFINITION: &str = "deploy/task-definition.json";
 const IAM_POLICY: &str = "deploy/iam-policy.json";
 const CLOUDFORMATION: &str = "deploy/cloudformation.json";
 const DEPLOY_README: &str = "deploy/README.md";
+const ALERTS: &str = "deploy/alerts.yml";
+const ALERTS_TESTS: &str = "deploy/alerts.test.yml";
 
 /// Where the image holds the binary (its `ENTRYPOINT`); the healthcheck runs it directly, as there is no shell.
 const IMAGE_BINARY: &str = "/route53-registrator";
@@ -71,7 +73,9 @@ fn every_file_in_deploy_parses() {
                 );
             }
             Some("md") => {}
-            _ => panic!("{relative}: only JSON (checked here) and Markdown belong in deploy/"),
+            // Prometheus' rules and their tests, which promtool checks (below).
+            Some("yml") => {}
+            _ => panic!("{relative}: only JSON (checked here), alerting rules (checked by promtool) and Markdown belong in deploy/"),
         }
         seen.insert(relative);
     }
@@ -601,6 +605,53 @@ fn cloudformation_takes_what_an_operator_has_at_hand() {
         group(Template::load().with("LogGroupName", "/ops/r53r")),
         Value::from("/ops/r53r")
     );
+}
+
+/// The alerting rules are valid Prometheus rules and pass their unit tests (`promtool`, from Debian's
+/// `prometheus`, which scripts/test.sh installs).
+#[test]
+fn alert_rules_pass_promtool() {
+    for (what, args) in [("check rules", [ALERTS]), ("test rules", [ALERTS_TESTS])] {
+        let mut command = std::process::Command::new("promtool");
+        command
+            .args(what.split(' '))
+            .args(args.map(|a| root().join(a)));
+        let output = command.output().unwrap_or_else(|e| {
+            panic!("promtool: {e}; install Debian's prometheus (scripts/test.sh does)")
+        });
+        assert!(
+            output.status.success(),
+            "promtool {what}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+/// Every metric the alerting rules name is one the daemon exposes.
+#[test]
+fn alert_rules_name_only_metrics_the_daemon_exposes() {
+    const PREFIX: &str = "route53_registrator_";
+    let rules = read_text(ALERTS);
+    let stats = route53_registrator::stats::Stats::new();
+    // A family of labelled series shows only once it holds one.
+    stats.request("ChangeResourceRecordSets", "throttled", None);
+    stats.actor_restarted("writer");
+    stats.ec2_request("DescribeInstances", "ok");
+    let exposed = stats.render();
+    let named: BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.len() > PREFIX.len() && word.starts_with(PREFIX))
+        .collect();
+    assert!(named.len() >= 7, "{ALERTS}: {named:?}");
+    for metric in named {
+        // A counter is declared without its `_total`.
+        let family = metric.strip_suffix("_total").unwrap_or(metric);
+        assert!(
+            exposed.contains(&format!("# TYPE {family} ")),
+            "{ALERTS}: {metric} is not a metric of /metrics"
+        );
+    }
 }
 
 /// The CloudFormation resolver turns the template's forms into the plain files' placeholders.
