@@ -25,6 +25,9 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 # root file system and every capability dropped. It runs as root unless told otherwise; to run it as another
 # user, give that user the Docker socket's group (`docker run --user 65534:<gid of the socket>`, or the task
 # definition's `user`).
+# checkov:skip=CKV_DOCKER_3: no USER here on purpose: the non-root user must be in the Docker socket's group,
+# whose id differs between AMIs, so it is set where it is known (the task definition's user, the template's
+# SocketGroupId); as root the daemon opens the socket as its owner, with every capability dropped.
 ENTRYPOINT ["/route53-registrator"]
 # Exec form: the image has no shell. `healthcheck` asks /healthz on http.listen and exits 0 on a 200.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
@@ -36,7 +39,9 @@ COPY prebuilt/ /
 
 # ---- builder: a fully static binary (x86_64-unknown-linux-musl) ---------------------------------------------
 FROM rust:1-bookworm AS builder
-# musl-gcc for the C in aws-lc-sys (which then needs no cmake).
+# musl-gcc for the C in aws-lc-sys (which then needs no cmake). Not pinned (hadolint DL3008): the base image
+# already moves with rust:1-bookworm, and a pinned version leaves Debian's mirror at its next point release.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools \
     && rm -rf /var/lib/apt/lists/*

