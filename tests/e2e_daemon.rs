@@ -1092,6 +1092,30 @@ const SPOT_ACTION: &str = "/latest/meta-data/spot/instance-action";
 const TARGET_STATE: &str = "/latest/meta-data/autoscaling/target-lifecycle-state";
 const TERMINATE: &str = r#"{"action": "terminate", "time": "2026-12-07T08:22:00Z"}"#;
 
+/// A daemon of `world` publishing `ip` with `config`, its end watched through `imds`.
+fn watched_daemon(world: &World, config: &str, imds: &ImdsServer, ip: &str) -> Daemon {
+    Daemon::builder(&world.server.endpoint())
+        .config(config)
+        .imds(&imds.endpoint())
+        .label(ip)
+        .spawn()
+}
+
+/// Whether any change request the emulator received wrote `ip` under a name starting with `name` (`""`:
+/// any name); a DELETE writes nothing.
+fn ever_published(world: &World, name: &str, ip: &str) -> bool {
+    world
+        .emulator
+        .requests()
+        .iter()
+        .flat_map(|r| r.changes.clone())
+        .any(|c| {
+            c.record_set.name.starts_with(name)
+                && c.action != ChangeAction::Delete
+                && c.record_set.values.iter().any(|v| v == ip)
+        })
+}
+
 /// Two instances publish one name in `routing`; one gets a Spot interruption notice: it withdraws its own
 /// value within a poll and `max_delay`, the other's stays; a container started after the notice is
 /// published by the other only.
@@ -1106,11 +1130,7 @@ fn a_spot_notice_withdraws_the_leaving_instance_only(routing: &str, name: &str) 
             "[route53]\n",
             &format!("[route53]\nrouting = \"{routing}\"\n"),
         ) + LIFECYCLE;
-        Daemon::builder(&world.server.endpoint())
-            .config(&config)
-            .imds(&imds.endpoint())
-            .label(ip)
-            .spawn()
+        watched_daemon(&world, &config, imds, ip)
     };
     let mut a = spawn(ip_a, &imds_a);
     let _b = spawn(ip_b, &imds_b);
@@ -1130,17 +1150,10 @@ fn a_spot_notice_withdraws_the_leaving_instance_only(routing: &str, name: &str) 
     let later = format!("{name}2");
     let _later = world.service(&later).run();
     world.wait_published(&later, ip_b);
-    let published_by_a = world
-        .emulator
-        .requests()
-        .iter()
-        .flat_map(|r| r.changes.clone())
-        .any(|c| {
-            c.record_set.name.starts_with(&format!("{later}."))
-                && c.action != ChangeAction::Delete
-                && c.record_set.values.iter().any(|v| v == ip_a)
-        });
-    assert!(!published_by_a, "nothing published after the notice");
+    assert!(
+        !ever_published(&world, &format!("{later}."), ip_a),
+        "nothing published after the notice"
+    );
 }
 
 #[test]
@@ -1169,11 +1182,7 @@ fn the_auto_scaling_state_withdraws_and_publishes_again_and_errors_change_nothin
     let addr = format!("127.0.0.1:{}", free_port());
     let config =
         (world.config(ip) + LIFECYCLE).replace("listen = \"\"", &format!("listen = \"{addr}\""));
-    let mut daemon = Daemon::builder(&world.server.endpoint())
-        .config(&config)
-        .imds(&imds.endpoint())
-        .label(ip)
-        .spawn();
+    let mut daemon = watched_daemon(&world, &config, &imds, ip);
     world.wait_published("endasg", ip);
 
     imds.set_failing(true);
@@ -1214,22 +1223,12 @@ fn a_notice_standing_at_start_up_publishes_nothing() {
     let ip = "10.20.32.21";
     let imds = ImdsServer::start(ip, "i-0aaaaaaaaaaaa3221");
     imds.set_item(SPOT_ACTION, Some(TERMINATE));
-    let mut daemon = Daemon::builder(&world.server.endpoint())
-        .config(&(world.config(ip) + LIFECYCLE))
-        .imds(&imds.endpoint())
-        .label(ip)
-        .spawn();
+    let mut daemon = watched_daemon(&world, &(world.config(ip) + LIFECYCLE), &imds, ip);
     daemon.wait_for_output(DEADLINE, "the instance is going");
     // Its start goes on (the zone is read), and writes nothing that publishes.
     wait_until(DEADLINE, "the zone read", || {
         list_requests(&world.emulator) > 0
     });
     world.assert_stays("endstart", false, Duration::from_secs(1));
-    let published = world
-        .emulator
-        .requests()
-        .iter()
-        .flat_map(|r| r.changes.clone())
-        .any(|c| c.action != ChangeAction::Delete && c.record_set.values.iter().any(|v| v == ip));
-    assert!(!published, "nothing published");
+    assert!(!ever_published(&world, "", ip), "nothing published");
 }
